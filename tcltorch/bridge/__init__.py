@@ -1,0 +1,172 @@
+"""The bridge: registers the ``torch::`` commands on a Tcl interpreter and runs them.
+
+Both hosts come through here: :func:`boot_tclsh` (called by libtcltorch when a
+tclsh does ``package require tcltorch``) and :func:`install` (the Python host,
+on a tkinter interpreter's address).  The C half is ``tcltorch._tclapi``.
+The bridge knows nothing about torch beyond handing results to the handle table.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any
+
+from tcltorch import _tclapi
+from tcltorch.errors import TCL_ERROR, TCL_OK, TclError, TclPassthrough
+from tcltorch.handles import HandleTable
+
+lib = _tclapi.lib
+
+_sessions: dict[int, "Session"] = {}
+
+
+def split(text: str, option: str = "value") -> list[str]:
+    """Split a Tcl list into its words (Tcl's own parser)."""
+    data = text.encode("utf-8", "surrogatepass")
+    out: list[str] = []
+    if lib.tt_split(data, len(data), id(out)):
+        raise TclError(f'invalid {option} "{_short(text)}": {out[0]}', ["TORCH", "VALUE", option])
+    return out
+
+
+def nested(text: str, option: str = "-data") -> tuple[list[Any], list[int], bool]:
+    """A rectangular nested Tcl list of numbers -> (flat values, shape, all ints)."""
+    data = text.encode("utf-8", "surrogatepass")
+    out: list[Any] = []
+    if lib.tt_nested(data, len(data), id(out)):
+        raise TclError(f"invalid {option}: {out[0]}", ["TORCH", "VALUE", option])
+    return out[0], out[1], out[2]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Session:
+    """Everything tcltorch keeps for one Tcl interpreter: its handle table, the
+    thread that owns it, and the last Python exception a command raised."""
+
+    def __init__(self, addr: int) -> None:
+        self.addr = addr
+        self.handles = HandleTable()
+        self.thread = threading.get_ident()
+        self.last_exception: BaseException | None = None
+        self._callables: list[Any] = []
+
+    # -- used by command functions --------------------------------------------
+    split = staticmethod(split)
+    nested = staticmethod(nested)
+
+    def eval(self, script: str) -> str:
+        """Evaluate a script in the current frame (the calling command's caller).
+        A non-OK completion propagates through the command unchanged."""
+        data = script.encode("utf-8", "surrogatepass")
+        code = lib.tt_eval(self.addr, data, len(data), 0)
+        if code != TCL_OK:
+            raise TclPassthrough(code)
+        return self.result()
+
+    def call(self, *words: Any) -> str:
+        """Invoke a Tcl command with Python values as its words."""
+        code = lib.tt_call(self.addr, id(words), 0)
+        if code != TCL_OK:
+            raise TclPassthrough(code)
+        return self.result()
+
+    def result(self) -> str:
+        out: list[str] = []
+        lib.tt_result_into(self.addr, id(out), 0)
+        return out[0]
+
+    def export(self, value: Any) -> Any:
+        """A command's Python result -> a Tcl value; torch objects become handles."""
+        if value is None or isinstance(value, (str, int, float)):
+            return value
+        if isinstance(value, (list, tuple)):
+            return [self.export(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.export(v) for k, v in value.items()}
+        return self.handles.put(value)
+
+    # -- used by the bridge ---------------------------------------------------
+    def error(self, exc: BaseException) -> tuple[int, Any, Any, Any]:
+        if isinstance(exc, TclPassthrough):
+            return (exc.code, None, None, None)
+        self.last_exception = exc
+        if isinstance(exc, TclError):
+            return (TCL_ERROR, exc.message, exc.errorcode, None)
+        if isinstance(exc, KeyboardInterrupt):
+            return (TCL_ERROR, "interrupted", ["TORCH", "INTERRUPT"], None)
+        message = str(exc).strip().split("\n")[0] or type(exc).__name__
+        trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+        return (TCL_ERROR, message, ["TORCH", type(exc).__name__], "\n(Python)\n" + trace)
+
+    def check_thread(self) -> None:
+        if threading.get_ident() != self.thread:
+            raise TclError(
+                "tcltorch: this interpreter belongs to another thread; call it only from the thread that made it",
+                ["TORCH", "THREAD"],
+            )
+
+
+def _make_callable(session: Session, cmd: Any, invoked: str):
+    parse, fn, export, error = cmd.parse, cmd.fn, session.export, session.error
+
+    def run(*args: str):
+        try:
+            return (TCL_OK, export(fn(**parse(session, args, invoked))))
+        except BaseException as exc:  # every failure becomes a Tcl error, never a crash
+            return error(exc)
+
+    return run
+
+
+_NAMESPACE_SETUP = """
+namespace eval ::torch {
+    namespace export {[a-z]*}
+    namespace ensemble create
+}
+package provide tcltorch %s
+"""
+
+
+def session_for(addr: int) -> Session | None:
+    return _sessions.get(addr)
+
+
+def install(addr: int) -> Session:
+    """Register every command on the interpreter at ``addr`` (once) and return its session."""
+    session = _sessions.get(addr)
+    if session is not None:
+        return session
+    if lib.tt_init_stubs(addr) != 0:
+        raise TclError("tcltorch: the Tcl interpreter is not Tcl 8.6 or newer", ["TORCH", "INIT"])
+    from tcltorch import __version__
+    from tcltorch.commands import load_all
+
+    session = Session(addr)
+    registry = load_all()
+    for cmd in registry.values():
+        for name in cmd.names:
+            run = _make_callable(session, cmd, name)
+            session._callables.append(run)
+            lib.tt_create_command(addr, f"::torch::{name}".encode(), id(run))
+    _sessions[addr] = session
+
+    def forget() -> None:
+        _sessions.pop(addr, None)
+        session.handles.clear()
+
+    session._callables.append(forget)
+    lib.tt_on_delete(addr, b"tcltorch", id(forget))
+    script = (_NAMESPACE_SETUP % __version__).encode()
+    if lib.tt_eval(addr, script, len(script), 1) != TCL_OK:
+        raise TclError("tcltorch: cannot set up the ::torch namespace: " + session.result(), ["TORCH", "INIT"])
+    lib.tt_reset_result(addr)
+    return session
+
+
+def boot_tclsh(addr: int) -> None:
+    """Entry point from libtcltorch's Tcltorch_Init inside a tclsh."""
+    install(addr)

@@ -1,0 +1,39 @@
+"""cffi builder for tcltorch._tclapi, the bridge module both hosts use."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _buildconf  # noqa: E402
+from cffi import FFI  # noqa: E402
+
+ffibuilder = FFI()
+ffibuilder.cdef(
+    """
+    int tt_init_stubs(uintptr_t interp);
+    uintptr_t tt_current_thread(void);
+    int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable);
+    int tt_eval(uintptr_t interp, const char *script, int len, int global);
+    int tt_call(uintptr_t interp, uintptr_t words, int global);
+    int tt_result_into(uintptr_t interp, uintptr_t out, int options);
+    void tt_reset_result(uintptr_t interp);
+    int tt_split(const char *s, int len, uintptr_t out);
+    int tt_nested(const char *s, int len, uintptr_t out);
+    int tt_on_delete(uintptr_t interp, const char *key, uintptr_t callback);
+    int tt_interrupt_arm(uintptr_t interp);
+    int tt_interrupt_disarm(void);
+    """
+)
+_stubdir, _stublib = _buildconf.tcl_stub_library()
+ffibuilder.set_source(
+    "tcltorch._tclapi",
+    _buildconf.read_source("tclapi.c"),
+    include_dirs=[_buildconf.tcl_include_dir()],
+    library_dirs=[_stubdir],
+    libraries=[_stublib],
+    define_macros=[("USE_TCL_STUBS", "1")],
+    py_limited_api=False,
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

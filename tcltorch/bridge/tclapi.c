@@ -1,0 +1,529 @@
+/* tcltorch bridge: Tcl C API (through stubs) <-> CPython.
+ *
+ * This file is compiled into the cffi API-mode module tcltorch._tclapi, which
+ * both hosts use.  cffi has no PyObject type, so Python objects cross the cffi
+ * boundary as uintptr_t values made with id(): in CPython id() is the object's
+ * address, and every caller keeps the object alive for the duration of the call.
+ *
+ * cffi releases the GIL around every call into this file, so each entry point
+ * that touches Python takes it back with PyGILState_Ensure.
+ */
+#include <signal.h>
+#include <string.h>
+#include <tcl.h>
+
+#define TT_OBJ(p) ((PyObject *)(uintptr_t)(p))
+
+typedef struct {
+    PyObject *callable; /* returns (0, value) or (code, msg, errorcode, errorinfo) */
+} TTCommand;
+
+static int tt_python_alive(void) {
+    return Py_IsInitialized() && !_Py_IsFinalizing();
+}
+
+/* ---- strings ------------------------------------------------------------ */
+
+/* Tcl keeps strings in "modified UTF-8": NUL is C0 80 and characters outside
+ * the BMP may come as CESU-8 surrogate pairs.  Decode the common case fast. */
+static PyObject *tt_str_from_tcl(Tcl_Obj *obj) {
+    int len;
+    const char *s = Tcl_GetStringFromObj(obj, &len);
+    PyObject *u = PyUnicode_DecodeUTF8(s, len, NULL);
+    if (u != NULL) return u;
+    PyErr_Clear();
+    char *buf = (char *)PyMem_Malloc(len + 1);
+    if (buf == NULL) return PyErr_NoMemory();
+    int j = 0;
+    for (int i = 0; i < len; i++) {
+        if ((unsigned char)s[i] == 0xC0 && i + 1 < len && (unsigned char)s[i + 1] == 0x80) {
+            buf[j++] = 0;
+            i++;
+        } else {
+            buf[j++] = s[i];
+        }
+    }
+    u = PyUnicode_DecodeUTF8(buf, j, "surrogatepass");
+    if (u == NULL) {
+        PyErr_Clear();
+        u = PyUnicode_DecodeUTF8(buf, j, "replace");
+    }
+    PyMem_Free(buf);
+    return u;
+}
+
+static Tcl_Obj *tt_tcl_from_str(PyObject *u) {
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(u, &len);
+    if (s == NULL) {
+        PyErr_Clear();
+        PyObject *b = PyUnicode_AsEncodedString(u, "utf-8", "replace");
+        if (b == NULL) { PyErr_Clear(); return Tcl_NewObj(); }
+        Tcl_Obj *o = Tcl_NewStringObj(PyBytes_AS_STRING(b), (int)PyBytes_GET_SIZE(b));
+        Py_DECREF(b);
+        return o;
+    }
+    if (memchr(s, 0, (size_t)len) == NULL) return Tcl_NewStringObj(s, (int)len);
+    /* embedded NUL: Tcl wants C0 80 */
+    Tcl_Obj *o = Tcl_NewObj();
+    Py_ssize_t start = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (s[i] == 0) {
+            Tcl_AppendToObj(o, s + start, (int)(i - start));
+            Tcl_AppendToObj(o, "\xC0\x80", 2);
+            start = i + 1;
+        }
+    }
+    Tcl_AppendToObj(o, s + start, (int)(len - start));
+    return o;
+}
+
+/* ---- Python value -> Tcl value -------------------------------------------- */
+
+static Tcl_Obj *tt_to_tcl(PyObject *v, int depth) {
+    if (v == Py_None) return Tcl_NewObj();
+    if (PyUnicode_Check(v)) return tt_tcl_from_str(v);
+    if (PyBool_Check(v)) return Tcl_NewBooleanObj(v == Py_True);
+    if (PyLong_Check(v)) {
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (!overflow && !(x == -1 && PyErr_Occurred())) return Tcl_NewWideIntObj((Tcl_WideInt)x);
+        PyErr_Clear();
+        /* bignum: Tcl parses the decimal string itself */
+    } else if (PyFloat_Check(v)) {
+        return Tcl_NewDoubleObj(PyFloat_AS_DOUBLE(v));
+    } else if (depth < 64 && (PyList_Check(v) || PyTuple_Check(v))) {
+        PyObject *seq = PySequence_Fast(v, "");
+        if (seq != NULL) {
+            Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+            Tcl_Obj *list = Tcl_NewListObj(0, NULL);
+            for (Py_ssize_t i = 0; i < n; i++)
+                Tcl_ListObjAppendElement(NULL, list, tt_to_tcl(PySequence_Fast_GET_ITEM(seq, i), depth + 1));
+            Py_DECREF(seq);
+            return list;
+        }
+        PyErr_Clear();
+    } else if (depth < 64 && PyDict_Check(v)) {
+        Tcl_Obj *dict = Tcl_NewDictObj();
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(v, &pos, &key, &value))
+            Tcl_DictObjPut(NULL, dict, tt_to_tcl(key, depth + 1), tt_to_tcl(value, depth + 1));
+        return dict;
+    } else if (PyBytes_Check(v)) {
+        return Tcl_NewByteArrayObj((const unsigned char *)PyBytes_AS_STRING(v), (int)PyBytes_GET_SIZE(v));
+    }
+    PyObject *s = PyObject_Str(v);
+    if (s == NULL) { PyErr_Clear(); return Tcl_NewStringObj("<unprintable>", -1); }
+    Tcl_Obj *o = tt_tcl_from_str(s);
+    Py_DECREF(s);
+    return o;
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+static void tt_set_error(Tcl_Interp *interp, PyObject *msg, PyObject *errorcode, PyObject *errorinfo) {
+    if (msg != Py_None) Tcl_SetObjResult(interp, tt_to_tcl(msg, 0));
+    if (errorinfo != Py_None) Tcl_AppendObjToErrorInfo(interp, tt_to_tcl(errorinfo, 0));
+    if (errorcode != Py_None) Tcl_SetObjErrorCode(interp, tt_to_tcl(errorcode, 0));
+}
+
+static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]) {
+    TTCommand *cmd = (TTCommand *)cd;
+    int code = TCL_ERROR;
+    if (!tt_python_alive()) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("tcltorch: Python is shutting down", -1));
+        return TCL_ERROR;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args = PyTuple_New(objc - 1);
+    if (args == NULL) goto python_failed;
+    for (int i = 1; i < objc; i++) {
+        PyObject *s = tt_str_from_tcl(objv[i]);
+        if (s == NULL) { Py_DECREF(args); goto python_failed; }
+        PyTuple_SET_ITEM(args, i - 1, s);
+    }
+    PyObject *res = PyObject_Call(cmd->callable, args, NULL);
+    Py_DECREF(args);
+    if (res == NULL) goto python_failed;
+    if (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 2) {
+        Tcl_SetObjResult(interp, tt_to_tcl(PyTuple_GET_ITEM(res, 1), 0));
+        code = TCL_OK;
+    } else if (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 4) {
+        code = (int)PyLong_AsLong(PyTuple_GET_ITEM(res, 0));
+        tt_set_error(interp, PyTuple_GET_ITEM(res, 1), PyTuple_GET_ITEM(res, 2), PyTuple_GET_ITEM(res, 3));
+    } else {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("tcltorch: malformed command result", -1));
+    }
+    Py_DECREF(res);
+    PyGILState_Release(gil);
+    return code;
+
+python_failed: {
+        /* Only reached when the Python dispatcher itself failed: report, never crash. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyObject *s = value ? PyObject_Str(value) : NULL;
+        if (s == NULL) PyErr_Clear();
+        Tcl_SetObjResult(interp, s ? tt_tcl_from_str(s) : Tcl_NewStringObj("tcltorch: internal error", -1));
+        Tcl_SetErrorCode(interp, "TORCH", "INTERNAL", NULL);
+        Py_XDECREF(s);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyGILState_Release(gil);
+        return TCL_ERROR;
+    }
+}
+
+static void tt_cmd_deleted(ClientData cd) {
+    TTCommand *cmd = (TTCommand *)cd;
+    if (tt_python_alive()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        Py_DECREF(cmd->callable);
+        PyGILState_Release(gil);
+    }
+    ckfree((char *)cmd);
+}
+
+/* ---- entry points called from Python through cffi ------------------------- */
+
+int tt_init_stubs(uintptr_t interp) {
+    if (Tcl_InitStubs((Tcl_Interp *)interp, "8.6", 0) == NULL) return 1;
+    return 0;
+}
+
+uintptr_t tt_current_thread(void) {
+    return (uintptr_t)Tcl_GetCurrentThread();
+}
+
+int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable) {
+    TTCommand *cmd = (TTCommand *)ckalloc(sizeof(TTCommand));
+    PyGILState_STATE gil = PyGILState_Ensure();
+    cmd->callable = TT_OBJ(callable);
+    Py_INCREF(cmd->callable);
+    PyGILState_Release(gil);
+    Tcl_CreateObjCommand((Tcl_Interp *)interp, name, tt_objcmd, (ClientData)cmd, tt_cmd_deleted);
+    return 0;
+}
+
+/* Evaluate a script (global != 0: at level #0).  Result handling is left to
+ * tt_result_into so that nested calls from commands keep the interp state. */
+int tt_eval(uintptr_t interp, const char *script, int len, int global) {
+    Tcl_Obj *obj = Tcl_NewStringObj(script, len);
+    Tcl_IncrRefCount(obj);
+    int code = Tcl_EvalObjEx((Tcl_Interp *)interp, obj, global ? TCL_EVAL_GLOBAL : 0);
+    Tcl_DecrRefCount(obj);
+    return code;
+}
+
+/* Call a command with Python values as its words (converted like results). */
+int tt_call(uintptr_t interp, uintptr_t words, int global) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *seq = TT_OBJ(words);
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    Tcl_Obj **objv = (Tcl_Obj **)ckalloc(sizeof(Tcl_Obj *) * (n ? n : 1));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        objv[i] = tt_to_tcl(PyTuple_GET_ITEM(seq, i), 0);
+        Tcl_IncrRefCount(objv[i]);
+    }
+    PyGILState_Release(gil); /* the evaluation runs without the GIL */
+    int code = Tcl_EvalObjv((Tcl_Interp *)interp, (int)n, objv, global ? TCL_EVAL_GLOBAL : 0);
+    for (Py_ssize_t i = 0; i < n; i++) Tcl_DecrRefCount(objv[i]);
+    ckfree((char *)objv);
+    return code;
+}
+
+/* Append the interp result as str to `out`; with `options`, also the
+ * -errorcode (as a list of str) and -errorinfo of the last return options. */
+int tt_result_into(uintptr_t interp, uintptr_t out, int options) {
+    Tcl_Interp *ip = (Tcl_Interp *)interp;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *list = TT_OBJ(out);
+    PyObject *s = tt_str_from_tcl(Tcl_GetObjResult(ip));
+    if (s) { PyList_Append(list, s); Py_DECREF(s); }
+    if (options) {
+        Tcl_Obj *opts = Tcl_GetReturnOptions(ip, TCL_ERROR);
+        Tcl_IncrRefCount(opts);
+        const char *keys[2] = {"-errorcode", "-errorinfo"};
+        for (int k = 0; k < 2; k++) {
+            Tcl_Obj *key = Tcl_NewStringObj(keys[k], -1), *val = NULL;
+            Tcl_IncrRefCount(key);
+            Tcl_DictObjGet(NULL, opts, key, &val);
+            Tcl_DecrRefCount(key);
+            PyObject *pv;
+            if (val == NULL) {
+                pv = k == 0 ? PyList_New(0) : PyUnicode_FromString("");
+            } else if (k == 0) {
+                int n; Tcl_Obj **elems;
+                if (Tcl_ListObjGetElements(NULL, val, &n, &elems) != TCL_OK) { n = 1; elems = &val; }
+                pv = PyList_New(n);
+                for (int i = 0; i < n; i++) PyList_SET_ITEM(pv, i, tt_str_from_tcl(elems[i]));
+            } else {
+                pv = tt_str_from_tcl(val);
+            }
+            if (pv) { PyList_Append(list, pv); Py_DECREF(pv); }
+        }
+        Tcl_DecrRefCount(opts);
+    }
+    PyErr_Clear();
+    PyGILState_Release(gil);
+    return 0;
+}
+
+void tt_reset_result(uintptr_t interp) {
+    Tcl_ResetResult((Tcl_Interp *)interp);
+}
+
+/* Split a Tcl list into a Python list of str appended to `out`.
+ * On a malformed list, appends Tcl's message instead and returns 1. */
+int tt_split(const char *s, int len, uintptr_t out) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *list = TT_OBJ(out);
+    Tcl_Obj *obj = Tcl_NewStringObj(s, len);
+    Tcl_IncrRefCount(obj);
+    int n, rc = 0;
+    Tcl_Obj **elems;
+    if (Tcl_ListObjGetElements(NULL, obj, &n, &elems) != TCL_OK) {
+        PyObject *m = PyUnicode_FromString("malformed Tcl list (unmatched brace or quote)");
+        if (m) { PyList_Append(list, m); Py_DECREF(m); }
+        rc = 1;
+    } else {
+        for (int i = 0; i < n; i++) {
+            PyObject *e = tt_str_from_tcl(elems[i]);
+            if (e) { PyList_Append(list, e); Py_DECREF(e); }
+        }
+    }
+    Tcl_DecrRefCount(obj);
+    PyErr_Clear();
+    PyGILState_Release(gil);
+    return rc;
+}
+
+/* ---- nested numeric data ---------------------------------------------------
+ * Walks a nested Tcl list, checks it is rectangular, and appends to `out`:
+ * [flat list of numbers, shape list, all_ints].  A leaf is any element that
+ * parses as a number (so {{0} {1}} is the 1-D list {0 1}: Tcl lists cannot
+ * tell them apart; -shape says otherwise).  On bad data, appends a message
+ * and returns 1. */
+
+#define TT_MAXDIM 32
+
+typedef struct {
+    PyObject *flat;
+    int ndim;
+    int shape[TT_MAXDIM];
+    int all_ints;
+    int path[TT_MAXDIM];
+    char err[512];
+} TTNested;
+
+static int tt_leaf(Tcl_Obj *o, PyObject **out, int *is_int) {
+    Tcl_WideInt w;
+    double d;
+    if (Tcl_GetWideIntFromObj(NULL, o, &w) == TCL_OK) {
+        *out = PyLong_FromLongLong((long long)w);
+        *is_int = 1;
+        return 1;
+    }
+    if (Tcl_GetDoubleFromObj(NULL, o, &d) == TCL_OK) {
+        *out = PyFloat_FromDouble(d);
+        *is_int = 0;
+        return 1;
+    }
+    int len;
+    const char *s = Tcl_GetStringFromObj(o, &len);
+    if (len > 0 && len < 8) {
+        int b;
+        if (Tcl_GetBooleanFromObj(NULL, o, &b) == TCL_OK && strchr("tTfFyYnNoO", s[0])) {
+            *out = PyLong_FromLong(b);
+            *is_int = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void tt_path_str(TTNested *st, int depth, char *buf, size_t size) {
+    size_t pos = 0;
+    buf[0] = 0;
+    for (int i = 0; i < depth && pos + 16 < size; i++)
+        pos += (size_t)snprintf(buf + pos, size - pos, i ? " %d" : "%d", st->path[i]);
+}
+
+static int tt_walk(TTNested *st, Tcl_Obj *o, int depth) {
+    char where[256];
+    if (depth == st->ndim) {
+        PyObject *v;
+        int is_int;
+        if (!tt_leaf(o, &v, &is_int)) {
+            tt_path_str(st, depth, where, sizeof where);
+            snprintf(st->err, sizeof st->err, "expected a number but got \"%.40s\" at index {%s}",
+                     Tcl_GetString(o), where);
+            return 1;
+        }
+        if (v == NULL) { PyErr_Clear(); snprintf(st->err, sizeof st->err, "out of memory"); return 1; }
+        if (!is_int) st->all_ints = 0;
+        PyList_Append(st->flat, v);
+        Py_DECREF(v);
+        return 0;
+    }
+    int n;
+    Tcl_Obj **elems;
+    PyObject *probe;
+    int is_int;
+    if (tt_leaf(o, &probe, &is_int)) {
+        Py_XDECREF(probe);
+        PyErr_Clear();
+        tt_path_str(st, depth, where, sizeof where);
+        snprintf(st->err, sizeof st->err, "ragged data: element {%s} is a number where a list of %d was expected",
+                 where, st->shape[depth]);
+        return 1;
+    }
+    if (Tcl_ListObjGetElements(NULL, o, &n, &elems) != TCL_OK) {
+        tt_path_str(st, depth, where, sizeof where);
+        snprintf(st->err, sizeof st->err, "malformed list at index {%s}", where);
+        return 1;
+    }
+    if (n != st->shape[depth]) {
+        tt_path_str(st, depth, where, sizeof where);
+        snprintf(st->err, sizeof st->err, "ragged data: element {%s} has %d items, expected %d", where, n,
+                 st->shape[depth]);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        st->path[depth] = i;
+        if (tt_walk(st, elems[i], depth + 1)) return 1;
+    }
+    return 0;
+}
+
+int tt_nested(const char *s, int len, uintptr_t out) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *list = TT_OBJ(out);
+    TTNested st;
+    memset(&st, 0, sizeof st);
+    st.all_ints = 1;
+    st.flat = PyList_New(0);
+    Tcl_Obj *root = Tcl_NewStringObj(s, len);
+    Tcl_IncrRefCount(root);
+    int rc = 0;
+    /* Discover the shape along the first elements. */
+    Tcl_Obj *cur = root;
+    for (;;) {
+        PyObject *probe;
+        int is_int, n;
+        Tcl_Obj **elems;
+        if (tt_leaf(cur, &probe, &is_int)) { Py_XDECREF(probe); break; }
+        if (Tcl_ListObjGetElements(NULL, cur, &n, &elems) != TCL_OK) {
+            snprintf(st.err, sizeof st.err, "malformed list (unmatched brace or quote)");
+            rc = 1;
+            break;
+        }
+        if (n == 1 && strcmp(Tcl_GetString(elems[0]), Tcl_GetString(cur)) == 0) {
+            snprintf(st.err, sizeof st.err, "expected a number but got \"%.40s\"", Tcl_GetString(cur));
+            rc = 1;
+            break;
+        }
+        if (st.ndim == TT_MAXDIM) { snprintf(st.err, sizeof st.err, "data nested too deeply"); rc = 1; break; }
+        st.shape[st.ndim++] = n;
+        if (n == 0) break;
+        cur = elems[0];
+    }
+    PyErr_Clear();
+    if (rc == 0) rc = tt_walk(&st, root, 0);
+    Tcl_DecrRefCount(root);
+    if (rc) {
+        PyObject *m = PyUnicode_FromString(st.err);
+        if (m) { PyList_Append(list, m); Py_DECREF(m); }
+    } else {
+        PyObject *shape = PyList_New(st.ndim);
+        for (int i = 0; i < st.ndim; i++) PyList_SET_ITEM(shape, i, PyLong_FromLong(st.shape[i]));
+        PyList_Append(list, st.flat);
+        PyList_Append(list, shape);
+        PyList_Append(list, st.all_ints ? Py_True : Py_False);
+        Py_DECREF(shape);
+    }
+    Py_DECREF(st.flat);
+    PyErr_Clear();
+    PyGILState_Release(gil);
+    return rc;
+}
+
+/* ---- per-interp teardown ---------------------------------------------------- */
+
+typedef struct {
+    PyObject *callback;
+} TTAssoc;
+
+static void tt_assoc_deleted(ClientData cd, Tcl_Interp *interp) {
+    TTAssoc *a = (TTAssoc *)cd;
+    if (tt_python_alive()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyObject *r = PyObject_CallNoArgs(a->callback);
+        Py_XDECREF(r);
+        PyErr_Clear();
+        Py_DECREF(a->callback);
+        PyGILState_Release(gil);
+    }
+    ckfree((char *)a);
+}
+
+int tt_on_delete(uintptr_t interp, const char *key, uintptr_t callback) {
+    TTAssoc *a = (TTAssoc *)ckalloc(sizeof(TTAssoc));
+    PyGILState_STATE gil = PyGILState_Ensure();
+    a->callback = TT_OBJ(callback);
+    Py_INCREF(a->callback);
+    PyGILState_Release(gil);
+    Tcl_SetAssocData((Tcl_Interp *)interp, key, tt_assoc_deleted, (ClientData)a);
+    return 0;
+}
+
+/* ---- Ctrl-C: interrupt a running evaluation --------------------------------
+ * While armed, SIGINT marks an async handler (async-signal-safe); at the next
+ * safe point Tcl runs it and cancels the evaluation.  Python code running in
+ * a command gets KeyboardInterrupt through PyErr_SetInterruptEx. */
+
+static Tcl_AsyncHandler tt_async = NULL;
+static Tcl_Interp *tt_async_interp = NULL;
+static struct sigaction tt_old_sigint;
+static volatile sig_atomic_t tt_armed = 0;
+static volatile sig_atomic_t tt_interrupted = 0;
+
+static int tt_async_proc(ClientData cd, Tcl_Interp *interp, int code) {
+    (void)cd;
+    (void)interp;
+    if (tt_async_interp != NULL)
+        Tcl_CancelEval(tt_async_interp, Tcl_NewStringObj("interrupted", -1), NULL, 0);
+    return code;
+}
+
+static void tt_on_sigint(int sig) {
+    (void)sig;
+    tt_interrupted = 1;
+    if (tt_async) Tcl_AsyncMark(tt_async);
+    PyErr_SetInterruptEx(SIGINT);
+}
+
+int tt_interrupt_arm(uintptr_t interp) {
+    if (tt_async == NULL) tt_async = Tcl_AsyncCreate(tt_async_proc, NULL);
+    tt_async_interp = (Tcl_Interp *)interp;
+    tt_interrupted = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = tt_on_sigint;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, &tt_old_sigint) != 0) return 1;
+    tt_armed = 1;
+    return 0;
+}
+
+int tt_interrupt_disarm(void) {
+    int was = tt_interrupted;
+    if (tt_armed) {
+        sigaction(SIGINT, &tt_old_sigint, NULL);
+        tt_armed = 0;
+    }
+    tt_interrupted = 0;
+    return was;
+}

@@ -1,0 +1,48 @@
+"""Handle management: torch::free, torch::handles, torch::scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tcltorch.commands.spec import Opt, Script, Str, command
+from tcltorch.errors import TclError
+
+
+@command(
+    "free",
+    Opt("handle", Str(), rest=True, help="handles to release"),
+    context=True,
+    summary="Release objects by handle.",
+)
+def free(handle: list[str], ctx: Any) -> None:
+    missing = [h for h in handle if h not in ctx.handles]
+    if missing:  # check all first: nothing is freed when one name is bad
+        raise TclError(f'no object named "{missing[0]}"', ["TORCH", "HANDLE", missing[0]])
+    for name in dict.fromkeys(handle):
+        ctx.handles.free(name)
+
+
+@command(
+    "handles",
+    Opt("kind", Str(), default=None, help="tensor, module, optimizer or a module kind such as linear"),
+    context=True,
+    summary="List live handles, oldest first.",
+)
+def handles(kind: str | None, ctx: Any) -> list[str]:
+    return ctx.handles.names(kind)
+
+
+@command(
+    "scope",
+    Opt("script", Script(), help="script evaluated in the caller's frame"),
+    context=True,
+    summary="Evaluate a script and free every handle it created, except those in its result.",
+)
+def scope(script: str, ctx: Any) -> str:
+    mark = ctx.handles.mark()
+    result = ""
+    try:
+        result = ctx.eval(script)
+    finally:
+        ctx.handles.release_since(mark, keep=ctx.handles.words_in(result))
+    return result

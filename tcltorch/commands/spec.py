@@ -1,0 +1,469 @@
+"""Declarative command specs.
+
+One :class:`Command` per ``torch::`` command holds its name, options (type,
+default, positional slot) and function.  The spec alone decides how both
+argument forms parse, the camelCase alias, the ``wrong # args`` and
+``bad option`` messages, the error codes, console completion and the option
+tables the docs are checked against.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+from tcltorch.errors import TclError, invalid_value, tcl_or_list, wrong_args
+
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
+
+_OPTION_WORD = re.compile(r"-[A-Za-z]")
+
+
+def is_option_word(word: str) -> bool:
+    """A word is an option when it looks like ``-name``; ``-1.0`` and ``{-1 2}`` are values."""
+    return _OPTION_WORD.match(word) is not None
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+# ---------------------------------------------------------------------------
+# value types
+
+
+class ValueType:
+    """Converts one Tcl word to a Python value or raises a TclError naming the option."""
+
+    doc: str = "string"
+    requirement: str = "must be a string"
+
+    def convert(self, text: str, option: str, ctx: Any) -> Any:
+        return text
+
+    def fail(self, option: str, text: str) -> TclError:
+        return invalid_value(option, text, self.requirement)
+
+
+class Str(ValueType):
+    pass
+
+
+def parse_tcl_int(text: str) -> int | None:
+    s = text.strip()
+    if not s or "_" in s:
+        return None
+    try:
+        return int(s, 0) if s.lstrip("+-")[:2].lower() in ("0x", "0b", "0o") else int(s)
+    except ValueError:
+        return None
+
+
+def parse_tcl_double(text: str) -> float | None:
+    s = text.strip()
+    if not s or "_" in s:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        as_int = parse_tcl_int(s)
+        return None if as_int is None else float(as_int)
+
+
+@dataclass
+class Double(ValueType):
+    """A finite double, optionally bounded: ``Double(gt=0)``, ``Double(ge=0, lt=1)``."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    finite: bool = True
+    doc: str = "double"
+
+    @property
+    def requirement(self) -> str:  # type: ignore[override]
+        bounds = [f"{op} {_num(v)}" for op, v in ((">", self.gt), (">=", self.ge)) if v is not None]
+        bounds += [f"{op} {_num(v)}" for op, v in (("<", self.lt), ("<=", self.le)) if v is not None]
+        noun = "a finite number" if self.finite else "a number"
+        return f"must be {noun}" + (" " + " and ".join(bounds) if bounds else "")
+
+    def convert(self, text: str, option: str, ctx: Any) -> float:
+        value = parse_tcl_double(text)
+        if value is None or (self.finite and not math.isfinite(value)) or math.isnan(value):
+            raise self.fail(option, text)
+        if (
+            (self.gt is not None and not value > self.gt)
+            or (self.ge is not None and not value >= self.ge)
+            or (self.lt is not None and not value < self.lt)
+            or (self.le is not None and not value <= self.le)
+        ):
+            raise self.fail(option, text)
+        return value
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+@dataclass
+class Int(ValueType):
+    ge: int | None = None
+    doc: str = "integer"
+
+    @property
+    def requirement(self) -> str:  # type: ignore[override]
+        return "must be an integer" + (f" >= {self.ge}" if self.ge is not None else "")
+
+    def convert(self, text: str, option: str, ctx: Any) -> int:
+        value = parse_tcl_int(text)
+        if value is None or (self.ge is not None and value < self.ge):
+            raise self.fail(option, text)
+        return value
+
+
+_TRUE = ("true", "yes", "on")
+_FALSE = ("false", "no", "off")
+
+
+def parse_tcl_bool(text: str) -> bool | None:
+    s = text.strip().lower()
+    as_int = parse_tcl_int(s)
+    if as_int is not None:
+        return as_int != 0
+    if not s:
+        return None
+    hits = [w for w in _TRUE + _FALSE if w.startswith(s)]
+    if len(hits) == 1 or (hits and all(h in _TRUE for h in hits)) or (hits and all(h in _FALSE for h in hits)):
+        return hits[0] in _TRUE
+    return None
+
+
+class Bool(ValueType):
+    doc = "boolean"
+    requirement = "must be a boolean"
+
+    def convert(self, text: str, option: str, ctx: Any) -> bool:
+        value = parse_tcl_bool(text)
+        if value is None:
+            raise self.fail(option, text)
+        return value
+
+
+class Choice(ValueType):
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+        self.doc = "|".join(choices)
+        self.requirement = "must be " + tcl_or_list(list(choices))
+
+    def convert(self, text: str, option: str, ctx: Any) -> str:
+        if text not in self.choices:
+            raise self.fail(option, text)
+        return text
+
+
+class Shape(ValueType):
+    doc = "list of integers"
+    requirement = "must be a list of non-negative integers"
+
+    def convert(self, text: str, option: str, ctx: Any) -> tuple[int, ...]:
+        words = ctx.split(text, option)
+        dims = [parse_tcl_int(w) for w in words]
+        if any(d is None or d < 0 for d in dims):
+            raise self.fail(option, text)
+        return tuple(dims)  # type: ignore[arg-type]
+
+
+class IntList(ValueType):
+    """A list of integers, negatives allowed (dims, permutations, -1 in reshape)."""
+
+    doc = "list of integers"
+    requirement = "must be a list of integers"
+
+    def convert(self, text: str, option: str, ctx: Any) -> tuple[int, ...]:
+        dims = [parse_tcl_int(w) for w in ctx.split(text, option)]
+        if any(d is None for d in dims):
+            raise self.fail(option, text)
+        return tuple(dims)  # type: ignore[arg-type]
+
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int8": torch.int8,
+    "int16": torch.int16,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
+DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32", "long": "int64"}
+DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return DTYPE_NAMES.get(dtype, str(dtype).replace("torch.", ""))
+
+
+class DType(ValueType):
+    doc = "dtype"
+    requirement = "must be one of " + tcl_or_list(list(DTYPES)) + " (or float, double, half, int, long)"
+
+    def convert(self, text: str, option: str, ctx: Any) -> torch.dtype:
+        key = text.strip()
+        key = DTYPE_ALIASES.get(key, DTYPE_ALIASES.get(key.lower(), key.lower()))
+        if key not in DTYPES:
+            raise self.fail(option, text)
+        return DTYPES[key]
+
+
+class Device(ValueType):
+    doc = "device"
+    requirement = "must be a device such as cpu, cuda or cuda:0"
+
+    def convert(self, text: str, option: str, ctx: Any) -> torch.device:
+        return parse_device(text, option)
+
+
+def parse_device(text: str, option: str = "-device") -> torch.device:
+    try:
+        device = torch.device(text.strip())
+    except (RuntimeError, ValueError):
+        raise invalid_value(option, text, Device.requirement) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise invalid_value(option, text, "CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise invalid_value(option, text, f"there are {torch.cuda.device_count()} CUDA devices")
+    elif device.type not in ("cpu", "meta"):
+        backend = getattr(torch, device.type, None)
+        available = getattr(backend, "is_available", None)
+        if available is None or not available():
+            raise invalid_value(option, text, f"{device.type} is not available on this machine")
+    return device
+
+
+class Handle(ValueType):
+    """A handle of a given kind: 'tensor', 'module', 'optimizer', a module kind, or None (any)."""
+
+    def __init__(self, kind: str | None = None) -> None:
+        self.kind = kind
+        self.doc = f"{kind or 'object'} handle"
+        self.requirement = f"must be a {kind or 'object'} handle"
+
+    def convert(self, text: str, option: str, ctx: Any) -> Any:
+        return ctx.handles.get(text.strip(), self.kind)
+
+
+class HandleList(ValueType):
+    """A list of handles of one kind (an empty list is allowed)."""
+
+    def __init__(self, kind: str | None = None) -> None:
+        self.kind = kind
+        self.doc = f"list of {kind or 'object'} handles"
+        self.requirement = f"must be a list of {kind or 'object'} handles"
+
+    def convert(self, text: str, option: str, ctx: Any) -> list[Any]:
+        return [ctx.handles.get(word, self.kind) for word in ctx.split(text, option)]
+
+
+class Script(ValueType):
+    doc = "script"
+
+
+class Custom(ValueType):
+    """A value type defined by a function ``(text, option, ctx) -> value``."""
+
+    def __init__(self, fn: Callable[[str, str, Any], Any], doc: str, requirement: str) -> None:
+        self.fn = fn
+        self.doc = doc
+        self.requirement = requirement
+
+    def convert(self, text: str, option: str, ctx: Any) -> Any:
+        return self.fn(text, option, ctx)
+
+
+# ---------------------------------------------------------------------------
+# options and commands
+
+
+@dataclass
+class Opt:
+    """One option: ``-name`` in the named form, a slot in the positional form."""
+
+    name: str
+    type: ValueType = field(default_factory=Str)
+    default: Any = REQUIRED
+    help: str = ""
+    positional: bool = True
+    aliases: tuple[str, ...] = ()
+    rest: bool = False  # the last positional slot takes all remaining words
+
+    @property
+    def flag(self) -> str:
+        return "-" + self.name
+
+    @property
+    def py_name(self) -> str:
+        return snake(self.name)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+class Command:
+    """A ``torch::`` command: its spec, its function and what both derive."""
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        options: Sequence[Opt],
+        summary: str = "",
+        alias: str | None = None,
+        extra_aliases: Sequence[str] = (),
+        context: bool = False,
+    ) -> None:
+        self.name = name
+        self.fn = fn
+        self.options = list(options)
+        self.summary = summary
+        self.context = context
+        generated = camel(name) if alias is None else alias
+        self.aliases = [a for a in [generated, *extra_aliases] if a and a != name]
+        self.positional = [o for o in self.options if o.positional]
+        self._lookup: dict[str, Opt] = {}
+        for opt in self.options:
+            for word in (opt.name, *opt.aliases):
+                self._lookup["-" + word] = opt
+        self._flags = [o.flag for o in self.options]
+        self._simple = not any(o.rest for o in self.options)
+
+    @property
+    def names(self) -> list[str]:
+        return [self.name, *self.aliases]
+
+    def usage(self, invoked: str) -> str:
+        words = [f"torch::{invoked}"]
+        for opt in self.positional:
+            if opt.rest:
+                words.append(f"{opt.name} ?{opt.name} ...?" if opt.required else f"?{opt.name} ...?")
+            else:
+                words.append(opt.name if opt.required else f"?{opt.name}?")
+        if any(not o.positional for o in self.options):
+            words.append("?-option value ...?")
+        return " ".join(words)
+
+    def named_usage(self, invoked: str) -> str:
+        words = [f"torch::{invoked}"]
+        for opt in self.options:
+            words.append(f"{opt.flag} value" if opt.required else f"?{opt.flag} value?")
+        return " ".join(words)
+
+    def _option(self, word: str) -> Opt:
+        opt = self._lookup.get(word)
+        if opt is not None:
+            return opt
+        hits = {o.name: o for flag, o in self._lookup.items() if flag.startswith(word) and len(word) > 1}
+        if len(hits) == 1:
+            return next(iter(hits.values()))
+        kind = "ambiguous" if hits else "bad"
+        raise TclError(
+            f'{kind} option "{word}": must be {tcl_or_list(self._flags)}',
+            ["TCL", "LOOKUP", "INDEX", "option", word],
+        )
+
+    def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
+        """Both argument forms -> keyword arguments for the command function."""
+        raw: dict[str, str | list[str]] = {}
+        n = len(args)
+        i = 0
+        named_form = n > 0 and is_option_word(args[0])
+        if not named_form:
+            for slot in self.positional:
+                if i >= n or is_option_word(args[i]):
+                    break
+                if slot.rest:
+                    rest: list[str] = []
+                    while i < n and not is_option_word(args[i]):
+                        rest.append(args[i])
+                        i += 1
+                    raw[slot.name] = rest
+                    break
+                raw[slot.name] = args[i]
+                i += 1
+            if i < n and not is_option_word(args[i]):
+                raise wrong_args(self.usage(invoked))
+        given_positionally = set(raw)
+        while i < n:
+            opt = self._option(args[i])
+            if i + 1 >= n:
+                raise TclError(f'missing value for option "{args[i]}"', ["TORCH", "ARGS", "MISSING", opt.flag])
+            if opt.name in given_positionally:
+                raise TclError(
+                    f'option "{opt.flag}" was also given as an argument', ["TORCH", "ARGS", "TWICE", opt.flag]
+                )
+            raw[opt.name] = [args[i + 1]] if opt.rest else args[i + 1]
+            i += 2
+        kwargs: dict[str, Any] = {}
+        for opt in self.options:
+            text = raw.get(opt.name)
+            if text is None:
+                if opt.required:
+                    if not named_form and opt.positional:
+                        raise wrong_args(self.usage(invoked))
+                    raise TclError(f'missing required option "{opt.flag}"', ["TORCH", "ARGS", "REQUIRED", opt.flag])
+                kwargs[opt.py_name] = opt.default() if callable(opt.default) else opt.default
+            elif opt.rest:
+                kwargs[opt.py_name] = [opt.type.convert(t, opt.flag, ctx) for t in text]
+            else:
+                kwargs[opt.py_name] = opt.type.convert(text, opt.flag, ctx)  # type: ignore[arg-type]
+        if self.context:
+            kwargs["ctx"] = ctx
+        return kwargs
+
+
+REGISTRY: dict[str, Command] = {}
+
+
+def command(
+    name: str,
+    *options: Opt,
+    summary: str = "",
+    alias: str | None = None,
+    extra_aliases: Sequence[str] = (),
+    context: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a ``torch::name`` command from its options and a plain function."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if name in REGISTRY:
+            raise ValueError(f"torch::{name} is declared twice")
+        REGISTRY[name] = Command(name, fn, options, summary or (fn.__doc__ or "").strip().split("\n")[0],
+                                 alias, extra_aliases, context)
+        return fn
+
+    return register
+
+
+def lookup(name: str) -> Command | None:
+    """The command for a name or alias, with or without ``torch::``."""
+    name = name.removeprefix("::").removeprefix("torch::")
+    if name in REGISTRY:
+        return REGISTRY[name]
+    for cmd in REGISTRY.values():
+        if name in cmd.aliases:
+            return cmd
+    return None

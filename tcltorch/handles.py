@@ -1,0 +1,137 @@
+"""The per-interpreter handle table: kind-prefixed names for torch objects."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+import torch
+
+from tcltorch.errors import TclError
+
+# Module classes named as the C++ extension of this command family names them.
+_MODULE_KINDS = {
+    "LayerNorm": "layernorm",
+    "BatchNorm1d": "batchnorm1d",
+    "BatchNorm2d": "batchnorm2d",
+}
+
+
+def kind_of(obj: Any) -> str:
+    """The handle prefix for an object: tensor, optimizer, or the module's kind."""
+    if isinstance(obj, torch.Tensor):
+        return "tensor"
+    if isinstance(obj, torch.optim.Optimizer):
+        return "optimizer"
+    if isinstance(obj, torch.nn.Module):
+        name = type(obj).__name__
+        return _MODULE_KINDS.get(name, name.lower())
+    if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
+        return "scheduler"
+    return "object"
+
+
+def describe(obj: Any) -> str:
+    """'a tensor', 'a linear module', 'an optimizer' — for wrong-kind messages."""
+    kind = kind_of(obj)
+    if isinstance(obj, torch.nn.Module):
+        text = f"{kind} module"
+    else:
+        text = kind
+    return ("an " if text[0] in "aeiou" else "a ") + text
+
+
+_HANDLE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class HandleTable:
+    """Maps names like ``tensor7`` to objects.  One object has one name: putting
+    the same object twice returns its existing name (stable parameter handles)."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, Any] = {}
+        self._serials: dict[str, int] = {}
+        self._by_id: dict[int, str] = {}
+        self._counters: dict[str, int] = {}
+        self._serial = 0
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._objects
+
+    def put(self, obj: Any, kind: str | None = None) -> str:
+        name = self._by_id.get(id(obj))
+        if name is not None:
+            return name
+        kind = kind or kind_of(obj)
+        number = self._counters.get(kind, 0) + 1
+        self._counters[kind] = number
+        name = f"{kind}{number}"
+        self._serial += 1
+        self._objects[name] = obj
+        self._serials[name] = self._serial
+        self._by_id[id(obj)] = name
+        return name
+
+    def name_of(self, obj: Any) -> str | None:
+        return self._by_id.get(id(obj))
+
+    def get(self, name: str, expected: str | None = None) -> Any:
+        """Look a handle up; ``expected`` is 'tensor', 'module', 'optimizer' or a
+        module kind such as 'sequential'.  Errors say what was expected."""
+        obj = self._objects.get(name)
+        if obj is None:
+            noun = expected or "object"
+            raise TclError(f'no {noun} named "{name}"', ["TORCH", "HANDLE", name])
+        if expected is not None and not self._is(obj, expected):
+            article = "an" if expected[0] in "aeiou" else "a"
+            raise TclError(
+                f'"{name}" is {describe(obj)}, expected {article} {expected}', ["TORCH", "HANDLE", name]
+            )
+        return obj
+
+    @staticmethod
+    def _is(obj: Any, expected: str) -> bool:
+        if expected == "tensor":
+            return isinstance(obj, torch.Tensor)
+        if expected == "module":
+            return isinstance(obj, torch.nn.Module)
+        if expected == "optimizer":
+            return isinstance(obj, torch.optim.Optimizer)
+        return kind_of(obj) == expected
+
+    def free(self, name: str) -> None:
+        obj = self._objects.pop(name, None)
+        if obj is None:
+            raise TclError(f'no object named "{name}"', ["TORCH", "HANDLE", name])
+        del self._serials[name]
+        del self._by_id[id(obj)]
+
+    def names(self, kind: str | None = None) -> list[str]:
+        """Live handles in creation order, optionally only those of one kind
+        ('tensor', 'module', 'optimizer' or a module kind)."""
+        names = sorted(self._objects, key=self._serials.__getitem__)
+        if kind is None:
+            return names
+        return [n for n in names if self._is(self._objects[n], kind)]
+
+    def mark(self) -> int:
+        """A point in time: handles created after it are newer than the mark."""
+        return self._serial
+
+    def release_since(self, mark: int, keep: Iterable[str] = ()) -> int:
+        """Free every handle created after ``mark`` except those in ``keep``."""
+        keep = set(keep)
+        doomed = [n for n, s in self._serials.items() if s > mark and n not in keep]
+        for name in doomed:
+            self.free(name)
+        return len(doomed)
+
+    def words_in(self, text: str) -> list[str]:
+        """Live handle names appearing in a Tcl value (a result of any nesting)."""
+        return [w for w in _HANDLE_WORD.findall(text) if w in self._objects]
+
+    def clear(self) -> None:
+        self.__init__()
