@@ -51,7 +51,9 @@ class Session:
         self.addr = addr
         self.handles = HandleTable()
         self.thread = threading.get_ident()
-        self.last_exception: BaseException | None = None
+        # (exception, message, errorcode) of the last Python failure in a command,
+        # so the Python host can re-raise the original exception object.
+        self.last_error: tuple[BaseException, str, list[str]] | None = None
         self._callables: list[Any] = []
 
     # -- used by command functions --------------------------------------------
@@ -93,14 +95,30 @@ class Session:
     def error(self, exc: BaseException) -> tuple[int, Any, Any, Any]:
         if isinstance(exc, TclPassthrough):
             return (exc.code, None, None, None)
-        self.last_exception = exc
         if isinstance(exc, TclError):
-            return (TCL_ERROR, exc.message, exc.errorcode, None)
-        if isinstance(exc, KeyboardInterrupt):
-            return (TCL_ERROR, "interrupted", ["TORCH", "INTERRUPT"], None)
-        message = str(exc).strip().split("\n")[0] or type(exc).__name__
-        trace = "".join(traceback.format_exception(exc)).rstrip("\n")
-        return (TCL_ERROR, message, ["TORCH", type(exc).__name__], "\n(Python)\n" + trace)
+            message, errorcode, info = exc.message, exc.errorcode, None
+        elif isinstance(exc, KeyboardInterrupt):
+            message, errorcode, info = "interrupted", ["TORCH", "INTERRUPT"], None
+        else:
+            message = str(exc).strip().split("\n")[0] or type(exc).__name__
+            errorcode = ["TORCH", type(exc).__name__]
+            info = "\n(Python)\n" + "".join(traceback.format_exception(exc)).rstrip("\n")
+        self.last_error = (exc, message, errorcode)
+        return (TCL_ERROR, message, errorcode, info)
+
+    def register(self, name: str, fn: Any) -> None:
+        """Make a Python callable a Tcl command; its arguments arrive as str and its
+        result (torch objects become handles) is the command's result."""
+        export, error = self.export, self.error
+
+        def run(*args: str):
+            try:
+                return (TCL_OK, export(fn(*args)))
+            except BaseException as exc:
+                return error(exc)
+
+        self._callables.append(run)
+        lib.tt_create_command(self.addr, name.encode(), id(run))
 
     def check_thread(self) -> None:
         if threading.get_ident() != self.thread:

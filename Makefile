@@ -1,0 +1,31 @@
+# The two commands of the README.  Each does its own (idempotent) set-up:
+# a virtual environment in .venv with the CPU torch pin and tcltorch installed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.tcltorch-installed
+SOURCES := pyproject.toml setup.py constraints.txt $(wildcard tcltorch/bridge/*.c tcltorch/bridge/build_*.py)
+
+.PHONY: demo test bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# The main job: train a network from a Tcl script in a real tclsh.
+demo: $(STAMP)
+	TCLLIBPATH="$$($(PY) -m tcltorch --tcl-path)" tclsh examples/train_digits.tcl
+
+# Every test: pytest, which also runs the tcltest suites in tests/tcl with tclsh.
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/bridge_overhead.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info tcltorch/*.so
