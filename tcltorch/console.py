@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Sequence
 
@@ -20,13 +21,27 @@ def new_interp(argv0: str, args: Sequence[str], interactive: bool) -> Interp:
     interp.setvar("argv", list(args))
     interp.setvar("argc", len(args))
     interp.setvar("tcl_interactive", 1 if interactive else 0)
-    # Tcl's exit ends the process at once: flush what Python has buffered first.
-    interp.register("::tcltorch::flush_python", lambda: (sys.stdout.flush(), sys.stderr.flush()) and None)
+    # tkinter deletes Tcl's exit; ours flushes Tcl's and Python's output, then ends
+    # the process at once with the status, as tclsh's exit does.
+    interp.register("::tcltorch::exit_process", _exit_process)
     interp.eval(
-        "rename ::exit ::tcltorch::tcl_exit\n"
-        "proc ::exit {{status 0}} {::tcltorch::flush_python; ::tcltorch::tcl_exit $status}"
+        "proc ::exit {{status 0}} {\n"
+        "    catch {flush stdout}; catch {flush stderr}\n"
+        "    ::tcltorch::exit_process $status\n"
+        "}"
     )
     return interp
+
+
+def _exit_process(status: str = "0") -> None:
+    from tcltorch.commands.spec import parse_tcl_int
+
+    code = parse_tcl_int(status)
+    if code is None:
+        raise TclError(f'expected integer but got "{status}"', ["TCL", "VALUE", "NUMBER"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code & 0xFF)
 
 
 def error_text(exc: BaseException) -> str:

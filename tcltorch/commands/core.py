@@ -46,3 +46,21 @@ def scope(script: str, ctx: Any) -> str:
     finally:
         ctx.handles.release_since(mark, keep=ctx.handles.words_in(result))
     return result
+
+
+@command("runtime_info", summary="A dict describing the running tcltorch, torch and Python.")
+def runtime_info() -> dict[str, Any]:
+    import sys
+
+    import torch
+
+    from tcltorch import __version__
+
+    return {
+        "tcltorch": __version__,
+        "torch": torch.__version__,
+        "python": sys.executable,
+        "prefix": sys.prefix,
+        "cuda": torch.cuda.is_available(),
+        "threads": torch.get_num_threads(),
+    }

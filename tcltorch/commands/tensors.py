@@ -141,7 +141,7 @@ def _short_float(x: float, fmt: str) -> str:
     for digits in range(4, 10):
         text = "%.*g" % (digits, x)
         if struct.unpack(fmt, struct.pack(fmt, float(text)))[0] == x:
-            return text
+            return text if any(c in text for c in ".e") else text + ".0"  # as Tcl prints doubles
     return repr(x)
 
 
