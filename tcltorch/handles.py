@@ -82,15 +82,13 @@ class HandleTable:
         """Look a handle up; ``expected`` is 'tensor', 'module', 'optimizer' or a
         module kind such as 'sequential'.  Errors say what was expected."""
         obj = self._objects.get(name)
+        if obj is not None and (expected is None or self._is(obj, expected)):
+            return obj
         if obj is None:
             noun = expected or "object"
             raise TclError(f'no {noun} named "{name}"', ["TORCH", "HANDLE", name])
-        if expected is not None and not self._is(obj, expected):
-            article = "an" if expected[0] in "aeiou" else "a"
-            raise TclError(
-                f'"{name}" is {describe(obj)}, expected {article} {expected}', ["TORCH", "HANDLE", name]
-            )
-        return obj
+        article = "an" if expected[0] in "aeiou" else "a"  # type: ignore[index]
+        raise TclError(f'"{name}" is {describe(obj)}, expected {article} {expected}', ["TORCH", "HANDLE", name])
 
     @staticmethod
     def _is(obj: Any, expected: str) -> bool:

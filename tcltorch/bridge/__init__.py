@@ -19,6 +19,7 @@ from tcltorch.handles import HandleTable
 lib = _tclapi.lib
 
 _sessions: dict[int, "Session"] = {}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def split(text: str, option: str = "value") -> list[str]:
@@ -83,7 +84,15 @@ class Session:
 
     def export(self, value: Any) -> Any:
         """A command's Python result -> a Tcl value; torch objects become handles."""
-        if value is None or isinstance(value, (str, int, float)):
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is list or kind is tuple:
+            for item in value:
+                if type(item) not in _PLAIN:
+                    return [self.export(v) for v in value]
+            return value
+        if isinstance(value, (str, int, float)):
             return value
         if isinstance(value, (list, tuple)):
             return [self.export(v) for v in value]

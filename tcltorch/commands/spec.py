@@ -20,12 +20,12 @@ from tcltorch.errors import TclError, invalid_value, tcl_or_list, wrong_args
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 
-_OPTION_WORD = re.compile(r"-[A-Za-z]")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def is_option_word(word: str) -> bool:
     """A word is an option when it looks like ``-name``; ``-1.0`` and ``{-1 2}`` are values."""
-    return _OPTION_WORD.match(word) is not None
+    return word[:1] == "-" and word[1:2] in _LETTERS
 
 
 def snake(name: str) -> str:
@@ -263,7 +263,7 @@ class Handle(ValueType):
         self.requirement = f"must be a {kind or 'object'} handle"
 
     def convert(self, text: str, option: str, ctx: Any) -> Any:
-        return ctx.handles.get(text.strip(), self.kind)
+        return ctx.handles.get(text, self.kind)
 
 
 class HandleList(ValueType):
@@ -310,17 +310,10 @@ class Opt:
     aliases: tuple[str, ...] = ()
     rest: bool = False  # the last positional slot takes all remaining words
 
-    @property
-    def flag(self) -> str:
-        return "-" + self.name
-
-    @property
-    def py_name(self) -> str:
-        return snake(self.name)
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
+    def __post_init__(self) -> None:
+        self.flag = "-" + self.name
+        self.py_name = snake(self.name)
+        self.required = self.default is REQUIRED
 
 
 class Command:
@@ -349,7 +342,14 @@ class Command:
             for word in (opt.name, *opt.aliases):
                 self._lookup["-" + word] = opt
         self._flags = [o.flag for o in self.options]
-        self._simple = not any(o.rest for o in self.options)
+        # Fast path for the common call: only positional words, no options.
+        self._slots = [(o.py_name, o.type.convert, o.flag) for o in self.positional]
+        self._defaults = {o.py_name: o.default for o in self.options if not o.required and not callable(o.default)}
+        self._factories = [(o.py_name, o.default) for o in self.options if not o.required and callable(o.default)]
+        required_at = [i for i, o in enumerate(self.positional) if o.required]
+        self._min_positional = required_at[-1] + 1 if required_at else 0
+        if any(o.rest for o in self.options) or any(o.required and not o.positional for o in self.options):
+            self._min_positional = len(self.positional) + 1  # never take the fast path
 
     @property
     def names(self) -> list[str]:
@@ -387,6 +387,22 @@ class Command:
 
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         """Both argument forms -> keyword arguments for the command function."""
+        if self._min_positional <= len(args) <= len(self._slots):
+            for word in args:
+                if word[:1] == "-" and word[1:2] in _LETTERS:
+                    break
+            else:
+                kwargs = dict(self._defaults)
+                for (py_name, convert, flag), text in zip(self._slots, args):
+                    kwargs[py_name] = convert(text, flag, ctx)
+                for py_name, factory in self._factories:
+                    kwargs.setdefault(py_name, factory())
+                if self.context:
+                    kwargs["ctx"] = ctx
+                return kwargs
+        return self._parse_general(ctx, args, invoked)
+
+    def _parse_general(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         raw: dict[str, str | list[str]] = {}
         n = len(args)
         i = 0
