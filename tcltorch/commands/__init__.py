@@ -7,7 +7,7 @@ import importlib
 from tcltorch.commands.spec import REGISTRY, Command
 
 # Modules that declare commands; each registers itself on import.
-MODULES = ["core", "tensors", "optimizers", "adafactor"]
+MODULES = ["core", "tensors", "tensor_ops", "optimizers", "adafactor", "io", "modules", "losses"]
 
 
 def load_all() -> dict[str, Command]:

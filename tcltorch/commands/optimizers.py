@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from tcltorch.commands.spec import Bool, Custom, Handle, Opt, camel, command
+from tcltorch.commands.spec import Bool, Custom, Double, Handle, Opt, camel, command
 from tcltorch.errors import TclError, invalid_value
 
 PARAMS_REQUIREMENT = "must be a tensor handle, a module handle, or a list of them"
@@ -108,3 +108,124 @@ def optimizer_info(optimizer):
         "steps": steps,
         "stateBytes": state_bytes(optimizer),
     }
+
+
+# -- the torch.optim optimizers ------------------------------------------------------
+#
+# Names and positional order follow the C++ extension of this command family: its real
+# positional slots come first, the options it documented but never read follow them.
+# Every hyper-parameter is checked by its spec type before torch sees it.
+
+
+def _params_opt() -> Opt:
+    return Opt("parameters", Parameters, help="tensor handle, module handle, or a list mixing them", aliases=("params",))
+
+
+def _lr_opt(default: float) -> Opt:
+    return Opt("lr", Double(gt=0), default, "learning rate", aliases=("learningRate",))
+
+
+def _weight_decay_opt(default: float, help: str) -> Opt:
+    return Opt("weightDecay", Double(ge=0), default, help, aliases=("weight_decay",))
+
+
+def _beta_opts() -> list[Opt]:
+    return [
+        Opt("beta1", Double(ge=0, lt=1), 0.9, "decay of the running average of the gradient"),
+        Opt("beta2", Double(ge=0, lt=1), 0.999, "decay of the running average of the squared gradient"),
+    ]
+
+
+def _adam_tail() -> list[Opt]:
+    return [
+        Opt("eps", Double(ge=0), 1e-8, "added to the denominator for numerical stability", aliases=("epsilon",)),
+        Opt("amsgrad", Bool(), False, "use the maximum of past squared-gradient averages (AMSGrad)"),
+        Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
+    ]
+
+
+@command(
+    "optimizer_adam",
+    _params_opt(),
+    _lr_opt(1e-3),
+    *_beta_opts(),
+    _weight_decay_opt(0.0, "L2 penalty added to the gradient"),
+    *_adam_tail(),
+    summary="Create an Adam optimizer (torch.optim.Adam).",
+)
+def optimizer_adam(parameters, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize):
+    return torch.optim.Adam(
+        parameters, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+    )
+
+
+@command(
+    "optimizer_adamw",
+    _params_opt(),
+    _lr_opt(1e-3),
+    _weight_decay_opt(0.01, "decoupled weight decay: each step multiplies the parameters by 1 - lr*weightDecay"),
+    *_beta_opts(),
+    *_adam_tail(),
+    extra_aliases=("optimizerAdamW",),
+    summary="Create an AdamW optimizer (torch.optim.AdamW, decoupled weight decay).",
+)
+def optimizer_adamw(parameters, lr, weight_decay, beta1, beta2, eps, amsgrad, maximize):
+    return torch.optim.AdamW(
+        parameters, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+    )
+
+
+@command(
+    "optimizer_sgd",
+    _params_opt(),
+    _lr_opt(0.01),
+    Opt("momentum", Double(ge=0), 0.0, "momentum factor"),
+    Opt("dampening", Double(ge=0), 0.0, "dampening of the momentum"),
+    _weight_decay_opt(0.0, "L2 penalty added to the gradient"),
+    Opt("nesterov", Bool(), False, "Nesterov momentum (needs -momentum > 0 and -dampening 0)"),
+    Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
+    summary="Create a stochastic gradient descent optimizer (torch.optim.SGD).",
+)
+def optimizer_sgd(parameters, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise invalid_value("-nesterov", "true", "needs -momentum > 0 and -dampening 0")
+    return torch.optim.SGD(
+        parameters,
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+        maximize=maximize,
+    )
+
+
+# -- learning rate -----------------------------------------------------------------------
+
+
+def _lr_value(lr: Any) -> float:
+    return float(lr.item()) if isinstance(lr, torch.Tensor) else float(lr)
+
+
+@command(
+    "get_lr",
+    _OPTIMIZER,
+    summary="The learning rate of an optimizer (its first parameter group).",
+)
+def get_lr(optimizer):
+    return _lr_value(optimizer.param_groups[0]["lr"])
+
+
+@command(
+    "set_lr",
+    _OPTIMIZER,
+    Opt("lr", Double(gt=0), help="new learning rate for every parameter group", aliases=("learningRate",)),
+    summary="Set the learning rate of every parameter group of an optimizer.",
+)
+def set_lr(optimizer, lr):
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+    return lr

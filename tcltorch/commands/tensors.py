@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import math
+import re
 import struct
+import warnings
 from typing import Any
 
 import torch
 
 from tcltorch.commands.spec import (
+    REQUIRED,
     Bool,
     Custom,
     Device,
     DType,
     Handle,
+    Int,
+    IntList,
     Opt,
     Shape,
+    Str,
     command,
     dtype_name,
     parse_tcl_double,
+    parse_tcl_int,
 )
 from tcltorch.errors import TclError, invalid_value
 
@@ -186,3 +194,363 @@ def tensor_shape(input):
 @command("tensor_dtype", _input(), summary="A tensor's element type name.")
 def tensor_dtype(input):
     return dtype_name(input.dtype)
+
+
+# -- value types shared with the math commands ------------------------------------
+
+_HANDLE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _plain_number(text: str) -> int | float | None:
+    """A Tcl number as a Python int (when integral in form) or float; None otherwise."""
+    value = parse_tcl_double(text)
+    if value is None:
+        return None
+    as_int = parse_tcl_int(text)
+    return as_int if as_int is not None else value
+
+
+def _finite_number(text: str, option: str, ctx: Any) -> int | float:
+    value = _plain_number(text)
+    if value is None or not math.isfinite(value):
+        raise invalid_value(option, text, "must be a finite number")
+    return value
+
+
+FiniteNumber = Custom(_finite_number, "number", "must be a finite number")
+
+
+def _nonzero_number(text: str, option: str, ctx: Any) -> int | float:
+    value = _plain_number(text)
+    if value is None or not math.isfinite(value) or value == 0:
+        raise invalid_value(option, text, "must be a finite nonzero number")
+    return value
+
+
+NonzeroNumber = Custom(_nonzero_number, "number", "must be a finite nonzero number")
+
+OPERAND_REQUIREMENT = "must be a tensor handle or a number"
+
+
+def _tensor_or_number(text: str, option: str, ctx: Any) -> torch.Tensor | int | float:
+    """A Tcl number (int or float) or a tensor handle: the operand of the math commands."""
+    word = text.strip()
+    value = _plain_number(word)
+    if value is not None:
+        return value
+    if _HANDLE_WORD.fullmatch(word):
+        return ctx.handles.get(word, "tensor")  # no tensor named "x" / wrong kind
+    raise invalid_value(option, text, OPERAND_REQUIREMENT)
+
+
+TensorOrNumber = Custom(_tensor_or_number, "tensor/number", OPERAND_REQUIREMENT)
+
+
+def _float_dtype(dtype: torch.dtype) -> torch.dtype:
+    if not dtype.is_floating_point:
+        raise invalid_value("-dtype", dtype_name(dtype), "must be a floating-point dtype (float32, float64, float16 or bfloat16)")
+    return dtype
+
+
+def _shape_text(tensor: torch.Tensor) -> str:
+    return "{" + " ".join(map(str, tensor.shape)) + "}"
+
+
+def _tensors(text: str, option: str, ctx: Any) -> list[torch.Tensor]:
+    words = ctx.split(text, option)
+    if not words:
+        raise invalid_value(option, text, "must be a non-empty list of tensor handles")
+    return [ctx.handles.get(word, "tensor") for word in words]
+
+
+TensorList = Custom(_tensors, "list of tensor handles", "must be a non-empty list of tensor handles")
+
+
+def _indices(text: str, option: str, ctx: Any) -> torch.Tensor:
+    """A Tcl list of integers, or one int64/int32 tensor handle."""
+    words = ctx.split(text, option)
+    if len(words) == 1 and parse_tcl_int(words[0]) is None:
+        if _HANDLE_WORD.fullmatch(words[0]):
+            return ctx.handles.get(words[0], "tensor")
+        raise invalid_value(option, text, "must be a list of integers or an integer tensor handle")
+    values = [parse_tcl_int(w) for w in words]
+    if any(v is None for v in values):
+        raise invalid_value(option, text, "must be a list of integers or an integer tensor handle")
+    return torch.tensor(values, dtype=torch.int64)
+
+
+Indices = Custom(_indices, "list of integers/handle", "must be a list of integers or an integer tensor handle")
+
+def _slice_end(text: str, option: str, ctx: Any) -> int | None:
+    word = text.strip()
+    if word in ("", "end"):
+        return None
+    value = parse_tcl_int(word)
+    if value is None:
+        raise invalid_value(option, text, "must be an integer, end, or {}")
+    return value
+
+
+SliceEnd = Custom(_slice_end, "integer/end", "must be an integer, end, or {}")
+
+_SEED_MAX = 2**64 - 1
+
+
+def _seed(text: str, option: str, ctx: Any) -> int:
+    value = parse_tcl_int(text)
+    if value is None or not 0 <= value <= _SEED_MAX:
+        raise invalid_value(option, text, f"must be an integer from 0 to {_SEED_MAX}")
+    return value
+
+
+Seed = Custom(_seed, "integer", f"must be an integer from 0 to {_SEED_MAX}")
+
+
+# -- more creation ---------------------------------------------------------------
+
+
+@command(
+    "randn",
+    Opt("shape", Shape(), help="dimensions, {} for a 0-d tensor"),
+    _device(),
+    _dtype(),
+    _requires_grad(),
+    extra_aliases=("tensor_randn", "tensorRandn"),
+    summary="A tensor of samples from the standard normal distribution.",
+)
+def randn(shape, device, dtype, requires_grad):
+    return made(torch.randn(shape, dtype=_float_dtype(dtype), device=device), requires_grad)
+
+
+@command(
+    "rand",
+    Opt("shape", Shape(), help="dimensions, {} for a 0-d tensor"),
+    _device(),
+    _dtype(),
+    _requires_grad(),
+    extra_aliases=("tensor_rand", "tensorRand"),
+    summary="A tensor of samples from the uniform distribution on [0, 1).",
+)
+def rand(shape, device, dtype, requires_grad):
+    return made(torch.rand(shape, dtype=_float_dtype(dtype), device=device), requires_grad)
+
+
+@command(
+    "arange",
+    Opt("start", FiniteNumber, default=None, help="first value (default 0); a lone number is the end"),
+    Opt("end", FiniteNumber, default=None, help="end of the range, exclusive"),
+    Opt("step", NonzeroNumber, default=1, help="distance between values"),
+    _dtype(None),
+    _device(),
+    _requires_grad(),
+    summary="A 1-d tensor of evenly spaced values in [start, end).",
+)
+def arange(start, end, step, dtype, device, requires_grad):
+    if end is None:
+        if start is None:
+            raise TclError('missing required option "-end"', ["TORCH", "ARGS", "REQUIRED", "-end"])
+        start, end = 0, start
+    if start is None:
+        start = 0
+    return made(torch.arange(start, end, step, dtype=dtype, device=device), requires_grad)
+
+
+@command(
+    "linspace",
+    Opt("start", FiniteNumber, help="first value"),
+    Opt("end", FiniteNumber, help="last value (included)"),
+    Opt("steps", Int(ge=0), help="number of values"),
+    _dtype(),
+    _device(),
+    _requires_grad(),
+    summary="A 1-d tensor of steps values evenly spaced from start to end.",
+)
+def linspace(start, end, steps, dtype, device, requires_grad):
+    return made(torch.linspace(start, end, steps, dtype=dtype, device=device), requires_grad)
+
+
+@command(
+    "eye",
+    Opt("n", Int(ge=0), help="number of rows"),
+    Opt("m", Int(ge=0), default=None, help="number of columns (default: n)"),
+    _dtype(),
+    _device(),
+    _requires_grad(),
+    summary="A 2-d tensor with ones on the diagonal and zeros elsewhere.",
+)
+def eye(n, m, dtype, device, requires_grad):
+    return made(torch.eye(n, n if m is None else m, dtype=dtype, device=device), requires_grad)
+
+
+@command(
+    "manual_seed",
+    Opt("seed", Seed, help="seed of torch's global random number generator"),
+    summary="Seed the global random number generator.",
+)
+def manual_seed(seed):
+    torch.manual_seed(seed)
+
+
+# -- inspection --------------------------------------------------------------------
+
+
+@command(
+    "tensor_print",
+    _input(),
+    Opt("channel", Str(), default="stdout", help="Tcl channel to write to"),
+    context=True,
+    summary="Print a tensor through Tcl's puts.",
+)
+def tensor_print(input, channel, ctx):
+    ctx.call("puts", channel, str(input))
+
+
+@command("tensor_device", _input(), summary="The device a tensor lives on (cpu, cuda:0, ...).")
+def tensor_device(input):
+    return str(input.device)
+
+
+@command("tensor_numel", _input(), summary="The number of elements of a tensor.")
+def tensor_numel(input):
+    return input.numel()
+
+
+@command(
+    "tensor_requires_grad",
+    _input(),
+    Opt("requiresGrad", Bool(), default=None, help="new value; without it the flag is only read"),
+    context=True,
+    summary="Read, or set on a leaf tensor, whether a tensor tracks gradients.",
+)
+def tensor_requires_grad(input, requires_grad, ctx):
+    if requires_grad is not None:
+        if not input.is_leaf:
+            name = ctx.handles.name_of(input) or "tensor"
+            raise invalid_value(
+                "-input", name, "must be a leaf tensor to change requires_grad (it is the result of a "
+                "computation; use torch::tensor_detach)"
+            )
+        input.requires_grad_(requires_grad)
+    return input.requires_grad
+
+
+@command("tensor_grad", _input(), summary="The gradient of a tensor, or an empty result when it has none.")
+def tensor_grad(input):
+    with warnings.catch_warnings():  # reading .grad of a non-leaf warns; the answer is just "none"
+        warnings.simplefilter("ignore")
+        return input.grad
+
+
+@command(
+    "tensor_backward",
+    _input("tensor to differentiate (a one-element tensor, or give -gradient)"),
+    Opt("gradient", Handle("tensor"), default=None, help="gradient of the output, same shape as the tensor"),
+    Opt("retainGraph", Bool(), default=False, positional=False, help="keep the graph for another backward"),
+    Opt("createGraph", Bool(), default=False, positional=False, help="record the backward pass (higher-order gradients)"),
+    context=True,
+    summary="Compute gradients of a tensor with respect to the leaves it depends on.",
+)
+def tensor_backward(input, gradient, retain_graph, create_graph, ctx):
+    name = ctx.handles.name_of(input) or "tensor"
+    if not input.requires_grad:
+        raise invalid_value(
+            "-input", name, "must require gradients (make its inputs with -requiresGrad 1)"
+        )
+    if gradient is None and input.numel() != 1:
+        raise TclError(
+            f'missing required option "-gradient": {name} has shape {_shape_text(input)}, '
+            "and only a one-element tensor can go without a gradient",
+            ["TORCH", "ARGS", "REQUIRED", "-gradient"],
+        )
+    input.backward(gradient, retain_graph=retain_graph or None, create_graph=create_graph)
+
+
+# -- derived tensors ---------------------------------------------------------------
+
+
+@command("tensor_detach", _input(), summary="A tensor sharing the data but cut from the autograd graph.")
+def tensor_detach(input):
+    return input.detach()
+
+
+@command("tensor_clone", _input(), summary="A copy of a tensor (differentiable).")
+def tensor_clone(input):
+    return input.clone()
+
+
+@command(
+    "tensor_to",
+    _input(),
+    Opt("device", Device(), default=None, help="target device"),
+    Opt("dtype", DType(), default=None, help="target element type"),
+    summary="A tensor moved to a device and/or converted to a dtype.",
+)
+def tensor_to(input, device, dtype):
+    if device is None and dtype is None:
+        raise TclError('missing required option "-device" or "-dtype"', ["TORCH", "ARGS", "REQUIRED", "-device"])
+    return input.to(device=device, dtype=dtype)
+
+
+@command(
+    "tensor_reshape",
+    _input(),
+    Opt("shape", IntList(), help="new dimensions; one of them may be -1"),
+    summary="A tensor with the same data and a new shape.",
+)
+def tensor_reshape(input, shape):
+    return input.reshape(shape)
+
+
+def _dim(default: Any = 0, help: str = "dimension; negative counts from the end") -> Opt:
+    return Opt("dim", Int(), default=default, help=help, aliases=("dimension",))
+
+
+@command(
+    "tensor_cat",
+    Opt("tensors", TensorList, help="list of tensor handles"),
+    _dim(0, "dimension to join along; negative counts from the end"),
+    summary="Join tensors along an existing dimension.",
+)
+def tensor_cat(tensors, dim):
+    return torch.cat(tensors, dim)
+
+
+@command(
+    "tensor_stack",
+    Opt("tensors", TensorList, help="list of tensor handles of one shape"),
+    _dim(0, "index of the new dimension; negative counts from the end"),
+    summary="Join tensors of one shape along a new dimension.",
+)
+def tensor_stack(tensors, dim):
+    return torch.stack(tensors, dim)
+
+
+@command(
+    "tensor_index_select",
+    _input(),
+    _dim(REQUIRED, "dimension to select along; negative counts from the end"),
+    Opt("indices", Indices, help="a list of integers or an int64/int32 tensor handle", aliases=("index",)),
+    summary="The entries of a tensor at given indices along one dimension.",
+)
+def tensor_index_select(input, dim, indices):
+    return torch.index_select(input, dim, indices.to(input.device))
+
+
+@command(
+    "tensor_slice",
+    _input(),
+    _dim(REQUIRED, "dimension to slice; negative counts from the end"),
+    Opt("start", Int(), help="first index; negative counts from the end"),
+    Opt("end", SliceEnd, default=None, help="end index, exclusive; negative counts from the end; end or {} for the end"),
+    Opt("step", Int(ge=1), default=1, help="stride"),
+    summary="The part start:end:step of a tensor along one dimension (a view).",
+)
+def tensor_slice(input, dim, start, end, step):
+    n = input.dim()
+    if not -n <= dim < n:
+        requirement = (
+            "cannot slice a 0-d tensor" if n == 0 else f"must be in the range -{n} to {n - 1} for a {n}-d tensor"
+        )
+        raise invalid_value("-dim", str(dim), requirement)
+    index = (slice(None),) * (dim % n) + (slice(start, end, step),)
+    return input[index]
