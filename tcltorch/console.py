@@ -15,11 +15,13 @@ import re
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from tcltorch import __version__
 from tcltorch.errors import TclError
-from tcltorch.interp import Interp
+
+if TYPE_CHECKING:  # importing the interpreter imports torch: not for --help/--version
+    from tcltorch.interp import Interp
 
 USAGE = """usage: tcltorch ?FILE.tcl ?arg ...??
        tcltorch -c SCRIPT ?arg ...?
@@ -84,6 +86,8 @@ namespace eval ::tcltorch::console {
 
 def new_interp(argv0: str, args: Sequence[str], interactive: bool) -> Interp:
     """An interpreter set up the way tclsh sets one up: argv0, argv, argc, tcl_interactive."""
+    from tcltorch.interp import Interp
+
     interp = Interp()
     interp.setvar("argv0", argv0)
     interp.setvar("argv", list(args))
@@ -641,6 +645,7 @@ class Interactive:
         keys = KeyBindings()
 
         @keys.add("enter", filter=has_focus(DEFAULT_BUFFER))
+        @keys.add("c-j", filter=has_focus(DEFAULT_BUFFER))  # Enter typed ahead arrives as \n
         def _enter(event: Any) -> None:
             # Enter runs the input once it is a complete command (info complete),
             # otherwise it starts a continuation line, as tclsh reads prompt2 lines.

@@ -24,7 +24,9 @@ def error(interp, script: str) -> tuple[str, list[str]]:
 def same(got: torch.Tensor, want: torch.Tensor) -> None:
     assert got.dtype == want.dtype, (got.dtype, want.dtype)
     assert got.shape == want.shape, (got.shape, want.shape)
-    torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)  # bit-equal, NaN where torch has NaN
+    torch.testing.assert_close(
+        got, want, rtol=0, atol=0, equal_nan=True
+    )  # bit-equal, NaN where torch has NaN
 
 
 # --- binary operations: tensor or number on either side -------------------------------------
@@ -47,7 +49,9 @@ OPERANDS = {
 
 
 @pytest.mark.parametrize("cmd", sorted(BINARY))
-@pytest.mark.parametrize("left, right", [("f32", "f32"), ("f32", "col"), ("i64", "f32"), ("f64", "i64"), ("i64", "i64")])
+@pytest.mark.parametrize(
+    "left, right", [("f32", "f32"), ("f32", "col"), ("i64", "f32"), ("f64", "i64"), ("i64", "i64")]
+)
 def test_binary_tensor_tensor(interp, cmd, left, right):
     a, b = OPERANDS[left](), OPERANDS[right]()
     if cmd == "tensor_pow" and left == "i64" and right == "i64":
@@ -70,7 +74,9 @@ def test_binary_with_a_number_on_either_side(interp, cmd, number, operand):
         # the command divides, which is correctly rounded: equal within one ulp
         assert got.dtype == want.dtype and got.shape == want.shape
         torch.testing.assert_close(got, want)
-        n_rounded = torch.tensor(n, dtype=got.dtype).to(torch.float64)  # torch rounds a scalar to the op's dtype
+        n_rounded = torch.tensor(n, dtype=got.dtype).to(
+            torch.float64
+        )  # torch rounds a scalar to the op's dtype
         exact = (n_rounded / t.to(torch.float64)).to(got.dtype)
         assert torch.equal(got, exact)
     else:
@@ -107,7 +113,9 @@ def test_div_rounding_mode(interp, mode):
     same(run(interp, f"torch::tensor_div -input {h} -other 2 -roundingMode none"), a / 2)
 
 
-@pytest.mark.parametrize("shapes", [((2, 3), (3, 4)), ((3,), (3,)), ((5, 2, 3), (3,)), ((4, 2, 3), (4, 3, 2))])
+@pytest.mark.parametrize(
+    "shapes", [((2, 3), (3, 4)), ((3,), (3,)), ((5, 2, 3), (3,)), ((4, 2, 3), (4, 3, 2))]
+)
 def test_matmul(interp, shapes):
     a, b = torch.randn(*shapes[0]), torch.randn(*shapes[1])
     same(run(interp, f"torch::tensor_matmul {interp.put(a)} {interp.put(b)}"), torch.matmul(a, b))
@@ -134,7 +142,7 @@ def test_unary_matches_torch(interp, cmd, dtype):
         t = t.abs() + 0.01
     h = interp.put(t)
     same(run(interp, f"torch::{cmd} {h}"), UNARY[cmd](t))
-    alias = "tensor" + cmd[len("tensor_"):].capitalize()
+    alias = "tensor" + cmd[len("tensor_") :].capitalize()
     same(run(interp, f"torch::{alias} -input {h}"), UNARY[cmd](t))
 
 
@@ -158,7 +166,9 @@ def test_sum_mean(interp, cmd, fn, dim, keepdim):
     torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("cmd, fn", [("tensor_max", torch.max), ("tensor_min", torch.min), ("tensor_argmax", torch.argmax)])
+@pytest.mark.parametrize(
+    "cmd, fn", [("tensor_max", torch.max), ("tensor_min", torch.min), ("tensor_argmax", torch.argmax)]
+)
 @pytest.mark.parametrize("dim", [None, 0, 1, -1])
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_max_min_argmax(interp, cmd, fn, dim, keepdim):
@@ -186,7 +196,9 @@ def test_eq_gives_bool(interp):
     same(got, a == b)
 
 
-@pytest.mark.parametrize("cmd, fn", [("tensor_softmax", torch.softmax), ("tensor_log_softmax", torch.log_softmax)])
+@pytest.mark.parametrize(
+    "cmd, fn", [("tensor_softmax", torch.softmax), ("tensor_log_softmax", torch.log_softmax)]
+)
 @pytest.mark.parametrize("dim", [None, 0, 1, -1, -2])
 def test_softmax(interp, cmd, fn, dim):
     t = torch.randn(3, 5, dtype=torch.float64)
@@ -215,13 +227,13 @@ def test_two_layer_network_gradients_match_torch(interp):
             f"torch::tensor_create {{{values}}} -shape {{{shape}}} -dtype float64 -requiresGrad 1"
         )
     script = f"""
-        set h [torch::tensor_relu [torch::tensor_add [torch::tensor_matmul {hx} {names['w1']}] {names['b1']}]]
-        set logits [torch::tensor_matmul [torch::tensor_sigmoid $h] {names['w2']}]
+        set h [torch::tensor_relu [torch::tensor_add [torch::tensor_matmul {hx} {names["w1"]}] {names["b1"]}]]
+        set logits [torch::tensor_matmul [torch::tensor_sigmoid $h] {names["w2"]}]
         set lp [torch::tensor_log_softmax $logits 1]
         set onehot [torch::tensor_eq [torch::tensor_reshape {hl} {{-1 1}}] [torch::arange 3]]
         set picked [torch::tensor_sum [torch::tensor_mul $lp [torch::tensor_to $onehot -dtype float64]] 1]
         set loss [torch::tensor_add [torch::tensor_mul -1 [torch::tensor_mean $picked]] \
-                     [torch::tensor_mul 0.01 [torch::tensor_sum [torch::tensor_pow {names['w2']} 2]]]]
+                     [torch::tensor_mul 0.01 [torch::tensor_sum [torch::tensor_pow {names["w2"]} 2]]]]
         torch::tensor_backward $loss
         set loss
     """
@@ -229,7 +241,10 @@ def test_two_layer_network_gradients_match_torch(interp):
 
     p = {k: v.clone().requires_grad_() for k, v in {"w1": w1, "b1": b1, "w2": w2}.items()}
     hidden = torch.relu(x @ p["w1"] + p["b1"])
-    want = torch.nn.functional.cross_entropy(torch.sigmoid(hidden) @ p["w2"], labels) + 0.01 * (p["w2"] ** 2).sum()
+    want = (
+        torch.nn.functional.cross_entropy(torch.sigmoid(hidden) @ p["w2"], labels)
+        + 0.01 * (p["w2"] ** 2).sum()
+    )
     want.backward()
 
     torch.testing.assert_close(loss.detach(), want.detach(), rtol=1e-12, atol=1e-12)
@@ -252,21 +267,52 @@ def test_gradient_through_number_on_the_left(interp):
 @pytest.mark.parametrize(
     "script, message, errorcode",
     [
-        ("torch::tensor_add", 'wrong # args: should be "torch::tensor_add input other ?alpha?"', ["TCL", "WRONGARGS"]),
-        ("torch::tensor_softmax [torch::ones {2}] 0 1", 'wrong # args: should be "torch::tensor_softmax input ?dim?"',
-         ["TCL", "WRONGARGS"]),
-        ("torch::tensor_sum [torch::ones {2}] -axis 0", 'bad option "-axis": must be -input, -dim, or -keepdim',
-         ["TCL", "LOOKUP", "INDEX", "option", "-axis"]),
-        ("torch::tensor_mul -input 2 -other", 'missing value for option "-other"', ["TORCH", "ARGS", "MISSING", "-other"]),
-        ("torch::tensor_pow -exponent 2", 'missing required option "-input"', ["TORCH", "ARGS", "REQUIRED", "-input"]),
-        ("torch::tensor_add 1 2x", 'invalid -other "2x": must be a tensor handle or a number', ["TORCH", "VALUE", "-other"]),
-        ("torch::tensor_argmax [torch::ones {2}] 1.5", 'invalid -dim "1.5": must be an integer', ["TORCH", "VALUE", "-dim"]),
+        (
+            "torch::tensor_add",
+            'wrong # args: should be "torch::tensor_add input other ?alpha?"',
+            ["TCL", "WRONGARGS"],
+        ),
+        (
+            "torch::tensor_softmax [torch::ones {2}] 0 1",
+            'wrong # args: should be "torch::tensor_softmax input ?dim?"',
+            ["TCL", "WRONGARGS"],
+        ),
+        (
+            "torch::tensor_sum [torch::ones {2}] -axis 0",
+            'bad option "-axis": must be -input, -dim, or -keepdim',
+            ["TCL", "LOOKUP", "INDEX", "option", "-axis"],
+        ),
+        (
+            "torch::tensor_mul -input 2 -other",
+            'missing value for option "-other"',
+            ["TORCH", "ARGS", "MISSING", "-other"],
+        ),
+        (
+            "torch::tensor_pow -exponent 2",
+            'missing required option "-input"',
+            ["TORCH", "ARGS", "REQUIRED", "-input"],
+        ),
+        (
+            "torch::tensor_add 1 2x",
+            'invalid -other "2x": must be a tensor handle or a number',
+            ["TORCH", "VALUE", "-other"],
+        ),
+        (
+            "torch::tensor_argmax [torch::ones {2}] 1.5",
+            'invalid -dim "1.5": must be an integer',
+            ["TORCH", "VALUE", "-dim"],
+        ),
         ("torch::tensor_exp nosuch12", 'no tensor named "nosuch12"', ["TORCH", "HANDLE", "nosuch12"]),
-        ("torch::tensor_matmul [torch::ones {2 3}] [torch::ones {2 3}]",
-         "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)", ["TORCH", "RuntimeError"]),
-        ("torch::tensor_sub [torch::ones {2}] [torch::ones {3}]",
-         "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0",
-         ["TORCH", "RuntimeError"]),
+        (
+            "torch::tensor_matmul [torch::ones {2 3}] [torch::ones {2 3}]",
+            "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)",
+            ["TORCH", "RuntimeError"],
+        ),
+        (
+            "torch::tensor_sub [torch::ones {2}] [torch::ones {3}]",
+            "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0",
+            ["TORCH", "RuntimeError"],
+        ),
     ],
 )
 def test_error_classes(interp, script, message, errorcode):
@@ -275,8 +321,15 @@ def test_error_classes(interp, script, message, errorcode):
 
 def test_wrong_kind_operand(interp):
     lin = interp.put(torch.nn.Linear(1, 1))
-    for script in (f"torch::tensor_add 1 {lin}", f"torch::tensor_matmul {lin} {lin}", f"torch::tensor_sum {lin}"):
-        assert error(interp, script) == (f'"{lin}" is a linear module, expected a tensor', ["TORCH", "HANDLE", lin])
+    for script in (
+        f"torch::tensor_add 1 {lin}",
+        f"torch::tensor_matmul {lin} {lin}",
+        f"torch::tensor_sum {lin}",
+    ):
+        assert error(interp, script) == (
+            f'"{lin}" is a linear module, expected a tensor',
+            ["TORCH", "HANDLE", lin],
+        )
 
 
 def test_torch_refusal_is_the_python_exception(interp):

@@ -31,7 +31,10 @@ def error(interp, script: str) -> tuple[str, list[str]]:
         ("torch::ones {} float64", torch.ones((), dtype=torch.float64)),
         ("torch::full {2 2} -1.5", torch.full((2, 2), -1.5)),
         ("torch::full -shape {3} -value 4 -dtype int32", torch.full((3,), 4, dtype=torch.int32)),
-        ("torch::tensor_create {{1 2} {3 4}} -dtype float64", torch.tensor([[1.0, 2], [3, 4]], dtype=torch.float64)),
+        (
+            "torch::tensor_create {{1 2} {3 4}} -dtype float64",
+            torch.tensor([[1.0, 2], [3, 4]], dtype=torch.float64),
+        ),
         ("torch::tensorCreate -data {1 2 3 4 5 6} -shape {3 2}", torch.arange(1.0, 7).reshape(3, 2)),
         ("torch::arange 5", torch.arange(5)),
         ("torch::arange 2 7 2", torch.arange(2, 7, 2)),
@@ -39,7 +42,10 @@ def error(interp, script: str) -> tuple[str, list[str]]:
         ("torch::arange -end 3 -dtype float64", torch.arange(3, dtype=torch.float64)),
         ("torch::arange 10 0 -3", torch.arange(10, 0, -3)),
         ("torch::linspace 0 1 7", torch.linspace(0, 1, 7)),
-        ("torch::linspace -start -2 -end 2 -steps 5 -dtype float64", torch.linspace(-2, 2, 5, dtype=torch.float64)),
+        (
+            "torch::linspace -start -2 -end 2 -steps 5 -dtype float64",
+            torch.linspace(-2, 2, 5, dtype=torch.float64),
+        ),
         ("torch::eye 3", torch.eye(3)),
         ("torch::eye 2 4 int64", torch.eye(2, 4, dtype=torch.int64)),
         ("torch::eye -n 3 -m 1 -dtype bool", torch.eye(3, 1, dtype=torch.bool)),
@@ -84,9 +90,13 @@ def test_manual_seed_range(interp):
 
 def test_arange_refuses_zero_step_and_missing_end(interp):
     assert error(interp, "torch::arange 0 1 0.0") == (
-        'invalid -step "0.0": must be a finite nonzero number', ["TORCH", "VALUE", "-step"])
+        'invalid -step "0.0": must be a finite nonzero number',
+        ["TORCH", "VALUE", "-step"],
+    )
     assert error(interp, "torch::arange -dtype int64") == (
-        'missing required option "-end"', ["TORCH", "ARGS", "REQUIRED", "-end"])
+        'missing required option "-end"',
+        ["TORCH", "ARGS", "REQUIRED", "-end"],
+    )
 
 
 # --- inspection ---------------------------------------------------------------------------
@@ -108,14 +118,19 @@ def test_tensor_item_and_to_list_round_trip_float64(interp):
     values = interp.eval(f"torch::tensor_to_list {h}")
     back = run(interp, f"torch::tensor_create {{{values}}} -dtype float64")
     assert torch.equal(back, t)
-    assert float(interp.eval(f"torch::tensor_item [torch::tensor_slice [torch::tensor_slice {h} 0 0 1] 1 1 2]")) == 1 / 3
+    assert (
+        float(interp.eval(f"torch::tensor_item [torch::tensor_slice [torch::tensor_slice {h} 0 0 1] 1 1 2]"))
+        == 1 / 3
+    )
 
 
 def test_tensor_print_goes_through_tcl_puts(interp):
     # Replace puts: the output must arrive through Tcl, in order with the script's own output.
     interp.eval("rename puts _real_puts; set ::out {}; proc puts {args} {lappend ::out $args}")
     h = interp.put(torch.tensor([1.0, 2.0]))
-    interp.eval(f"puts before; torch::tensor_print {h}; torch::tensorPrint -input {h} -channel stderr; puts after")
+    interp.eval(
+        f"puts before; torch::tensor_print {h}; torch::tensorPrint -input {h} -channel stderr; puts after"
+    )
     out = interp.eval("set ::out")
     assert interp.call("llength", out) == "4"
     assert interp.eval("lindex $::out 1") == "stdout {tensor([1., 2.])}"
@@ -158,7 +173,9 @@ def test_backward_and_grad_match_torch(interp):
     x = torch.tensor([[0.5, -1.0], [2.0, 3.0]], dtype=torch.float64, requires_grad=True)
     w = torch.tensor([[1.5], [-0.25]], dtype=torch.float64, requires_grad=True)
     hx, hw = interp.put(x), interp.put(w)
-    interp.eval(f"torch::tensor_backward [torch::tensor_sum [torch::tensor_tanh [torch::tensor_matmul {hx} {hw}]]]")
+    interp.eval(
+        f"torch::tensor_backward [torch::tensor_sum [torch::tensor_tanh [torch::tensor_matmul {hx} {hw}]]]"
+    )
     gx = run(interp, f"torch::tensor_grad {hx}")
     gw = run(interp, f"torch::tensorGrad -input {hw}")
     x2, w2 = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
@@ -199,8 +216,10 @@ def test_backward_non_scalar_needs_gradient(interp):
     h = interp.put(y)
     message, code = error(interp, f"torch::tensor_backward {h}")
     assert code == ["TORCH", "ARGS", "REQUIRED", "-gradient"]
-    assert message == (f'missing required option "-gradient": {h} has shape {{2 3}}, '
-                       "and only a one-element tensor can go without a gradient")
+    assert message == (
+        f'missing required option "-gradient": {h} has shape {{2 3}}, '
+        "and only a one-element tensor can go without a gradient"
+    )
 
 
 def test_grad_is_empty_when_there_is_none(interp):
@@ -243,7 +262,9 @@ def test_cat_and_stack_match_torch(interp, dim):
     a, b = torch.randn(2, 3), torch.randn(2, 3)
     ha, hb = interp.put(a), interp.put(b)
     assert torch.equal(run(interp, f"torch::tensor_cat {{{ha} {hb}}} {dim}"), torch.cat([a, b], dim))
-    assert torch.equal(run(interp, f"torch::tensor_stack -tensors {{{ha} {hb}}} -dim {dim}"), torch.stack([a, b], dim))
+    assert torch.equal(
+        run(interp, f"torch::tensor_stack -tensors {{{ha} {hb}}} -dim {dim}"), torch.stack([a, b], dim)
+    )
 
 
 def test_index_select_list_and_tensor(interp):
@@ -293,19 +314,37 @@ def test_slice_is_a_view_and_keeps_the_graph(interp):
 @pytest.mark.parametrize(
     "script, message, errorcode",
     [
-        ("torch::randn", 'wrong # args: should be "torch::randn shape ?device? ?dtype? ?requiresGrad?"',
-         ["TCL", "WRONGARGS"]),
-        ("torch::eye 2 -cols 3", 'bad option "-cols": must be -n, -m, -dtype, -device, or -requiresGrad',
-         ["TCL", "LOOKUP", "INDEX", "option", "-cols"]),
-        ("torch::linspace 0 1 -steps", 'missing value for option "-steps"', ["TORCH", "ARGS", "MISSING", "-steps"]),
-        ("torch::tensor_slice -dim 0 -start 0", 'missing required option "-input"',
-         ["TORCH", "ARGS", "REQUIRED", "-input"]),
-        ("torch::rand {2} -dtype int32",
-         'invalid -dtype "int32": must be a floating-point dtype (float32, float64, float16 or bfloat16)',
-         ["TORCH", "VALUE", "-dtype"]),
+        (
+            "torch::randn",
+            'wrong # args: should be "torch::randn shape ?device? ?dtype? ?requiresGrad?"',
+            ["TCL", "WRONGARGS"],
+        ),
+        (
+            "torch::eye 2 -cols 3",
+            'bad option "-cols": must be -n, -m, -dtype, -device, or -requiresGrad',
+            ["TCL", "LOOKUP", "INDEX", "option", "-cols"],
+        ),
+        (
+            "torch::linspace 0 1 -steps",
+            'missing value for option "-steps"',
+            ["TORCH", "ARGS", "MISSING", "-steps"],
+        ),
+        (
+            "torch::tensor_slice -dim 0 -start 0",
+            'missing required option "-input"',
+            ["TORCH", "ARGS", "REQUIRED", "-input"],
+        ),
+        (
+            "torch::rand {2} -dtype int32",
+            'invalid -dtype "int32": must be a floating-point dtype (float32, float64, float16 or bfloat16)',
+            ["TORCH", "VALUE", "-dtype"],
+        ),
         ("torch::tensor_cat {nosuch1 nosuch2}", 'no tensor named "nosuch1"', ["TORCH", "HANDLE", "nosuch1"]),
-        ("torch::tensor_reshape [torch::zeros {2 3}] {5}", "shape '[5]' is invalid for input of size 6",
-         ["TORCH", "RuntimeError"]),
+        (
+            "torch::tensor_reshape [torch::zeros {2 3}] {5}",
+            "shape '[5]' is invalid for input of size 6",
+            ["TORCH", "RuntimeError"],
+        ),
     ],
 )
 def test_error_classes(interp, script, message, errorcode):

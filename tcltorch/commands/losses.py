@@ -85,6 +85,11 @@ def _elementwise_target(input: torch.Tensor, target: torch.Tensor, ctx: Any) -> 
     return target if target.dtype == input.dtype else target.to(input.dtype)
 
 
+def _like_input(input: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor | None:
+    """A weight tensor in the input's dtype (weights are never integer or of another precision)."""
+    return weight if weight is None or weight.dtype == input.dtype else weight.to(input.dtype)
+
+
 def _class_target(input: torch.Tensor, target: torch.Tensor, ctx: Any, probabilities: bool) -> torch.Tensor:
     """Class indices as int64 (from any integer dtype or whole-number floats), or, where
     allowed, class probabilities (a float tensor of the input's shape)."""
@@ -161,14 +166,14 @@ def smooth_l1_loss(input, target, reduction, beta, ctx):
     "bce_loss",
     _input(),
     _target("target probabilities in [0, 1], same shape as the input"),
-    _weight("rescaling weight of each element, broadcastable to the input (default: none)"),
+    _weight("rescaling weight of each element, broadcastable to the input"),
     _reduction(),
     context=True,
     summary="Binary cross-entropy between probabilities and targets.",
 )
 def bce_loss(input, target, weight, reduction, ctx):
     return F.binary_cross_entropy(
-        input, _elementwise_target(input, target, ctx), weight=weight, reduction=reduction
+        input, _elementwise_target(input, target, ctx), weight=_like_input(input, weight), reduction=reduction
     )
 
 
@@ -176,7 +181,7 @@ def bce_loss(input, target, weight, reduction, ctx):
     "bce_with_logits_loss",
     _input(),
     _target("target probabilities in [0, 1], same shape as the input"),
-    _weight("rescaling weight of each element, broadcastable to the input (default: none)"),
+    _weight("rescaling weight of each element, broadcastable to the input"),
     _reduction(),
     Opt(
         "posWeight",
@@ -192,9 +197,9 @@ def bce_with_logits_loss(input, target, weight, reduction, pos_weight, ctx):
     return F.binary_cross_entropy_with_logits(
         input,
         _elementwise_target(input, target, ctx),
-        weight=weight,
+        weight=_like_input(input, weight),
         reduction=reduction,
-        pos_weight=pos_weight,
+        pos_weight=_like_input(input, pos_weight),
     )
 
 
@@ -215,7 +220,7 @@ def _ignore_index() -> Opt:
     "cross_entropy_loss",
     _input(),
     _target("class indices (N) or class probabilities (N, C)"),
-    _weight("weight of each class, a 1-d tensor of C values (default: none)"),
+    _weight("weight of each class, a 1-d tensor of C values"),
     _reduction(),
     _ignore_index(),
     Opt(
@@ -233,7 +238,7 @@ def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smo
     return F.cross_entropy(
         input,
         target,
-        weight=weight,
+        weight=_like_input(input, weight),
         ignore_index=ignore_index,
         reduction=reduction,
         label_smoothing=label_smoothing,
@@ -244,7 +249,7 @@ def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smo
     "nll_loss",
     _input(),
     _target("class indices (N)"),
-    _weight("weight of each class, a 1-d tensor of C values (default: none)"),
+    _weight("weight of each class, a 1-d tensor of C values"),
     _reduction(),
     _ignore_index(),
     context=True,
@@ -252,4 +257,6 @@ def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smo
 )
 def nll_loss(input, target, weight, reduction, ignore_index, ctx):
     target = _class_target(input, target, ctx, probabilities=False)
-    return F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    return F.nll_loss(
+        input, target, weight=_like_input(input, weight), ignore_index=ignore_index, reduction=reduction
+    )

@@ -89,11 +89,19 @@ NormalizedShape = Custom(
 
 
 def _device() -> Opt:
-    return Opt("device", Device(), default=None, positional=False, help="cpu, cuda or cuda:N (default: cpu)")
+    return Opt(
+        "device",
+        Device(),
+        default=None,
+        positional=False,
+        help="device of the parameters: cpu, cuda or cuda:N",
+    )
 
 
 def _dtype() -> Opt:
-    return Opt("dtype", FloatDType, default=None, positional=False, help="parameter dtype (default: float32)")
+    return Opt(
+        "dtype", FloatDType, default=None, positional=False, help="floating-point dtype of the parameters"
+    )
 
 
 def _module(name: str = "model", help: str = "module handle") -> Opt:
@@ -153,7 +161,7 @@ _KERNEL = _int_pair(1, "a positive")
         Choice("zeros", "reflect", "replicate", "circular"),
         default="zeros",
         positional=False,
-        help="how the padding is filled",
+        help="how the padding is filled: zeros, reflect, replicate or circular",
     ),
     _device(),
     _dtype(),
@@ -224,14 +232,14 @@ def layer_norm(normalized_shape, eps, elementwise_affine, bias, device, dtype):
         "paddingIdx",
         Int(),
         default=None,
-        help="index whose vector is zero and gets no gradient (default: none)",
+        help="index whose vector is zero and gets no gradient",
     ),
     Opt(
         "maxNorm",
         Double(gt=0),
         default=None,
         positional=False,
-        help="renormalize looked-up vectors to at most this norm (default: none)",
+        help="renormalize looked-up vectors to at most this norm",
     ),
     Opt("normType", Double(gt=0), default=2.0, positional=False, help="p of the p-norm used with -maxNorm"),
     Opt(

@@ -47,13 +47,25 @@ def _alpha() -> Opt:
 # -- arithmetic ---------------------------------------------------------------------
 
 
-@command("tensor_add", _left(), _right(), _alpha(), summary="input + alpha * other, element-wise with broadcasting.")
+@command(
+    "tensor_add",
+    _left(),
+    _right(),
+    _alpha(),
+    summary="input + alpha * other, element-wise with broadcasting.",
+)
 def tensor_add(input, other, alpha):
     a, b = as_tensors(input, other)
     return torch.add(a, b, alpha=alpha)
 
 
-@command("tensor_sub", _left(), _right(), _alpha(), summary="input - alpha * other, element-wise with broadcasting.")
+@command(
+    "tensor_sub",
+    _left(),
+    _right(),
+    _alpha(),
+    summary="input - alpha * other, element-wise with broadcasting.",
+)
 def tensor_sub(input, other, alpha):
     a, b = as_tensors(input, other)
     return torch.sub(a, b, alpha=alpha)
@@ -69,8 +81,12 @@ def tensor_mul(input, other):
     "tensor_div",
     _left(),
     _right(),
-    Opt("roundingMode", Choice("none", "trunc", "floor"), default="none",
-        help="none: true division; trunc or floor: rounded quotient"),
+    Opt(
+        "roundingMode",
+        Choice("none", "trunc", "floor"),
+        default="none",
+        help="none: true division; trunc or floor: rounded quotient",
+    ),
     summary="input / other, element-wise with broadcasting.",
 )
 def tensor_div(input, other, rounding_mode):
@@ -134,7 +150,13 @@ def _all(result: torch.Tensor, input: torch.Tensor, keepdim: bool) -> torch.Tens
 @command(
     "tensor_sum",
     _input(),
-    Opt("dim", IntList(), default=None, help="dimension or list of dimensions (default: all)", aliases=("dimension",)),
+    Opt(
+        "dim",
+        IntList(),
+        default=None,
+        help="dimension or list of dimensions (default: all)",
+        aliases=("dimension",),
+    ),
     _keepdim(),
     summary="Sum of the elements, over all or some dimensions.",
 )
@@ -147,7 +169,13 @@ def tensor_sum(input, dim, keepdim):
 @command(
     "tensor_mean",
     _input(),
-    Opt("dim", IntList(), default=None, help="dimension or list of dimensions (default: all)", aliases=("dimension",)),
+    Opt(
+        "dim",
+        IntList(),
+        default=None,
+        help="dimension or list of dimensions (default: all)",
+        aliases=("dimension",),
+    ),
     _keepdim(),
     summary="Mean of the elements, over all or some dimensions.",
 )
@@ -161,14 +189,18 @@ def _one_dim() -> Opt:
     return Opt("dim", Int(), default=None, help="dimension (default: all elements)", aliases=("dimension",))
 
 
-@command("tensor_max", _input(), _one_dim(), _keepdim(), summary="Largest element, overall or along a dimension.")
+@command(
+    "tensor_max", _input(), _one_dim(), _keepdim(), summary="Largest element, overall or along a dimension."
+)
 def tensor_max(input, dim, keepdim):
     if dim is None:
         return _all(torch.max(input), input, keepdim)
     return torch.max(input, dim, keepdim).values
 
 
-@command("tensor_min", _input(), _one_dim(), _keepdim(), summary="Smallest element, overall or along a dimension.")
+@command(
+    "tensor_min", _input(), _one_dim(), _keepdim(), summary="Smallest element, overall or along a dimension."
+)
 def tensor_min(input, dim, keepdim):
     if dim is None:
         return _all(torch.min(input), input, keepdim)

@@ -127,7 +127,7 @@ def tensor_create(data, shape, dtype, device, requires_grad):
             numel *= d
         if numel != tensor.numel():
             raise TclError(
-                f"invalid -shape \"{' '.join(map(str, shape))}\": {tensor.numel()} values cannot take shape "
+                f'invalid -shape "{" ".join(map(str, shape))}": {tensor.numel()} values cannot take shape '
                 f"{{{' '.join(map(str, shape))}}}",
                 ["TORCH", "VALUE", "-shape"],
             )
@@ -144,10 +144,10 @@ _LOW_PRECISION = {torch.float32: "f", torch.float16: "e", torch.bfloat16: "f"}
 
 def _short_float(x: float, fmt: str) -> str:
     """The shortest decimal that reads back to the same float32/float16 value."""
-    if x != x or x in (float("inf"), float("-inf")):
+    if not math.isfinite(x):
         return repr(x).replace("inf", "Inf").replace("nan", "NaN")
     for digits in range(4, 10):
-        text = "%.*g" % (digits, x)
+        text = f"{x:.{digits}g}"
         if struct.unpack(fmt, struct.pack(fmt, float(text)))[0] == x:
             return text if any(c in text for c in ".e") else text + ".0"  # as Tcl prints doubles
     return repr(x)
@@ -176,12 +176,17 @@ def tensor_to_list(input):
     return tcl_values(input)
 
 
-@command("tensor_item", _input("tensor handle with exactly one element"), summary="The value of a one-element tensor.")
+@command(
+    "tensor_item",
+    _input("tensor handle with exactly one element"),
+    summary="The value of a one-element tensor.",
+)
 def tensor_item(input):
     if input.numel() != 1:
         shape = " ".join(map(str, input.shape))
         raise TclError(
-            f"tensor_item needs a tensor with exactly one element, got shape {{{shape}}}", ["TORCH", "VALUE", "-input"]
+            f"tensor_item needs a tensor with exactly one element, got shape {{{shape}}}",
+            ["TORCH", "VALUE", "-input"],
         )
     return tcl_values(input.reshape(()))
 
@@ -248,7 +253,11 @@ TensorOrNumber = Custom(_tensor_or_number, "tensor/number", OPERAND_REQUIREMENT)
 
 def _float_dtype(dtype: torch.dtype) -> torch.dtype:
     if not dtype.is_floating_point:
-        raise invalid_value("-dtype", dtype_name(dtype), "must be a floating-point dtype (float32, float64, float16 or bfloat16)")
+        raise invalid_value(
+            "-dtype",
+            dtype_name(dtype),
+            "must be a floating-point dtype (float32, float64, float16 or bfloat16)",
+        )
     return dtype
 
 
@@ -279,7 +288,10 @@ def _indices(text: str, option: str, ctx: Any) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.int64)
 
 
-Indices = Custom(_indices, "list of integers/handle", "must be a list of integers or an integer tensor handle")
+Indices = Custom(
+    _indices, "list of integers/handle", "must be a list of integers or an integer tensor handle"
+)
+
 
 def _slice_end(text: str, option: str, ctx: Any) -> int | None:
     word = text.strip()
@@ -427,8 +439,10 @@ def tensor_requires_grad(input, requires_grad, ctx):
         if not input.is_leaf:
             name = ctx.handles.name_of(input) or "tensor"
             raise invalid_value(
-                "-input", name, "must be a leaf tensor to change requires_grad (it is the result of a "
-                "computation; use torch::tensor_detach)"
+                "-input",
+                name,
+                "must be a leaf tensor to change requires_grad (it is the result of a "
+                "computation; use torch::tensor_detach)",
             )
         input.requires_grad_(requires_grad)
     return input.requires_grad
@@ -446,16 +460,20 @@ def tensor_grad(input):
     _input("tensor to differentiate (a one-element tensor, or give -gradient)"),
     Opt("gradient", Handle("tensor"), default=None, help="gradient of the output, same shape as the tensor"),
     Opt("retainGraph", Bool(), default=False, positional=False, help="keep the graph for another backward"),
-    Opt("createGraph", Bool(), default=False, positional=False, help="record the backward pass (higher-order gradients)"),
+    Opt(
+        "createGraph",
+        Bool(),
+        default=False,
+        positional=False,
+        help="record the backward pass (higher-order gradients)",
+    ),
     context=True,
     summary="Compute gradients of a tensor with respect to the leaves it depends on.",
 )
 def tensor_backward(input, gradient, retain_graph, create_graph, ctx):
     name = ctx.handles.name_of(input) or "tensor"
     if not input.requires_grad:
-        raise invalid_value(
-            "-input", name, "must require gradients (make its inputs with -requiresGrad 1)"
-        )
+        raise invalid_value("-input", name, "must require gradients (make its inputs with -requiresGrad 1)")
     if gradient is None and input.numel() != 1:
         raise TclError(
             f'missing required option "-gradient": {name} has shape {_shape_text(input)}, '
@@ -487,7 +505,9 @@ def tensor_clone(input):
 )
 def tensor_to(input, device, dtype):
     if device is None and dtype is None:
-        raise TclError('missing required option "-device" or "-dtype"', ["TORCH", "ARGS", "REQUIRED", "-device"])
+        raise TclError(
+            'missing required option "-device" or "-dtype"', ["TORCH", "ARGS", "REQUIRED", "-device"]
+        )
     return input.to(device=device, dtype=dtype)
 
 
@@ -541,7 +561,12 @@ def tensor_index_select(input, dim, indices):
     _input(),
     _dim(REQUIRED, "dimension to slice; negative counts from the end"),
     Opt("start", Int(), help="first index; negative counts from the end"),
-    Opt("end", SliceEnd, default=None, help="end index, exclusive; negative counts from the end; end or {} for the end"),
+    Opt(
+        "end",
+        SliceEnd,
+        default=None,
+        help="end index, exclusive; negative counts from the end; end or {} for the end",
+    ),
     Opt("step", Int(ge=1), default=1, help="stride"),
     summary="The part start:end:step of a tensor along one dimension (a view).",
 )
@@ -549,7 +574,9 @@ def tensor_slice(input, dim, start, end, step):
     n = input.dim()
     if not -n <= dim < n:
         requirement = (
-            "cannot slice a 0-d tensor" if n == 0 else f"must be in the range -{n} to {n - 1} for a {n}-d tensor"
+            "cannot slice a 0-d tensor"
+            if n == 0
+            else f"must be in the range -{n} to {n - 1} for a {n}-d tensor"
         )
         raise invalid_value("-dim", str(dim), requirement)
     index = (slice(None),) * (dim % n) + (slice(start, end, step),)

@@ -337,15 +337,16 @@ def _factored_apply(
 def _vector_update(
     params: list[Tensor],
     grads: list[Tensor],
-    vs: list[Tensor],
-    ms: list[Tensor],
-    alphas: list[Tensor] | None,
+    states: list[dict[str, Any]],
     rhos: list[float],
     weights: list[float],
     hyper: _Hyper,
     cd: torch.dtype,
 ) -> None:
     """Unfactored (0-d and 1-d) tensors, all at once with foreach ops."""
+    vs = [st["v"] for st in states]
+    ms = [st["exp_avg"] for st in states] if hyper.momentum else []
+    alphas = _alphas(params, rhos, hyper, cd)
     gs = [g if g.dtype == cd else g.to(cd) for g in grads]
     q = torch._foreach_mul(gs, gs)
     torch._foreach_add_(q, hyper.eps2)
@@ -416,6 +417,19 @@ def _alphas(params: list[Tensor], rhos: list[float], hyper: _Hyper, cd) -> list[
     return alphas
 
 
+def _groups(sizes: list[int], budget: int) -> list[list[int]]:
+    """Consecutive index groups whose sizes add up to at most ``budget`` (a larger item stands alone)."""
+    groups: list[list[int]] = []
+    total = budget + 1
+    for i, size in enumerate(sizes):
+        if total + size > budget:
+            groups.append([])
+            total = 0
+        groups[-1].append(i)
+        total += size
+    return groups
+
+
 def _foreach_bucket(
     params: list[Tensor],
     grads: list[Tensor],
@@ -428,57 +442,40 @@ def _foreach_bucket(
     """The multi-tensor path for parameters that share a device and a compute dtype."""
     device = params[0].device
     chunk = _CHUNK_NUMEL.get(device.type, _CHUNK_NUMEL_DEFAULT)
-    alphas = _alphas(params, rhos, hyper, cd)
 
     vec = [i for i, p in enumerate(params) if p.dim() < 2]
     mat, fallback = [], []
     for i, p in enumerate(params):
         if p.dim() >= 2:
             views = (_as_batched(p), _as_batched(grads[i]))
-            ok = None not in views and (not hyper.momentum or _as_batched(states[i]["exp_avg"]) is not None)
-            (mat if ok else fallback).append(i)
+            if hyper.momentum:
+                views += (_as_batched(states[i]["exp_avg"]),)
+            (mat if None not in views else fallback).append(i)
 
-    # Unfactored tensors: foreach over sub-lists of at most `chunk` elements in total.
-    start = 0
-    while start < len(vec):
-        stop, total = start, 0
-        while stop < len(vec) and (stop == start or total + params[vec[stop]].numel() <= chunk):
-            total += params[vec[stop]].numel()
-            stop += 1
-        idx = vec[start:stop]
-        _vector_update(
+    def pick(idx: list[int]):
+        return (
             [params[i] for i in idx],
             [grads[i] for i in idx],
-            [states[i]["v"] for i in idx],
-            [states[i]["exp_avg"] for i in idx] if hyper.momentum else [],
-            [alphas[i] for i in idx] if alphas is not None else None,
+            [states[i] for i in idx],
             [rhos[i] for i in idx],
             [weights[i] for i in idx],
-            hyper,
-            cd,
         )
-        start = stop
 
+    # Unfactored tensors: foreach over sub-lists of at most `chunk` elements in total.
+    for group in _groups([params[i].numel() for i in vec], chunk):
+        _vector_update(*pick([vec[j] for j in group]), hyper, cd)
     if mat:
-        _factored_bucket(
-            [params[i] for i in mat],
-            [grads[i] for i in mat],
-            [states[i] for i in mat],
-            [alphas[i] for i in mat] if alphas is not None else None,
-            [rhos[i] for i in mat],
-            [weights[i] for i in mat],
-            hyper,
-            cd,
-            chunk,
-        )
+        _factored_group(*pick(mat), hyper, cd, chunk)
     for i in fallback:  # a rank >= 2 tensor with no (batch, rows, cols) view: plain maths
         st = states[i]
         _tensor_update(
-            params[i], grads[i], st["row"], st["col"], None, st.get("exp_avg"), rhos[i], weights[i], hyper
+            params[i], grads[i], st["row"], st["col"], None, st.get("exp_avg"), rhos[i], weights[i],
+            hyper,
         )
 
 
-def _factored_bucket(params, grads, states, alphas, rhos, weights, hyper: _Hyper, cd, chunk) -> None:
+def _factored_group(params, grads, states, rhos, weights, hyper: _Hyper, cd, chunk) -> None:
+    """Factored tensors: pass 1 (statistics), pass 2 (RMS(U)), pass 3 (update), each over the group."""
     x3s = [_as_batched(p) for p in params]
     g3s = [_as_batched(g) for g in grads]
     plans = [_chunk_plan(*g3.shape, chunk) for g3 in g3s]
@@ -508,11 +505,12 @@ def _factored_bucket(params, grads, states, alphas, rhos, weights, hyper: _Hyper
     cfs = torch._foreach_clamp_min(cols, tiny)
     torch._foreach_rsqrt_(cfs)
 
-    # Pass 2: RMS(U) for the clipping denominator; then per-row coefficients.
+    # Pass 2: RMS(U) for the clipping denominator; alpha_t (reads X); per-row coefficients.
     norms = [
         _factored_update_norm(g3, rf, cf, plan, scratch)
         for g3, rf, cf, plan in zip(g3s, rfs, cfs, plans)
     ]
+    alphas = _alphas(params, rhos, hyper, cd)
     scales = _scales(norms, params, alphas, rhos, hyper)
     coefs = torch._foreach_mul(rfs, scales)
     decays = _decays(alphas, rhos, hyper)
@@ -651,8 +649,13 @@ class Adafactor(Optimizer):
 
     # ------------------------------------------------------------------ introspection
 
-    def resolved_implementation(self, device: torch.device | str = "cpu") -> str:
-        """The path a step takes on ``device``: "auto" resolved, "compiled" -> "foreach" after a failure."""
+    def resolved_implementation(self, device: torch.device | str | None = None) -> str:
+        """The path a step takes on ``device`` (default: the first parameter's).
+
+        "auto" resolved for the device; "compiled" reads "foreach" once torch.compile failed here.
+        """
+        if device is None:
+            device = next((p.device for g in self.param_groups for p in g["params"]), "cpu")
         impl = self.implementation
         if impl == "auto":
             impl = AUTO_IMPLEMENTATION.get(torch.device(device).type, _AUTO_DEFAULT)
