@@ -92,7 +92,9 @@ def tensor_state_bytes(opt: torch.optim.Optimizer) -> int:
 class Runner:
     """One optimizer under test: built on the shared parameters; steps; reports its state bytes."""
 
-    def __init__(self, name: str, build: Callable, step: Callable | None = None, state: Callable | None = None):
+    def __init__(
+        self, name: str, build: Callable, step: Callable | None = None, state: Callable | None = None
+    ) -> None:
         self.name, self.build = name, build
         self._step = step or (lambda opt: opt.step())
         self._state = state or tensor_state_bytes
@@ -223,7 +225,9 @@ def bench_set(name, shapes, device, dtype, impls, rounds: int, warmup: int, budg
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small transformer only, few steps, no compiled/Keras")
+    ap.add_argument(
+        "--quick", action="store_true", help="small transformer only, few steps, no compiled/Keras"
+    )
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--sets", help=f"comma list of {', '.join(SHAPE_SETS)}")

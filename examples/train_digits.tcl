@@ -14,8 +14,6 @@
 # mini-batches (a function of the epoch number alone), so training 2 epochs and resuming for 1
 # more gives exactly the weights of 3 epochs trained in one go.
 
-package require tcltorch
-
 # -- arguments --------------------------------------------------------------------------------
 
 set epochs 20
@@ -42,6 +40,11 @@ for {set i 0} {$i < [llength $argv]} {incr i} {
         default { puts stderr "unknown argument \"$arg\"\n$usage"; exit 2 }
     }
 }
+
+# The network is tiny: one thread per operation is the fastest, and it keeps a busy machine
+# from slowing the run down many times over (set OMP_NUM_THREADS yourself to choose).
+if {![info exists env(OMP_NUM_THREADS)]} { set env(OMP_NUM_THREADS) 1 }
+package require tcltorch
 
 # -- hyper-parameters ---------------------------------------------------------------------------
 

@@ -70,7 +70,6 @@ namespace eval ::tcltorch::console {
         chan pop stdout
         set text [encoding convertfrom [chan configure stdout -encoding] $captured]
         set captured ""
-        if {$code == 1} { set msg [dict get $opts -errorinfo] }
         foreach {v old} $saved {
             if {$old eq {}} { unset -nocomplain $v } else { set $v [lindex $old 0] }
         }

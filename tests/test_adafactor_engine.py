@@ -57,7 +57,7 @@ def run_golden_inputs(make_opt, dtype, steps=20, missing=None, record=()):
     return out, params, opt
 
 
-def random_run(make_opt, shapes, dtype=torch.float32, steps=6, seed=0, grad_scale=1.0):
+def random_run(make_opt, shapes, dtype=torch.float32, steps=6, seed=0):
     gen = torch.Generator().manual_seed(seed)
     params = [
         torch.nn.Parameter(torch.randn(s, generator=gen, dtype=torch.float64).to(dtype)) for s in shapes
@@ -65,7 +65,7 @@ def random_run(make_opt, shapes, dtype=torch.float32, steps=6, seed=0, grad_scal
     opt = make_opt(params)
     for _ in range(steps):
         for p in params:
-            p.grad = (torch.randn(p.shape, generator=gen, dtype=torch.float64) * grad_scale).to(dtype)
+            p.grad = torch.randn(p.shape, generator=gen, dtype=torch.float64).to(dtype)
         opt.step()
     return params, opt
 
@@ -142,6 +142,16 @@ def test_positive_decay_rate_means_the_same_exponent():
     assert max_diff(got[20], ref) <= 1e-12
     assert engine.decay_exponent(-1.0) == 0.8
     assert engine.decay_exponent(-0.5) == engine.decay_exponent(0.5) == 0.5
+
+
+def test_warmup_init_applies_only_to_the_relative_step():
+    """docs/adafactor.md: without relative_step, rho_t = lr whatever warmup_init says."""
+    a, _ = random_run(lambda ps: Adafactor(ps, lr=0.05, relative_step=False, warmup_init=True), SHAPES)
+    b, _ = random_run(lambda ps: Adafactor(ps, lr=0.05, relative_step=False), SHAPES)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert engine.relative_step_size(0.8, 4, True, True) == 4e-6
+    assert engine.relative_step_size(0.8, 4, True, False) == 0.5
+    assert engine.relative_step_size(0.3, 4, True, False) == 0.3
 
 
 # --------------------------------------------------------------------------- step counts
@@ -231,7 +241,8 @@ def test_state_bytes_is_rows_plus_cols(impl, dtype, beta1):
     if beta1 < 0:  # nothing of a factored parameter's size survives the step
         for p in params:
             if p.dim() >= 2:
-                assert all(t.numel() < p.numel() for t in opt.state[p].values() if isinstance(t, torch.Tensor))
+                tensors = [t for t in opt.state[p].values() if isinstance(t, torch.Tensor)]
+                assert all(t.numel() < p.numel() for t in tensors)
 
 
 def test_state_bytes_of_a_linear_layer():
@@ -478,22 +489,39 @@ def test_compiled_agrees_with_reference():
 # --------------------------------------------------------------------------- no host reads
 
 
+def host_reads_during_step(opt, params, monkeypatch) -> list[str]:
+    """Names of the tensor -> Python value conversions (.item(), bool(), ...) one step makes."""
+    reads: list[str] = []
+
+    def counting(name, original):
+        def method(self, *args, **kwargs):
+            reads.append(name)
+            return original(self, *args, **kwargs)
+
+        return method
+
+    for p in params:
+        p.grad = torch.randn_like(p)
+    with monkeypatch.context() as patch:
+        for name in ("item", "tolist", "__bool__", "__float__", "__int__", "__index__"):
+            patch.setattr(torch.Tensor, name, counting(name, getattr(torch.Tensor, name)))
+        opt.step()
+    return reads
+
+
 @pytest.mark.parametrize("impl", EAGER)
 def test_step_reads_nothing_back_from_tensors(impl, monkeypatch):
     """alpha_t and the clipping denominator stay tensors: no .item()/bool()/float() in a step."""
-    params, opt = random_run(lambda ps: Adafactor(ps, beta1=0.9, weight_decay=0.1, implementation=impl),
-                             SHAPES, steps=1)
-    reads = []
-    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "__index__"):
-        original = getattr(torch.Tensor, name)
-        monkeypatch.setattr(
-            torch.Tensor, name, lambda self, *a, _o=original, _n=name, **k: (reads.append(_n), _o(self, *a, **k))[1]
-        )
-    for p in params:
-        p.grad = torch.randn_like(p)
-    opt.step()
-    monkeypatch.undo()
-    assert reads == []
+    params, opt = random_run(
+        lambda ps: Adafactor(ps, beta1=0.9, weight_decay=0.1, implementation=impl), SHAPES, steps=1
+    )
+    assert host_reads_during_step(opt, params, monkeypatch) == []
+
+
+def test_host_read_counter_sees_torch_optim_reads(monkeypatch):
+    """The counter works: torch.optim.Adafactor reads RMS(X), RMS(U) and the step on the host."""
+    params, opt = random_run(lambda ps: torch.optim.Adafactor(ps, lr=0.8), SHAPES, steps=1)
+    assert host_reads_during_step(opt, params, monkeypatch).count("item") == 3 * len(SHAPES)
 
 
 # --------------------------------------------------------------------------- misc

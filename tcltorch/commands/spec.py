@@ -403,6 +403,8 @@ class Command:
         return self._parse_general(ctx, args, invoked)
 
     def _parse_general(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
+        if not self.options and args:
+            raise wrong_args(self.usage(invoked))
         raw: dict[str, str | list[str]] = {}
         n = len(args)
         i = 0
