@@ -492,7 +492,7 @@ def _make_completer(console: Console) -> Any:
                 return
             if not ctx.words:
                 if ctx.kind == "brace":
-                    yield from self._values(ctx.parent_words, prefix, as_script=True)
+                    yield from self._values(ctx.parent_words, prefix)
                     return
                 yield from self._commands(prefix, console_commands=ctx.kind == "top" and before == word)
                 return
@@ -546,7 +546,7 @@ def _make_completer(console: Console) -> Any:
             if console_commands and ".tb".startswith(prefix) and prefix.startswith("."):
                 yield Completion(".tb", -len(prefix), display_meta="console: print the last error's trace")
 
-        def _values(self, outer: list[str], prefix: str, as_script: bool) -> Iterator[Completion]:
+        def _values(self, outer: list[str], prefix: str) -> Iterator[Completion]:
             """A word at the start of a {brace}: a script (commands) or a list (values)."""
             cmd = torch_command(outer[0]) if outer else None
             opt = option_slot(cmd, outer[1:])[0] if cmd is not None else None
@@ -605,6 +605,25 @@ def history_path() -> str | None:
     return path or None
 
 
+def _safe_file_history(path: str) -> Any:
+    """prompt_toolkit's FileHistory, except that a failed write (disk full, file
+    removed) is reported once instead of ending the session."""
+    from prompt_toolkit.history import FileHistory
+
+    class SafeFileHistory(FileHistory):
+        failed = False
+
+        def store_string(self, string: str) -> None:
+            try:
+                super().store_string(string)
+            except OSError as exc:
+                if not self.failed:
+                    self.failed = True
+                    _write(sys.stderr, f"tcltorch: history not saved: {exc}\n")
+
+    return SafeFileHistory(path)
+
+
 class Interactive:
     """The terminal front end: reads commands with prompt_toolkit (or ``input()``
     where a full-screen editor cannot run) and prints results and errors as tclsh
@@ -618,7 +637,8 @@ class Interactive:
         if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
             try:
                 self.session = self._make_session()
-            except Exception:  # no usable prompt_toolkit: fall back to input()
+            except Exception as exc:  # no usable prompt_toolkit: fall back to input()
+                _write(sys.stderr, f"tcltorch: no line editor ({exc}); reading plain lines\n")
                 self.session = None
 
     def _make_session(self) -> Any:
@@ -626,7 +646,7 @@ class Interactive:
         from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
         from prompt_toolkit.enums import DEFAULT_BUFFER
         from prompt_toolkit.filters import has_focus
-        from prompt_toolkit.history import FileHistory, InMemoryHistory
+        from prompt_toolkit.history import InMemoryHistory
         from prompt_toolkit.key_binding import KeyBindings
 
         path = history_path()
@@ -634,7 +654,7 @@ class Interactive:
             try:
                 if not os.path.exists(path):
                     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-                history: Any = FileHistory(path)
+                history: Any = _safe_file_history(path)
             except OSError as exc:
                 _write(sys.stderr, f"tcltorch: history not saved: {exc}\n")
                 history = InMemoryHistory()
@@ -679,6 +699,7 @@ class Interactive:
             multiline=True,
             key_bindings=keys,
             lexer=lexer,
+            enable_suspend=True,
         )
 
     # -- reading ---------------------------------------------------------------------
@@ -700,10 +721,7 @@ class Interactive:
             return None
 
     def _read_basic(self, first: str) -> str | None:
-        try:
-            import readline  # noqa: F401  (line editing for input(), where available)
-        except ImportError:
-            pass
+        _basic_line_editing()
         text, prompt = "", first
         try:
             while True:
@@ -756,6 +774,21 @@ class Interactive:
         except Exception:
             info = ""
         _write(sys.stdout, (info or "(no error yet)") + "\n")
+
+
+def _basic_line_editing() -> None:
+    """readline editing for input(), and no tkinter input hook: tkinter installs one
+    (to run Tk events while input() waits) that holds Ctrl-C back until Enter."""
+    try:
+        import readline  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        import ctypes
+
+        ctypes.c_void_p.in_dll(ctypes.pythonapi, "PyOS_InputHook").value = None
+    except (ImportError, ValueError, AttributeError):
+        pass
 
 
 # ---------------------------------------------------------------------------
@@ -841,6 +874,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_stdin("tcltorch", [])
     except KeyboardInterrupt:  # Ctrl-C during start-up (importing torch, say)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (tcltorch | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
 
 
 if __name__ == "__main__":

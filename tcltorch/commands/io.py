@@ -20,6 +20,7 @@ import errno
 import os
 import pickle
 import re
+import stat
 import warnings
 from typing import Any, Mapping
 
@@ -71,6 +72,8 @@ def _serialize(obj: Any, stream: Any) -> None:
 def atomic_save(obj: Any, file: str) -> None:
     """Save ``obj`` to ``file`` so that the file is either the old one or the complete new one."""
     path = _path(file)
+    if os.path.islink(path):  # replace the file the link points to, keep the link
+        path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     if not base:
@@ -90,6 +93,8 @@ def atomic_save(obj: Any, file: str) -> None:
         else:
             raise FileExistsError(errno.EEXIST, "could not create a temporary file")
         with os.fdopen(fd, "wb") as stream:
+            if os.path.exists(path):  # a replaced file keeps its permissions
+                os.chmod(stream.fileno(), stat.S_IMODE(os.stat(path).st_mode))
             _serialize(obj, stream)
             stream.flush()
             os.fsync(stream.fileno())
@@ -219,6 +224,13 @@ def check_model_state(state: Any, model: torch.nn.Module, file: str, model_name:
             )
 
 
+def _counts(groups: list[Any]) -> str:
+    sizes = [len(g["params"]) for g in groups]
+    if len(sizes) == 1:
+        return f"{sizes[0]} parameters"
+    return f"{len(sizes)} parameter groups of {{{' '.join(map(str, sizes))}}} parameters"
+
+
 def _a(word: str) -> str:
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
@@ -253,9 +265,7 @@ def check_optimizer_state(
     if len(saved) != len(groups) or any(len(s["params"]) != len(g["params"]) for s, g in zip(saved, groups)):
         raise _bad_file(
             file,
-            f"does not fit {opt_name}: the file has {len(saved)} parameter group(s) of "
-            f"{[len(s['params']) for s in saved]} parameters, the optimizer {len(groups)} of "
-            f"{[len(g['params']) for g in groups]}",
+            f"does not fit {opt_name}: the file has {_counts(saved)}, the optimizer {_counts(groups)}",
         )
     for s, g in zip(saved, groups):
         mine_keys = set(g) - {"params", "param_names"}
