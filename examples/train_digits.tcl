@@ -12,7 +12,8 @@
 #
 # Everything is seeded: the train/held-out split, the initial weights and each epoch's order of
 # mini-batches (a function of the epoch number alone), so training 2 epochs and resuming for 1
-# more gives exactly the weights of 3 epochs trained in one go.
+# more gives exactly the weights of 3 epochs trained in one go (with the same number of torch
+# threads: the script uses 1 unless OMP_NUM_THREADS says otherwise).
 
 # -- arguments --------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ import pickle
 import pytest
 import torch
 
-import tcltorch
 from tcltorch.commands import io as tio
 from tcltorch.optim.adafactor import Adafactor
 
@@ -114,7 +113,9 @@ def test_replacing_keeps_permissions_and_links(interp, tmp_path):
     link = tmp_path / "latest.pt"
     link.symlink_to(f.name)
     interp.eval(f"torch::save_state_dict {h} {{{link}}}")
-    assert link.is_symlink() and torch.load(link, weights_only=True).keys() == interp.get(h).state_dict().keys()
+    assert (
+        link.is_symlink() and torch.load(link, weights_only=True).keys() == interp.get(h).state_dict().keys()
+    )
 
 
 # -- checkpoints -------------------------------------------------------------------
@@ -163,12 +164,15 @@ def test_resume_is_exact(interp, tmp_path, make):
 
 
 def test_resume_restores_hyperparameters(interp, trained, tmp_path):
-    model, opt, hm, ho = trained
+    _, _, hm, ho = trained
     f = tmp_path / "c.ckpt"
     interp.eval(f"torch::set_lr {ho} 0.3")
     interp.eval(f"torch::save_checkpoint {hm} {ho} {{{f}}}")
     interp.eval(f"torch::set_lr {ho} 0.01")
-    assert interp.eval(f"torch::load_checkpoint -model {hm} -optimizer {ho} -filename {{{f}}}") == "epoch 0 loss 0.0"
+    assert (
+        interp.eval(f"torch::load_checkpoint -model {hm} -optimizer {ho} -filename {{{f}}}")
+        == "epoch 0 loss 0.0"
+    )
     assert interp.eval(f"torch::get_lr {ho}") == "0.3"
 
 
@@ -222,12 +226,15 @@ def test_crash_at_fsync_or_rename_keeps_old_file(interp, tmp_path, monkeypatch):
     before = f.read_bytes()
     interp.get(h)[0].weight.data.add_(1)
     for name in ("fsync", "replace"):
+
         def boom(*args, **kwargs):
             raise OSError(errno.EIO, "Input/output error")
 
         monkeypatch.setattr(tio.os, name, boom)
         assert _err(interp, f"torch::save_state_dict {h} {{{f}}}") == (
-            f'couldn\'t write "{f}": input/output error', ["POSIX", "EIO", "input/output error"])
+            f'couldn\'t write "{f}": input/output error',
+            ["POSIX", "EIO", "input/output error"],
+        )
         monkeypatch.undo()
         assert f.read_bytes() == before
         assert _leftovers(tmp_path) == []
@@ -241,21 +248,35 @@ def test_save_errors(interp, tmp_path):
         ["POSIX", "ENOENT", "no such file or directory"],
     )
     assert _err(interp, f"torch::save_state_dict {h} {{{tmp_path}}}") == (
-        f'couldn\'t write "{tmp_path}": is a directory', ["POSIX", "EISDIR", "is a directory"])
+        f'couldn\'t write "{tmp_path}": is a directory',
+        ["POSIX", "EISDIR", "is a directory"],
+    )
     assert _err(interp, f"torch::save_state_dict {h} {{}}") == (
-        'invalid -file "": must be a file name', ["TORCH", "VALUE", "-file"])
+        'invalid -file "": must be a file name',
+        ["TORCH", "VALUE", "-file"],
+    )
     t = interp.put(torch.ones(2))
     assert _err(interp, f"torch::save_state_dict {t} x.pt") == (
-        f'"{t}" is a tensor, expected a module', ["TORCH", "HANDLE", t])
+        f'"{t}" is a tensor, expected a module',
+        ["TORCH", "HANDLE", t],
+    )
     assert _err(interp, f"torch::save_checkpoint {h} {h} x.pt") == (
-        f'"{h}" is a sequential module, expected an optimizer', ["TORCH", "HANDLE", h])
+        f'"{h}" is a sequential module, expected an optimizer',
+        ["TORCH", "HANDLE", h],
+    )
     opt = interp.eval(f"torch::optimizer_sgd {h}")
     assert _err(interp, f"torch::save_checkpoint {h} {opt} x.pt -epoch -1") == (
-        'invalid -epoch "-1": must be an integer >= 0', ["TORCH", "VALUE", "-epoch"])
+        'invalid -epoch "-1": must be an integer >= 0',
+        ["TORCH", "VALUE", "-epoch"],
+    )
     assert _err(interp, f"torch::save_checkpoint {h} {opt} x.pt -loss nan") == (
-        'invalid -loss "nan": must be a finite number', ["TORCH", "VALUE", "-loss"])
+        'invalid -loss "nan": must be a finite number',
+        ["TORCH", "VALUE", "-loss"],
+    )
     assert _err(interp, f"torch::save_checkpoint {h} {opt}") == (
-        'wrong # args: should be "torch::save_checkpoint model optimizer file ?epoch? ?loss?"', ["TCL", "WRONGARGS"])
+        'wrong # args: should be "torch::save_checkpoint model optimizer file ?epoch? ?loss?"',
+        ["TCL", "WRONGARGS"],
+    )
     assert _leftovers(tmp_path) == []
 
 
@@ -281,9 +302,18 @@ def test_malicious_pickle_is_refused(interp, trained, tmp_path, how):
         with open(f, "wb") as stream:
             pickle.dump({"0.weight": _Evil(str(marker))}, stream, protocol=2)
     else:
-        torch.save({"format": "tcltorch.checkpoint", "version": 1, "model": model.state_dict(),
-                    "optimizer": opt.state_dict(), "optimizer_class": "Adafactor", "epoch": _Evil(str(marker)),
-                    "loss": 0.0}, f)
+        torch.save(
+            {
+                "format": "tcltorch.checkpoint",
+                "version": 1,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "optimizer_class": "Adafactor",
+                "epoch": _Evil(str(marker)),
+                "loss": 0.0,
+            },
+            f,
+        )
     # make sure the payload is real: an unrestricted load runs it
     if how != "inside-checkpoint":
         try:
@@ -295,8 +325,10 @@ def test_malicious_pickle_is_refused(interp, trained, tmp_path, how):
     before = _snapshot(model, opt)
     for script in (f"torch::load_state_dict {hm} {{{f}}}", f"torch::load_checkpoint {hm} {ho} {{{f}}}"):
         message, code = _err(interp, script)
-        assert message.startswith(f'invalid -file "{f}": refused: the file holds Python objects other than '
-                                  "tensors and plain data, which could run code")
+        assert message.startswith(
+            f'invalid -file "{f}": refused: the file holds Python objects other than '
+            "tensors and plain data, which could run code"
+        )
         assert code == ["TORCH", "VALUE", "-file"]
         assert not marker.exists()
     assert _same(_snapshot(model, opt), before)
@@ -318,13 +350,20 @@ def test_missing_and_unreadable_files(interp, trained, tmp_path):
     nope = tmp_path / "nope.ckpt"
     for script in (f"torch::load_state_dict {hm} {{{nope}}}", f"torch::load_checkpoint {hm} {ho} {{{nope}}}"):
         assert _err(interp, script) == (
-            f'couldn\'t open "{nope}": no such file or directory', ["POSIX", "ENOENT", "no such file or directory"])
+            f'couldn\'t open "{nope}": no such file or directory',
+            ["POSIX", "ENOENT", "no such file or directory"],
+        )
     assert _err(interp, f"torch::load_state_dict {hm} {{{tmp_path}}}") == (
-        f'couldn\'t open "{tmp_path}": is a directory', ["POSIX", "EISDIR", "is a directory"])
+        f'couldn\'t open "{tmp_path}": is a directory',
+        ["POSIX", "EISDIR", "is a directory"],
+    )
     for content in (b"", b"hello world", b"PK\x03\x04garbage"):
         bad = tmp_path / "bad.pt"
         bad.write_bytes(content)
-        for script in (f"torch::load_state_dict {hm} {{{bad}}}", f"torch::load_checkpoint {hm} {ho} {{{bad}}}"):
+        for script in (
+            f"torch::load_state_dict {hm} {{{bad}}}",
+            f"torch::load_checkpoint {hm} {ho} {{{bad}}}",
+        ):
             assert _err(interp, script) == (
                 f'invalid -file "{bad}": is not a PyTorch file, or it is truncated or corrupt',
                 ["TORCH", "VALUE", "-file"],
@@ -343,13 +382,15 @@ def test_truncated_checkpoint_changes_nothing(interp, trained, tmp_path):
     for size in (1, 100, len(data) // 3, len(data) // 2, len(data) - 30, len(data) - 1):
         cut.write_bytes(data[:size])
         assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{cut}}}") == (
-            f'invalid -file "{cut}": is not a PyTorch file, or it is truncated or corrupt', ["TORCH", "VALUE", "-file"])
+            f'invalid -file "{cut}": is not a PyTorch file, or it is truncated or corrupt',
+            ["TORCH", "VALUE", "-file"],
+        )
         assert _same(_snapshot(model, opt), before)
     assert interp.eval(f"torch::load_checkpoint {hm} {ho} {{{good}}}") == "epoch 4 loss 0.5"
 
 
 def test_mismatched_model_changes_nothing(interp, trained, tmp_path):
-    model, opt, hm, ho = trained
+    model, _, hm, ho = trained
     f, g = tmp_path / "c.ckpt", tmp_path / "m.pt"
     interp.eval(f"torch::save_checkpoint {hm} {ho} {{{f}}}")
     interp.eval(f"torch::save_state_dict {hm} {{{g}}}")
@@ -360,24 +401,35 @@ def test_mismatched_model_changes_nothing(interp, trained, tmp_path):
     before = _snapshot(other, other_opt)
     shape_msg = "does not fit {}: 2.weight has shape {{3 5}} in the file, {{4 5}} in the model"
     assert _err(interp, f"torch::load_state_dict {h2} {{{g}}}") == (
-        f'invalid -file "{g}": ' + shape_msg.format(h2), ["TORCH", "VALUE", "-file"])
+        f'invalid -file "{g}": ' + shape_msg.format(h2),
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _err(interp, f"torch::load_checkpoint {h2} {ho2} {{{f}}}") == (
-        f'invalid -file "{f}": ' + shape_msg.format(h2), ["TORCH", "VALUE", "-file"])
+        f'invalid -file "{f}": ' + shape_msg.format(h2),
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _same(_snapshot(other, other_opt), before)
     # keys that do not match
-    deeper = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3), torch.nn.Linear(3, 3))
+    deeper = torch.nn.Sequential(
+        torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3), torch.nn.Linear(3, 3)
+    )
     h3 = interp.put(deeper)
     assert _err(interp, f"torch::load_state_dict {h3} {{{g}}}") == (
-        f'invalid -file "{g}": does not fit {h3}: missing 3.weight, 3.bias', ["TORCH", "VALUE", "-file"])
+        f'invalid -file "{g}": does not fit {h3}: missing 3.weight, 3.bias',
+        ["TORCH", "VALUE", "-file"],
+    )
     shallow = torch.nn.Sequential(torch.nn.Linear(6, 5))
     h4 = interp.put(shallow)
     assert _err(interp, f"torch::load_state_dict {h4} {{{g}}}") == (
-        f'invalid -file "{g}": does not fit {h4}: unexpected 2.weight, 2.bias', ["TORCH", "VALUE", "-file"])
+        f'invalid -file "{g}": does not fit {h4}: unexpected 2.weight, 2.bias',
+        ["TORCH", "VALUE", "-file"],
+    )
     # a tensor of another kind of dtype
     torch.save({**model.state_dict(), "0.bias": torch.zeros(5, dtype=torch.int64)}, g)
     assert _err(interp, f"torch::load_state_dict {hm} {{{g}}}") == (
         f'invalid -file "{g}": does not fit {hm}: 0.bias is int64 in the file, float32 in the model',
-        ["TORCH", "VALUE", "-file"])
+        ["TORCH", "VALUE", "-file"],
+    )
 
 
 def test_wrong_file_kind(interp, trained, tmp_path):
@@ -390,14 +442,20 @@ def test_wrong_file_kind(interp, trained, tmp_path):
     before = _snapshot(model, opt)
     assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{g}}}") == (
         f'invalid -file "{g}": is a model state dict, not a checkpoint (use torch::load_state_dict)',
-        ["TORCH", "VALUE", "-file"])
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _err(interp, f"torch::load_state_dict {hm} {{{f}}}") == (
         f'invalid -file "{f}": is a checkpoint, not a state dict (use torch::load_checkpoint)',
-        ["TORCH", "VALUE", "-file"])
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{h}}}") == (
-        f'invalid -file "{h}": is not a tcltorch checkpoint', ["TORCH", "VALUE", "-file"])
+        f'invalid -file "{h}": is not a tcltorch checkpoint',
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _err(interp, f"torch::load_state_dict {hm} {{{h}}}") == (
-        f'invalid -file "{h}": does not hold a model state dict', ["TORCH", "VALUE", "-file"])
+        f'invalid -file "{h}": does not hold a model state dict',
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _same(_snapshot(model, opt), before)
 
 
@@ -411,7 +469,9 @@ def test_mismatched_optimizer_changes_nothing(interp, trained, tmp_path):
     ha = interp.put(adam)
     before = _snapshot(model, adam)
     assert _err(interp, f"torch::load_checkpoint {hm} {ha} {{{f}}}") == (
-        f'invalid -file "{f}": holds adafactor optimizer state; {ha} is an adam optimizer', ["TORCH", "VALUE", "-file"])
+        f'invalid -file "{f}": holds adafactor optimizer state; {ha} is an adam optimizer',
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _same(_snapshot(model, adam), before)
     # same kind, but over only some of the parameters
     part = Adafactor(list(model.parameters())[:2])
@@ -419,7 +479,8 @@ def test_mismatched_optimizer_changes_nothing(interp, trained, tmp_path):
     message, code = _err(interp, f"torch::load_checkpoint {hm} {hp} {{{f}}}")
     assert (message, code) == (
         f'invalid -file "{f}": does not fit {hp}: the file has 4 parameters, the optimizer 2 parameters',
-        ["TORCH", "VALUE", "-file"])
+        ["TORCH", "VALUE", "-file"],
+    )
     # optimizer state of the right kind and count but the wrong shapes
     data = torch.load(f, weights_only=True)
     state = data["optimizer"]["state"]
@@ -428,12 +489,13 @@ def test_mismatched_optimizer_changes_nothing(interp, trained, tmp_path):
     before = _snapshot(model, opt)
     assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{f}}}") == (
         f'invalid -file "{f}": does not fit {ho}: its row state has shape {{7}}, expected {{5}}',
-        ["TORCH", "VALUE", "-file"])
+        ["TORCH", "VALUE", "-file"],
+    )
     assert _same(_snapshot(model, opt), before)
 
 
 def test_newer_format_version_is_refused(interp, trained, tmp_path):
-    model, opt, hm, ho = trained
+    _, _, hm, ho = trained
     f = tmp_path / "c.ckpt"
     interp.eval(f"torch::save_checkpoint {hm} {ho} {{{f}}}")
     data = torch.load(f, weights_only=True)
@@ -441,7 +503,8 @@ def test_newer_format_version_is_refused(interp, trained, tmp_path):
     torch.save(data, f)
     assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{f}}}") == (
         f'invalid -file "{f}": has checkpoint format version 2; this tcltorch reads version 1',
-        ["TORCH", "VALUE", "-file"])
+        ["TORCH", "VALUE", "-file"],
+    )
 
 
 def test_failure_while_applying_rolls_the_optimizer_back(interp, trained, tmp_path, monkeypatch):
@@ -455,5 +518,8 @@ def test_failure_while_applying_rolls_the_optimizer_back(interp, trained, tmp_pa
         raise RuntimeError("simulated failure")
 
     monkeypatch.setattr(model, "load_state_dict", broken)
-    assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{f}}}") == ("simulated failure", ["TORCH", "RuntimeError"])
+    assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{f}}}") == (
+        "simulated failure",
+        ["TORCH", "RuntimeError"],
+    )
     assert _same(_snapshot(model, opt), before)

@@ -36,7 +36,11 @@ def _train(model, step, zero, steps=6):
 CASES = [
     # (Tcl command words after the parameters, the same optimizer built in Python)
     ("optimizer_adam", "", lambda p: torch.optim.Adam(p)),
-    ("optimizer_adam", "0.01 0.8 0.99 0.001", lambda p: torch.optim.Adam(p, 0.01, (0.8, 0.99), weight_decay=0.001)),
+    (
+        "optimizer_adam",
+        "0.01 0.8 0.99 0.001",
+        lambda p: torch.optim.Adam(p, 0.01, (0.8, 0.99), weight_decay=0.001),
+    ),
     (
         "optimizer_adam",
         "-lr 0.02 -eps 1e-6 -amsgrad 1 -maximize true",
@@ -58,8 +62,9 @@ CASES = [
 def test_same_trajectory_as_torch(interp, name, args, make):
     a, b = _twin_models()
     handle = interp.put(a)
-    opt_name = interp.eval(f"torch::{name} {handle} {args}" if args[:1] != "-" else
-                           f"torch::{name} -parameters {handle} {args}")
+    opt_name = interp.eval(
+        f"torch::{name} {handle} {args}" if args[:1] != "-" else f"torch::{name} -parameters {handle} {args}"
+    )
     assert opt_name.startswith("optimizer")
     tcl_opt = interp.get(opt_name)
     ref = make(b.parameters())
@@ -67,8 +72,11 @@ def test_same_trajectory_as_torch(interp, name, args, make):
     mine = {k: v for k, v in tcl_opt.param_groups[0].items() if k != "params"}
     theirs = {k: v for k, v in ref.param_groups[0].items() if k != "params"}
     assert mine == theirs
-    _train(a, lambda: interp.eval(f"torch::optimizer_step {opt_name}"),
-           lambda: interp.eval(f"torch::optimizer_zero_grad {opt_name}"))
+    _train(
+        a,
+        lambda: interp.eval(f"torch::optimizer_step {opt_name}"),
+        lambda: interp.eval(f"torch::optimizer_zero_grad {opt_name}"),
+    )
     _train(b, ref.step, ref.zero_grad)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
@@ -77,11 +85,15 @@ def test_same_trajectory_as_torch(interp, name, args, make):
 def test_named_and_positional_forms_agree(interp):
     w = interp.put(torch.ones(3, 2))
     pos = interp.get(interp.eval(f"torch::optimizer_adam {w} 0.01 0.8 0.9 0.1 1e-5 1"))
-    named = interp.get(interp.eval(
-        f"torch::optimizerAdam -weightDecay 0.1 -beta2 0.9 -parameters {w} -beta1 0.8 -lr 0.01 -eps 1e-5 -amsgrad 1"))
+    named = interp.get(
+        interp.eval(
+            f"torch::optimizerAdam -weightDecay 0.1 -beta2 0.9 -parameters {w} -beta1 0.8 -lr 0.01 -eps 1e-5 -amsgrad 1"
+        )
+    )
     assert pos.param_groups[0]["betas"] == (0.8, 0.9) and pos.param_groups[0]["weight_decay"] == 0.1
-    assert {k: v for k, v in pos.param_groups[0].items() if k != "params"} == \
-        {k: v for k, v in named.param_groups[0].items() if k != "params"}
+    assert {k: v for k, v in pos.param_groups[0].items() if k != "params"} == {
+        k: v for k, v in named.param_groups[0].items() if k != "params"
+    }
     # hybrid: positional values followed by options; peer spellings of options
     hybrid = interp.get(interp.eval(f"torch::optimizer_sgd {w} 0.2 -momentum 0.3 -weight_decay 0.4"))
     assert (hybrid.param_groups[0]["lr"], hybrid.param_groups[0]["momentum"]) == (0.2, 0.3)
@@ -118,15 +130,40 @@ BAD_VALUES = [
     ("optimizer_adam", "-lr 0", 'invalid -lr "0": must be a finite number > 0', "-lr"),
     ("optimizer_adam", "-lr nan", 'invalid -lr "nan": must be a finite number > 0', "-lr"),
     ("optimizer_adam", "-beta1 1.0", 'invalid -beta1 "1.0": must be a finite number >= 0 and < 1', "-beta1"),
-    ("optimizer_adam", "-beta2 -0.1", 'invalid -beta2 "-0.1": must be a finite number >= 0 and < 1', "-beta2"),
+    (
+        "optimizer_adam",
+        "-beta2 -0.1",
+        'invalid -beta2 "-0.1": must be a finite number >= 0 and < 1',
+        "-beta2",
+    ),
     ("optimizer_adam", "-eps -1e-8", 'invalid -eps "-1e-8": must be a finite number >= 0', "-eps"),
-    ("optimizer_adam", "-weightDecay -1", 'invalid -weightDecay "-1": must be a finite number >= 0', "-weightDecay"),
+    (
+        "optimizer_adam",
+        "-weightDecay -1",
+        'invalid -weightDecay "-1": must be a finite number >= 0',
+        "-weightDecay",
+    ),
     ("optimizer_adam", "-amsgrad maybe", 'invalid -amsgrad "maybe": must be a boolean', "-amsgrad"),
     ("optimizer_adamw", "-lr abc", 'invalid -lr "abc": must be a finite number > 0', "-lr"),
-    ("optimizer_adamw", "-weightDecay inf", 'invalid -weightDecay "inf": must be a finite number >= 0', "-weightDecay"),
-    ("optimizer_sgd", "-momentum -0.5", 'invalid -momentum "-0.5": must be a finite number >= 0', "-momentum"),
+    (
+        "optimizer_adamw",
+        "-weightDecay inf",
+        'invalid -weightDecay "inf": must be a finite number >= 0',
+        "-weightDecay",
+    ),
+    (
+        "optimizer_sgd",
+        "-momentum -0.5",
+        'invalid -momentum "-0.5": must be a finite number >= 0',
+        "-momentum",
+    ),
     ("optimizer_sgd", "-dampening x", 'invalid -dampening "x": must be a finite number >= 0', "-dampening"),
-    ("optimizer_sgd", "-nesterov 1", 'invalid -nesterov "true": needs -momentum > 0 and -dampening 0', "-nesterov"),
+    (
+        "optimizer_sgd",
+        "-nesterov 1",
+        'invalid -nesterov "true": needs -momentum > 0 and -dampening 0',
+        "-nesterov",
+    ),
     (
         "optimizer_sgd",
         "-nesterov 1 -momentum 0.9 -dampening 0.1",
@@ -145,25 +182,38 @@ def test_bad_values_make_no_handle(interp, name, args, message, option):
 
 
 def test_usage_errors(interp):
-    assert _err(interp, "torch::optimizer_sgd") == (
+    usage = (
         'wrong # args: should be "torch::optimizer_sgd parameters ?lr? ?momentum? ?dampening? ?weightDecay? '
-        '?nesterov? ?-option value ...?"',
-        ["TCL", "WRONGARGS"],
+        '?nesterov? ?-option value ...?"'
     )
+    assert _err(interp, "torch::optimizer_sgd") == (usage, ["TCL", "WRONGARGS"])
     assert _err(interp, "torch::optimizer_adamw -lr 0.1") == (
-        'missing required option "-parameters"', ["TORCH", "ARGS", "REQUIRED", "-parameters"])
+        'missing required option "-parameters"',
+        ["TORCH", "ARGS", "REQUIRED", "-parameters"],
+    )
     assert _err(interp, "torch::optimizer_adam -parameters") == (
-        'missing value for option "-parameters"', ["TORCH", "ARGS", "MISSING", "-parameters"])
+        'missing value for option "-parameters"',
+        ["TORCH", "ARGS", "MISSING", "-parameters"],
+    )
     message, code = _err(interp, "torch::optimizer_adam -bogus 1")
-    assert message == ('bad option "-bogus": must be -parameters, -lr, -beta1, -beta2, -weightDecay, -eps, '
-                       '-amsgrad, or -maximize')
+    assert message == (
+        'bad option "-bogus": must be -parameters, -lr, -beta1, -beta2, -weightDecay, -eps, '
+        "-amsgrad, or -maximize"
+    )
     assert code == ["TCL", "LOOKUP", "INDEX", "option", "-bogus"]
-    assert _err(interp, "torch::optimizer_sgd tensor99") == ('no object named "tensor99"', ["TORCH", "HANDLE", "tensor99"])
+    assert _err(interp, "torch::optimizer_sgd tensor99") == (
+        'no object named "tensor99"',
+        ["TORCH", "HANDLE", "tensor99"],
+    )
     assert _err(interp, "torch::optimizer_sgd {}") == (
-        'invalid -parameters "": the parameter list is empty', ["TORCH", "VALUE", "-parameters"])
+        'invalid -parameters "": the parameter list is empty',
+        ["TORCH", "VALUE", "-parameters"],
+    )
     t = interp.put(torch.ones(2, dtype=torch.int64))
     assert _err(interp, f"torch::optimizer_adam {t}") == (
-        f'invalid -parameters "{t}": parameters must be floating-point tensors', ["TORCH", "VALUE", "-parameters"])
+        f'invalid -parameters "{t}": parameters must be floating-point tensors',
+        ["TORCH", "VALUE", "-parameters"],
+    )
 
 
 def test_get_and_set_lr(interp):
@@ -187,7 +237,9 @@ def test_set_lr_sets_every_group_and_steps_with_it(interp):
     assert [g["lr"] for g in opt.param_groups] == [0.25, 0.25]
     a.grad, b.grad = torch.ones(3), torch.ones(2)
     interp.eval(f"torch::optimizer_step {h}")
-    assert torch.equal(a.detach(), torch.full((3,), -0.25)) and torch.equal(b.detach(), torch.full((2,), -0.25))
+    assert torch.equal(a.detach(), torch.full((3,), -0.25)) and torch.equal(
+        b.detach(), torch.full((2,), -0.25)
+    )
 
 
 def test_set_lr_tensor_lr_keeps_tensor(interp):
@@ -205,12 +257,23 @@ def test_lr_errors(interp):
     before = interp.get(opt).param_groups[0]["lr"]
     for bad in ("0", "-1", "inf", "x"):
         assert _err(interp, f"torch::set_lr {opt} {bad}") == (
-            f'invalid -lr "{bad}": must be a finite number > 0', ["TORCH", "VALUE", "-lr"])
+            f'invalid -lr "{bad}": must be a finite number > 0',
+            ["TORCH", "VALUE", "-lr"],
+        )
     assert interp.get(opt).param_groups[0]["lr"] == before
     assert _err(interp, f"torch::get_lr {w}") == (
-        f'"{w}" is a tensor, expected an optimizer', ["TORCH", "HANDLE", w])
+        f'"{w}" is a tensor, expected an optimizer',
+        ["TORCH", "HANDLE", w],
+    )
     assert _err(interp, "torch::set_lr optimizer99 0.1") == (
-        'no optimizer named "optimizer99"', ["TORCH", "HANDLE", "optimizer99"])
-    assert _err(interp, "torch::get_lr") == ('wrong # args: should be "torch::get_lr optimizer"', ["TCL", "WRONGARGS"])
+        'no optimizer named "optimizer99"',
+        ["TORCH", "HANDLE", "optimizer99"],
+    )
+    assert _err(interp, "torch::get_lr") == (
+        'wrong # args: should be "torch::get_lr optimizer"',
+        ["TCL", "WRONGARGS"],
+    )
     assert _err(interp, f"torch::set_lr {opt}") == (
-        'wrong # args: should be "torch::set_lr optimizer lr"', ["TCL", "WRONGARGS"])
+        'wrong # args: should be "torch::set_lr optimizer lr"',
+        ["TCL", "WRONGARGS"],
+    )

@@ -22,7 +22,8 @@ import pickle
 import re
 import stat
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -125,14 +126,14 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-_REFUSED = re.compile(r"WeightsUnpickler error:\s*(.*?)(?:\s+was not an allowed global|\.\s|\n|$)", re.S)
+_REFUSED = re.compile(r"WeightsUnpickler error:\s*(.*?)(?:\s+was not an allowed global|\.\s|\n|$)", re.DOTALL)
 
 
 def safe_load(file: str) -> Any:
     """``torch.load`` with ``weights_only=True`` onto the CPU; every failure is a Tcl error."""
     path = _path(file)
     try:
-        stream = open(path, "rb")
+        stream = open(path, "rb")  # noqa: SIM115 - opened apart, so that only its errors read "couldn't open"
     except OSError as exc:
         raise _os_error(file, exc, "open") from None
     try:
@@ -359,9 +360,7 @@ def load_checkpoint(model, optimizer, file, ctx):
     data = safe_load(file)
     if not _is_checkpoint(data):
         if _is_state_dict(data):
-            raise _bad_file(
-                file, "is a model state dict, not a checkpoint (use torch::load_state_dict)"
-            )
+            raise _bad_file(file, "is a model state dict, not a checkpoint (use torch::load_state_dict)")
         raise _bad_file(file, "is not a tcltorch checkpoint")
     version = data.get("version")
     if not isinstance(version, int) or version > CHECKPOINT_VERSION or version < 1:
@@ -373,7 +372,11 @@ def load_checkpoint(model, optimizer, file, ctx):
         raise _bad_file(file, "is not a tcltorch checkpoint (no epoch or loss)")
     check_model_state(data.get("model"), model, file, _name(ctx, model, "the model"))
     check_optimizer_state(
-        data.get("optimizer"), data.get("optimizer_class"), optimizer, file, _name(ctx, optimizer, "the optimizer")
+        data.get("optimizer"),
+        data.get("optimizer_class"),
+        optimizer,
+        file,
+        _name(ctx, optimizer, "the optimizer"),
     )
     # Everything fits.  The optimizer first: its old state is kept by reference, so a
     # failure anywhere below puts it back untouched.

@@ -36,7 +36,9 @@ def _parameters(text: str, option: str, ctx: Any) -> list[torch.Tensor]:
             params.setdefault(id(obj), obj)
             direct.append(obj)
         else:
-            raise TclError(f'"{word}" is {_describe(obj)}, expected a tensor or module', ["TORCH", "HANDLE", word])
+            raise TclError(
+                f'"{word}" is {_describe(obj)}, expected a tensor or module', ["TORCH", "HANDLE", word]
+            )
     if not params:
         raise invalid_value(option, text, "the modules have no parameters")
     for tensor in direct:
@@ -91,7 +93,9 @@ def state_bytes(optimizer: torch.optim.Optimizer) -> int:
     )
 
 
-@command("optimizer_info", _OPTIMIZER, summary="A dict describing an optimizer: kind, options, steps, state bytes.")
+@command(
+    "optimizer_info", _OPTIMIZER, summary="A dict describing an optimizer: kind, options, steps, state bytes."
+)
 def optimizer_info(optimizer):
     group = optimizer.param_groups[0]
     options = {camel(k): _tcl_option_value(v) for k, v in group.items() if k != "params"}
@@ -118,7 +122,12 @@ def optimizer_info(optimizer):
 
 
 def _params_opt() -> Opt:
-    return Opt("parameters", Parameters, help="tensor handle, module handle, or a list mixing them", aliases=("params",))
+    return Opt(
+        "parameters",
+        Parameters,
+        help="tensor handle, module handle, or a list mixing them",
+        aliases=("params",),
+    )
 
 
 def _lr_opt(default: float) -> Opt:
@@ -138,7 +147,13 @@ def _beta_opts() -> list[Opt]:
 
 def _adam_tail() -> list[Opt]:
     return [
-        Opt("eps", Double(ge=0), 1e-8, "added to the denominator for numerical stability", aliases=("epsilon",)),
+        Opt(
+            "eps",
+            Double(ge=0),
+            1e-8,
+            "added to the denominator for numerical stability",
+            aliases=("epsilon",),
+        ),
         Opt("amsgrad", Bool(), False, "use the maximum of past squared-gradient averages (AMSGrad)"),
         Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
     ]
@@ -155,7 +170,13 @@ def _adam_tail() -> list[Opt]:
 )
 def optimizer_adam(parameters, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize):
     return torch.optim.Adam(
-        parameters, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+        parameters,
+        lr=lr,
+        betas=(beta1, beta2),
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
     )
 
 
@@ -163,7 +184,9 @@ def optimizer_adam(parameters, lr, beta1, beta2, weight_decay, eps, amsgrad, max
     "optimizer_adamw",
     _params_opt(),
     _lr_opt(1e-3),
-    _weight_decay_opt(0.01, "decoupled weight decay: each step multiplies the parameters by 1 - lr*weightDecay"),
+    _weight_decay_opt(
+        0.01, "decoupled weight decay: each step multiplies the parameters by 1 - lr*weightDecay"
+    ),
     *_beta_opts(),
     *_adam_tail(),
     extra_aliases=("optimizerAdamW",),
@@ -171,7 +194,13 @@ def optimizer_adam(parameters, lr, beta1, beta2, weight_decay, eps, amsgrad, max
 )
 def optimizer_adamw(parameters, lr, weight_decay, beta1, beta2, eps, amsgrad, maximize):
     return torch.optim.AdamW(
-        parameters, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+        parameters,
+        lr=lr,
+        betas=(beta1, beta2),
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
     )
 
 
