@@ -120,9 +120,15 @@ class HandleTable:
         return self._serial
 
     def release_since(self, mark: int, keep: Iterable[str] = ()) -> int:
-        """Free every handle created after ``mark`` except those in ``keep``."""
+        """Free every handle created after ``mark`` except those in ``keep``.
+        Walks only the newer handles: the table is kept in creation order."""
         keep = set(keep)
-        doomed = [n for n, s in self._serials.items() if s > mark and n not in keep]
+        doomed = []
+        for name in reversed(self._serials):
+            if self._serials[name] <= mark:
+                break
+            if name not in keep:
+                doomed.append(name)
         for name in doomed:
             self.free(name)
         return len(doomed)

@@ -19,6 +19,7 @@ from tcltorch.handles import HandleTable
 lib = _tclapi.lib
 
 _sessions: dict[int, "Session"] = {}
+_SCRIPT_CACHE = 256
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
@@ -56,6 +57,7 @@ class Session:
         # so the Python host can re-raise the original exception object.
         self.last_error: tuple[BaseException, str, list[str]] | None = None
         self._callables: list[Any] = []
+        self._scripts: dict[str, int] = {}  # script text -> Tcl_Obj (keeps its bytecode)
 
     # -- used by command functions --------------------------------------------
     split = staticmethod(split)
@@ -64,11 +66,21 @@ class Session:
     def eval(self, script: str) -> str:
         """Evaluate a script in the current frame (the calling command's caller).
         A non-OK completion propagates through the command unchanged."""
-        data = script.encode("utf-8", "surrogatepass")
-        code = lib.tt_eval(self.addr, data, len(data), 0)
+        obj = self._scripts.get(script)
+        if obj is None:
+            if len(self._scripts) >= _SCRIPT_CACHE:
+                lib.tt_obj_free(self._scripts.pop(next(iter(self._scripts))))
+            data = script.encode("utf-8", "surrogatepass")
+            obj = self._scripts[script] = lib.tt_obj_new(data, len(data))
+        code = lib.tt_eval_obj(self.addr, obj, 0)
         if code != TCL_OK:
             raise TclPassthrough(code)
         return self.result()
+
+    def release_scripts(self) -> None:
+        for obj in self._scripts.values():
+            lib.tt_obj_free(obj)
+        self._scripts.clear()
 
     def call(self, *words: Any) -> str:
         """Invoke a Tcl command with Python values as its words."""
@@ -184,6 +196,7 @@ def install(addr: int) -> Session:
     def forget() -> None:
         _sessions.pop(addr, None)
         session.handles.clear()
+        session.release_scripts()
 
     session._callables.append(forget)
     lib.tt_on_delete(addr, b"tcltorch", id(forget))

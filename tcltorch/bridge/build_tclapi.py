@@ -14,6 +14,9 @@ ffibuilder.cdef(
     uintptr_t tt_current_thread(void);
     int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable);
     int tt_eval(uintptr_t interp, const char *script, int len, int global);
+    uintptr_t tt_obj_new(const char *s, int len);
+    void tt_obj_free(uintptr_t obj);
+    int tt_eval_obj(uintptr_t interp, uintptr_t obj, int global);
     int tt_call(uintptr_t interp, uintptr_t words, int global);
     int tt_result_into(uintptr_t interp, uintptr_t out, int options);
     void tt_reset_result(uintptr_t interp);

@@ -217,6 +217,22 @@ int tt_eval(uintptr_t interp, const char *script, int len, int global) {
     return code;
 }
 
+/* Script objects kept by Python so that Tcl's compiled form is reused
+ * (a new Tcl_Obj per evaluation would be compiled again every time). */
+uintptr_t tt_obj_new(const char *s, int len) {
+    Tcl_Obj *obj = Tcl_NewStringObj(s, len);
+    Tcl_IncrRefCount(obj);
+    return (uintptr_t)obj;
+}
+
+void tt_obj_free(uintptr_t obj) {
+    Tcl_DecrRefCount((Tcl_Obj *)obj);
+}
+
+int tt_eval_obj(uintptr_t interp, uintptr_t obj, int global) {
+    return Tcl_EvalObjEx((Tcl_Interp *)interp, (Tcl_Obj *)obj, global ? TCL_EVAL_GLOBAL : 0);
+}
+
 /* Call a command with Python values as its words (converted like results). */
 int tt_call(uintptr_t interp, uintptr_t words, int global) {
     PyGILState_STATE gil = PyGILState_Ensure();

@@ -435,14 +435,15 @@ class Command:
                 )
             raw[opt.name] = [args[i + 1]] if opt.rest else args[i + 1]
             i += 2
+        for opt in self.options:  # every missing argument is reported before any value is read
+            if opt.required and opt.name not in raw:
+                if not named_form and opt.positional:
+                    raise wrong_args(self.usage(invoked))
+                raise TclError(f'missing required option "{opt.flag}"', ["TORCH", "ARGS", "REQUIRED", opt.flag])
         kwargs: dict[str, Any] = {}
         for opt in self.options:
             text = raw.get(opt.name)
             if text is None:
-                if opt.required:
-                    if not named_form and opt.positional:
-                        raise wrong_args(self.usage(invoked))
-                    raise TclError(f'missing required option "{opt.flag}"', ["TORCH", "ARGS", "REQUIRED", opt.flag])
                 kwargs[opt.py_name] = opt.default() if callable(opt.default) else opt.default
             elif opt.rest:
                 kwargs[opt.py_name] = [opt.type.convert(t, opt.flag, ctx) for t in text]

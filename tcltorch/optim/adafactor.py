@@ -238,7 +238,147 @@ def _tensor_update(
         param.copy_(x)
 
 
-# --------------------------------------------------------------------------- foreach (streamed)
+# --------------------------------------------------------------------------- foreach
+#
+# Tensors of at most one chunk go through _foreach_small a chunk's worth at a time: every op is a
+# torch._foreach_* call over the sub-list (few dispatches for many small tensors). Larger factored
+# tensors go through _factored_streamed: three passes over G in cache-sized blocks, so that no
+# temporary is larger than a block and each pass costs one trip through memory.
+
+
+def _alphas(params: list[Tensor], rhos: list[float], hyper: _Hyper, cd) -> list[Tensor] | None:
+    """alpha_t = max(eps_scale, RMS(X)) * rho_t as 0-d tensors (None without scale_parameter)."""
+    if not hyper.scale_parameter:
+        return None
+    alphas = list(torch._foreach_norm(params, 2, dtype=cd))
+    torch._foreach_mul_(alphas, [r / math.sqrt(p.numel()) for p, r in zip(params, rhos)])
+    torch._foreach_clamp_min_(alphas, [hyper.eps_scale * r for r in rhos])
+    return alphas
+
+
+def _scales(
+    update_norms: list[Tensor],
+    params: list[Tensor],
+    alphas: list[Tensor] | None,
+    rhos: list[float],
+    hyper: _Hyper,
+) -> list[Tensor]:
+    """sign * alpha_t / max(1, RMS(U)/d) per tensor, times (1 - beta1) with momentum (0-d tensors)."""
+    denoms = list(update_norms)
+    torch._foreach_mul_(denoms, [1.0 / (math.sqrt(p.numel()) * hyper.clip_threshold) for p in params])
+    torch._foreach_clamp_min_(denoms, 1.0)
+    factor = -1.0 if hyper.maximize else 1.0
+    if hyper.momentum:
+        factor *= 1.0 - hyper.beta1
+    if alphas is None:
+        scales = torch._foreach_reciprocal(denoms)
+        torch._foreach_mul_(scales, [factor * r for r in rhos])
+    else:
+        scales = torch._foreach_div(alphas, denoms)
+        torch._foreach_mul_(scales, factor)
+    return scales
+
+
+def _decays(alphas: list[Tensor] | None, rhos: list[float], hyper: _Hyper) -> list | None:
+    """1 - lambda * alpha_t per tensor, or None without weight decay."""
+    if hyper.weight_decay <= 0:
+        return None
+    if alphas is None:
+        return [1.0 - hyper.weight_decay * r for r in rhos]
+    decays = torch._foreach_mul(alphas, -hyper.weight_decay)
+    torch._foreach_add_(decays, 1.0)
+    return decays
+
+
+def _foreach_small(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict[str, Any]],
+    rhos: list[float],
+    weights: list[float],
+    hyper: _Hyper,
+    cd: torch.dtype,
+) -> None:
+    """Tensors of any rank, a chunk's worth in all, with foreach ops.
+
+    For a factored tensor U is never built: ||U||^2 = rf^2 . (G^2 @ cf^2) reuses G^2 from the
+    statistics, and the update is one addcmul of (G * cf) with the column rf * scale.
+    """
+    tiny = torch.finfo(cd).tiny
+    n = len(params)
+    gs = [g if g.dtype == cd else g.to(cd) for g in grads]
+    sq = torch._foreach_mul(gs, gs)
+    norms: list[Tensor] = [None] * n  # type: ignore[list-item]
+
+    vec = [i for i in range(n) if gs[i].dim() < 2]
+    if vec:  # U = G / sqrt(v)
+        vs = [states[i]["v"] for i in vec]
+        q = [sq[i] for i in vec]
+        torch._foreach_add_(q, hyper.eps2)
+        torch._foreach_lerp_(vs, q, [weights[i] for i in vec])
+        vec_us = torch._foreach_clamp_min(vs, tiny)
+        torch._foreach_rsqrt_(vec_us)
+        torch._foreach_mul_(vec_us, [gs[i] for i in vec])
+        for i, t in zip(vec, torch._foreach_norm(vec_us)):
+            norms[i] = t
+
+    mat = [i for i in range(n) if gs[i].dim() >= 2]
+    if mat:  # U = G * rf (x) cf with rf = (r / mean r)^-1/2, cf = c^-1/2
+        rows = [states[i]["row"] for i in mat]
+        cols = [states[i]["col"] for i in mat]
+        rstats = [sq[i].mean(dim=-1) for i in mat]
+        cstats = [sq[i].mean(dim=-2) for i in mat]
+        torch._foreach_add_(rstats, hyper.eps2)
+        torch._foreach_add_(cstats, hyper.eps2)
+        torch._foreach_lerp_(rows, rstats, [weights[i] for i in mat])
+        torch._foreach_lerp_(cols, cstats, [weights[i] for i in mat])
+        rfs = torch._foreach_div(rows, [_floored(r.mean(dim=-1, keepdim=True)) for r in rows])
+        torch._foreach_clamp_min_(rfs, tiny)
+        torch._foreach_rsqrt_(rfs)
+        cfs = torch._foreach_clamp_min(cols, tiny)
+        torch._foreach_rsqrt_(cfs)
+        row_sums = [  # sum_j G_ij^2 cf_j^2, a matrix-vector product per tensor
+            torch.matmul(sq[i], c.square().unsqueeze(-1)).squeeze(-1) for i, c in zip(mat, cfs)
+        ]
+        torch._foreach_mul_(row_sums, torch._foreach_mul(rfs, rfs))
+        sumsq = torch._foreach_norm(row_sums, 1)  # entries are >= 0: the 1-norm is the sum
+        torch._foreach_sqrt_(sumsq)
+        for i, t in zip(mat, sumsq):
+            norms[i] = t
+    del sq
+
+    alphas = _alphas(params, rhos, hyper, cd)
+    scales = _scales(norms, params, alphas, rhos, hyper)
+    decays = _decays(alphas, rhos, hyper)
+    xs = [p if p.dtype == cd else p.to(cd) for p in params]
+    if decays is not None:
+        torch._foreach_mul_(xs, decays)
+    # update terms: U * scale for vectors; (G * cf) with column rf * scale for matrices
+    terms = [None] * n
+    coefs = [None] * n
+    if vec:
+        torch._foreach_mul_(vec_us, [scales[i] for i in vec])
+        for i, t in zip(vec, vec_us):
+            terms[i] = t
+    if mat:
+        for i, t in zip(mat, torch._foreach_mul([gs[i] for i in mat], [c.unsqueeze(-2) for c in cfs])):
+            terms[i] = t
+        for i, c in zip(mat, torch._foreach_mul(rfs, [scales[i] for i in mat])):
+            coefs[i] = c.unsqueeze(-1)
+    ms = [st["exp_avg"] for st in states] if hyper.momentum else xs
+    if hyper.momentum:
+        torch._foreach_mul_(ms, hyper.beta1)
+    sign = 1.0 if hyper.momentum else -1.0  # into the momentum buffer, or straight out of X
+    if vec:
+        torch._foreach_add_([ms[i] for i in vec], [terms[i] for i in vec], alpha=sign)
+    if mat:
+        torch._foreach_addcmul_([ms[i] for i in mat], [terms[i] for i in mat], [coefs[i] for i in mat],
+                                value=sign)
+    if hyper.momentum:
+        torch._foreach_sub_(xs, ms)
+    for p, x in zip(params, xs):
+        if x is not p:
+            p.copy_(x)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -272,15 +412,11 @@ def _square_into(buf: Tensor, gc: Tensor) -> Tensor:
     return buf.mul_(buf)
 
 
-def _factored_sums(g3: Tensor, plan, scratch: Tensor, cd: torch.dtype) -> tuple[Tensor, Tensor]:
+def _streamed_sums(g3: Tensor, plan, scratch: Tensor) -> tuple[Tensor, Tensor]:
     """Pass 1 over G: sums of G^2 over the last dim (B, n) and over the second-last dim (B, m)."""
     b, n, m = g3.shape
-    rsum = torch.empty((b, n), dtype=cd, device=g3.device)
-    if len(plan) == 1:
-        buf = _square_into(scratch[: g3.numel()].view(g3.shape), g3)
-        torch.sum(buf, dim=-1, out=rsum)
-        return rsum, buf.sum(dim=-2)
-    csum = torch.zeros((b, m), dtype=cd, device=g3.device)
+    rsum = torch.empty((b, n), dtype=scratch.dtype, device=g3.device)
+    csum = torch.zeros((b, m), dtype=scratch.dtype, device=g3.device)
     for bs, rs in plan:
         gc = g3[bs, rs]
         buf = _square_into(scratch[: gc.numel()].view(gc.shape), gc)
@@ -289,7 +425,7 @@ def _factored_sums(g3: Tensor, plan, scratch: Tensor, cd: torch.dtype) -> tuple[
     return rsum, csum
 
 
-def _factored_update_norm(g3: Tensor, rf3: Tensor, cf3: Tensor, plan, scratch: Tensor) -> Tensor:
+def _streamed_update_norm(g3: Tensor, rf3: Tensor, cf3: Tensor, plan, scratch: Tensor) -> Tensor:
     """Pass 2 over G: ||U|| with U = G * rf (x) cf, built block by block in scratch."""
     norms = []
     for bs, rs in plan:
@@ -297,10 +433,10 @@ def _factored_update_norm(g3: Tensor, rf3: Tensor, cf3: Tensor, plan, scratch: T
         buf = torch.mul(gc, cf3[bs].unsqueeze(-2), out=scratch[: gc.numel()].view(gc.shape))
         buf.mul_(rf3[bs, rs].unsqueeze(-1))
         norms.append(torch.linalg.vector_norm(buf))
-    return norms[0] if len(norms) == 1 else torch.linalg.vector_norm(torch.stack(norms))
+    return torch.linalg.vector_norm(torch.stack(norms))
 
 
-def _factored_apply(
+def _streamed_apply(
     x3: Tensor,
     g3: Tensor,
     cf3: Tensor,
@@ -334,87 +470,43 @@ def _factored_apply(
             xc.copy_(xw)
 
 
-def _vector_update(
-    params: list[Tensor],
-    grads: list[Tensor],
-    states: list[dict[str, Any]],
-    rhos: list[float],
-    weights: list[float],
-    hyper: _Hyper,
-    cd: torch.dtype,
-) -> None:
-    """Unfactored (0-d and 1-d) tensors, all at once with foreach ops."""
-    vs = [st["v"] for st in states]
-    ms = [st["exp_avg"] for st in states] if hyper.momentum else []
+def _factored_streamed(params, grads, states, rhos, weights, hyper: _Hyper, cd, chunk) -> None:
+    """Large factored tensors: pass 1 (statistics), pass 2 (RMS(U)), pass 3 (update) in blocks."""
+    x3s = [_as_batched(p) for p in params]
+    g3s = [_as_batched(g) for g in grads]
+    m3s = [_as_batched(st["exp_avg"]) if hyper.momentum else None for st in states]
+    plans = [_chunk_plan(*g3.shape, chunk) for g3 in g3s]
+    scratch = torch.empty(max(chunk, *(g3.shape[-1] for g3 in g3s)), dtype=cd, device=params[0].device)
+
+    # Pass 1: row and column statistics, then their running averages (foreach over the tensors).
+    sums = [_streamed_sums(g3, plan, scratch) for g3, plan in zip(g3s, plans)]
+    rstats = [rs for rs, _ in sums]
+    cstats = [cs for _, cs in sums]
+    torch._foreach_mul_(rstats, [1.0 / g.shape[-1] for g in grads])
+    torch._foreach_add_(rstats, hyper.eps2)
+    torch._foreach_mul_(cstats, [1.0 / g.shape[-2] for g in grads])
+    torch._foreach_add_(cstats, hyper.eps2)
+    rows = [st["row"].view(rs.shape) for st, rs in zip(states, rstats)]
+    cols = [st["col"].view(cs.shape) for st, cs in zip(states, cstats)]
+    torch._foreach_lerp_(rows, rstats, weights)
+    torch._foreach_lerp_(cols, cstats, weights)
+
+    tiny = torch.finfo(cd).tiny
+    rfs = torch._foreach_div(rows, [_floored(r.mean(dim=-1, keepdim=True)) for r in rows])
+    torch._foreach_clamp_min_(rfs, tiny)
+    torch._foreach_rsqrt_(rfs)
+    cfs = torch._foreach_clamp_min(cols, tiny)
+    torch._foreach_rsqrt_(cfs)
+
+    # Pass 2: RMS(U) for the clipping denominator; alpha_t reads X; per-row coefficients.
+    norms = [_streamed_update_norm(*args, scratch) for args in zip(g3s, rfs, cfs, plans)]
     alphas = _alphas(params, rhos, hyper, cd)
-    gs = [g if g.dtype == cd else g.to(cd) for g in grads]
-    q = torch._foreach_mul(gs, gs)
-    torch._foreach_add_(q, hyper.eps2)
-    torch._foreach_lerp_(vs, q, weights)
-    u = q  # reuse the buffers: U = G / sqrt(max(v, tiny))
-    torch._foreach_copy_(u, vs)
-    torch._foreach_clamp_min_(u, torch.finfo(cd).tiny)
-    torch._foreach_rsqrt_(u)
-    torch._foreach_mul_(u, gs)
-    scales = _scales(torch._foreach_norm(u), params, alphas, rhos, hyper)
-    xs = [p if p.dtype == cd else p.to(cd) for p in params]
-    decays = _decays(alphas, rhos, hyper)
-    if decays is not None:
-        torch._foreach_mul_(xs, decays)
-    torch._foreach_mul_(u, scales)
-    if hyper.momentum:
-        torch._foreach_mul_(ms, hyper.beta1)
-        torch._foreach_add_(ms, u)
-        torch._foreach_sub_(xs, ms)
-    else:
-        torch._foreach_sub_(xs, u)
-    for p, x in zip(params, xs):
-        if x is not p:
-            p.copy_(x)
+    coefs = torch._foreach_mul(rfs, _scales(norms, params, alphas, rhos, hyper))
+    decays = _decays(alphas, rhos, hyper) or [None] * len(params)
 
-
-def _scales(
-    update_norms: list[Tensor],
-    params: list[Tensor],
-    alphas: list[Tensor] | None,
-    rhos: list[float],
-    hyper: _Hyper,
-) -> list[Tensor]:
-    """sign * alpha_t / max(1, RMS(U)/d) per tensor, times (1 - beta1) with momentum (0-d tensors)."""
-    denoms = list(update_norms)
-    torch._foreach_mul_(denoms, [1.0 / (math.sqrt(p.numel()) * hyper.clip_threshold) for p in params])
-    torch._foreach_clamp_min_(denoms, 1.0)
-    factor = -1.0 if hyper.maximize else 1.0
-    if hyper.momentum:
-        factor *= 1.0 - hyper.beta1
-    if alphas is not None:
-        scales = torch._foreach_div(alphas, denoms)
-        torch._foreach_mul_(scales, factor)
-    else:
-        scales = torch._foreach_reciprocal(denoms)
-        torch._foreach_mul_(scales, [factor * r for r in rhos])
-    return scales
-
-
-def _decays(alphas: list[Tensor] | None, rhos: list[float], hyper: _Hyper):
-    """1 - lambda * alpha_t per tensor, or None without weight decay."""
-    if hyper.weight_decay <= 0:
-        return None
-    if alphas is None:
-        return [1.0 - hyper.weight_decay * r for r in rhos]
-    decays = torch._foreach_mul(alphas, -hyper.weight_decay)
-    torch._foreach_add_(decays, 1.0)
-    return decays
-
-
-def _alphas(params: list[Tensor], rhos: list[float], hyper: _Hyper, cd) -> list[Tensor] | None:
-    """alpha_t = max(eps_scale, RMS(X)) * rho_t as 0-d tensors (None without scale_parameter)."""
-    if not hyper.scale_parameter:
-        return None
-    alphas = list(torch._foreach_norm(params, 2, dtype=cd))
-    torch._foreach_mul_(alphas, [r / math.sqrt(p.numel()) for p, r in zip(params, rhos)])
-    torch._foreach_clamp_min_(alphas, [hyper.eps_scale * r for r in rhos])
-    return alphas
+    # Pass 3: the update itself.
+    for x3, g3, cf, coef, m3, decay, plan in zip(x3s, g3s, cfs, coefs, m3s, decays, plans):
+        _streamed_apply(x3, g3, cf, coef, m3, hyper.beta1, decay, plan, scratch)
 
 
 def _groups(sizes: list[int], budget: int) -> list[list[int]]:
@@ -440,17 +532,17 @@ def _foreach_bucket(
     cd: torch.dtype,
 ) -> None:
     """The multi-tensor path for parameters that share a device and a compute dtype."""
-    device = params[0].device
-    chunk = _CHUNK_NUMEL.get(device.type, _CHUNK_NUMEL_DEFAULT)
-
-    vec = [i for i, p in enumerate(params) if p.dim() < 2]
-    mat, fallback = [], []
+    chunk = _CHUNK_NUMEL.get(params[0].device.type, _CHUNK_NUMEL_DEFAULT)
+    small, streamed, fallback = [], [], []
     for i, p in enumerate(params):
-        if p.dim() >= 2:
-            views = (_as_batched(p), _as_batched(grads[i]))
-            if hyper.momentum:
-                views += (_as_batched(states[i]["exp_avg"]),)
-            (mat if None not in views else fallback).append(i)
+        if p.dim() < 2 or p.numel() <= chunk:
+            small.append(i)
+        elif None not in (_as_batched(p), _as_batched(grads[i])) and (
+            not hyper.momentum or _as_batched(states[i]["exp_avg"]) is not None
+        ):
+            streamed.append(i)
+        else:
+            fallback.append(i)
 
     def pick(idx: list[int]):
         return (
@@ -461,65 +553,16 @@ def _foreach_bucket(
             [weights[i] for i in idx],
         )
 
-    # Unfactored tensors: foreach over sub-lists of at most `chunk` elements in total.
-    for group in _groups([params[i].numel() for i in vec], chunk):
-        _vector_update(*pick([vec[j] for j in group]), hyper, cd)
-    if mat:
-        _factored_group(*pick(mat), hyper, cd, chunk)
-    for i in fallback:  # a rank >= 2 tensor with no (batch, rows, cols) view: plain maths
+    for group in _groups([params[i].numel() for i in small], chunk):
+        _foreach_small(*pick([small[j] for j in group]), hyper, cd)
+    if streamed:
+        _factored_streamed(*pick(streamed), hyper, cd, chunk)
+    for i in fallback:  # a large tensor with no (batch, rows, cols) view: plain maths
         st = states[i]
         _tensor_update(
             params[i], grads[i], st["row"], st["col"], None, st.get("exp_avg"), rhos[i], weights[i],
             hyper,
         )
-
-
-def _factored_group(params, grads, states, rhos, weights, hyper: _Hyper, cd, chunk) -> None:
-    """Factored tensors: pass 1 (statistics), pass 2 (RMS(U)), pass 3 (update), each over the group."""
-    x3s = [_as_batched(p) for p in params]
-    g3s = [_as_batched(g) for g in grads]
-    plans = [_chunk_plan(*g3.shape, chunk) for g3 in g3s]
-    scratch_numel = max(min(g3.numel(), max(chunk, g3.shape[-1])) for g3 in g3s)
-    scratch = torch.empty(scratch_numel, dtype=cd, device=params[0].device)
-
-    # Pass 1: row and column statistics, then their running averages (foreach).
-    rsums, csums = [], []
-    for g3, plan in zip(g3s, plans):
-        rsum, csum = _factored_sums(g3, plan, scratch, cd)
-        rsums.append(rsum)
-        csums.append(csum)
-    torch._foreach_mul_(rsums, [1.0 / g.shape[-1] for g in grads])
-    torch._foreach_add_(rsums, hyper.eps2)
-    torch._foreach_mul_(csums, [1.0 / g.shape[-2] for g in grads])
-    torch._foreach_add_(csums, hyper.eps2)
-    rows = [st["row"].view(rs.shape) for st, rs in zip(states, rsums)]
-    cols = [st["col"].view(cs.shape) for st, cs in zip(states, csums)]
-    torch._foreach_lerp_(rows, rsums, weights)
-    torch._foreach_lerp_(cols, csums, weights)
-
-    # Factors rf = (r / mean r)^-1/2 and cf = c^-1/2 (small vectors).
-    tiny = torch.finfo(cd).tiny
-    rfs = torch._foreach_div(rows, [_floored(r.mean(dim=-1, keepdim=True)) for r in rows])
-    torch._foreach_clamp_min_(rfs, tiny)
-    torch._foreach_rsqrt_(rfs)
-    cfs = torch._foreach_clamp_min(cols, tiny)
-    torch._foreach_rsqrt_(cfs)
-
-    # Pass 2: RMS(U) for the clipping denominator; alpha_t (reads X); per-row coefficients.
-    norms = [
-        _factored_update_norm(g3, rf, cf, plan, scratch)
-        for g3, rf, cf, plan in zip(g3s, rfs, cfs, plans)
-    ]
-    alphas = _alphas(params, rhos, hyper, cd)
-    scales = _scales(norms, params, alphas, rhos, hyper)
-    coefs = torch._foreach_mul(rfs, scales)
-    decays = _decays(alphas, rhos, hyper)
-
-    # Pass 3: the update itself.
-    for i, (x3, g3, cf, coef, plan) in enumerate(zip(x3s, g3s, cfs, coefs, plans)):
-        m3 = _as_batched(states[i]["exp_avg"]) if hyper.momentum else None
-        decay = decays[i] if decays is not None else None
-        _factored_apply(x3, g3, cf, coef, m3, hyper.beta1, decay, plan, scratch)
 
 
 # --------------------------------------------------------------------------- compiled
