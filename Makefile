@@ -17,8 +17,9 @@ $(STAMP): $(SOURCES)
 	touch $@
 
 # The main job: train a network from a Tcl script in a real tclsh.
+# A second run resumes from checkpoints/digits.ckpt; e.g. `make demo ARGS="--epochs 30"`.
 demo: $(STAMP)
-	TCLLIBPATH="$$($(PY) -m tcltorch --tcl-path)" tclsh examples/train_digits.tcl
+	TCLLIBPATH="$$($(PY) -m tcltorch --tcl-path)" tclsh examples/train_digits.tcl $(ARGS)
 
 # Every test: pytest, which also runs the tcltest suites in tests/tcl with tclsh.
 test: $(STAMP)
@@ -26,6 +27,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bridge_overhead.py
+	$(PY) benchmarks/train_loop.py
+	$(PY) benchmarks/adafactor_step.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info tcltorch/*.so

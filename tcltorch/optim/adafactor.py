@@ -299,31 +299,26 @@ def _foreach_small(
     hyper: _Hyper,
     cd: torch.dtype,
 ) -> None:
-    """Tensors of any rank, a chunk's worth in all, with foreach ops.
-
-    For a factored tensor U is never built: ||U||^2 = rf^2 . (G^2 @ cf^2) reuses G^2 from the
-    statistics, and the update is one addcmul of (G * cf) with the column rf * scale.
-    """
+    """Tensors of any rank, a chunk's worth in all, with foreach ops (G read twice, U kept)."""
     tiny = torch.finfo(cd).tiny
-    n = len(params)
     gs = [g if g.dtype == cd else g.to(cd) for g in grads]
     sq = torch._foreach_mul(gs, gs)
-    norms: list[Tensor] = [None] * n  # type: ignore[list-item]
+    us: list[Tensor] = [None] * len(gs)  # type: ignore[list-item]
 
-    vec = [i for i in range(n) if gs[i].dim() < 2]
+    vec = [i for i, g in enumerate(gs) if g.dim() < 2]
     if vec:  # U = G / sqrt(v)
         vs = [states[i]["v"] for i in vec]
         q = [sq[i] for i in vec]
         torch._foreach_add_(q, hyper.eps2)
         torch._foreach_lerp_(vs, q, [weights[i] for i in vec])
-        vec_us = torch._foreach_clamp_min(vs, tiny)
-        torch._foreach_rsqrt_(vec_us)
-        torch._foreach_mul_(vec_us, [gs[i] for i in vec])
-        for i, t in zip(vec, torch._foreach_norm(vec_us)):
-            norms[i] = t
+        u = torch._foreach_clamp_min(vs, tiny)
+        torch._foreach_rsqrt_(u)
+        torch._foreach_mul_(u, [gs[i] for i in vec])
+        for i, t in zip(vec, u):
+            us[i] = t
 
-    mat = [i for i in range(n) if gs[i].dim() >= 2]
-    if mat:  # U = G * rf (x) cf with rf = (r / mean r)^-1/2, cf = c^-1/2
+    mat = [i for i, g in enumerate(gs) if g.dim() >= 2]
+    if mat:  # U = G * (r / mean r)^-1/2 (x) c^-1/2
         rows = [states[i]["row"] for i in mat]
         cols = [states[i]["col"] for i in mat]
         rstats = [sq[i].mean(dim=-1) for i in mat]
@@ -337,45 +332,26 @@ def _foreach_small(
         torch._foreach_rsqrt_(rfs)
         cfs = torch._foreach_clamp_min(cols, tiny)
         torch._foreach_rsqrt_(cfs)
-        row_sums = [  # sum_j G_ij^2 cf_j^2, a matrix-vector product per tensor
-            torch.matmul(sq[i], c.square().unsqueeze(-1)).squeeze(-1) for i, c in zip(mat, cfs)
-        ]
-        torch._foreach_mul_(row_sums, torch._foreach_mul(rfs, rfs))
-        sumsq = torch._foreach_norm(row_sums, 1)  # entries are >= 0: the 1-norm is the sum
-        torch._foreach_sqrt_(sumsq)
-        for i, t in zip(mat, sumsq):
-            norms[i] = t
+        u = torch._foreach_mul([gs[i] for i in mat], [cf.unsqueeze(-2) for cf in cfs])
+        torch._foreach_mul_(u, [rf.unsqueeze(-1) for rf in rfs])
+        for i, t in zip(mat, u):
+            us[i] = t
     del sq
 
     alphas = _alphas(params, rhos, hyper, cd)
-    scales = _scales(norms, params, alphas, rhos, hyper)
+    scales = _scales(torch._foreach_norm(us), params, alphas, rhos, hyper)
     decays = _decays(alphas, rhos, hyper)
     xs = [p if p.dtype == cd else p.to(cd) for p in params]
     if decays is not None:
         torch._foreach_mul_(xs, decays)
-    # update terms: U * scale for vectors; (G * cf) with column rf * scale for matrices
-    terms = [None] * n
-    coefs = [None] * n
-    if vec:
-        torch._foreach_mul_(vec_us, [scales[i] for i in vec])
-        for i, t in zip(vec, vec_us):
-            terms[i] = t
-    if mat:
-        for i, t in zip(mat, torch._foreach_mul([gs[i] for i in mat], [c.unsqueeze(-2) for c in cfs])):
-            terms[i] = t
-        for i, c in zip(mat, torch._foreach_mul(rfs, [scales[i] for i in mat])):
-            coefs[i] = c.unsqueeze(-1)
-    ms = [st["exp_avg"] for st in states] if hyper.momentum else xs
+    torch._foreach_mul_(us, scales)
     if hyper.momentum:
+        ms = [st["exp_avg"] for st in states]
         torch._foreach_mul_(ms, hyper.beta1)
-    sign = 1.0 if hyper.momentum else -1.0  # into the momentum buffer, or straight out of X
-    if vec:
-        torch._foreach_add_([ms[i] for i in vec], [terms[i] for i in vec], alpha=sign)
-    if mat:
-        torch._foreach_addcmul_([ms[i] for i in mat], [terms[i] for i in mat], [coefs[i] for i in mat],
-                                value=sign)
-    if hyper.momentum:
+        torch._foreach_add_(ms, us)
         torch._foreach_sub_(xs, ms)
+    else:
+        torch._foreach_sub_(xs, us)
     for p, x in zip(params, xs):
         if x is not p:
             p.copy_(x)
