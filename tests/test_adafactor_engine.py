@@ -441,7 +441,7 @@ def strided_params(dtype, seed=5):
     ]
 
 
-@pytest.mark.parametrize("chunk", [None, 7])
+@pytest.mark.parametrize("chunk", [None, 7, 64])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("options", AGREE_OPTIONS, ids=lambda o: ",".join(o) or "defaults")
 def test_foreach_agrees_with_reference(options, dtype, chunk, monkeypatch):
@@ -473,6 +473,7 @@ def test_auto_is_foreach_on_cpu():
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit notices raised inside Inductor
 def test_compiled_agrees_with_reference():
     """The one test that pays torch.compile (a few seconds per shape, once per process)."""
     shapes = [(5, 5), (7,), (4, 3, 5), ()]

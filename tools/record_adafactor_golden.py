@@ -218,7 +218,10 @@ def write_provenance(path: Path, meta: dict, cases: list[dict]) -> None:
     ]
     for c in cases:
         opts = ", ".join(f"{k}={v!r}" for k, v in c["options"].items())
-        miss = f" (no grad for param {c['missing_grad']})" if c["missing_grad"] else ""
+        miss = "".join(
+            f"; parameter {i} {SHAPES[int(i)]} has no gradient at steps {steps}"
+            for i, steps in c["missing_grad"].items()
+        )
         lines.append(f"| `{c['name']}` | `{opts}` | `{c['reference_settings']}`{miss} | {c['note']} |")
     lines += [
         "",
