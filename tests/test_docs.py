@@ -45,3 +45,15 @@ def test_every_command_has_a_page_with_its_options(name):
         assert section in text, f"{section} missing"
     for opt in cmd.options:
         assert f"`{opt.flag}`" in text, f"option {opt.flag} is not documented"
+
+
+PY_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+@pytest.mark.parametrize("page", [p for p in DOCS if PY_BLOCK.findall(p.read_text(encoding="utf-8"))],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples_run(page, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for block in PY_BLOCK.findall(page.read_text(encoding="utf-8")):
+        exec(compile(block, str(page), "exec"), {"__name__": "__doc_example__"})
+    assert "['TORCH', 'VALUE', '-dtype']" in capsys.readouterr().out or page.name != "README.md"
