@@ -104,13 +104,16 @@ class HandleTable:
         obj = self._objects.pop(name, None)
         if obj is None:
             raise TclError(f'no object named "{name}"', ["TORCH", "HANDLE", name])
-        del self._serials[name]
-        del self._by_id[id(obj)]
+        # pop, not del: an interrupt (Ctrl-C) between two updates of put() must not
+        # make the name unfreeable later
+        self._serials.pop(name, None)
+        if self._by_id.get(id(obj)) == name:
+            del self._by_id[id(obj)]
 
     def names(self, kind: str | None = None) -> list[str]:
         """Live handles in creation order, optionally only those of one kind
         ('tensor', 'module', 'optimizer' or a module kind)."""
-        names = sorted(self._objects, key=self._serials.__getitem__)
+        names = sorted(self._objects, key=lambda n: self._serials.get(n, 0))
         if kind is None:
             return names
         return [n for n in names if self._is(self._objects[n], kind)]
@@ -130,7 +133,10 @@ class HandleTable:
             if name not in keep:
                 doomed.append(name)
         for name in doomed:
-            self.free(name)
+            obj = self._objects.pop(name, None)
+            self._serials.pop(name, None)
+            if obj is not None and self._by_id.get(id(obj)) == name:
+                del self._by_id[id(obj)]
         return len(doomed)
 
     def words_in(self, text: str) -> list[str]:
