@@ -104,9 +104,19 @@ def optimizer_info(optimizer):
     for p in params:
         step = optimizer.state.get(p, {}).get("step", 0)
         steps.append(int(step.item()) if isinstance(step, torch.Tensor) else int(step))
+    effective = {}
+    if hasattr(optimizer, "resolved_implementation"):  # Adafactor: what the options resolve to
+        from tcltorch.optim.adafactor import decay_exponent
+
+        effective = {
+            "implementation": optimizer.resolved_implementation(),
+            "decayExponent": decay_exponent(group["decay_rate"]),
+            "momentum": group["beta1"] >= 0,
+        }
     return {
         "kind": type(optimizer).__name__.lower(),
         "options": options,
+        **({"effective": effective} if effective else {}),
         "groups": len(optimizer.param_groups),
         "parameters": len(params),
         "steps": steps,
