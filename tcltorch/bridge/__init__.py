@@ -8,6 +8,7 @@ The bridge knows nothing about torch beyond handing results to the handle table.
 
 from __future__ import annotations
 
+import sys
 import threading
 import traceback
 from typing import Any
@@ -186,6 +187,9 @@ def install(addr: int) -> Session:
 
     session = Session(addr)
     registry = load_all()
+    # Each Tcl level that passes through a command adds a few Python frames: let Tcl's own
+    # nesting limit ("too many nested evaluations") stop runaway recursion, not Python's.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 8000))
     for cmd in registry.values():
         for name in cmd.names:
             run = _make_callable(session, cmd, name)
