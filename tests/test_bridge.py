@@ -3,7 +3,6 @@ tclsh library's start-up (venv, minimal PATH, init failure)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 import threading
