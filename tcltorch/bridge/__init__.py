@@ -171,10 +171,6 @@ package provide tcltorch %s
 """
 
 
-def session_for(addr: int) -> Session | None:
-    return _sessions.get(addr)
-
-
 def install(addr: int) -> Session:
     """Register every command on the interpreter at ``addr`` (once) and return its session."""
     session = _sessions.get(addr)

@@ -178,16 +178,8 @@ def _adam_tail() -> list[Opt]:
     *_adam_tail(),
     summary="Create an Adam optimizer (torch.optim.Adam).",
 )
-def optimizer_adam(parameters, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize):
-    return torch.optim.Adam(
-        parameters,
-        lr=lr,
-        betas=(beta1, beta2),
-        eps=eps,
-        weight_decay=weight_decay,
-        amsgrad=amsgrad,
-        maximize=maximize,
-    )
+def optimizer_adam(parameters, beta1, beta2, **options):
+    return torch.optim.Adam(parameters, betas=(beta1, beta2), **options)
 
 
 @command(
@@ -202,16 +194,8 @@ def optimizer_adam(parameters, lr, beta1, beta2, weight_decay, eps, amsgrad, max
     extra_aliases=("optimizerAdamW",),
     summary="Create an AdamW optimizer (torch.optim.AdamW, decoupled weight decay).",
 )
-def optimizer_adamw(parameters, lr, weight_decay, beta1, beta2, eps, amsgrad, maximize):
-    return torch.optim.AdamW(
-        parameters,
-        lr=lr,
-        betas=(beta1, beta2),
-        eps=eps,
-        weight_decay=weight_decay,
-        amsgrad=amsgrad,
-        maximize=maximize,
-    )
+def optimizer_adamw(parameters, beta1, beta2, **options):
+    return torch.optim.AdamW(parameters, betas=(beta1, beta2), **options)
 
 
 @command(

@@ -366,12 +366,6 @@ class Command:
             words.append("?-option value ...?")
         return " ".join(words)
 
-    def named_usage(self, invoked: str) -> str:
-        words = [f"torch::{invoked}"]
-        for opt in self.options:
-            words.append(f"{opt.flag} value" if opt.required else f"?{opt.flag} value?")
-        return " ".join(words)
-
     def _option(self, word: str) -> Opt:
         opt = self._lookup.get(word)
         if opt is not None:
@@ -476,13 +470,3 @@ def command(
 
     return register
 
-
-def lookup(name: str) -> Command | None:
-    """The command for a name or alias, with or without ``torch::``."""
-    name = name.removeprefix("::").removeprefix("torch::")
-    if name in REGISTRY:
-        return REGISTRY[name]
-    for cmd in REGISTRY.values():
-        if name in cmd.aliases:
-            return cmd
-    return None

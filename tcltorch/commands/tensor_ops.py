@@ -142,6 +142,12 @@ def _keepdim() -> Opt:
     return Opt("keepdim", Bool(), default=False, help="keep reduced dimensions with size 1")
 
 
+def _dims() -> Opt:
+    return Opt(
+        "dim", IntList(), default=None, help="dimension or list of dimensions (default: all)", aliases=("dimension",)
+    )
+
+
 def _all(result: torch.Tensor, input: torch.Tensor, keepdim: bool) -> torch.Tensor:
     """A reduction over every element; with keepdim, shaped [1, 1, ...] like the input."""
     return result.reshape([1] * input.dim()) if keepdim else result
@@ -150,13 +156,7 @@ def _all(result: torch.Tensor, input: torch.Tensor, keepdim: bool) -> torch.Tens
 @command(
     "tensor_sum",
     _input(),
-    Opt(
-        "dim",
-        IntList(),
-        default=None,
-        help="dimension or list of dimensions (default: all)",
-        aliases=("dimension",),
-    ),
+    _dims(),
     _keepdim(),
     summary="Sum of the elements, over all or some dimensions.",
 )
@@ -169,13 +169,7 @@ def tensor_sum(input, dim, keepdim):
 @command(
     "tensor_mean",
     _input(),
-    Opt(
-        "dim",
-        IntList(),
-        default=None,
-        help="dimension or list of dimensions (default: all)",
-        aliases=("dimension",),
-    ),
+    _dims(),
     _keepdim(),
     summary="Mean of the elements, over all or some dimensions.",
 )
