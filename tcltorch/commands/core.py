@@ -39,6 +39,14 @@ def handles(kind: str | None, ctx: Any) -> list[str]:
     summary="Evaluate a script and free every handle it created, except those in its result.",
 )
 def scope(script: str, ctx: Any) -> str:
+    return scoped_eval(ctx, script)
+
+
+def scoped_eval(ctx: Any, script: str) -> str:
+    """Evaluate ``script`` in the caller's frame and free every handle it created,
+    except those named in its result.  Every command that takes a script body
+    (scope, no_grad, autocast, foreach_batch, ...) runs it through this function,
+    so they share one behaviour for errors, return/break/continue and interrupts."""
     mark = ctx.handles.mark()
     result = ""
     try:
