@@ -28,7 +28,19 @@ def kind_of(obj: Any) -> str:
         return _MODULE_KINDS.get(name, name.lower())
     if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
         return "scheduler"
+    for cls, kind in KINDS.items():
+        if isinstance(obj, cls):
+            return kind
     return "object"
+
+
+# Other object classes a family names (grad scalers, work handles ...): class -> prefix.
+KINDS: dict[type, str] = {}
+
+
+def register_kind(cls: type, kind: str) -> None:
+    """Give objects of ``cls`` handles named ``kindN`` (and make ``Handle(kind)`` accept them)."""
+    KINDS[cls] = kind
 
 
 def describe(obj: Any) -> str:
