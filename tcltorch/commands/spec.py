@@ -309,6 +309,7 @@ class Opt:
     positional: bool = True
     aliases: tuple[str, ...] = ()
     rest: bool = False  # the last positional slot takes all remaining words
+    last: bool = False  # always the command's final word, after any options (a script body)
 
     def __post_init__(self) -> None:
         self.flag = "-" + self.name
@@ -336,19 +337,22 @@ class Command:
         self.context = context
         generated = camel(name) if alias is None else alias
         self.aliases = [a for a in [generated, *extra_aliases] if a and a != name]
-        self.positional = [o for o in self.options if o.positional]
+        tails = [o for o in self.options if o.last]
+        self.tail: Opt | None = tails[0] if tails else None
+        head = self._head = [o for o in self.options if not o.last]  # what the words before a tail hold
+        self.positional = [o for o in head if o.positional]
         self._lookup: dict[str, Opt] = {}
-        for opt in self.options:
+        for opt in head:
             for word in (opt.name, *opt.aliases):
                 self._lookup["-" + word] = opt
-        self._flags = [o.flag for o in self.options]
+        self._flags = [o.flag for o in head]
         # Fast path for the common call: only positional words, no options.
         self._slots = [(o.py_name, o.type.convert, o.flag) for o in self.positional]
-        self._defaults = {o.py_name: o.default for o in self.options if not o.required and not callable(o.default)}
-        self._factories = [(o.py_name, o.default) for o in self.options if not o.required and callable(o.default)]
+        self._defaults = {o.py_name: o.default for o in head if not o.required and not callable(o.default)}
+        self._factories = [(o.py_name, o.default) for o in head if not o.required and callable(o.default)]
         required_at = [i for i, o in enumerate(self.positional) if o.required]
         self._min_positional = required_at[-1] + 1 if required_at else 0
-        if any(o.rest for o in self.options) or any(o.required and not o.positional for o in self.options):
+        if any(o.rest for o in head) or any(o.required and not o.positional for o in head):
             self._min_positional = len(self.positional) + 1  # never take the fast path
 
     @property
@@ -362,8 +366,10 @@ class Command:
                 words.append(f"{opt.name} ?{opt.name} ...?" if opt.required else f"?{opt.name} ...?")
             else:
                 words.append(opt.name if opt.required else f"?{opt.name}?")
-        if any(not o.positional for o in self.options):
+        if any(not o.positional for o in self._head):
             words.append("?-option value ...?")
+        if self.tail is not None:
+            words.append(self.tail.name)
         return " ".join(words)
 
     def _option(self, word: str) -> Opt:
@@ -381,6 +387,15 @@ class Command:
 
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         """Both argument forms -> keyword arguments for the command function."""
+        if self.tail is not None:  # Tcl style: ?options? body, the body always last
+            if not args:
+                raise wrong_args(self.usage(invoked))
+            kwargs = self._parse_head(ctx, args[:-1], invoked)
+            kwargs[self.tail.py_name] = self.tail.type.convert(args[-1], self.tail.flag, ctx)
+            return kwargs
+        return self._parse_head(ctx, args, invoked)
+
+    def _parse_head(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         if self._min_positional <= len(args) <= len(self._slots):
             for word in args:
                 if word[:1] == "-" and word[1:2] in _LETTERS:
@@ -397,7 +412,7 @@ class Command:
         return self._parse_general(ctx, args, invoked)
 
     def _parse_general(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
-        if not self.options and args:
+        if not self._head and args:
             raise wrong_args(self.usage(invoked))
         raw: dict[str, str | list[str]] = {}
         n = len(args)
@@ -429,13 +444,13 @@ class Command:
                 )
             raw[opt.name] = [args[i + 1]] if opt.rest else args[i + 1]
             i += 2
-        for opt in self.options:  # every missing argument is reported before any value is read
+        for opt in self._head:  # every missing argument is reported before any value is read
             if opt.required and opt.name not in raw:
                 if not named_form and opt.positional:
                     raise wrong_args(self.usage(invoked))
                 raise TclError(f'missing required option "{opt.flag}"', ["TORCH", "ARGS", "REQUIRED", opt.flag])
         kwargs: dict[str, Any] = {}
-        for opt in self.options:
+        for opt in self._head:
             text = raw.get(opt.name)
             if text is None:
                 kwargs[opt.py_name] = opt.default() if callable(opt.default) else opt.default
