@@ -1,0 +1,248 @@
+"""Mixed precision: autocast (as a script, or the other implementation's global
+switches) and gradient scaling with torch.amp.GradScaler, on the CPU and CUDA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from tcltorch.commands.core import scoped_eval
+from tcltorch.commands.spec import Bool, Custom, Double, Handle, Int, Opt, Script, command, dtype_name
+from tcltorch.errors import TclError, invalid_value
+from tcltorch.handles import register_kind
+
+register_kind(torch.amp.GradScaler, "scaler")
+
+_AMP_DTYPES = {
+    "float16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float": torch.float32,
+}
+_AMP_REQUIREMENT = "must be float16, bfloat16 or float32"
+
+
+def _amp_dtype(text: str, option: str, ctx: Any) -> torch.dtype:
+    dtype = _AMP_DTYPES.get(text.strip().lower())
+    if dtype is None:
+        raise invalid_value(option, text, _AMP_REQUIREMENT)
+    return dtype
+
+
+AmpDType = Custom(_amp_dtype, "dtype", _AMP_REQUIREMENT)
+
+
+def _device_type(text: str, option: str, ctx: Any) -> str:
+    kind = text.strip().lower()
+    if kind not in ("cpu", "cuda"):
+        raise invalid_value(option, text, "must be cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise invalid_value(option, text, "CUDA is not available on this machine")
+    return kind
+
+
+DeviceType = Custom(_device_type, "cpu|cuda", "must be cpu or cuda")
+
+
+def _device_type_opt(default: str | None) -> Opt:
+    return Opt(
+        "deviceType",
+        DeviceType,
+        default=default,
+        aliases=("device_type", "device"),
+        help="cpu or cuda"
+        + (f" (default {default})" if default else " (default: cuda when available, else cpu)"),
+    )
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# -- autocast ----------------------------------------------------------------------------------------
+
+
+@command(
+    "autocast",
+    _device_type_opt(None),
+    Opt(
+        "dtype",
+        AmpDType,
+        default=None,
+        aliases=("data_type",),
+        help="lower-precision type (default: bfloat16 on the CPU, float16 on CUDA)",
+    ),
+    Opt("enabled", Bool(), default=True, help="0 runs the script with autocast off"),
+    Opt(
+        "cacheEnabled",
+        Bool(),
+        default=True,
+        help="cache casted weights inside the region",
+        aliases=("cache_enabled",),
+    ),
+    Opt(
+        "script", Script(), last=True, help="script run with autocast; the previous state returns afterwards"
+    ),
+    context=True,
+    summary="Run a script under torch.autocast: eligible operations compute in a lower precision.",
+)
+def autocast(device_type, dtype, enabled, cache_enabled, script, ctx):
+    device_type = device_type or _default_device()
+    with torch.autocast(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled):
+        return scoped_eval(ctx, script)
+
+
+@command(
+    "autocast_enable",
+    _device_type_opt("cuda"),
+    Opt(
+        "dtype",
+        AmpDType,
+        default=None,
+        aliases=("data_type",),
+        help="lower-precision type (default: the device's current autocast dtype)",
+    ),
+    summary="Turn autocast on for a device for the rest of the session (prefer torch::autocast script).",
+)
+def autocast_enable(device_type, dtype):
+    _device_type(device_type, "-deviceType", None)
+    if dtype is not None:
+        torch.set_autocast_dtype(device_type, dtype)
+    torch.set_autocast_enabled(device_type, True)
+
+
+@command("autocast_disable", _device_type_opt("cuda"), summary="Turn autocast off for a device.")
+def autocast_disable(device_type):
+    _device_type(device_type, "-deviceType", None)
+    torch.set_autocast_enabled(device_type, False)
+
+
+@command("autocast_is_enabled", _device_type_opt("cuda"), summary="1 when autocast is on for the device.")
+def autocast_is_enabled(device_type):
+    return torch.is_autocast_enabled(device_type)
+
+
+@command(
+    "autocast_set_dtype",
+    Opt("dtype", AmpDType, aliases=("data_type",), help="float16, bfloat16 or float32"),
+    _device_type_opt("cuda"),
+    summary="Set the dtype autocast uses on a device; returns it.",
+)
+def autocast_set_dtype(dtype, device_type):
+    _device_type(device_type, "-deviceType", None)
+    torch.set_autocast_dtype(device_type, dtype)
+    return dtype_name(torch.get_autocast_dtype(device_type))
+
+
+# -- gradient scaling ----------------------------------------------------------------------------------
+
+
+@command(
+    "grad_scaler_new",
+    Opt("initScale", Double(gt=0), default=65536.0, help="first scale factor", aliases=("init_scale",)),
+    Opt(
+        "growthFactor",
+        Double(gt=1),
+        default=2.0,
+        help="scale multiplier after -growthInterval good steps",
+        aliases=("growth_factor",),
+    ),
+    Opt(
+        "backoffFactor",
+        Double(gt=0, lt=1),
+        default=0.5,
+        help="scale multiplier after a step with Inf/NaN",
+        aliases=("backoff_factor",),
+    ),
+    Opt(
+        "growthInterval",
+        Int(ge=1),
+        default=2000,
+        help="good steps before the scale grows",
+        aliases=("growth_interval",),
+    ),
+    Opt("enabled", Bool(), default=True, help="0 makes every call a pass-through"),
+    _device_type_opt(None),
+    summary="A gradient scaler (torch.amp.GradScaler) for mixed-precision training.",
+)
+def grad_scaler_new(init_scale, growth_factor, backoff_factor, growth_interval, enabled, device_type):
+    return torch.amp.GradScaler(
+        device_type or _default_device(),
+        init_scale=init_scale,
+        growth_factor=growth_factor,
+        backoff_factor=backoff_factor,
+        growth_interval=growth_interval,
+        enabled=enabled,
+    )
+
+
+def _scaler() -> Opt:
+    return Opt("scaler", Handle("scaler"), help="grad scaler handle")
+
+
+@command(
+    "grad_scaler_scale",
+    _scaler(),
+    Opt("tensor", Handle("tensor"), help="loss to scale", aliases=("outputs", "input", "loss")),
+    summary="The loss multiplied by the current scale (backpropagate this one).",
+)
+def grad_scaler_scale(scaler, tensor):
+    return scaler.scale(tensor)
+
+
+@command(
+    "grad_scaler_unscale",
+    _scaler(),
+    Opt("optimizer", Handle("optimizer"), help="optimizer whose gradients to unscale in place"),
+    summary="Divide an optimizer's gradients by the scale in place (before clipping them).",
+)
+def grad_scaler_unscale(scaler, optimizer):
+    scaler.unscale_(optimizer)
+
+
+@command(
+    "grad_scaler_step",
+    _scaler(),
+    Opt("optimizer", Handle("optimizer"), help="optimizer to step"),
+    summary="Unscale the gradients and step the optimizer, skipping the step when they hold Inf or NaN. "
+    "Returns 1 when the step was taken.",
+)
+def grad_scaler_step(scaler, optimizer):
+    if not scaler.is_enabled():
+        optimizer.step()
+        return True
+    if scaler._scale is None:
+        raise TclError(
+            "grad_scaler_step before any grad_scaler_scale: scale the loss and call "
+            "torch::tensor_backward first",
+            ["TORCH", "STATE"],
+        )
+    scaler.step(optimizer)
+    found = scaler._per_optimizer_states[id(optimizer)]["found_inf_per_device"]
+    return not any(bool(v.item()) for v in found.values())
+
+
+@command(
+    "grad_scaler_update",
+    _scaler(),
+    Opt(
+        "newScale",
+        Double(gt=0),
+        default=None,
+        help="set this scale instead of the automatic update",
+        aliases=("new_scale",),
+    ),
+    summary="Update the scale after a step: back off after Inf/NaN, grow after enough good steps.",
+)
+def grad_scaler_update(scaler, new_scale):
+    if scaler.is_enabled() and scaler._scale is None:
+        raise TclError("grad_scaler_update before any grad_scaler_scale", ["TORCH", "STATE"])
+    scaler.update(new_scale)
+    return scaler.get_scale()
+
+
+@command("grad_scaler_get_scale", _scaler(), summary="The scaler's current scale factor.")
+def grad_scaler_get_scale(scaler):
+    return float(scaler.get_scale())
