@@ -9,6 +9,7 @@ tables the docs are checked against.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from dataclasses import dataclass, field
@@ -329,8 +330,14 @@ class Command:
         alias: str | None = None,
         extra_aliases: Sequence[str] = (),
         context: bool = False,
+        doc: str = "",
+        examples: Sequence[str | tuple[str, str]] = (),
     ) -> None:
         self.name = name
+        # For tools/gen_docs.py: the page's Description (markdown; may add "## Return Value",
+        # "## Errors" or "## See Also" sections) and its Tcl examples (code, or (title, code)).
+        self.doc = doc
+        self.examples = list(examples)
         self.fn = fn
         self.options = list(options)
         self.summary = summary
@@ -473,6 +480,8 @@ def command(
     alias: str | None = None,
     extra_aliases: Sequence[str] = (),
     context: bool = False,
+    doc: str | None = None,
+    examples: Sequence[str | tuple[str, str]] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a ``torch::name`` command from its options and a plain function."""
 
@@ -480,7 +489,8 @@ def command(
         if name in REGISTRY:
             raise ValueError(f"torch::{name} is declared twice")
         REGISTRY[name] = Command(name, fn, options, summary or (fn.__doc__ or "").strip().split("\n")[0],
-                                 alias, extra_aliases, context)
+                                 alias, extra_aliases, context,
+                                 inspect.cleandoc(fn.__doc__ or "") if doc is None else doc, examples)
         return fn
 
     return register
