@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any, Iterable
 
@@ -21,6 +22,9 @@ def kind_of(obj: Any) -> str:
     """The handle prefix for an object: tensor, optimizer, or the module's kind."""
     if isinstance(obj, torch.Tensor):
         return "tensor"
+    registered = KINDS.get(type(obj))
+    if registered is not None:
+        return registered
     if isinstance(obj, torch.optim.Optimizer):
         return "optimizer"
     if isinstance(obj, torch.nn.Module):
@@ -34,7 +38,8 @@ def kind_of(obj: Any) -> str:
     return "object"
 
 
-# Other object classes a family names (grad scalers, work handles ...): class -> prefix.
+# Object classes a family names itself (grad scalers, DDP wrappers, work handles ...): class -> prefix.
+# An exact class match here wins over the generic rules above.
 KINDS: dict[type, str] = {}
 
 
@@ -55,6 +60,40 @@ def describe(obj: Any) -> str:
 
 _HANDLE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
+# One counter per kind for the whole process, shared by every interpreter's table:
+# tensor7 names one tensor in one interpreter, and no other interpreter ever
+# hands out tensor7 (a name copied across interpreters cannot mean another object).
+# next() on itertools.count is atomic under the GIL.
+_COUNTERS: dict[str, Iterable[int]] = {}
+
+
+def _next_number(kind: str) -> int:
+    counter = _COUNTERS.get(kind)
+    if counter is None:
+        counter = _COUNTERS.setdefault(kind, itertools.count(1))
+    return next(counter)  # type: ignore[call-overload]
+
+
+def known_kind(kind: str, live: Iterable[Any] = ()) -> bool:
+    """Whether ``kind`` names a handle kind: tensor, module, optimizer, scheduler,
+    object, a torch.nn module kind (linear, sequential, ...) or the kind of a live object."""
+    if kind in ("tensor", "module", "optimizer", "scheduler", "object"):
+        return True
+    if kind in _module_kinds():
+        return True
+    return any(kind_of(obj) == kind for obj in live)
+
+
+_KINDS: set[str] = set()
+
+
+def _module_kinds() -> set[str]:
+    if not _KINDS:
+        for value in vars(torch.nn).values():
+            if isinstance(value, type) and issubclass(value, torch.nn.Module):
+                _KINDS.add(_MODULE_KINDS.get(value.__name__, value.__name__.lower()))
+    return _KINDS
+
 
 class HandleTable:
     """Maps names like ``tensor7`` to objects.  One object has one name: putting
@@ -64,7 +103,6 @@ class HandleTable:
         self._objects: dict[str, Any] = {}
         self._serials: dict[str, int] = {}
         self._by_id: dict[int, str] = {}
-        self._counters: dict[str, int] = {}
         self._serial = 0
 
     def __len__(self) -> int:
@@ -74,13 +112,13 @@ class HandleTable:
         return name in self._objects
 
     def put(self, obj: Any, kind: str | None = None) -> str:
+        if obj is None:
+            raise TypeError("None cannot have a handle (an empty Tcl result stands for it)")
         name = self._by_id.get(id(obj))
         if name is not None:
             return name
         kind = kind or kind_of(obj)
-        number = self._counters.get(kind, 0) + 1
-        self._counters[kind] = number
-        name = f"{kind}{number}"
+        name = f"{kind}{_next_number(kind)}"
         self._serial += 1
         self._objects[name] = obj
         self._serials[name] = self._serial
