@@ -311,6 +311,7 @@ class Opt:
     aliases: tuple[str, ...] = ()
     rest: bool = False  # the last positional slot takes all remaining words
     last: bool = False  # always the command's final word, after any options (a script body)
+    default_doc: str = ""  # the Default the docs show when the value itself says little (None -> "cpu")
 
     def __post_init__(self) -> None:
         self.flag = "-" + self.name
