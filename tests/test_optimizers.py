@@ -198,7 +198,8 @@ def test_usage_errors(interp):
     message, code = _err(interp, "torch::optimizer_adam -bogus 1")
     assert message == (
         'bad option "-bogus": must be -parameters, -lr, -beta1, -beta2, -weightDecay, -eps, '
-        "-amsgrad, or -maximize"
+        "-amsgrad, -maximize, -clipNorm, -clipValue, -globalClipNorm, -useEma, -emaMomentum, "
+        "-emaOverwriteFrequency, or -skipNonFinite"
     )
     assert code == ["TCL", "LOOKUP", "INDEX", "option", "-bogus"]
     assert _err(interp, "torch::optimizer_sgd tensor99") == (

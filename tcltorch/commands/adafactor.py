@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tcltorch.commands.optim_extras import EXTRA_OPTIONS, with_extras
 from tcltorch.commands.optimizers import Parameters
 from tcltorch.commands.spec import Bool, Choice, Custom, Double, Opt, command, parse_tcl_double
 from tcltorch.errors import invalid_value
@@ -53,7 +54,8 @@ ADAFACTOR_OPTIONS = [
 ]
 
 
-@command("optimizer_adafactor", *ADAFACTOR_OPTIONS, summary="Create an Adafactor optimizer.")
+@command("optimizer_adafactor", *ADAFACTOR_OPTIONS, *EXTRA_OPTIONS, summary="Create an Adafactor optimizer.")
+@with_extras
 def optimizer_adafactor(parameters, implementation, **options):
     from tcltorch.optim import Adafactor
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-from tcltorch.commands.spec import Bool, Custom, Double, Handle, Opt, camel, command
+from tcltorch.commands.optim_extras import EXTRA_OPTIONS, with_extras
+from tcltorch.commands.spec import Bool, Custom, Double, Handle, Opt, Script, camel, command
 from tcltorch.errors import TclError, invalid_value
 
 PARAMS_REQUIREMENT = "must be a tensor handle, a module handle, or a list of them"
@@ -58,9 +59,51 @@ Parameters = Custom(_parameters, "list/handle", PARAMS_REQUIREMENT)
 _OPTIMIZER = Opt("optimizer", Handle("optimizer"), help="optimizer handle")
 
 
-@command("optimizer_step", _OPTIMIZER, summary="Perform one optimization step.")
-def optimizer_step(optimizer):
-    optimizer.step()
+@command(
+    "optimizer_step",
+    _OPTIMIZER,
+    Opt("closure", Script(), None, "script that re-evaluates the loss (runs backward, returns the loss handle)"),
+    context=True,
+    summary="Perform one optimization step; with -closure (L-BFGS needs one) returns the loss.",
+)
+def optimizer_step(optimizer, closure, ctx):
+    if closure is None:
+        if isinstance(optimizer, torch.optim.LBFGS):
+            raise TclError(
+                'missing required option "-closure": L-BFGS re-evaluates the loss with a script',
+                ["TORCH", "ARGS", "REQUIRED", "-closure"],
+            )
+        optimizer.step()
+        return None
+    loss = optimizer.step(_closure(ctx, closure))
+    return float(loss.item()) if isinstance(loss, torch.Tensor) else float(loss)
+
+
+def _closure(ctx: Any, script: str):
+    """A torch closure that evaluates ``script`` (through scoped_eval) and returns its loss."""
+    from tcltorch.commands.core import scoped_eval
+
+    def closure() -> torch.Tensor:
+        mark = ctx.handles.mark()
+        try:
+            result = scoped_eval(ctx, script).strip()
+            obj = ctx.handles.get(result) if result in ctx.handles else None
+            if isinstance(obj, torch.Tensor) and obj.numel() == 1:
+                return obj
+            from tcltorch.commands.spec import parse_tcl_double
+
+            value = parse_tcl_double(result)
+            if value is None:
+                raise TclError(
+                    f'invalid -closure result "{result}": the script must return the loss '
+                    "(a one-element tensor handle or a number)",
+                    ["TORCH", "VALUE", "-closure"],
+                )
+            return torch.tensor(value)
+        finally:
+            ctx.handles.release_since(mark)  # the loss handle too: the optimizer holds the tensor
+
+    return closure
 
 
 @command(
@@ -176,8 +219,10 @@ def _adam_tail() -> list[Opt]:
     *_beta_opts(),
     _weight_decay_opt(0.0, "L2 penalty added to the gradient"),
     *_adam_tail(),
+    *EXTRA_OPTIONS,
     summary="Create an Adam optimizer (torch.optim.Adam).",
 )
+@with_extras
 def optimizer_adam(parameters, beta1, beta2, **options):
     return torch.optim.Adam(parameters, betas=(beta1, beta2), **options)
 
@@ -191,9 +236,11 @@ def optimizer_adam(parameters, beta1, beta2, **options):
     ),
     *_beta_opts(),
     *_adam_tail(),
+    *EXTRA_OPTIONS,
     extra_aliases=("optimizerAdamW",),
     summary="Create an AdamW optimizer (torch.optim.AdamW, decoupled weight decay).",
 )
+@with_extras
 def optimizer_adamw(parameters, beta1, beta2, **options):
     return torch.optim.AdamW(parameters, betas=(beta1, beta2), **options)
 
@@ -207,8 +254,10 @@ def optimizer_adamw(parameters, beta1, beta2, **options):
     _weight_decay_opt(0.0, "L2 penalty added to the gradient"),
     Opt("nesterov", Bool(), False, "Nesterov momentum (needs -momentum > 0 and -dampening 0)"),
     Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
+    *EXTRA_OPTIONS,
     summary="Create a stochastic gradient descent optimizer (torch.optim.SGD).",
 )
+@with_extras
 def optimizer_sgd(parameters, lr, momentum, dampening, weight_decay, nesterov, maximize):
     if nesterov and (momentum <= 0 or dampening != 0):
         raise invalid_value("-nesterov", "true", "needs -momentum > 0 and -dampening 0")
