@@ -95,12 +95,14 @@ def _device() -> Opt:
         default=None,
         positional=False,
         help="device of the parameters: cpu, cuda or cuda:N",
+        default_doc="cpu",
     )
 
 
 def _dtype() -> Opt:
     return Opt(
-        "dtype", FloatDType, default=None, positional=False, help="floating-point dtype of the parameters"
+        "dtype", FloatDType, default=None, positional=False, help="floating-point dtype of the parameters",
+        default_doc="float32",
     )
 
 
@@ -429,8 +431,8 @@ def count_parameters(model, trainable_only):
 @command(
     "layer_to",
     _module("layer"),
-    Opt("device", Device(), default=None, help="target device"),
-    Opt("dtype", FloatDType, default=None, help="target floating-point dtype"),
+    Opt("device", Device(), default=None, help="target device: cpu, cuda or cuda:N", default_doc="unchanged"),
+    Opt("dtype", FloatDType, default=None, help="target floating-point dtype", default_doc="unchanged"),
     summary="Move a module's parameters and buffers to a device and/or dtype, in place.",
 )
 def layer_to(layer, device, dtype):

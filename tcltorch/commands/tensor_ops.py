@@ -144,7 +144,8 @@ def _keepdim() -> Opt:
 
 def _dims() -> Opt:
     return Opt(
-        "dim", IntList(), default=None, help="dimension or list of dimensions (default: all)", aliases=("dimension",)
+        "dim", IntList(), default=None, help="dimension or list of dimensions", aliases=("dimension",),
+        default_doc="all elements",
     )
 
 
@@ -180,7 +181,7 @@ def tensor_mean(input, dim, keepdim):
 
 
 def _one_dim() -> Opt:
-    return Opt("dim", Int(), default=None, help="dimension (default: all elements)", aliases=("dimension",))
+    return Opt("dim", Int(), default=None, help="dimension", aliases=("dimension",), default_doc="all elements")
 
 
 @command(

@@ -39,11 +39,11 @@ def _dtype(default: torch.dtype | None = torch.float32) -> Opt:
 
 
 def _device() -> Opt:
-    return Opt("device", Device(), default=None, help="cpu, cuda or cuda:N (default: cpu)")
+    return Opt("device", Device(), default=None, help="cpu, cuda or cuda:N", default_doc="cpu")
 
 
 def _requires_grad() -> Opt:
-    return Opt("requiresGrad", Bool(), default=False, help="track gradients (makes a trainable leaf)")
+    return Opt("requiresGrad", Bool(), default=False, help="track gradients (makes a trainable leaf); floating-point dtypes only")
 
 
 def _number(text: str, option: str, ctx: Any) -> float:
@@ -349,10 +349,11 @@ def rand(shape, device, dtype, requires_grad):
 
 @command(
     "arange",
-    Opt("start", FiniteNumber, default=None, help="first value (default 0); a lone number is the end"),
+    Opt("start", FiniteNumber, default=None, help="first value; a lone number is the end", default_doc="0"),
     Opt("end", FiniteNumber, default=None, help="end of the range, exclusive"),
     Opt("step", NonzeroNumber, default=1, help="distance between values"),
-    _dtype(None),
+    Opt("dtype", DType(), default=None, help="element type: int64 when start, end and step are all integers, else float32",
+        default_doc="inferred"),
     _device(),
     _requires_grad(),
     summary="A 1-d tensor of evenly spaced values in [start, end).",
@@ -384,7 +385,7 @@ def linspace(start, end, steps, dtype, device, requires_grad):
 @command(
     "eye",
     Opt("n", Int(ge=0), help="number of rows"),
-    Opt("m", Int(ge=0), default=None, help="number of columns (default: n)"),
+    Opt("m", Int(ge=0), default=None, help="number of columns", default_doc="n"),
     _dtype(),
     _device(),
     _requires_grad(),
@@ -430,7 +431,7 @@ def tensor_numel(input):
 @command(
     "tensor_requires_grad",
     _input(),
-    Opt("requiresGrad", Bool(), default=None, help="new value; without it the flag is only read"),
+    Opt("requiresGrad", Bool(), default=None, help="new value; without it the flag is only read", default_doc="read only"),
     context=True,
     summary="Read, or set on a leaf tensor, whether a tensor tracks gradients.",
 )
@@ -458,7 +459,8 @@ def tensor_grad(input):
 @command(
     "tensor_backward",
     _input("tensor to differentiate (a one-element tensor, or give -gradient)"),
-    Opt("gradient", Handle("tensor"), default=None, help="gradient of the output, same shape as the tensor"),
+    Opt("gradient", Handle("tensor"), default=None, help="gradient of the output, same shape as the tensor",
+        default_doc="none (one-element tensors only)"),
     Opt("retainGraph", Bool(), default=False, positional=False, help="keep the graph for another backward"),
     Opt(
         "createGraph",
@@ -499,8 +501,8 @@ def tensor_clone(input):
 @command(
     "tensor_to",
     _input(),
-    Opt("device", Device(), default=None, help="target device"),
-    Opt("dtype", DType(), default=None, help="target element type"),
+    Opt("device", Device(), default=None, help="target device", default_doc="unchanged"),
+    Opt("dtype", DType(), default=None, help="target element type", default_doc="unchanged"),
     summary="A tensor moved to a device and/or converted to a dtype.",
 )
 def tensor_to(input, device, dtype):
@@ -566,6 +568,7 @@ def tensor_index_select(input, dim, indices):
         SliceEnd,
         default=None,
         help="end index, exclusive; negative counts from the end; end or {} for the end",
+        default_doc="end",
     ),
     Opt("step", Int(ge=1), default=1, help="stride"),
     summary="The part start:end:step of a tensor along one dimension (a view).",
