@@ -22,6 +22,7 @@ from tcltorch.commands.spec import (
     Int,
     IntList,
     Opt,
+    camel,
     command,
     parse_tcl_int,
 )
@@ -311,7 +312,7 @@ def _atleast(name: str, fn: Any, n: int) -> None:
         puts [torch::tensor_shape [torch::{name} [torch::tensor_create 5]]]   ;# -> {" ".join(["1"] * n)}
         puts [torch::tensor_shape [torch::atleast{n}d [torch::zeros {{2 2 2 2}}]]]   ;# -> 2 2 2 2
     """
-    command(name, _tensor(), extra_aliases=(f"atleast{n}d",))(run)
+    command(name, _tensor())(run)  # its camelCase alias is the other implementation's atleastNd
 
 
 _atleast("atleast_1d", torch.atleast_1d, 1)
@@ -871,7 +872,7 @@ def _stack(name: str, fn: Any, alias: str, what: str, out: str) -> None:
         puts [torch::tensor_to_list [torch::{name} $a $b]]   ;# -> {out}
         puts [torch::tensor_to_list [torch::{alias} -tensors [list $a $b]]]   ;# -> {out}
     """
-    command(name, _tensors_opt(), extra_aliases=(alias,))(run)
+    command(name, _tensors_opt(), extra_aliases=(alias,) if alias != camel(name) else ())(run)
 
 
 _stack("hstack", torch.hstack, "hStack", "horizontally (along dimension 1; 0 for 1-d tensors)", "1 2 3 4")
