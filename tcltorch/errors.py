@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 TCL_OK, TCL_ERROR, TCL_RETURN, TCL_BREAK, TCL_CONTINUE = 0, 1, 2, 3, 4
 
 
@@ -48,3 +51,66 @@ def tcl_or_list(words: list[str]) -> str:
     if len(words) == 2:
         return f"{words[0]} or {words[1]}"
     return ", ".join(words[:-1]) + ", or " + words[-1]
+
+
+# ---------------------------------------------------------------------------
+# PyTorch's messages, said for a Tcl user.  Each rule sees the exception, its
+# first line, the command name and its parsed arguments (objects, not words), and
+# returns what to say before PyTorch's own text ("... (PyTorch: <text>)"), or None.
+
+_MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
+
+
+def _shape(tensor: Any) -> str:
+    return "{" + " ".join(str(d) for d in tensor.shape) + "}"
+
+
+def _first(kwargs: dict[str, Any] | None, kind: type) -> Any:
+    for value in (kwargs or {}).values():
+        if isinstance(value, kind):
+            return value
+    return None
+
+
+def _name(handles: Any, obj: Any, fallback: str) -> str:
+    name = handles.name_of(obj) if handles is not None else None
+    return name or fallback
+
+
+def translate(
+    exc: BaseException, text: str, invoked: str | None, kwargs: dict[str, Any] | None, handles: Any
+) -> str | None:
+    if not isinstance(exc, RuntimeError):
+        return None
+    import torch
+
+    if "backward through the graph a second time" in text:
+        tensor = _first(kwargs, torch.Tensor)
+        who = _name(handles, tensor, "this tensor") if tensor is not None else "this tensor"
+        return (
+            f"the graph behind {who} was already freed by an earlier torch::tensor_backward: "
+            "give that first call -retainGraph 1 to differentiate the graph again"
+        )
+    match = _MATMUL.search(text)
+    if match:
+        module = _first(kwargs, torch.nn.Module)
+        tensor = _first(kwargs, torch.Tensor)
+        if module is not None and tensor is not None:
+            got, expected = match.group(2), match.group(3)
+            return (
+                f"{_name(handles, module, 'the module')} cannot take an input of shape {_shape(tensor)}: "
+                f"a layer expects {expected} features in the last dimension, got {got}"
+            )
+        return None
+    if "'indices'" in text and "scalar types: Long, Int" in text:
+        tensor = _first(kwargs, torch.Tensor)
+        what = (
+            f"{_name(handles, tensor, 'the input')} ({str(tensor.dtype).replace('torch.', '')})"
+            if tensor is not None
+            else "the input"
+        )
+        return (
+            f"embedding indices must be integers, but {what} is not: "
+            "make the index tensor with -dtype int64 (or convert it with torch::tensor_to ... -dtype int64)"
+        )
+    return None

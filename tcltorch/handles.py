@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -138,7 +139,9 @@ class HandleTable:
             noun = expected or "object"
             raise TclError(f'no {noun} named "{name}"', ["TORCH", "HANDLE", name])
         article = "an" if expected[0] in "aeiou" else "a"  # type: ignore[index]
-        raise TclError(f'"{name}" is {describe(obj)}, expected {article} {expected}', ["TORCH", "HANDLE", name])
+        raise TclError(
+            f'"{name}" is {describe(obj)}, expected {article} {expected}', ["TORCH", "HANDLE", name]
+        )
 
     @staticmethod
     def _is(obj: Any, expected: str) -> bool:

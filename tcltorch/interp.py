@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from tcltorch import bridge
 from tcltorch.errors import TCL_BREAK, TCL_ERROR, TCL_OK, TCL_RETURN, TclError
@@ -37,9 +38,8 @@ class Interp:
         script raises :class:`TclError` (with ``errorcode`` and ``errorinfo``), or,
         when a Python exception inside a command caused it, that exception."""
         self._session.check_thread()
-        data = script.encode("utf-8", "surrogatepass")
         self._session.last_error = None
-        code = lib.tt_eval(self.addr, data, len(data), 1)
+        code = lib.tt_eval(self.addr, id(script), 1)
         return self._finish(code)
 
     def call(self, command: str, *args: Any) -> str:
@@ -51,6 +51,8 @@ class Interp:
         return self._finish(code)
 
     def _finish(self, code: int) -> str:
+        if code == bridge.E_SIZE:  # an argument too long for a Tcl value (as tkinter says)
+            raise bridge.too_big()
         out: list[Any] = []
         lib.tt_result_into(self.addr, id(out), code == TCL_ERROR)
         if code in (TCL_OK, TCL_RETURN):
@@ -59,7 +61,11 @@ class Interp:
             message, errorcode, errorinfo = out
             last = self._session.last_error
             self._session.last_error = None
-            if last is not None and not isinstance(last[0], TclError) and (last[1], last[2]) == (message, errorcode):
+            if (
+                last is not None
+                and not isinstance(last[0], TclError)
+                and (last[1], last[2]) == (message, errorcode)
+            ):
                 exc = last[0]
                 exc.errorcode, exc.errorinfo = errorcode, errorinfo  # type: ignore[attr-defined]
                 raise exc
@@ -70,7 +76,9 @@ class Interp:
     @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
         """While active (main thread only), Ctrl-C cancels the running evaluation
-        with an "interrupted" error and leaves the interpreter usable."""
+        with an "interrupted" error (no ``catch`` can stop it) and leaves the
+        interpreter usable.  A Ctrl-C that came while Python code ran in the block
+        is forgotten on leaving it: it never cancels a later evaluation."""
         if threading.current_thread() is not threading.main_thread() or self._interruptible:
             yield
             return
@@ -86,7 +94,8 @@ class Interp:
 
     # -- objects ------------------------------------------------------------------
     def put(self, obj: Any) -> str:
-        """Register a tensor, module or optimizer made in Python; returns its handle."""
+        """Register a tensor, module or optimizer made in Python; returns its handle.
+        Handle numbers are unique in the process, across interpreters."""
         self._session.check_thread()
         return self._session.handles.put(obj)
 

@@ -10,9 +10,9 @@ import tkinter
 
 import pytest
 import torch
+from conftest import ROOT, run_tclsh, tclsh_env
 
 import tcltorch
-from conftest import ROOT, run_tclsh, tclsh_env
 
 
 def test_eval_returns_the_result(interp):
@@ -23,12 +23,22 @@ def test_eval_returns_the_result(interp):
 @pytest.mark.parametrize(
     "script, message, errorcode",
     [
-        ("torch::zeros", 'wrong # args: should be "torch::zeros shape ?dtype? ?device? ?requiresGrad?"',
-         ["TCL", "WRONGARGS"]),
-        ("torch::zeros {2} -invalid 1", 'bad option "-invalid": must be -shape, -dtype, -device, or -requiresGrad',
-         ["TCL", "LOOKUP", "INDEX", "option", "-invalid"]),
+        (
+            "torch::zeros",
+            'wrong # args: should be "torch::zeros shape ?dtype? ?device? ?requiresGrad?"',
+            ["TCL", "WRONGARGS"],
+        ),
+        (
+            "torch::zeros {2} -invalid 1",
+            'bad option "-invalid": must be -shape, -dtype, -device, or -requiresGrad',
+            ["TCL", "LOOKUP", "INDEX", "option", "-invalid"],
+        ),
         ("torch::zeros -shape", 'missing value for option "-shape"', ["TORCH", "ARGS", "MISSING", "-shape"]),
-        ("torch::zeros -dtype int64", 'missing required option "-shape"', ["TORCH", "ARGS", "REQUIRED", "-shape"]),
+        (
+            "torch::zeros -dtype int64",
+            'missing required option "-shape"',
+            ["TORCH", "ARGS", "REQUIRED", "-shape"],
+        ),
         ("torch::zeros {2} -dtype complex", None, ["TORCH", "VALUE", "-dtype"]),
         ("torch::tensor_item tensor99", 'no tensor named "tensor99"', ["TORCH", "HANDLE", "tensor99"]),
     ],
@@ -44,14 +54,23 @@ def test_error_table(interp, script, message, errorcode):
 
 
 def test_invalid_dtype_lists_the_valid_names(interp):
-    with pytest.raises(tcltorch.TclError, match=r'invalid -dtype "complex": must be one of float32, float64, .*bool'):
+    with pytest.raises(
+        tcltorch.TclError, match=r'invalid -dtype "complex": must be one of float32, float64, .*bool'
+    ):
         interp.eval("torch::zeros {2} -dtype complex")
 
 
-def test_torch_error_comes_back_as_the_same_exception(interp):
+def test_torch_error_comes_back_as_the_same_exception(interp, monkeypatch):
     with pytest.raises(RuntimeError, match="floating point") as info:
         interp.eval("torch::tensor_create {1 2} -dtype int64 -requiresGrad 1")
     assert info.value.errorcode == ["TORCH", "RuntimeError"]
+    # a user error: the Tcl location right after the message, no Python traceback ...
+    assert info.value.errorinfo.split("\n")[1] == "    while executing"
+    assert "Traceback" not in info.value.errorinfo
+    # ... unless asked for
+    monkeypatch.setenv("TCLTORCH_TRACEBACK", "1")
+    with pytest.raises(RuntimeError) as info:
+        interp.eval("torch::tensor_create {1 2} -dtype int64 -requiresGrad 1")
     assert "Traceback" in info.value.errorinfo
 
 
@@ -66,7 +85,10 @@ def test_python_command_exception_type_survives(interp):
     with pytest.raises(Custom, match="custom failure: a b"):
         interp.eval("boom a b")
     # Caught inside Tcl it is an ordinary Tcl error with a structured code.
-    assert interp.eval("catch {boom x} m o; list $m [dict get $o -errorcode]") == "{custom failure: x} {TORCH Custom}"
+    assert (
+        interp.eval("catch {boom x} m o; list $m [dict get $o -errorcode]")
+        == "{custom failure: x} {TORCH Custom}"
+    )
     # A different error raised after catching is not confused with the stashed one.
     with pytest.raises(tcltorch.TclError, match="other"):
         interp.eval("catch {boom y}; error other")
@@ -153,7 +175,9 @@ def test_break_outside_a_loop(interp):
 
 
 def test_tclsh_creates_a_tensor_and_reads_it_back():
-    proc = run_tclsh("puts [package require tcltorch]\nputs [torch::tensor_to_list [torch::tensor_create {{1 2} {3 4}}]]")
+    proc = run_tclsh(
+        "puts [package require tcltorch]\nputs [torch::tensor_to_list [torch::tensor_create {{1 2} {3 4}}]]"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["0.1.0", "{1.0 2.0} {3.0 4.0}"]
 
@@ -198,7 +222,9 @@ def test_console_runs_a_script_with_argv(tmp_path):
     from conftest import run_console
 
     script = tmp_path / "s.tcl"
-    script.write_text('puts "$argv0 $argc [lindex $argv 1]"\nputs [torch::tensor_shape [torch::zeros {2 2}]]\n')
+    script.write_text(
+        'puts "$argv0 $argc [lindex $argv 1]"\nputs [torch::tensor_shape [torch::zeros {2 2}]]\n'
+    )
     proc = run_console(str(script), "a", "b c")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [f"{script} 2 b c", "2 2"]
@@ -213,7 +239,7 @@ def test_console_script_error_exit_status(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout == "before\n"
     assert proc.stderr.startswith('no tensor named "nosuch3"\n')
-    assert 'torch::tensor_shape nosuch3' in proc.stderr
+    assert "torch::tensor_shape nosuch3" in proc.stderr
 
 
 def test_console_exit_flushes_and_sets_status(tmp_path):

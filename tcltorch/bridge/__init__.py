@@ -8,36 +8,67 @@ The bridge knows nothing about torch beyond handing results to the handle table.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from tcltorch import _tclapi
-from tcltorch.errors import TCL_ERROR, TCL_OK, TclError, TclPassthrough
+from tcltorch.errors import TCL_ERROR, TCL_OK, TclError, TclPassthrough, translate
 from tcltorch.handles import HandleTable
 
 lib = _tclapi.lib
 
-_sessions: dict[int, "Session"] = {}
+_sessions: dict[int, Session] = {}
 _SCRIPT_CACHE = 256
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+E_SIZE = -1  # a C entry point's answer when a value is too long for Tcl
+MAX_SIZE_MESSAGE = "max size for a Tcl value (2147483647 bytes) exceeded"
+# Python exceptions a command raises because of what the user gave it (torch's
+# checks): errorInfo keeps the Tcl location first, without a Python traceback.
+_USER_ERRORS = (RuntimeError, ValueError, IndexError, ArithmeticError, OSError, MemoryError)
+
+
+def too_big() -> OverflowError:
+    return OverflowError(MAX_SIZE_MESSAGE)
+
+
+@contextlib.contextmanager
+def max_value_size(size: int) -> Iterator[None]:
+    """Lower the largest value that may cross into Tcl (tests of the 2 GiB limit)."""
+    old = lib.tt_set_max_size(size)
+    try:
+        yield
+    finally:
+        lib.tt_set_max_size(old)
+
+
+def want_traceback() -> bool:
+    """TCLTORCH_TRACEBACK=1: every Python error keeps its full traceback in errorInfo."""
+    return os.environ.get("TCLTORCH_TRACEBACK", "") not in ("", "0")
 
 
 def split(text: str, option: str = "value") -> list[str]:
     """Split a Tcl list into its words (Tcl's own parser)."""
-    data = text.encode("utf-8", "surrogatepass")
     out: list[str] = []
-    if lib.tt_split(data, len(data), id(out)):
+    rc = lib.tt_split(id(text), id(out))
+    if rc:
+        if rc == E_SIZE:
+            raise TclError(f"invalid {option}: {MAX_SIZE_MESSAGE}", ["TCL", "MEMORY"])
         raise TclError(f'invalid {option} "{_short(text)}": {out[0]}', ["TORCH", "VALUE", option])
     return out
 
 
 def nested(text: str, option: str = "-data") -> tuple[list[Any], list[int], bool]:
     """A rectangular nested Tcl list of numbers -> (flat values, shape, all ints)."""
-    data = text.encode("utf-8", "surrogatepass")
     out: list[Any] = []
-    if lib.tt_nested(data, len(data), id(out)):
+    rc = lib.tt_nested(id(text), id(out))
+    if rc:
+        if rc == E_SIZE:
+            raise TclError(f"invalid {option}: {MAX_SIZE_MESSAGE}", ["TCL", "MEMORY"])
         raise TclError(f"invalid {option}: {out[0]}", ["TORCH", "VALUE", option])
     return out[0], out[1], out[2]
 
@@ -71,8 +102,10 @@ class Session:
         if obj is None:
             if len(self._scripts) >= _SCRIPT_CACHE:
                 lib.tt_obj_free(self._scripts.pop(next(iter(self._scripts))))
-            data = script.encode("utf-8", "surrogatepass")
-            obj = self._scripts[script] = lib.tt_obj_new(data, len(data))
+            obj = lib.tt_obj_new(id(script))
+            if not obj:
+                raise too_big()
+            self._scripts[script] = obj
         code = lib.tt_eval_obj(self.addr, obj, 0)
         if code != TCL_OK:
             raise TclPassthrough(code)
@@ -87,6 +120,8 @@ class Session:
         """Invoke a Tcl command with Python values as its words."""
         code = lib.tt_call(self.addr, id(words), 0)
         if code != TCL_OK:
+            if code == E_SIZE:
+                raise too_big()
             raise TclPassthrough(code)
         return self.result()
 
@@ -105,8 +140,10 @@ class Session:
                 if type(item) not in _PLAIN:
                     return [self.export(v) for v in value]
             return value
-        if isinstance(value, (str, int, float)):
+        if isinstance(value, (str, int, float, bytes)):
             return value
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
         if isinstance(value, (list, tuple)):
             return [self.export(v) for v in value]
         if isinstance(value, dict):
@@ -114,17 +151,32 @@ class Session:
         return self.handles.put(value)
 
     # -- used by the bridge ---------------------------------------------------
-    def error(self, exc: BaseException) -> tuple[int, Any, Any, Any]:
+    def error(
+        self, exc: BaseException, invoked: str | None = None, kwargs: dict[str, Any] | None = None
+    ) -> tuple[int, Any, Any, Any]:
+        """A failure -> (code, message, errorcode, errorinfo) for the C side.
+
+        For an error the user caused (torch refusing a shape, a dtype, ...) the
+        message says what to do in Tcl terms, PyTorch's own text after it, and
+        errorInfo starts with the Tcl location (no Python traceback); internal
+        errors, Python callbacks and TCLTORCH_TRACEBACK=1 keep the full trace."""
         if isinstance(exc, TclPassthrough):
             return (exc.code, None, None, None)
         if isinstance(exc, TclError):
             message, errorcode, info = exc.message, exc.errorcode, None
         elif isinstance(exc, KeyboardInterrupt):
+            # unwind through every catch: Ctrl-C stops the whole evaluation
+            lib.tt_cancel(self.addr)
             message, errorcode, info = "interrupted", ["TORCH", "INTERRUPT"], None
         else:
-            message = str(exc).strip().split("\n")[0] or type(exc).__name__
+            text = str(exc).strip().split("\n")[0] or type(exc).__name__
             errorcode = ["TORCH", type(exc).__name__]
-            info = "\n(Python)\n" + "".join(traceback.format_exception(exc)).rstrip("\n")
+            hint = translate(exc, text, invoked, kwargs, self.handles) if invoked else None
+            message = f"{hint} (PyTorch: {text})" if hint else text
+            if invoked is not None and isinstance(exc, _USER_ERRORS) and not want_traceback():
+                info = None
+            else:
+                info = "\n(Python)\n" + "".join(traceback.format_exception(exc)).rstrip("\n")
         self.last_error = (exc, message, errorcode)
         return (TCL_ERROR, message, errorcode, info)
 
@@ -136,7 +188,7 @@ class Session:
         def run(*args: str):
             try:
                 return (TCL_OK, export(fn(*args)))
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 (a Tcl error, never a crash)
                 return error(exc)
 
         self._callables.append(run)
@@ -154,10 +206,12 @@ def _make_callable(session: Session, cmd: Any, invoked: str):
     parse, fn, export, error = cmd.parse, cmd.fn, session.export, session.error
 
     def run(*args: str):
+        kwargs = None
         try:
-            return (TCL_OK, export(fn(**parse(session, args, invoked))))
-        except BaseException as exc:  # every failure becomes a Tcl error, never a crash
-            return error(exc)
+            kwargs = parse(session, args, invoked)
+            return (TCL_OK, export(fn(**kwargs)))
+        except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
+            return error(exc, invoked, kwargs)
 
     return run
 
@@ -169,6 +223,14 @@ namespace eval ::torch {
 }
 package provide tcltorch %s
 """
+# After `namespace delete ::torch`: forget the package, and let the next
+# `package require tcltorch` call the hidden command that installs it again
+# (Tcl's load does nothing for a library this interpreter already loaded).
+_REINSTALL = "tcltorch_reinstall"
+_ON_NAMESPACE_DELETED = """
+package forget tcltorch
+package ifneeded tcltorch %s {interp invokehidden {} tcltorch_reinstall}
+"""
 
 
 def install(addr: int) -> Session:
@@ -178,19 +240,11 @@ def install(addr: int) -> Session:
         return session
     if lib.tt_init_stubs(addr) != 0:
         raise TclError("tcltorch: the Tcl interpreter is not Tcl 8.6 or newer", ["TORCH", "INIT"])
-    from tcltorch import __version__
-    from tcltorch.commands import load_all
 
     session = Session(addr)
-    registry = load_all()
     # Each Tcl level that passes through a command adds a few Python frames: let Tcl's own
     # nesting limit ("too many nested evaluations") stop runaway recursion, not Python's.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 8000))
-    for cmd in registry.values():
-        for name in cmd.names:
-            run = _make_callable(session, cmd, name)
-            session._callables.append(run)
-            lib.tt_create_command(addr, f"::torch::{name}".encode(), id(run))
     _sessions[addr] = session
 
     def forget() -> None:
@@ -200,11 +254,44 @@ def install(addr: int) -> Session:
 
     session._callables.append(forget)
     lib.tt_on_delete(addr, b"tcltorch", id(forget))
-    script = (_NAMESPACE_SETUP % __version__).encode()
-    if lib.tt_eval(addr, script, len(script), 1) != TCL_OK:
-        raise TclError("tcltorch: cannot set up the ::torch namespace: " + session.result(), ["TORCH", "INIT"])
-    lib.tt_reset_result(addr)
+
+    def reinstall(*args: str) -> str:
+        _install_commands(session)
+        return ""
+
+    session.register(_REINSTALL, reinstall)
+    _eval_global(session, f"interp hide {{}} {_REINSTALL}")
+    _install_commands(session)
     return session
+
+
+def _eval_global(session: Session, script: str) -> None:
+    if lib.tt_eval(session.addr, id(script), 1) != TCL_OK:
+        raise TclError(
+            "tcltorch: cannot set up the ::torch namespace: " + session.result(), ["TORCH", "INIT"]
+        )
+    lib.tt_reset_result(session.addr)
+
+
+def _install_commands(session: Session) -> None:
+    """Create ::torch (watched for deletion), its commands and the package."""
+    from tcltorch import __version__
+    from tcltorch.commands import load_all
+
+    addr = session.addr
+
+    def namespace_deleted() -> None:
+        script = _ON_NAMESPACE_DELETED % __version__
+        lib.tt_eval(addr, id(script), 1)
+
+    session._callables.append(namespace_deleted)
+    lib.tt_watch_namespace(addr, b"::torch", id(namespace_deleted))
+    for cmd in load_all().values():
+        for name in cmd.names:
+            run = _make_callable(session, cmd, name)
+            session._callables.append(run)
+            lib.tt_create_command(addr, f"::torch::{name}".encode(), id(run))
+    _eval_global(session, _NAMESPACE_SETUP % __version__)
 
 
 def boot_tclsh(addr: int) -> None:

@@ -4,8 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _buildconf  # noqa: E402
-from cffi import FFI  # noqa: E402
+import _buildconf
+from cffi import FFI
 
 ffibuilder = FFI()
 ffibuilder.cdef(
@@ -13,18 +13,22 @@ ffibuilder.cdef(
     int tt_init_stubs(uintptr_t interp);
     uintptr_t tt_current_thread(void);
     int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable);
-    int tt_eval(uintptr_t interp, const char *script, int len, int global);
-    uintptr_t tt_obj_new(const char *s, int len);
+    long long tt_set_max_size(long long size);
+    int tt_eval(uintptr_t interp, uintptr_t script, int global);
+    uintptr_t tt_obj_new(uintptr_t str);
     void tt_obj_free(uintptr_t obj);
     int tt_eval_obj(uintptr_t interp, uintptr_t obj, int global);
     int tt_call(uintptr_t interp, uintptr_t words, int global);
     int tt_result_into(uintptr_t interp, uintptr_t out, int options);
     void tt_reset_result(uintptr_t interp);
-    int tt_split(const char *s, int len, uintptr_t out);
-    int tt_nested(const char *s, int len, uintptr_t out);
+    void tt_cancel(uintptr_t interp);
+    int tt_split(uintptr_t str, uintptr_t out);
+    int tt_nested(uintptr_t str, uintptr_t out);
     int tt_on_delete(uintptr_t interp, const char *key, uintptr_t callback);
+    int tt_watch_namespace(uintptr_t interp, const char *name, uintptr_t callback);
     int tt_interrupt_arm(uintptr_t interp);
     int tt_interrupt_disarm(void);
+    int tt_interrupt_pending(void);
     """
 )
 _stubdir, _stublib = _buildconf.tcl_stub_library()

@@ -40,6 +40,12 @@ static int tt_start_python(Tcl_Interp *interp) {
     PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0; /* Tcl owns the process's signals */
     config.parse_argv = 0;
+    /* PYTHONHOME in the environment belongs to the host application's own Python
+     * (EDA tools set it), and so do PYTHONPATH and the other PYTHON* variables
+     * then: ignore them all, as python -E does, so the Python tcltorch was
+     * installed into starts.  Without PYTHONHOME they apply as usual. */
+    const char *home = getenv("PYTHONHOME");
+    if (home != NULL && *home != 0) config.use_environment = 0;
     PyStatus status = PyConfig_SetBytesString(&config, &config.executable, exe);
     if (!PyStatus_Exception(status)) status = PyConfig_SetBytesString(&config, &config.program_name, exe);
     if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);

@@ -8,6 +8,8 @@
  * cffi releases the GIL around every call into this file, so each entry point
  * that touches Python takes it back with PyGILState_Ensure.
  */
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <tcl.h>
@@ -22,63 +24,168 @@ static int tt_python_alive(void) {
     return Py_IsInitialized() && !_Py_IsFinalizing();
 }
 
+/* ---- size limit ----------------------------------------------------------
+ * A Tcl 8.6 value holds at most INT_MAX bytes (lengths are int).  Anything
+ * longer is refused with Tcl's own words instead of being cut by a cast.
+ * tt_set_max_size lowers the limit for tests. */
+
+static Py_ssize_t tt_max_size = INT_MAX;
+#define TT_TOO_BIG "max size for a Tcl value (2147483647 bytes) exceeded"
+
+static Tcl_Obj *tt_too_big(void) {
+    PyErr_SetString(PyExc_OverflowError, TT_TOO_BIG);
+    return NULL;
+}
+
+/* ---- C stack -------------------------------------------------------------
+ * Each script evaluated from inside a command (torch::scope and the other
+ * script-taking commands) nests the C stack through Python.  Before nesting,
+ * check that a safety margin is left and otherwise fail like Tcl's own limit. */
+
+static __thread char *tt_stack_floor = NULL;
+
+static char *tt_stack_limit(void) {
+    if (tt_stack_floor == NULL) {
+        pthread_attr_t attr;
+        void *addr = NULL;
+        size_t size = 0;
+        char *floor = (char *)1; /* unknown: never refuse */
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr != NULL && size > 0) {
+                size_t margin = size / 4;
+                if (margin > 256 * 1024) margin = 256 * 1024;
+                if (margin < 64 * 1024) margin = 64 * 1024;
+                if (margin < size) floor = (char *)addr + margin;
+            }
+            pthread_attr_destroy(&attr);
+        }
+        tt_stack_floor = floor;
+    }
+    return tt_stack_floor;
+}
+
+static int tt_stack_exhausted(Tcl_Interp *interp) {
+    char *here = (char *)__builtin_frame_address(0);
+    if (here > tt_stack_limit()) return 0;
+    Tcl_SetObjResult(interp, Tcl_NewStringObj("too many nested evaluations (infinite loop?)", -1));
+    Tcl_SetErrorCode(interp, "TCL", "LIMIT", "STACK", NULL);
+    return 1;
+}
+
 /* ---- strings ------------------------------------------------------------ */
 
-/* Tcl keeps strings in "modified UTF-8": NUL is C0 80 and characters outside
- * the BMP may come as CESU-8 surrogate pairs.  Decode the common case fast. */
+/* Tcl 8.6 keeps strings in "modified UTF-8": NUL is C0 80 and a character
+ * outside the BMP is a surrogate pair, each half as 3 bytes (CESU-8).  Decode
+ * the common case (plain UTF-8) fast; the slow path decodes Tcl's forms and,
+ * as Tcl does, takes a byte that starts no valid sequence as that Latin-1 char. */
+static PyObject *tt_decode_tcl(const unsigned char *s, int len) {
+    Py_UCS4 *buf = (Py_UCS4 *)PyMem_Malloc(sizeof(Py_UCS4) * ((size_t)len + 1));
+    if (buf == NULL) return PyErr_NoMemory();
+    Py_ssize_t j = 0;
+    int i = 0;
+#define TT_CONT(k) (i + (k) < len && (s[i + (k)] & 0xC0) == 0x80)
+    while (i < len) {
+        unsigned char c = s[i];
+        Py_UCS4 cp;
+        if (c < 0x80) {
+            cp = c;
+            i += 1;
+        } else if ((c & 0xE0) == 0xC0 && TT_CONT(1)) {
+            cp = ((Py_UCS4)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+            i += 2;
+        } else if ((c & 0xF0) == 0xE0 && TT_CONT(1) && TT_CONT(2)) {
+            cp = ((Py_UCS4)(c & 0x0F) << 12) | ((Py_UCS4)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+            i += 3;
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 2 < len && s[i] == 0xED && (s[i + 1] & 0xF0) == 0xB0 &&
+                (s[i + 2] & 0xC0) == 0x80) {
+                Py_UCS4 lo = 0xD000 | ((Py_UCS4)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 3;
+            }
+        } else if ((c & 0xF8) == 0xF0 && TT_CONT(1) && TT_CONT(2) && TT_CONT(3)) {
+            cp = ((Py_UCS4)(c & 0x07) << 18) | ((Py_UCS4)(s[i + 1] & 0x3F) << 12) |
+                 ((Py_UCS4)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+            if (cp > 0x10FFFF) cp = 0xFFFD;
+            i += 4;
+        } else {
+            cp = c;
+            i += 1;
+        }
+        buf[j++] = cp;
+    }
+#undef TT_CONT
+    PyObject *u = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, j);
+    PyMem_Free(buf);
+    return u;
+}
+
 static PyObject *tt_str_from_tcl(Tcl_Obj *obj) {
     int len;
     const char *s = Tcl_GetStringFromObj(obj, &len);
     PyObject *u = PyUnicode_DecodeUTF8(s, len, NULL);
     if (u != NULL) return u;
     PyErr_Clear();
-    char *buf = (char *)PyMem_Malloc(len + 1);
-    if (buf == NULL) return PyErr_NoMemory();
-    int j = 0;
-    for (int i = 0; i < len; i++) {
-        if ((unsigned char)s[i] == 0xC0 && i + 1 < len && (unsigned char)s[i + 1] == 0x80) {
-            buf[j++] = 0;
-            i++;
-        } else {
-            buf[j++] = s[i];
-        }
-    }
-    u = PyUnicode_DecodeUTF8(buf, j, "surrogatepass");
-    if (u == NULL) {
-        PyErr_Clear();
-        u = PyUnicode_DecodeUTF8(buf, j, "replace");
-    }
-    PyMem_Free(buf);
-    return u;
+    return tt_decode_tcl((const unsigned char *)s, len);
 }
 
-static Tcl_Obj *tt_tcl_from_str(PyObject *u) {
-    Py_ssize_t len;
-    const char *s = PyUnicode_AsUTF8AndSize(u, &len);
-    if (s == NULL) {
-        PyErr_Clear();
-        PyObject *b = PyUnicode_AsEncodedString(u, "utf-8", "replace");
-        if (b == NULL) { PyErr_Clear(); return Tcl_NewObj(); }
-        Tcl_Obj *o = Tcl_NewStringObj(PyBytes_AS_STRING(b), (int)PyBytes_GET_SIZE(b));
-        Py_DECREF(b);
-        return o;
+/* Python str -> Tcl's form (see above); NULL with OverflowError when too long. */
+static Tcl_Obj *tt_encode_tcl(PyObject *u) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(u), size = 0;
+    int kind = PyUnicode_KIND(u);
+    const void *data = PyUnicode_DATA(u);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_UCS4 cp = PyUnicode_READ(kind, data, k);
+        size += cp == 0 ? 2 : cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 6;
     }
-    if (memchr(s, 0, (size_t)len) == NULL) return Tcl_NewStringObj(s, (int)len);
-    /* embedded NUL: Tcl wants C0 80 */
+    if (size > tt_max_size) return tt_too_big();
     Tcl_Obj *o = Tcl_NewObj();
-    Py_ssize_t start = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        if (s[i] == 0) {
-            Tcl_AppendToObj(o, s + start, (int)(i - start));
-            Tcl_AppendToObj(o, "\xC0\x80", 2);
-            start = i + 1;
+    Tcl_SetObjLength(o, (int)size);
+    unsigned char *p = (unsigned char *)Tcl_GetString(o);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_UCS4 cp = PyUnicode_READ(kind, data, k);
+        if (cp == 0) {
+            *p++ = 0xC0;
+            *p++ = 0x80;
+        } else if (cp < 0x80) {
+            *p++ = (unsigned char)cp;
+        } else if (cp < 0x800) {
+            *p++ = (unsigned char)(0xC0 | (cp >> 6));
+            *p++ = (unsigned char)(0x80 | (cp & 0x3F));
+        } else {
+            Py_UCS4 units[2];
+            int m = 1;
+            units[0] = cp;
+            if (cp >= 0x10000) {
+                units[0] = 0xD800 + ((cp - 0x10000) >> 10);
+                units[1] = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+                m = 2;
+            }
+            for (int q = 0; q < m; q++) {
+                *p++ = (unsigned char)(0xE0 | (units[q] >> 12));
+                *p++ = (unsigned char)(0x80 | ((units[q] >> 6) & 0x3F));
+                *p++ = (unsigned char)(0x80 | (units[q] & 0x3F));
+            }
         }
     }
-    Tcl_AppendToObj(o, s + start, (int)(len - start));
     return o;
 }
 
-/* ---- Python value -> Tcl value -------------------------------------------- */
+static Tcl_Obj *tt_tcl_from_str(PyObject *u) {
+    if (PyUnicode_KIND(u) != PyUnicode_4BYTE_KIND) {
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(u, &len); /* fails on lone surrogates */
+        if (s != NULL) {
+            if (len > tt_max_size) return tt_too_big();
+            if (memchr(s, 0, (size_t)len) == NULL) return Tcl_NewStringObj(s, (int)len);
+        } else {
+            PyErr_Clear();
+        }
+    }
+    return tt_encode_tcl(u);
+}
+
+/* ---- Python value -> Tcl value --------------------------------------------
+ * NULL (with a Python exception set) only when a value is too big for Tcl. */
 
 static Tcl_Obj *tt_to_tcl(PyObject *v, int depth) {
     if (v == Py_None) return Tcl_NewObj();
@@ -97,20 +204,41 @@ static Tcl_Obj *tt_to_tcl(PyObject *v, int depth) {
         if (seq != NULL) {
             Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
             Tcl_Obj *list = Tcl_NewListObj(0, NULL);
-            for (Py_ssize_t i = 0; i < n; i++)
-                Tcl_ListObjAppendElement(NULL, list, tt_to_tcl(PySequence_Fast_GET_ITEM(seq, i), depth + 1));
+            Tcl_IncrRefCount(list);
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Tcl_Obj *item = tt_to_tcl(PySequence_Fast_GET_ITEM(seq, i), depth + 1);
+                if (item == NULL) {
+                    Tcl_DecrRefCount(list);
+                    Py_DECREF(seq);
+                    return NULL;
+                }
+                Tcl_ListObjAppendElement(NULL, list, item);
+            }
             Py_DECREF(seq);
-            return list;
+            Tcl_Obj *out = list;
+            out->refCount--; /* hand back unowned, like Tcl_New*Obj */
+            return out;
         }
         PyErr_Clear();
     } else if (depth < 64 && PyDict_Check(v)) {
         Tcl_Obj *dict = Tcl_NewDictObj();
+        Tcl_IncrRefCount(dict);
         PyObject *key, *value;
         Py_ssize_t pos = 0;
-        while (PyDict_Next(v, &pos, &key, &value))
-            Tcl_DictObjPut(NULL, dict, tt_to_tcl(key, depth + 1), tt_to_tcl(value, depth + 1));
+        while (PyDict_Next(v, &pos, &key, &value)) {
+            Tcl_Obj *k = tt_to_tcl(key, depth + 1);
+            Tcl_Obj *val = k ? tt_to_tcl(value, depth + 1) : NULL;
+            if (val == NULL) {
+                if (k) { Tcl_IncrRefCount(k); Tcl_DecrRefCount(k); }
+                Tcl_DecrRefCount(dict);
+                return NULL;
+            }
+            Tcl_DictObjPut(NULL, dict, k, val);
+        }
+        dict->refCount--;
         return dict;
     } else if (PyBytes_Check(v)) {
+        if (PyBytes_GET_SIZE(v) > tt_max_size) return tt_too_big();
         return Tcl_NewByteArrayObj((const unsigned char *)PyBytes_AS_STRING(v), (int)PyBytes_GET_SIZE(v));
     }
     PyObject *s = PyObject_Str(v);
@@ -120,12 +248,20 @@ static Tcl_Obj *tt_to_tcl(PyObject *v, int depth) {
     return o;
 }
 
+/* A Tcl value that always exists: the conversion, or Tcl's size message. */
+static Tcl_Obj *tt_to_tcl_or_message(PyObject *v) {
+    Tcl_Obj *o = tt_to_tcl(v, 0);
+    if (o != NULL) return o;
+    PyErr_Clear();
+    return Tcl_NewStringObj(TT_TOO_BIG, -1);
+}
+
 /* ---- commands ------------------------------------------------------------- */
 
 static void tt_set_error(Tcl_Interp *interp, PyObject *msg, PyObject *errorcode, PyObject *errorinfo) {
-    if (msg != Py_None) Tcl_SetObjResult(interp, tt_to_tcl(msg, 0));
-    if (errorinfo != Py_None) Tcl_AppendObjToErrorInfo(interp, tt_to_tcl(errorinfo, 0));
-    if (errorcode != Py_None) Tcl_SetObjErrorCode(interp, tt_to_tcl(errorcode, 0));
+    if (msg != Py_None) Tcl_SetObjResult(interp, tt_to_tcl_or_message(msg));
+    if (errorinfo != Py_None) Tcl_AppendObjToErrorInfo(interp, tt_to_tcl_or_message(errorinfo));
+    if (errorcode != Py_None) Tcl_SetObjErrorCode(interp, tt_to_tcl_or_message(errorcode));
 }
 
 static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]) {
@@ -147,8 +283,15 @@ static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const
     Py_DECREF(args);
     if (res == NULL) goto python_failed;
     if (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 2) {
-        Tcl_SetObjResult(interp, tt_to_tcl(PyTuple_GET_ITEM(res, 1), 0));
-        code = TCL_OK;
+        Tcl_Obj *value = tt_to_tcl(PyTuple_GET_ITEM(res, 1), 0);
+        if (value != NULL) {
+            Tcl_SetObjResult(interp, value);
+            code = TCL_OK;
+        } else {
+            PyErr_Clear();
+            Tcl_SetObjResult(interp, Tcl_NewStringObj("result " TT_TOO_BIG, -1));
+            Tcl_SetErrorCode(interp, "TCL", "MEMORY", NULL);
+        }
     } else if (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 4) {
         code = (int)PyLong_AsLong(PyTuple_GET_ITEM(res, 0));
         tt_set_error(interp, PyTuple_GET_ITEM(res, 1), PyTuple_GET_ITEM(res, 2), PyTuple_GET_ITEM(res, 3));
@@ -156,6 +299,7 @@ static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const
         Tcl_SetObjResult(interp, Tcl_NewStringObj("tcltorch: malformed command result", -1));
     }
     Py_DECREF(res);
+    PyErr_Clear();
     PyGILState_Release(gil);
     return code;
 
@@ -165,7 +309,9 @@ python_failed: {
         PyErr_Fetch(&type, &value, &tb);
         PyObject *s = value ? PyObject_Str(value) : NULL;
         if (s == NULL) PyErr_Clear();
-        Tcl_SetObjResult(interp, s ? tt_tcl_from_str(s) : Tcl_NewStringObj("tcltorch: internal error", -1));
+        Tcl_Obj *m = s ? tt_tcl_from_str(s) : NULL;
+        if (m == NULL) PyErr_Clear();
+        Tcl_SetObjResult(interp, m ? m : Tcl_NewStringObj("tcltorch: internal error", -1));
         Tcl_SetErrorCode(interp, "TORCH", "INTERNAL", NULL);
         Py_XDECREF(s);
         Py_XDECREF(type);
@@ -186,7 +332,11 @@ static void tt_cmd_deleted(ClientData cd) {
     ckfree((char *)cmd);
 }
 
-/* ---- entry points called from Python through cffi ------------------------- */
+/* ---- entry points called from Python through cffi -------------------------
+ * Those taking a Python str (by id) return TT_E_SIZE when it is too long for
+ * a Tcl value; the Python side raises OverflowError. */
+
+#define TT_E_SIZE (-1)
 
 int tt_init_stubs(uintptr_t interp) {
     if (Tcl_InitStubs((Tcl_Interp *)interp, "8.6", 0) == NULL) return 1;
@@ -195,6 +345,12 @@ int tt_init_stubs(uintptr_t interp) {
 
 uintptr_t tt_current_thread(void) {
     return (uintptr_t)Tcl_GetCurrentThread();
+}
+
+long long tt_set_max_size(long long size) {
+    long long old = (long long)tt_max_size;
+    tt_max_size = size < 0 || size > INT_MAX ? INT_MAX : (Py_ssize_t)size;
+    return old;
 }
 
 int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable) {
@@ -207,22 +363,32 @@ int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable) {
     return 0;
 }
 
-/* Evaluate a script (global != 0: at level #0).  Result handling is left to
- * tt_result_into so that nested calls from commands keep the interp state. */
-int tt_eval(uintptr_t interp, const char *script, int len, int global) {
-    Tcl_Obj *obj = Tcl_NewStringObj(script, len);
-    Tcl_IncrRefCount(obj);
-    int code = Tcl_EvalObjEx((Tcl_Interp *)interp, obj, global ? TCL_EVAL_GLOBAL : 0);
+/* A Python str -> a new Tcl_Obj with one reference, or NULL (too big). */
+static Tcl_Obj *tt_str_obj(uintptr_t str) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    Tcl_Obj *obj = tt_tcl_from_str(TT_OBJ(str));
+    if (obj == NULL) PyErr_Clear();
+    else Tcl_IncrRefCount(obj);
+    PyGILState_Release(gil);
+    return obj;
+}
+
+/* Evaluate a script given as a Python str (global != 0: at level #0).  Result
+ * handling is left to tt_result_into so nested calls keep the interp state. */
+int tt_eval(uintptr_t interp, uintptr_t script, int global) {
+    Tcl_Obj *obj = tt_str_obj(script);
+    if (obj == NULL) return TT_E_SIZE;
+    int code = tt_stack_exhausted((Tcl_Interp *)interp)
+                   ? TCL_ERROR
+                   : Tcl_EvalObjEx((Tcl_Interp *)interp, obj, global ? TCL_EVAL_GLOBAL : 0);
     Tcl_DecrRefCount(obj);
     return code;
 }
 
 /* Script objects kept by Python so that Tcl's compiled form is reused
  * (a new Tcl_Obj per evaluation would be compiled again every time). */
-uintptr_t tt_obj_new(const char *s, int len) {
-    Tcl_Obj *obj = Tcl_NewStringObj(s, len);
-    Tcl_IncrRefCount(obj);
-    return (uintptr_t)obj;
+uintptr_t tt_obj_new(uintptr_t str) {
+    return (uintptr_t)tt_str_obj(str);
 }
 
 void tt_obj_free(uintptr_t obj) {
@@ -230,6 +396,7 @@ void tt_obj_free(uintptr_t obj) {
 }
 
 int tt_eval_obj(uintptr_t interp, uintptr_t obj, int global) {
+    if (tt_stack_exhausted((Tcl_Interp *)interp)) return TCL_ERROR;
     return Tcl_EvalObjEx((Tcl_Interp *)interp, (Tcl_Obj *)obj, global ? TCL_EVAL_GLOBAL : 0);
 }
 
@@ -241,13 +408,27 @@ int tt_call(uintptr_t interp, uintptr_t words, int global) {
     Tcl_Obj **objv = (Tcl_Obj **)ckalloc(sizeof(Tcl_Obj *) * (n ? n : 1));
     for (Py_ssize_t i = 0; i < n; i++) {
         objv[i] = tt_to_tcl(PyTuple_GET_ITEM(seq, i), 0);
+        if (objv[i] == NULL) {
+            PyErr_Clear();
+            for (Py_ssize_t k = 0; k < i; k++) Tcl_DecrRefCount(objv[k]);
+            ckfree((char *)objv);
+            PyGILState_Release(gil);
+            return TT_E_SIZE;
+        }
         Tcl_IncrRefCount(objv[i]);
     }
     PyGILState_Release(gil); /* the evaluation runs without the GIL */
-    int code = Tcl_EvalObjv((Tcl_Interp *)interp, (int)n, objv, global ? TCL_EVAL_GLOBAL : 0);
+    int code = tt_stack_exhausted((Tcl_Interp *)interp)
+                   ? TCL_ERROR
+                   : Tcl_EvalObjv((Tcl_Interp *)interp, (int)n, objv, global ? TCL_EVAL_GLOBAL : 0);
     for (Py_ssize_t i = 0; i < n; i++) Tcl_DecrRefCount(objv[i]);
     ckfree((char *)objv);
     return code;
+}
+
+/* Cancel the running evaluation so that catch cannot stop it (Ctrl-C). */
+void tt_cancel(uintptr_t interp) {
+    Tcl_CancelEval((Tcl_Interp *)interp, Tcl_NewStringObj("interrupted", -1), NULL, TCL_CANCEL_UNWIND);
 }
 
 /* Append the interp result as str to `out`; with `options`, also the
@@ -293,10 +474,11 @@ void tt_reset_result(uintptr_t interp) {
 
 /* Split a Tcl list into a Python list of str appended to `out`.
  * On a malformed list, appends Tcl's message instead and returns 1. */
-int tt_split(const char *s, int len, uintptr_t out) {
+int tt_split(uintptr_t str, uintptr_t out) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *list = TT_OBJ(out);
-    Tcl_Obj *obj = Tcl_NewStringObj(s, len);
+    Tcl_Obj *obj = tt_tcl_from_str(TT_OBJ(str));
+    if (obj == NULL) { PyErr_Clear(); PyGILState_Release(gil); return TT_E_SIZE; }
     Tcl_IncrRefCount(obj);
     int n, rc = 0;
     Tcl_Obj **elems;
@@ -334,14 +516,23 @@ typedef struct {
     char err[512];
 } TTNested;
 
+/* 1: a number (in *out); 0: not a number; 2: an integer outside int64.
+ * Tcl_GetWideIntFromObj takes any integer of magnitude below 2^64 and wraps
+ * it; the sign of the text tells when that happened. */
 static int tt_leaf(Tcl_Obj *o, PyObject **out, int *is_int) {
     Tcl_WideInt w;
     double d;
+    *out = NULL;
     if (Tcl_GetWideIntFromObj(NULL, o, &w) == TCL_OK) {
+        const char *p = Tcl_GetString(o);
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\v' || *p == '\f') p++;
+        if ((*p == '-') ? w > 0 : w < 0) return 2;
         *out = PyLong_FromLongLong((long long)w);
         *is_int = 1;
         return 1;
     }
+    /* an integer too big even for that wrap is still an integer, not a double */
+    if (o->typePtr != NULL && strcmp(o->typePtr->name, "bignum") == 0) return 2;
     if (Tcl_GetDoubleFromObj(NULL, o, &d) == TCL_OK) {
         *out = PyFloat_FromDouble(d);
         *is_int = 0;
@@ -372,7 +563,14 @@ static int tt_walk(TTNested *st, Tcl_Obj *o, int depth) {
     if (depth == st->ndim) {
         PyObject *v;
         int is_int;
-        if (!tt_leaf(o, &v, &is_int)) {
+        int kind = tt_leaf(o, &v, &is_int);
+        if (kind == 2) {
+            tt_path_str(st, depth, where, sizeof where);
+            snprintf(st->err, sizeof st->err, "integer %.40s at index {%s} does not fit in int64",
+                     Tcl_GetString(o), where);
+            return 1;
+        }
+        if (kind == 0) {
             tt_path_str(st, depth, where, sizeof where);
             snprintf(st->err, sizeof st->err, "expected a number but got \"%.40s\" at index {%s}",
                      Tcl_GetString(o), where);
@@ -388,7 +586,7 @@ static int tt_walk(TTNested *st, Tcl_Obj *o, int depth) {
     Tcl_Obj **elems;
     PyObject *probe;
     int is_int;
-    if (tt_leaf(o, &probe, &is_int)) {
+    if (tt_leaf(o, &probe, &is_int)) { /* a number (or an out-of-range integer) */
         Py_XDECREF(probe);
         PyErr_Clear();
         tt_path_str(st, depth, where, sizeof where);
@@ -414,15 +612,16 @@ static int tt_walk(TTNested *st, Tcl_Obj *o, int depth) {
     return 0;
 }
 
-int tt_nested(const char *s, int len, uintptr_t out) {
+int tt_nested(uintptr_t str, uintptr_t out) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *list = TT_OBJ(out);
+    Tcl_Obj *root = tt_tcl_from_str(TT_OBJ(str));
+    if (root == NULL) { PyErr_Clear(); PyGILState_Release(gil); return TT_E_SIZE; }
+    Tcl_IncrRefCount(root);
     TTNested st;
     memset(&st, 0, sizeof st);
     st.all_ints = 1;
     st.flat = PyList_New(0);
-    Tcl_Obj *root = Tcl_NewStringObj(s, len);
-    Tcl_IncrRefCount(root);
     int rc = 0;
     /* Discover the shape along the first elements. */
     Tcl_Obj *cur = root;
@@ -495,10 +694,60 @@ int tt_on_delete(uintptr_t interp, const char *key, uintptr_t callback) {
     return 0;
 }
 
+/* ---- the ::torch namespace --------------------------------------------------
+ * Created here with a delete callback, so that after `namespace delete ::torch`
+ * Python can make `package require tcltorch` install the commands again. */
+
+typedef struct {
+    Tcl_Interp *interp;
+    PyObject *callback;
+} TTNamespace;
+
+static void tt_namespace_deleted(ClientData cd) {
+    TTNamespace *w = (TTNamespace *)cd;
+    if (tt_python_alive()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        if (!Tcl_InterpDeleted(w->interp)) {
+            Tcl_InterpState state = Tcl_SaveInterpState(w->interp, TCL_OK);
+            PyObject *r = PyObject_CallNoArgs(w->callback);
+            Py_XDECREF(r);
+            PyErr_Clear();
+            Tcl_RestoreInterpState(w->interp, state);
+        }
+        Py_DECREF(w->callback);
+        PyGILState_Release(gil);
+    }
+    ckfree((char *)w);
+}
+
+/* 0: created and watched; 1: it already existed (not watched). */
+int tt_watch_namespace(uintptr_t interp, const char *name, uintptr_t callback) {
+    Tcl_Interp *ip = (Tcl_Interp *)interp;
+    if (Tcl_FindNamespace(ip, name, NULL, 0) != NULL) return 1;
+    TTNamespace *w = (TTNamespace *)ckalloc(sizeof(TTNamespace));
+    w->interp = ip;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    w->callback = TT_OBJ(callback);
+    Py_INCREF(w->callback);
+    PyGILState_Release(gil);
+    if (Tcl_CreateNamespace(ip, name, (ClientData)w, tt_namespace_deleted) == NULL) {
+        Tcl_ResetResult(ip);
+        gil = PyGILState_Ensure();
+        Py_DECREF(w->callback);
+        PyGILState_Release(gil);
+        ckfree((char *)w);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- Ctrl-C: interrupt a running evaluation --------------------------------
  * While armed, SIGINT marks an async handler (async-signal-safe); at the next
- * safe point Tcl runs it and cancels the evaluation.  Python code running in
- * a command gets KeyboardInterrupt through PyErr_SetInterruptEx. */
+ * safe point Tcl runs it and cancels the evaluation with TCL_CANCEL_UNWIND, so
+ * that no catch can swallow it.  Python code running in a command gets
+ * KeyboardInterrupt through PyErr_SetInterruptEx.  A mark still pending when
+ * the console disarms (the Ctrl-C came while Python ran outside Tcl) is stale:
+ * the handler ignores it instead of cancelling a later, unrelated evaluation. */
 
 static Tcl_AsyncHandler tt_async = NULL;
 static Tcl_Interp *tt_async_interp = NULL;
@@ -509,8 +758,8 @@ static volatile sig_atomic_t tt_interrupted = 0;
 static int tt_async_proc(ClientData cd, Tcl_Interp *interp, int code) {
     (void)cd;
     (void)interp;
-    if (tt_async_interp != NULL)
-        Tcl_CancelEval(tt_async_interp, Tcl_NewStringObj("interrupted", -1), NULL, 0);
+    if (tt_armed && tt_interrupted && tt_async_interp != NULL)
+        Tcl_CancelEval(tt_async_interp, Tcl_NewStringObj("interrupted", -1), NULL, TCL_CANCEL_UNWIND);
     return code;
 }
 
@@ -542,4 +791,9 @@ int tt_interrupt_disarm(void) {
     }
     tt_interrupted = 0;
     return was;
+}
+
+/* Whether a Ctrl-C arrived since arming (and was not yet cleared). */
+int tt_interrupt_pending(void) {
+    return tt_interrupted;
 }

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tcltorch.commands.spec import Opt, Script, Str, command
-from tcltorch.errors import TclError
+from tcltorch.errors import TclError, TclPassthrough, invalid_value
+from tcltorch.handles import known_kind
+
+KIND_REQUIREMENT = "must be tensor, module, optimizer, scheduler, object or a module kind such as linear"
 
 
 @command(
@@ -29,6 +32,8 @@ def free(handle: list[str], ctx: Any) -> None:
     summary="List live handles, oldest first.",
 )
 def handles(kind: str | None, ctx: Any) -> list[str]:
+    if kind is not None and not known_kind(kind, (ctx.handles.get(n) for n in ctx.handles.names())):
+        raise invalid_value("-kind", kind, KIND_REQUIREMENT)
     return ctx.handles.names(kind)
 
 
@@ -46,13 +51,26 @@ def scoped_eval(ctx: Any, script: str) -> str:
     """Evaluate ``script`` in the caller's frame and free every handle it created,
     except those named in its result.  Every command that takes a script body
     (scope, no_grad, autocast, foreach_batch, ...) runs it through this function,
-    so they share one behaviour for errors, return/break/continue and interrupts."""
+    so they share one behaviour for errors, return/break/continue and interrupts:
+
+    - ``return``, ``break``, ``continue`` and errors pass through unchanged, and the
+      handles named in their result (the returned value, the error message) are kept,
+      like those of a normal result;
+    - nesting is bounded by the C stack left (the bridge checks it before each nested
+      evaluation and fails with Tcl's ``too many nested evaluations`` error,
+      errorcode ``TCL LIMIT STACK``), never a crash;
+    - Ctrl-C cancels the whole evaluation (TCL_CANCEL_UNWIND): ``catch`` cannot stop it.
+    """
     mark = ctx.handles.mark()
-    result = ""
     try:
         result = ctx.eval(script)
-    finally:
-        ctx.handles.release_since(mark, keep=ctx.handles.words_in(result))
+    except TclPassthrough:
+        ctx.handles.release_since(mark, keep=ctx.handles.words_in(ctx.result()))
+        raise
+    except BaseException:
+        ctx.handles.release_since(mark)
+        raise
+    ctx.handles.release_since(mark, keep=ctx.handles.words_in(result))
     return result
 
 
