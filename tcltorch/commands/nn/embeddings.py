@@ -1,0 +1,311 @@
+"""Embeddings: embedding_bag, sparse_embedding, and the tensor form of torch::embedding.
+
+``torch::embedding numEmbeddings embeddingDim`` (modules.py) builds a lookup table with learned
+vectors; with a tensor of indices first, ``torch::embedding $ids $weight`` looks the indices up in
+the matrix ``weight`` (``torch.nn.functional.embedding``).  The other implementation's
+``embedding $ids 10 64`` made a new random table on every call; here the table is always a
+tensor you own (a layer's weight from ``torch::layer_parameters``, or any matrix)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tcltorch.commands.modules import FloatDType
+from tcltorch.commands.nn._dual import OptionalTensor, input_opt, layer, with_tensor_form
+from tcltorch.commands.spec import Bool, Custom, Device, Double, Int, Opt, parse_tcl_int
+from tcltorch.errors import invalid_value
+
+
+def _weight(text: str, option: str, ctx: Any) -> torch.Tensor:
+    word = text.strip()
+    if parse_tcl_int(word) is not None and word not in ctx.handles:
+        raise invalid_value(
+            option,
+            text,
+            "must be a tensor handle (the embedding matrix); torch::embedding numEmbeddings embeddingDim "
+            "builds a layer with learned vectors",
+        )
+    return ctx.handles.get(word, "tensor")
+
+
+Weight = Custom(_weight, "tensor handle", "must be a tensor handle (the embedding matrix)")
+
+
+def _lookup_opts(sparse_default: bool) -> list[Opt]:
+    return [
+        input_opt("indices, an integer tensor of any shape"),
+        Opt("weight", Weight, help="embedding matrix (num_embeddings, embedding_dim)"),
+        Opt(
+            "paddingIdx",
+            Int(),
+            default=None,
+            help="index whose row gets no gradient",
+            aliases=("padding_idx",),
+        ),
+        Opt(
+            "maxNorm",
+            Double(gt=0),
+            default=None,
+            positional=False,
+            help="renormalize looked-up rows of weight (in place) to at most this norm",
+            aliases=("max_norm",),
+        ),
+        Opt(
+            "normType",
+            Double(gt=0),
+            default=2.0,
+            positional=False,
+            help="p of the p-norm for -maxNorm",
+            aliases=("norm_type",),
+        ),
+        Opt(
+            "scaleGradByFreq",
+            Bool(),
+            default=False,
+            positional=False,
+            help="scale gradients by the inverse frequency in the batch",
+            aliases=("scale_grad_by_freq",),
+        ),
+        Opt("sparse", Bool(), default=sparse_default, positional=False, help="sparse gradient for weight"),
+    ]
+
+
+def _indices(input: torch.Tensor) -> torch.Tensor:
+    if input.is_floating_point() or input.dtype == torch.bool or input.is_complex():
+        raise invalid_value("-input", "tensor", "must hold integer indices")
+    return input
+
+
+def _lookup(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse):
+    return F.embedding(_indices(input), weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
+
+
+with_tensor_form("embedding", _lookup, _lookup_opts(False))
+
+
+def _sparse_embedding(
+    num_embeddings, embedding_dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, device, dtype
+):
+    if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+        raise invalid_value(
+            "-paddingIdx",
+            str(padding_idx),
+            f"must be an integer from {-num_embeddings} to {num_embeddings - 1}",
+        )
+    return nn.Embedding(
+        num_embeddings,
+        embedding_dim,
+        padding_idx,
+        max_norm,
+        norm_type,
+        scale_grad_by_freq,
+        sparse=True,
+        device=device,
+        dtype=dtype,
+    )
+
+
+def _factory() -> list[Opt]:
+    return [
+        Opt("device", Device(), default=None, positional=False, help="device of the weight"),
+        Opt("dtype", FloatDType, default=None, positional=False, help="floating-point dtype of the weight"),
+    ]
+
+
+_TABLE_OPTS = [
+    Opt("numEmbeddings", Int(ge=1), help="size of the vocabulary", aliases=("num_embeddings",)),
+    Opt("embeddingDim", Int(ge=1), help="size of each vector", aliases=("embedding_dim",)),
+]
+
+layer(
+    "sparse_embedding",
+    nn.Embedding,
+    [
+        *_TABLE_OPTS,
+        Opt(
+            "paddingIdx",
+            Int(),
+            default=None,
+            help="index whose vector is zero and gets no gradient",
+            aliases=("padding_idx",),
+        ),
+        Opt(
+            "maxNorm",
+            Double(gt=0),
+            default=None,
+            positional=False,
+            help="renormalize looked-up vectors",
+            aliases=("max_norm",),
+        ),
+        Opt(
+            "normType",
+            Double(gt=0),
+            default=2.0,
+            positional=False,
+            help="p of the p-norm for -maxNorm",
+            aliases=("norm_type",),
+        ),
+        Opt(
+            "scaleGradByFreq",
+            Bool(),
+            default=False,
+            positional=False,
+            help="scale gradients by the inverse frequency in the batch",
+            aliases=("scale_grad_by_freq",),
+        ),
+        *_factory(),
+    ],
+    "An embedding table with sparse gradients (nn.Embedding with sparse=True)",
+    "Builds `nn.Embedding(..., sparse=True)`: the gradient of its weight is a sparse tensor holding only the "
+    "rows looked up (for optimizers that take sparse gradients, such as SGD). With a tensor of indices first, "
+    "`torch::sparse_embedding ids weight` is `torch.nn.functional.embedding` with `sparse=True`.",
+    "set emb [torch::sparse_embedding 10 3]\n"
+    "set ids [torch::tensor_create {1 4 4} -dtype int64]\n"
+    "puts [torch::tensor_shape [torch::layer_forward $emb $ids]]",
+    tensor_form=(_lookup, _lookup_opts(True)),
+    build=_sparse_embedding,
+    see=("embedding", "embedding_bag"),
+)
+
+_BAG_MODES = {"0": "sum", "1": "mean", "2": "max"}
+
+
+def _bag_mode(text: str, option: str, ctx: Any) -> str:
+    word = _BAG_MODES.get(text.strip(), text.strip())
+    if word not in ("sum", "mean", "max"):
+        raise invalid_value(option, text, "must be sum, mean, or max (or 0, 1, 2)")
+    return word
+
+
+BagMode = Custom(_bag_mode, "sum|mean|max", "must be sum, mean, or max (or 0, 1, 2)")
+
+
+def _bag_tensor(input, weight, offsets, mode, per_sample_weights, include_last_offset, padding_idx):
+    return F.embedding_bag(
+        _indices(input),
+        weight,
+        offsets,
+        mode=mode,
+        per_sample_weights=per_sample_weights,
+        include_last_offset=include_last_offset,
+        padding_idx=padding_idx,
+    )
+
+
+def _bag(
+    num_embeddings,
+    embedding_dim,
+    mode,
+    max_norm,
+    norm_type,
+    scale_grad_by_freq,
+    sparse,
+    include_last_offset,
+    padding_idx,
+    device,
+    dtype,
+):
+    return nn.EmbeddingBag(
+        num_embeddings,
+        embedding_dim,
+        max_norm,
+        norm_type,
+        scale_grad_by_freq,
+        mode,
+        sparse,
+        include_last_offset=include_last_offset,
+        padding_idx=padding_idx,
+        device=device,
+        dtype=dtype,
+    )
+
+
+_LAST = Opt(
+    "includeLastOffset",
+    Bool(),
+    default=False,
+    positional=False,
+    help="offsets has one more entry, the end of the last bag",
+    aliases=("include_last_offset",),
+)
+_PAD = Opt(
+    "paddingIdx",
+    Int(),
+    default=None,
+    positional=False,
+    help="index left out of every bag",
+    aliases=("padding_idx",),
+)
+
+layer(
+    "embedding_bag",
+    nn.EmbeddingBag,
+    [
+        *_TABLE_OPTS,
+        Opt("mode", BagMode, default="mean", help="how a bag's vectors combine: sum, mean or max"),
+        Opt(
+            "maxNorm",
+            Double(gt=0),
+            default=None,
+            positional=False,
+            help="renormalize looked-up vectors",
+            aliases=("max_norm",),
+        ),
+        Opt(
+            "normType",
+            Double(gt=0),
+            default=2.0,
+            positional=False,
+            help="p of the p-norm for -maxNorm",
+            aliases=("norm_type",),
+        ),
+        Opt(
+            "scaleGradByFreq",
+            Bool(),
+            default=False,
+            positional=False,
+            help="scale gradients by the inverse frequency in the batch",
+            aliases=("scale_grad_by_freq",),
+        ),
+        Opt("sparse", Bool(), default=False, positional=False, help="sparse gradient for the weight"),
+        _LAST,
+        _PAD,
+        *_factory(),
+    ],
+    "Sums, means or maxima of bags of embedding vectors (nn.EmbeddingBag)",
+    "`torch::embedding_bag numEmbeddings embeddingDim ?mode?` builds `nn.EmbeddingBag`; `torch::layer_forward` "
+    "on it takes a 2-d tensor of indices, one bag per row, and returns (bags, embeddingDim). With a tensor of "
+    "indices first, `torch::embedding_bag input weight offsets ?mode? ?perSampleWeights?` is the other "
+    "implementation's form, `torch.nn.functional.embedding_bag`: a 1-d `input` cut into bags at `offsets` "
+    "(`none` for 2-d input), combined with `mode` (sum, mean, max, or its 0, 1, 2).",
+    "set w [torch::tensor_create {{1.0 2.0} {3.0 4.0} {5.0 6.0}}]\n"
+    "set ids [torch::tensor_create {0 1 2 1} -dtype int64]\n"
+    "set offsets [torch::tensor_create {0 2} -dtype int64]\n"
+    "puts [torch::tensor_to_list [torch::embedding_bag $ids $w $offsets sum]]\n"
+    "set bag [torch::embedding_bag 10 3 max]\n"
+    "puts [torch::tensor_shape [torch::layer_forward $bag [torch::tensor_create {{1 2} {3 4}} -dtype int64]]]",
+    tensor_form=(
+        _bag_tensor,
+        [
+            input_opt("indices: 1-d with offsets, or 2-d (one bag per row)"),
+            Opt("weight", Weight, help="embedding matrix (num_embeddings, embedding_dim)"),
+            Opt("offsets", OptionalTensor, default=None, help="start of each bag in a 1-d input, or none"),
+            Opt("mode", BagMode, default="mean", help="sum, mean or max (or 0, 1, 2)"),
+            Opt(
+                "perSampleWeights",
+                OptionalTensor,
+                default=None,
+                help="weight of each index (mode sum)",
+                aliases=("per_sample_weights",),
+            ),
+            _LAST,
+            _PAD,
+        ],
+    ),
+    build=_bag,
+    see=("embedding", "sparse_embedding"),
+)
