@@ -224,9 +224,12 @@ def _post_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> N
         momentum = opts["ema_momentum"] if iterations != 0 else 0.0
         lbfgs = isinstance(optimizer, torch.optim.LBFGS)
         for p in _params(optimizer):
-            st = optimizer.state[p] if (p in optimizer.state or lbfgs) else None
-            if st is None or not (st or lbfgs):
-                continue  # never stepped: its average is its (unchanged) value
+            # An average is added once the parameter has been stepped (a gradient this step,
+            # or state): before that it is its unchanged value, and an entry in an empty state
+            # would stop torch's optimizers from initializing theirs.
+            if not (optimizer.state.get(p) or p.grad is not None or lbfgs):
+                continue
+            st = optimizer.state[p]
             average = st.get("ema")
             if average is None:
                 start = extras["first_values"].get(p)
