@@ -69,7 +69,8 @@ def nested(text: str, option: str = "-data") -> tuple[list[Any], list[int], bool
     if rc:
         if rc == E_SIZE:
             raise TclError(f"invalid {option}: {MAX_SIZE_MESSAGE}", ["TCL", "MEMORY"])
-        raise TclError(f"invalid {option}: {out[0]}", ["TORCH", "VALUE", option])
+        problem = out[0].replace("\x00", "\\0").replace(" at index {}", "")
+        raise TclError(f"invalid {option}: {problem}", ["TORCH", "VALUE", option])
     return out[0], out[1], out[2]
 
 

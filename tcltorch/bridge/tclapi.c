@@ -649,7 +649,8 @@ int tt_nested(uintptr_t str, uintptr_t out) {
     if (rc == 0) rc = tt_walk(&st, root, 0);
     Tcl_DecrRefCount(root);
     if (rc) {
-        PyObject *m = PyUnicode_FromString(st.err);
+        /* the message quotes Tcl text: decode it from Tcl's form */
+        PyObject *m = tt_decode_tcl((const unsigned char *)st.err, (int)strlen(st.err));
         if (m) { PyList_Append(list, m); Py_DECREF(m); }
     } else {
         PyObject *shape = PyList_New(st.ndim);

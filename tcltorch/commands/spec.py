@@ -24,9 +24,19 @@ REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def is_option_word(word: str) -> bool:
-    """A word is an option when it looks like ``-name``; ``-1.0`` and ``{-1 2}`` are values."""
-    return word[:1] == "-" and word[1:2] in _LETTERS
+# Tcl numbers that look like options: values, unless a command has an option spelled so.
+_NUMBER_WORDS = frozenset({"-inf", "-infinity", "-nan"})
+
+
+def is_option_word(word: str, options: Any = None) -> bool:
+    """A word is an option when it looks like ``-name``; ``-1.0`` and ``{-1 2}`` are values,
+    and so are ``-Inf``, ``-inf`` and ``-NaN`` unless ``options`` (a command's table of
+    option spellings) has that exact word."""
+    if word[:1] != "-" or word[1:2] not in _LETTERS:
+        return False
+    if word.lower() in _NUMBER_WORDS:
+        return options is not None and word in options
+    return True
 
 
 def snake(name: str) -> str:
@@ -61,7 +71,7 @@ class Str(ValueType):
 
 def parse_tcl_int(text: str) -> int | None:
     s = text.strip()
-    if not s or "_" in s:
+    if not s or "_" in s or not s.isascii():  # Python's int() takes other scripts' digits; Tcl does not
         return None
     try:
         return int(s, 0) if s.lstrip("+-")[:2].lower() in ("0x", "0b", "0o") else int(s)
@@ -71,7 +81,7 @@ def parse_tcl_int(text: str) -> int | None:
 
 def parse_tcl_double(text: str) -> float | None:
     s = text.strip()
-    if not s or "_" in s:
+    if not s or "_" in s or not s.isascii():
         return None
     try:
         return float(s)
@@ -425,21 +435,22 @@ class Command:
         raw: dict[str, str | list[str]] = {}
         n = len(args)
         i = 0
-        named_form = n > 0 and is_option_word(args[0])
+        flags = self._lookup
+        named_form = n > 0 and is_option_word(args[0], flags)
         if not named_form:
             for slot in self.positional:
-                if i >= n or is_option_word(args[i]):
+                if i >= n or is_option_word(args[i], flags):
                     break
                 if slot.rest:
                     rest: list[str] = []
-                    while i < n and not is_option_word(args[i]):
+                    while i < n and not is_option_word(args[i], flags):
                         rest.append(args[i])
                         i += 1
                     raw[slot.name] = rest
                     break
                 raw[slot.name] = args[i]
                 i += 1
-            if i < n and not is_option_word(args[i]):
+            if i < n and not is_option_word(args[i], flags):
                 raise wrong_args(self.usage(invoked))
         given_positionally = set(raw)
         while i < n:
