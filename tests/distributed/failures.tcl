@@ -1,0 +1,18 @@
+# Started as two plain tclsh processes (tests/test_distributed.py) with RANK etc. set.
+# Mode "timeout": rank 1 sleeps; rank 0's all_reduce must fail after -timeout seconds.
+# Mode "dies": rank 1 exits; rank 0's all_reduce must fail, not hang.
+package require tcltorch
+set mode [lindex $argv 0]
+torch::distributed_init -backend gloo -timeout 4
+if {[torch::get_rank] == 1} {
+    if {$mode eq "timeout"} { after 12000 }
+    exit 0
+}
+set t0 [clock milliseconds]
+set code [catch {torch::all_reduce [torch::ones 1]} m o]
+puts "code $code"
+puts "errorcode [dict get $o -errorcode]"
+puts "message $m"
+puts "seconds [expr {([clock milliseconds] - $t0) / 1000.0}]"
+flush stdout
+exit 0
