@@ -104,26 +104,19 @@ def _dims_spec(text: str, option: str, ctx: Any) -> Any:
     ints = [parse_tcl_int(w) for w in words]
     if len(words) == 1 and ints[0] is not None:
         if ints[0] < 0:
-            raise invalid_value(option, text, "must be an integer >= 0, a list of dims, or two lists of dims")
+            raise invalid_value(option, text, _DIMS_REQUIREMENT)
         return ints[0]
     if words and all(i is not None for i in ints):
         return (list(ints), list(ints))  # the other implementation's form: the same dims on both sides
     if len(words) == 2:
-        pair = []
-        for w in words:
-            dims = [parse_tcl_int(x) for x in ctx.split(w, option)]
-            if any(d is None for d in dims):
-                break
-            pair.append(dims)
-        else:
-            if len(pair[0]) == len(pair[1]):
-                return (pair[0], pair[1])
-    raise invalid_value(option, text, "must be an integer >= 0, a list of dims, or two lists of dims")
+        pair = [[parse_tcl_int(x) for x in ctx.split(w, option)] for w in words]
+        if all(d is not None for dims in pair for d in dims) and len(pair[0]) == len(pair[1]):
+            return (pair[0], pair[1])
+    raise invalid_value(option, text, _DIMS_REQUIREMENT)
 
 
-DimsSpec = Custom(
-    _dims_spec, "integer or {dimsA dimsB}", "must be an integer >= 0, a list of dims, or two lists of dims"
-)
+_DIMS_REQUIREMENT = "must be an integer >= 0, a list of dims, or two lists of dims"
+DimsSpec = Custom(_dims_spec, "integer or {dimsA dimsB}", _DIMS_REQUIREMENT)
 
 
 @command(
@@ -134,26 +127,38 @@ DimsSpec = Custom(
         "dims",
         DimsSpec,
         default=2,
-        help="N: contract the last N dims of a with the first N of b; {{dimsA} {dimsB}}: those pairs",
+        help="N: the last N dims of a with the first N of b; a list: those dims of both; {{dimsA} {dimsB}}: pairs",
     ),
+    Opt("dimsA", IntList(), default=None, positional=False, help="dims of a to contract (with -dimsB)"),
+    Opt("dimsB", IntList(), default=None, positional=False, help="dims of b to contract, paired with -dimsA"),
     alias="tensorDot",
 )
-def tensordot(a, b, dims):
+def tensordot(a, b, dims, dims_a, dims_b):
     """Sums products over chosen dimensions of two tensors, as `torch.tensordot`.
 
-    `-dims N` contracts the last N dimensions of `a` with the first N of `b`;
-    `-dims {{1 0} {0 1}}` contracts the listed pairs. A flat list such as `{1}` (the other
-    implementation's form) contracts the same dimensions on both sides.
+    `-dims N` contracts the last N dimensions of `a` with the first N of `b` (a single
+    integer is always N). A list of two or more dimensions such as `{0 2}` (the other
+    implementation's form) contracts those dimensions of both tensors. Two lists,
+    `{{1 2} {0 1}}`, contract the listed pairs; since Tcl reads `{{1} {0}}` as the flat list
+    `1 0`, give single pairs (or any pairs) as `-dimsA 1 -dimsB 0`.
 
     Examples:
         set a [torch::ones {2 3}]
         set b [torch::ones {3 4}]
         puts [torch::tensor_shape [torch::tensordot $a $b 1]]   ;# -> 2 4
+        puts [torch::tensor_shape [torch::tensordot -a $b -b $a -dimsA 0 -dimsB 1]]   ;# -> 4 2
         puts [torch::tensor_to_list [torch::tensorDot -a $a -b $a -dims {{0 1} {0 1}}]]   ;# -> 6.0
     """
+    if (dims_a is None) != (dims_b is None):
+        missing = "-dimsB" if dims_b is None else "-dimsA"
+        raise TclError(f'missing required option "{missing}"', ["TORCH", "ARGS", "REQUIRED", missing])
+    if dims_a is not None:
+        if len(dims_a) != len(dims_b):
+            raise invalid_value("-dimsB", " ".join(map(str, dims_b)), "must have as many entries as -dimsA")
+        dims = (list(dims_a), list(dims_b))
     if isinstance(dims, tuple):
-        check_dims(a, tuple(dims[0]), "-dims")
-        check_dims(b, tuple(dims[1]), "-dims")
+        check_dims(a, tuple(dims[0]), "-dims" if dims_a is None else "-dimsA")
+        check_dims(b, tuple(dims[1]), "-dims" if dims_b is None else "-dimsB")
     elif dims > min(a.dim(), b.dim()):
         raise invalid_value("-dims", str(dims), f"must be at most {min(a.dim(), b.dim())} for these tensors")
     return torch.tensordot(a, b, dims)
@@ -692,6 +697,9 @@ def _keepdim() -> Opt:
 def vector_norm(input, ord, dim, keepdim):
     """The vector p-norm (sum |x|^p)^(1/p) over all or some dimensions, as
     `torch.linalg.vector_norm`.
+
+    A negative order is given in the named form (`-ord -inf`): as a positional word it would
+    read as an option.
 
     Examples:
         set t [torch::tensor_create {3 -4}]

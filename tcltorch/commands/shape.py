@@ -495,10 +495,14 @@ def tensor_scatter(input, dim, index, src, reduce):
     """
     d = check_dim(input, dim)
     idx = _index_tensor(index, "-index")
-    kwargs = {} if reduce == "none" else {"reduce": reduce}
     if isinstance(src, torch.Tensor):
-        return torch.scatter(input, d, idx, src.to(input.dtype), **kwargs)
-    return torch.scatter(input, d, idx, src, **kwargs)
+        src = src.to(input.dtype)
+        if reduce == "none":
+            return torch.scatter(input, d, idx, src)
+        return torch.scatter_reduce(input, d, idx, src, {"add": "sum", "multiply": "prod"}[reduce])
+    if reduce == "none":
+        return torch.scatter(input, d, idx, src)
+    return torch.scatter(input, d, idx, src, reduce=reduce)
 
 
 @command(
