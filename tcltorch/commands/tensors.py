@@ -11,6 +11,9 @@ from typing import Any
 import torch
 
 from tcltorch.commands.spec import (
+    DTYPE_ALIASES,
+    DTYPES,
+    REGISTRY,
     REQUIRED,
     Bool,
     Custom,
@@ -24,10 +27,11 @@ from tcltorch.commands.spec import (
     Str,
     command,
     dtype_name,
+    is_option_word,
     parse_tcl_double,
     parse_tcl_int,
 )
-from tcltorch.errors import TclError, invalid_value
+from tcltorch.errors import TclError, invalid_value, wrong_args
 
 
 def _input(help: str = "tensor handle") -> Opt:
@@ -43,7 +47,12 @@ def _device() -> Opt:
 
 
 def _requires_grad() -> Opt:
-    return Opt("requiresGrad", Bool(), default=False, help="track gradients (makes a trainable leaf); floating-point dtypes only")
+    return Opt(
+        "requiresGrad",
+        Bool(),
+        default=False,
+        help="track gradients (makes a trainable leaf); floating-point dtypes only",
+    )
 
 
 def _number(text: str, option: str, ctx: Any) -> float:
@@ -135,6 +144,32 @@ def tensor_create(data, shape, dtype, device, requires_grad):
     else:
         tensor = tensor.reshape(data_shape)
     return made(tensor, requires_grad)
+
+
+def _is_dtype_word(word: str) -> bool:
+    key = word.strip()
+    return key.lower() in DTYPES or key in DTYPE_ALIASES or key.lower() in DTYPE_ALIASES
+
+
+def _parse_tensor_create(
+    ctx: Any, args: tuple[str, ...], invoked: str, _parse: Any = REGISTRY["tensor_create"].parse
+) -> Any:
+    # The other implementation's positional form: data dtype ?device? ?requiresGrad?.
+    # A dtype name is never a shape, so a dtype in the second slot means that form.
+    cmd = REGISTRY["tensor_create"]
+    if len(args) >= 2 and not is_option_word(args[0], cmd._lookup) and _is_dtype_word(args[1]):
+        words, rest = [args[0]], list(args[1:])
+        for flag in ("-dtype", "-device", "-requiresGrad"):
+            if not rest or is_option_word(rest[0], cmd._lookup):
+                break
+            words += [flag, rest.pop(0)]
+        if rest and not is_option_word(rest[0], cmd._lookup):
+            raise wrong_args(cmd.usage(invoked))
+        args = (*words, *rest)
+    return _parse(ctx, args, invoked)
+
+
+REGISTRY["tensor_create"].parse = _parse_tensor_create  # type: ignore[method-assign]
 
 
 # -- reading values back --------------------------------------------------------
@@ -352,8 +387,13 @@ def rand(shape, device, dtype, requires_grad):
     Opt("start", FiniteNumber, default=None, help="first value; a lone number is the end", default_doc="0"),
     Opt("end", FiniteNumber, default=None, help="end of the range, exclusive"),
     Opt("step", NonzeroNumber, default=1, help="distance between values"),
-    Opt("dtype", DType(), default=None, help="element type: int64 when start, end and step are all integers, else float32",
-        default_doc="inferred"),
+    Opt(
+        "dtype",
+        DType(),
+        default=None,
+        help="element type: int64 when start, end and step are all integers, else float32",
+        default_doc="inferred",
+    ),
     _device(),
     _requires_grad(),
     summary="A 1-d tensor of evenly spaced values in [start, end).",
@@ -366,6 +406,33 @@ def arange(start, end, step, dtype, device, requires_grad):
     if start is None:
         start = 0
     return made(torch.arange(start, end, step, dtype=dtype, device=device), requires_grad)
+
+
+def _named(cmd: Any, args: tuple[str, ...]) -> set[str]:
+    """The options given by name in ``args`` (the words after the positional ones)."""
+    i, n, names = 0, len(args), set()
+    while i < n and not is_option_word(args[i], cmd._lookup):
+        i += 1
+    while i < n:
+        names.add(cmd._option(args[i]).name)
+        i += 2
+    return names
+
+
+def _parse_arange(
+    ctx: Any, args: tuple[str, ...], invoked: str, _parse: Any = REGISTRY["arange"].parse
+) -> Any:
+    # A lone positional number is the end, as in torch.arange(5); a lone -start is not.
+    kwargs = _parse(ctx, args, invoked)
+    if kwargs["end"] is None and kwargs["start"] is not None and "start" in _named(REGISTRY["arange"], args):
+        raise TclError(
+            'missing required option "-end": -start alone is no range (torch::arange 5 or -end 5 counts 0 to 4)',
+            ["TORCH", "ARGS", "REQUIRED", "-end"],
+        )
+    return kwargs
+
+
+REGISTRY["arange"].parse = _parse_arange  # type: ignore[method-assign]
 
 
 @command(
@@ -431,7 +498,13 @@ def tensor_numel(input):
 @command(
     "tensor_requires_grad",
     _input(),
-    Opt("requiresGrad", Bool(), default=None, help="new value; without it the flag is only read", default_doc="read only"),
+    Opt(
+        "requiresGrad",
+        Bool(),
+        default=None,
+        help="new value; without it the flag is only read",
+        default_doc="read only",
+    ),
     context=True,
     summary="Read, or set on a leaf tensor, whether a tensor tracks gradients.",
 )
@@ -459,8 +532,13 @@ def tensor_grad(input):
 @command(
     "tensor_backward",
     _input("tensor to differentiate (a one-element tensor, or give -gradient)"),
-    Opt("gradient", Handle("tensor"), default=None, help="gradient of the output, same shape as the tensor",
-        default_doc="none (one-element tensors only)"),
+    Opt(
+        "gradient",
+        Handle("tensor"),
+        default=None,
+        help="gradient of the output, same shape as the tensor",
+        default_doc="none (one-element tensors only)",
+    ),
     Opt("retainGraph", Bool(), default=False, positional=False, help="keep the graph for another backward"),
     Opt(
         "createGraph",
