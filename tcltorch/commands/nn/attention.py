@@ -424,7 +424,7 @@ A module handle (`transformerencoderN`).
     examples=[
         """set layer [torch::transformer_encoder_layer 8 2 16 0.0 -batchFirst 1]
 set enc [torch::transformer_encoder $layer 3 [torch::layer_norm 8]]
-puts [torch::count_parameters $enc]                                      ;# -> 1784
+puts [torch::count_parameters $enc]                                      ;# -> 1816
 puts [torch::tensor_shape [torch::layer_forward $enc [torch::randn {2 5 8}]]]   ;# -> 2 5 8"""
     ],
 )
@@ -584,7 +584,7 @@ attention weights on every call (it has no training mode: pass 0 for evaluation)
     examples=[
         """set q [torch::tensor_create {{{1 0} {0 1}}}]
 set v [torch::tensor_create {{{1 2} {3 4}}}]
-puts [torch::tensor_to_list [torch::scaled_dot_product_attention $q $q $v -isCausal 1]]   ;# -> {{1.0 2.0} {2.0 3.0}}
+puts [torch::tensor_to_list [torch::scaled_dot_product_attention $q $q $v -isCausal 1 -scale 0]]   ;# -> {{1.0 2.0} {2.0 3.0}}
 puts [torch::tensor_to_list [torch::scaledDotProductAttention $q $q $v -scale 0]]        ;# -> {{2.0 3.0} {2.0 3.0}}"""
     ],
 )

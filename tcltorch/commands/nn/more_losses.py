@@ -543,7 +543,7 @@ _loss(
     "Tversky loss 1 - (TP + s) / (TP + alpha FP + beta FN + s) per sample (Salehi et al. 2017)",
     "A generalization of the Dice loss that weighs false positives (alpha) and false negatives (beta) apart: "
     "TP = sum P.T, FP = sum P.(1-T), FN = sum (1-P).T over every dimension but the first, P = sigmoid(input) "
-    "(or the input with `-logits 0`). alpha = beta = 0.5 gives the Dice loss. The defaults (0.7, 0.3) are the "
+    "(or the input with `-logits 0`). alpha = beta = 0.5 gives the Dice loss (whose smoothing s is s/2 here). The defaults (0.7, 0.3) are the "
     "other implementation's; the paper favours recall with alpha = 0.3, beta = 0.7.",
     "set x [torch::tensor_create {{1.0 0.0} {0.0 1.0}}]\n"
     "set t [torch::tensor_create {{1.0 0.0} {1.0 1.0}}]\n"
