@@ -19,11 +19,11 @@ Operand = int | float | torch.Tensor
 
 
 def _left(help: str = "tensor handle or number") -> Opt:
-    return Opt("input", TensorOrNumber, help=help, aliases=("input1", "tensor"))
+    return Opt("input", TensorOrNumber, help=help, aliases=("input1", "tensor", "tensor1"))
 
 
 def _right(help: str = "tensor handle or number") -> Opt:
-    return Opt("other", TensorOrNumber, help=help, aliases=("input2",))
+    return Opt("other", TensorOrNumber, help=help, aliases=("input2", "tensor2"))
 
 
 def as_tensors(a: Operand, b: Operand) -> tuple[torch.Tensor, Operand]:
@@ -106,8 +106,9 @@ def tensor_matmul(input, other):
 
 @command(
     "tensor_pow",
-    Opt("input", TensorOrNumber, help="base: tensor handle or number", aliases=("tensor", "base")),
-    Opt("exponent", TensorOrNumber, help="exponent: tensor handle or number", aliases=("other",)),
+    Opt("input", TensorOrNumber, help="base: tensor handle or number", aliases=("tensor", "base", "input1")),
+    Opt("exponent", TensorOrNumber, help="exponent: tensor handle or number", aliases=("other", "input2")),
+    extra_aliases=("pow",),
     summary="input raised to exponent, element-wise with broadcasting.",
 )
 def tensor_pow(input, exponent):
@@ -218,7 +219,9 @@ def tensor_argmax(input, dim, keepdim):
 # -- comparison ---------------------------------------------------------------------------
 
 
-@command("tensor_eq", _left(), _right(), summary="Element-wise equality as a bool tensor.")
+@command(
+    "tensor_eq", _left(), _right(), extra_aliases=("eq", "Eq"), summary="Element-wise equality as a bool tensor."
+)
 def tensor_eq(input, other):
     a, b = as_tensors(input, other)
     return torch.eq(a, b)
