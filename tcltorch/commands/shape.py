@@ -57,7 +57,14 @@ def check_dim(tensor: torch.Tensor, dim: int, option: str = "-dim", extra: int =
 def check_dims(
     tensor: torch.Tensor, dims: tuple[int, ...], option: str = "-dims", extra: int = 0
 ) -> list[int]:
-    out = [check_dim(tensor, d, option, extra) for d in dims]
+    try:
+        out = [check_dim(tensor, d, option, extra) for d in dims]
+    except TclError as exc:  # show the whole list the caller gave
+        n = tensor.dim() + extra
+        m = max(n, 1)
+        raise invalid_value(
+            option, " ".join(map(str, dims)), f"must be in the range -{m} to {m - 1} for a {n}-d tensor"
+        ) from exc
     if len(set(out)) != len(out):
         raise invalid_value(option, " ".join(map(str, dims)), "must not name a dimension twice")
     return out
