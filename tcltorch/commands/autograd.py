@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.core import scoped_eval
 from tcltorch.commands.spec import (
     Bool,
@@ -32,7 +33,7 @@ from tcltorch.errors import TclError, invalid_value
 # -- grad modes -----------------------------------------------------------------------------
 
 
-def _mode_command(name: str, mode: Callable[[], Any], enabled: bool, summary: str) -> None:
+def _mode_command(name: str, mode: Callable[[], Any], enabled: bool, doc: str) -> None:
     def run(script: str | None, ctx: Any) -> str:
         if script is None:  # the other implementation's form: a switch for the rest of the session
             torch.set_grad_enabled(enabled)
@@ -51,21 +52,44 @@ def _mode_command(name: str, mode: Callable[[], Any], enabled: bool, summary: st
             help="script to run in this mode (without one: switch the mode for the rest of the session)",
         ),
         context=True,
-        summary=summary,
+        doc=doc,
     )(run)
 
+
+_MODE_DOC = """
+
+The script runs in the caller's frame like `torch::scope`'s: handles it makes are freed except
+those in its result, and `return`, `break`, `continue` and errors pass through. The previous
+mode returns on every way out. Without a script (the other implementation's form) the command
+switches the mode for the rest of the session.
+
+## Return Value
+
+The script's result, or an empty string without a script.
+
+Examples:
+"""
 
 _mode_command(
     "no_grad",
     torch.no_grad,
     False,
-    "Run a script without recording autograd graphs (no script: turn recording off).",
+    "Run a script without recording autograd graphs (no script: turn recording off)."
+    + _MODE_DOC
+    + """    set x [torch::ones {2} -requiresGrad 1]
+    puts [torch::no_grad { torch::tensor_requires_grad [torch::tensor_mul $x 2] }]   ;# -> 0
+    puts [torch::tensor_requires_grad [torch::tensor_mul $x 2]]                     ;# -> 1
+""",
 )
 _mode_command(
     "enable_grad",
     torch.enable_grad,
     True,
-    "Run a script with autograd recording on (no script: turn recording on).",
+    "Run a script with autograd recording on (no script: turn recording on)."
+    + _MODE_DOC
+    + """    set x [torch::ones {2} -requiresGrad 1]
+    puts [torch::no_grad { torch::enable_grad { torch::tensor_requires_grad [torch::tensor_mul $x 2] } }]   ;# -> 1
+""",
 )
 
 
@@ -74,10 +98,24 @@ _mode_command(
     Opt("script", Script(), help="script to run in inference mode", aliases=("body",)),
     Opt("mode", Bool(), default=True, help="0 runs the script with inference mode off"),
     context=True,
-    summary="Run a script in torch.inference_mode: no graphs, no version counters; tensors made there "
-    "cannot be used in autograd later.",
 )
 def inference_mode(script: str, mode: bool, ctx: Any) -> str:
+    """Run a script in torch.inference_mode: no autograd graphs and no version counters.
+
+    Faster than `torch::no_grad` for pure inference; tensors made inside are inference tensors and
+    cannot be used in autograd later. The script runs in the caller's frame like `torch::scope`'s
+    (handles it makes are freed except those in its result), and the previous mode returns on
+    every way out: normal end, error, `return`, `break`, `continue`.
+
+    ## Return Value
+
+    The script's result.
+
+    Examples:
+        set x [torch::ones {2} -requiresGrad 1]
+        set y [torch::inference_mode { torch::tensor_mul $x 2 }]
+        puts [torch::tensor_requires_grad $y]   ;# -> 0
+    """
     with torch.inference_mode(mode):
         return scoped_eval(ctx, script)
 
@@ -87,9 +125,21 @@ def inference_mode(script: str, mode: bool, ctx: Any) -> str:
     Opt("enabled", Bool(), help="1 records autograd graphs, 0 does not", aliases=("mode", "enable")),
     Opt("script", Script(), default=None, help="if given, only this script runs in the mode"),
     context=True,
-    summary="Switch autograd recording on or off, for the session or for one script.",
 )
 def set_grad_enabled(enabled: bool, script: str | None, ctx: Any) -> str:
+    """Switch autograd recording on or off, for the rest of the session or for one script.
+
+    With a script, the mode holds only while it runs (as `torch::no_grad`/`torch::enable_grad`
+    do) and the previous mode returns on every way out; without one, it stays.
+
+    ## Return Value
+
+    The script's result, or an empty string.
+
+    Examples:
+        puts [torch::set_grad_enabled 0 { torch::is_grad_enabled }]   ;# -> 0
+        puts [torch::is_grad_enabled]   ;# -> 1
+    """
     if script is None:
         torch.set_grad_enabled(enabled)
         return ""
@@ -97,8 +147,20 @@ def set_grad_enabled(enabled: bool, script: str | None, ctx: Any) -> str:
         return scoped_eval(ctx, script)
 
 
-@command("is_grad_enabled", summary="1 when autograd records graphs, else 0.")
+@command(
+    "is_grad_enabled",
+)
 def is_grad_enabled() -> bool:
+    """1 when autograd records graphs, else 0.
+
+    ## Return Value
+
+    A boolean (torch.is_grad_enabled()).
+
+    Examples:
+        puts [torch::is_grad_enabled]                         ;# -> 1
+        puts [torch::no_grad { torch::is_grad_enabled }]      ;# -> 0
+    """
     return torch.is_grad_enabled()
 
 
@@ -199,9 +261,23 @@ def _nonempty(tensors: list[torch.Tensor], option: str) -> None:
         help="an input the outputs do not depend on gets a zero gradient",
         aliases=("allow_unused",),
     ),
-    summary="Gradients of outputs with respect to inputs (torch.autograd.grad); does not touch .grad.",
 )
 def grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+    """Gradients of outputs with respect to inputs (torch.autograd.grad); `.grad` is not touched.
+
+    `-outputs` and `-inputs` are tensor handles or lists of them. An output with more than one
+    element needs its gradient in `-gradOutputs`. With `-createGraph 1` the gradients are
+    differentiable (second derivatives); the graph is then kept.
+
+    ## Return Value
+
+    A tensor handle, or a list of them when there are several inputs.
+
+    Examples:
+        set x [torch::tensor_create {1 2 3} -dtype float64 -requiresGrad 1]
+        set y [torch::tensor_sum [torch::tensor_mul $x $x]]
+        puts [torch::tensor_to_list [torch::grad $y $x]]   ;# -> 2.0 4.0 6.0
+    """
     _nonempty(outputs, "-outputs")
     _nonempty(inputs, "-inputs")
     for t in outputs:
@@ -240,9 +316,23 @@ def grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused
         help="evaluate with vmap (one call) instead of one backward per row",
     ),
     context=True,
-    summary="Jacobian of a Tcl function of tensors (torch.autograd.functional.jacobian).",
 )
 def jacobian(func, inputs, create_graph, vectorize, ctx):
+    """Jacobian of a Tcl function of tensors (torch.autograd.functional.jacobian).
+
+    The function is a command prefix (a proc name, or a list such as an `apply` lambda) called
+    with the input handles appended; it returns a tensor handle. Handles it makes are freed after
+    each call.
+
+    ## Return Value
+
+    A tensor handle of shape output-shape + input-shape (a list for several inputs).
+
+    Examples:
+        proc square {t} { torch::tensor_mul $t $t }
+        set x [torch::tensor_create {1 2} -dtype float64]
+        puts [torch::tensor_to_list [torch::jacobian square $x]]   ;# -> {2.0 0.0} {0.0 4.0}
+    """
     _nonempty(inputs, "-inputs")
     f = tcl_function(ctx, func)
     result = torch.autograd.functional.jacobian(
@@ -263,9 +353,19 @@ def _flatten(result: Any) -> Any:
     _inputs(),
     Opt("createGraph", Bool(), default=False, help="make the result differentiable"),
     context=True,
-    summary="Hessian of a scalar Tcl function of tensors (torch.autograd.functional.hessian).",
 )
 def hessian(func, inputs, create_graph, ctx):
+    """Hessian of a scalar Tcl function of tensors (torch.autograd.functional.hessian).
+
+    ## Return Value
+
+    A tensor handle of shape input-shape + input-shape.
+
+    Examples:
+        proc cubes {t} { torch::tensor_sum [torch::tensor_pow $t 3] }
+        set x [torch::tensor_create {1 2} -dtype float64]
+        puts [torch::tensor_to_list [torch::hessian cubes $x]]   ;# -> {6.0 0.0} {0.0 12.0}
+    """
     _nonempty(inputs, "-inputs")
     f = tcl_function(ctx, func)
     result = torch.autograd.functional.hessian(
@@ -274,7 +374,7 @@ def hessian(func, inputs, create_graph, ctx):
     return _flatten(result)
 
 
-def _vector_op(name: str, fn: Callable[..., Any], summary: str, vhelp: str) -> None:
+def _vector_op(name: str, fn: Callable[..., Any], doc: str, vhelp: str) -> None:
     def run(func, inputs, v, create_graph, ctx):
         _nonempty(inputs, "-inputs")
         f = tcl_function(ctx, func)
@@ -291,7 +391,7 @@ def _vector_op(name: str, fn: Callable[..., Any], summary: str, vhelp: str) -> N
         Opt("v", HandleList("tensor"), default=None, help=vhelp, aliases=("vector", "vectors")),
         Opt("createGraph", Bool(), default=False, help="make the result differentiable"),
         context=True,
-        summary=summary,
+        doc=doc,
         extra_aliases=("vectorJacobianProduct",) if name == "vjp" else (),
     )(run)
 
@@ -299,13 +399,40 @@ def _vector_op(name: str, fn: Callable[..., Any], summary: str, vhelp: str) -> N
 _vector_op(
     "vjp",
     torch.autograd.functional.vjp,
-    "Vector-Jacobian product v^T J of a Tcl function: a list {output vjp}.",
+    """Vector-Jacobian product vᵀJ of a Tcl function: a list {output vjp}.
+
+The function is a command prefix called with the input handles appended (see
+`torch::jacobian`). `-v` is shaped like the function's output.
+
+## Return Value
+
+A Tcl list of two tensor handles: the function's output and vᵀJ (shaped like the input).
+
+Examples:
+    proc square {t} { torch::tensor_mul $t $t }
+    set x [torch::tensor_create {1 2} -dtype float64]
+    lassign [torch::vjp square $x [torch::tensor_create {1 -1} -dtype float64]] out product
+    puts [torch::tensor_to_list $product]   ;# -> 2.0 -4.0
+""",
     "vector(s) shaped like the output (optional for a one-element output)",
 )
 _vector_op(
     "jvp",
     torch.autograd.functional.jvp,
-    "Jacobian-vector product J v of a Tcl function: a list {output jvp}.",
+    """Jacobian-vector product Jv of a Tcl function: a list {output jvp}.
+
+`-v` is shaped like the input.
+
+## Return Value
+
+A Tcl list of two tensor handles: the function's output and Jv (shaped like the output).
+
+Examples:
+    proc square {t} { torch::tensor_mul $t $t }
+    set x [torch::tensor_create {1 2} -dtype float64]
+    lassign [torch::jvp square $x [torch::tensor_create {1 1} -dtype float64]] out product
+    puts [torch::tensor_to_list $product]   ;# -> 2.0 4.0
+""",
     "vector(s) shaped like the inputs (optional for one-element inputs)",
 )
 
@@ -324,9 +451,23 @@ _vector_op(
     Opt("outDims", Int(), default=0, help="dimension of the batch in the result", aliases=("out_dims",)),
     context=True,
     extra_aliases=("vectorMap",),
-    summary="Map a Tcl function over a batch dimension (torch.func.vmap): one call sees the whole batch.",
 )
 def vmap(func, inputs, in_dims, out_dims, ctx):
+    """Map a Tcl function over a batch dimension (torch.func.vmap): one call sees the whole batch.
+
+    The function is written for one example; torch runs it once on batched tensors. `-inDims`
+    gives the batched dimension of each input (one integer for all), `-outDims` the batch
+    dimension of the result.
+
+    ## Return Value
+
+    A tensor handle.
+
+    Examples:
+        set rows [torch::tensor_create {{1 2} {3 4}}]
+        puts [torch::tensor_to_list [torch::vmap {apply {{r} {torch::tensor_sum $r}}} $rows]]   ;# -> 3.0 7.0
+        puts [torch::tensor_to_list [torch::vmap {apply {{c} {torch::tensor_sum $c}}} $rows -inDims 1]]   ;# -> 4.0 6.0
+    """
     _nonempty(inputs, "-inputs")
     words = ctx.split(in_dims, "-inDims")
     dims: list[int | None] = [None if w == "" else _int_text(w, "-inDims") for w in words]
@@ -369,9 +510,23 @@ def _tensor_dict(text: str, option: str, ctx: Any) -> dict[str, torch.Tensor]:
         aliases=("inputs", "input"),
     ),
     context=True,
-    summary="Run a module's forward with some parameters replaced (torch.func.functional_call).",
 )
 def functional_call(module, parameters, args, ctx):
+    """Run a module's forward with some parameters or buffers replaced (torch.func.functional_call).
+
+    `-parameters` is a Tcl dict from names (as `named_parameters` gives them: `weight`,
+    `0.bias`, ...) to tensor handles; the module itself is not changed.
+
+    ## Return Value
+
+    The forward's result (a tensor handle).
+
+    Examples:
+        set lin [torch::linear 2 1]
+        set w [torch::tensor_create {{1 2}}]
+        set b [torch::tensor_create {0.5}]
+        puts [torch::tensor_to_list [torch::functional_call $lin [list weight $w bias $b] [torch::ones {1 2}]]]   ;# -> 3.5
+    """
     names = dict(module.named_parameters()) | dict(module.named_buffers())
     unknown = [n for n in parameters if n not in names]
     if unknown:
@@ -399,9 +554,21 @@ def _double_inputs(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
     Opt("rtol", Double(ge=0), default=1e-3, help="relative tolerance"),
     context=True,
     extra_aliases=("gradCheck",),
-    summary="1 when a Tcl function's autograd gradients match finite differences (torch.autograd.gradcheck).",
 )
 def grad_check(func, inputs, eps, atol, rtol, ctx):
+    """1 when a Tcl function's autograd gradients match finite differences (torch.autograd.gradcheck).
+
+    The inputs are checked on float64 copies that require gradients; the function must be
+    differentiable in them.
+
+    ## Return Value
+
+    A boolean.
+
+    Examples:
+        proc cubes {t} { torch::tensor_sum [torch::tensor_pow $t 3] }
+        puts [torch::grad_check cubes [torch::tensor_create {0.5 1.5}]]   ;# -> 1
+    """
     _nonempty(inputs, "-inputs")
     f = tcl_function(ctx, func)
     return torch.autograd.gradcheck(
@@ -416,10 +583,20 @@ def grad_check(func, inputs, eps, atol, rtol, ctx):
     Opt("eps", Double(gt=0), default=1e-6, help="central-difference step"),
     context=True,
     extra_aliases=("gradCheckFiniteDiff",),
-    summary="Largest absolute difference between autograd's and central finite differences' gradient of a "
-    "scalar Tcl function.",
 )
 def grad_check_finite_diff(func, inputs, eps, ctx):
+    """Largest absolute difference between autograd's gradient of a scalar Tcl function and central finite differences.
+
+    Each input element is moved by ±`-eps` in turn (float64 copies), so keep the inputs small.
+
+    ## Return Value
+
+    A double: 0 means they agree exactly.
+
+    Examples:
+        proc cubes {t} { torch::tensor_sum [torch::tensor_pow $t 3] }
+        puts [expr {[torch::grad_check_finite_diff cubes [torch::tensor_create {0.5 1.5}]] < 1e-6}]   ;# -> 1
+    """
     _nonempty(inputs, "-inputs")
     f = tcl_function(ctx, func)
     xs = _double_inputs(inputs)
@@ -440,3 +617,6 @@ def grad_check_finite_diff(func, inputs, eps, ctx):
                 flat[i] = old
                 worst = max(worst, abs((plus - minus) / (2 * eps) - g.view(-1)[i].item()))
     return worst
+
+
+examples_from_docstrings(__name__)
