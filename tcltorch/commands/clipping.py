@@ -91,3 +91,44 @@ def clip_grad_norm(parameters, max_norm, norm_type, error_if_nonfinite):
 )
 def clip_grad_value(parameters, clip_value):
     torch.nn.utils.clip_grad_value_(parameters, clip_value)
+
+
+def _document() -> None:
+    from tcltorch.commands.spec import REGISTRY
+
+    norm = REGISTRY["clip_grad_norm"]
+    norm.doc = (
+        "`torch.nn.utils.clip_grad_norm_`: computes the `-normType` norm of all the gradients together (as "
+        "one vector) and, when it exceeds `-maxNorm`, scales every gradient by maxNorm/(norm + 1e-6) in place. "
+        "Tensors without a gradient are skipped. With `-errorIfNonfinite 1` a NaN or Inf total norm is an error "
+        "and nothing is changed. Use it between `torch::tensor_backward` and `torch::optimizer_step`; the "
+        "optimizers' `-clipNorm`/`-globalClipNorm` options do the same inside the step without reading the norm "
+        "back.\n\n"
+        "## Return Value\n\nThe total norm of the gradients before clipping, a Tcl double."
+    )
+    norm.examples = [
+        (
+            "set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]\n"
+            "torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w [torch::tensor_create {3.0 4.0}]]]\n"
+            "puts [torch::clip_grad_norm -parameters $w -maxNorm 1.0]    ;# -> 5.0\n"
+            "puts [torch::tensor_to_list [torch::tensor_grad $w]]    ;# -> 0.5999999 0.79999983\n"
+            "puts [torch::clip_grad_norm $w 10 inf]    ;# -> 0.7999998331069946"
+        )
+    ]
+    value = REGISTRY["clip_grad_value"]
+    value.doc = (
+        "`torch.nn.utils.clip_grad_value_`: clamps every element of every gradient to [-clipValue, clipValue] "
+        "in place; tensors without a gradient are skipped.\n\n"
+        "## Return Value\n\nAn empty string."
+    )
+    value.examples = [
+        (
+            "set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]\n"
+            "torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w [torch::tensor_create {3.0 -0.1}]]]\n"
+            "torch::clip_grad_value -parameters $w -clipValue 0.5\n"
+            "puts [torch::tensor_to_list [torch::tensor_grad $w]]    ;# -> 0.5 -0.1"
+        )
+    ]
+
+
+_document()

@@ -124,3 +124,44 @@ def with_extras(fn: Callable[..., Any]) -> Callable[..., Any]:
 )
 def optimizer_finalize(optimizer):
     return extras.finalize(optimizer)
+
+
+EXTRAS_DOC = (
+    "Every optimizer command also takes Keras's options, applied inside `torch::optimizer_step` without a "
+    "host sync: `-clipNorm` (each gradient scaled to that norm at most), `-globalClipNorm` (all gradients "
+    "together), `-clipValue` (elementwise clamp), at most one of the three; `-useEma` keeps an exponential "
+    "moving average of every parameter (`-emaMomentum`, 0.99; the first step copies the parameter), written "
+    "into the parameters every `-emaOverwriteFrequency` steps and by `torch::optimizer_finalize`; the "
+    "averages are optimizer state (`ema`), counted by `torch::optimizer_info` and saved in checkpoints. "
+    "`-skipNonFinite 1`: a parameter whose gradient holds a NaN or Inf keeps its value and its tensor "
+    "state for that step (decided on the device), and its gradient does not enter the global norm."
+)
+
+
+def _document() -> None:
+    from tcltorch.commands.spec import REGISTRY
+
+    cmd = REGISTRY["optimizer_finalize"]
+    cmd.doc = (
+        "Keras's `finalize_variable_values`: for an optimizer created with `-useEma 1`, sets every parameter "
+        "to its moving average (those not yet stepped keep their value). Without `-useEma` it does nothing, "
+        "as in Keras. Call it once training is over, before evaluating or saving the model.\n\n"
+        "## Return Value\n\nThe number of parameters written (0 without `-useEma` or before the first step)."
+    )
+    cmd.examples = [
+        (
+            "set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]\n"
+            "set opt [torch::optimizer_sgd $w 0.5 -useEma 1 -emaMomentum 0.5]\n"
+            "foreach k {1 2} {\n"
+            "    torch::optimizer_zero_grad $opt\n"
+            "    torch::tensor_backward [torch::tensor_sum $w]\n"
+            "    torch::optimizer_step $opt\n"
+            "}\n"
+            "puts [torch::tensor_to_list $w]    ;# -> 0.0 1.0\n"
+            "puts [torch::optimizer_finalize $opt]    ;# -> 1\n"
+            "puts [torch::tensor_to_list $w]    ;# -> 0.25 1.25"
+        )
+    ]
+
+
+_document()
