@@ -6,5 +6,6 @@ setup(
     cffi_modules=[
         "tcltorch/bridge/build_tclapi.py:ffibuilder",
         "tcltorch/bridge/build_embed.py:ffibuilder",
+        "tcltorch/optim/build_fused_adafactor.py:ffibuilder",
     ],
 )

@@ -140,7 +140,7 @@ INVALID = [
     ("-weightDecay -0.1", '-weightDecay "-0.1": must be a finite number >= 0'),
     ("-epsScale -1", '-epsScale "-1": must be a finite number >= 0'),
     ("-relativeStep maybe", '-relativeStep "maybe": must be a boolean'),
-    ("-implementation fastest", '-implementation "fastest": must be auto, reference, foreach, or compiled'),
+    ("-implementation fastest", '-implementation "fastest": must be auto, reference, foreach, compiled, or fused'),
 ]
 
 

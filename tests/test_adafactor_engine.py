@@ -405,7 +405,8 @@ def test_defaults_are_the_spec_defaults():
         "weight_decay": 0.0, "eps_scale": 1e-3, "relative_step": True, "scale_parameter": True,
         "warmup_init": False, "maximize": False,
     }
-    assert opt.implementation == "auto" and IMPLEMENTATIONS == ("auto", "reference", "foreach", "compiled")
+    assert opt.implementation == "auto"
+    assert IMPLEMENTATIONS == ("auto", "reference", "foreach", "compiled", "fused")
 
 
 def test_complex_and_sparse_are_rejected():
@@ -466,10 +467,11 @@ def test_foreach_agrees_with_reference(options, dtype, chunk, monkeypatch):
         assert (a.double() - b.double()).abs().max().item() <= tol * max(1.0, a.abs().max().item())
 
 
-def test_auto_is_foreach_on_cpu():
+def test_auto_is_fused_on_cpu_when_built():
     a, opt = random_run(lambda ps: Adafactor(ps), SHAPES, steps=3)
-    b, _ = random_run(lambda ps: Adafactor(ps, implementation="foreach"), SHAPES, steps=3)
-    assert opt.resolved_implementation("cpu") == "foreach"
+    expected = "foreach" if engine.fused_unavailable() else "fused"
+    b, _ = random_run(lambda ps: Adafactor(ps, implementation=expected), SHAPES, steps=3)
+    assert opt.resolved_implementation("cpu") == expected == opt.last_implementation
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 

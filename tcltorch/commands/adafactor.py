@@ -46,7 +46,7 @@ ADAFACTOR_OPTIONS = [
     Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
     Opt(
         "implementation",
-        Choice("auto", "reference", "foreach", "compiled"),
+        Choice("auto", "reference", "foreach", "compiled", "fused"),
         "auto",
         "which engine path runs the step",
         positional=False,

@@ -13,10 +13,24 @@ from tcltorch.errors import TclError, invalid_value
 PARAMS_REQUIREMENT = "must be a tensor handle, a module handle, or a list of them"
 
 
-def _parameters(text: str, option: str, ctx: Any) -> list[torch.Tensor]:
+class ParameterList(list):
+    """The value of ``-parameters``: the tensors an optimizer will own.
+
+    Tensors given directly must become trainable leaves, but only once the optimizer exists:
+    the command calls :meth:`adopt` after the constructor succeeded (``with_extras`` does), so
+    a failed constructor leaves every tensor's ``requires_grad`` as it was."""
+
+    direct: list[torch.Tensor]
+
+    def adopt(self) -> None:
+        for tensor in self.direct:
+            if not tensor.requires_grad:
+                tensor.requires_grad_(True)
+
+
+def _parameters(text: str, option: str, ctx: Any) -> ParameterList:
     """Tensor handles, module handles (all their parameters) or a mix; duplicates
-    count once.  Tensors given directly become trainable leaves (checked first,
-    changed only when every entry is valid)."""
+    count once.  Nothing is changed here (see ParameterList.adopt)."""
     words = ctx.split(text, option)
     if not words:
         raise invalid_value(option, text, "the parameter list is empty")
@@ -42,9 +56,16 @@ def _parameters(text: str, option: str, ctx: Any) -> list[torch.Tensor]:
             )
     if not params:
         raise invalid_value(option, text, "the modules have no parameters")
-    for tensor in direct:
-        tensor.requires_grad_(True)
-    return list(params.values())
+    result = ParameterList(params.values())
+    result.direct = direct
+    return result
+
+
+def adopt_parameters(kwargs: dict[str, Any]) -> None:
+    """After an optimizer command succeeded: make its directly given tensors trainable."""
+    value = kwargs.get("parameters")
+    if isinstance(value, ParameterList):
+        value.adopt()
 
 
 def _describe(obj: Any) -> str:
@@ -153,6 +174,8 @@ def optimizer_info(optimizer):
 
         effective = {
             "implementation": optimizer.resolved_implementation(),
+            # the path(s) the last step took ("fused+foreach" when some tensors fell back)
+            "lastImplementation": optimizer.last_implementation or "",
             "decayExponent": decay_exponent(group["decay_rate"]),
             "momentum": group["beta1"] >= 0,
         }

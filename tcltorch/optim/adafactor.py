@@ -54,8 +54,17 @@ with ``torch._foreach_*`` ops (on the CPU, stacked by shape instead), and stream
 larger factored tensor in cache-sized blocks (two reads of G, two reads and one write of X), so no
 temporary is larger than a chunk or one tensor; ``"compiled"`` runs the reference maths through
 ``torch.compile`` (Inductor), one kernel per shape/dtype/option signature, cached for the process;
+``"fused"`` (CPU) is one native call per parameter group (``_fused_adafactor.c``, built by
+setup.py): two passes over G and one read and one write of X, float32 maths and state, every
+sum in double, float32/bfloat16/float16 parameters and gradients; anything it cannot take
+(other devices, float64, non-contiguous tensors, or a build without the library) goes to the
+foreach path, and :attr:`Adafactor.last_implementation` says which paths the last step took.
 ``"auto"`` picks per device (:data:`AUTO_IMPLEMENTATION`). No implementation reads a device value
 on the host during a step: :math:`\alpha_t` and the clipping denominator stay tensors.
+
+Large reductions are accurate on every path: :math:`\mathrm{RMS}(X)` and :math:`\mathrm{RMS}(U)`
+of a tensor of more than ``_SUM_BLOCK`` elements are float32 sums of blocks added up in float64
+(a float32 norm of GPT-2's 38.6M-element embedding is off by ~1e-3 of the update after three steps).
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import sys
 import types
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -73,14 +83,18 @@ from torch.optim import Optimizer
 
 __all__ = ["AUTO_IMPLEMENTATION", "IMPLEMENTATIONS", "Adafactor"]
 
-IMPLEMENTATIONS = ("auto", "reference", "foreach", "compiled")
+IMPLEMENTATIONS = ("auto", "reference", "foreach", "compiled", "fused")
 
 # What "auto" resolves to, per device type. Measured on a 2-core CPU (benchmarks/adafactor_step.py,
 # float32): foreach 228 ms a step on GPT-2 small and 9.7 ms on a 5.4M-parameter transformer, where
-# the Inductor kernels take 339 ms and 15.7 ms after 20 s and 12 s of compilation. Not measured on
-# CUDA; foreach is the sync-free, compile-free choice there until someone measures.
-AUTO_IMPLEMENTATION = {"cpu": "foreach"}
+# the Inductor kernels take 339 ms and 15.7 ms after 20 s and 12 s of compilation; the fused native
+# step is faster than both (see the benchmark), so it is the CPU choice when it was built.
+# Not measured on CUDA; foreach is the sync-free, compile-free choice there until someone measures.
+AUTO_IMPLEMENTATION = {"cpu": "fused"}
 _AUTO_DEFAULT = "foreach"
+
+# Reductions over more elements than this are float32 sums of blocks added in float64.
+_SUM_BLOCK = 1 << 16
 
 # Elements per streamed block of a factored tensor. On the CPU a 4 MiB float32 block stays in
 # cache between the ops that touch it, so each chunk costs one trip to memory per pass.
@@ -135,9 +149,7 @@ def _validate_options(options: dict[str, Any]) -> None:
     """Raise ValueError naming the first invalid hyper-parameter of a group."""
     _check_number("lr", options["lr"], "a finite number > 0", lambda v: v > 0)
     _check_number("eps2", options["eps2"], "a finite number >= 0", lambda v: v >= 0)
-    _check_number(
-        "clip_threshold", options["clip_threshold"], "a finite number > 0", lambda v: v > 0
-    )
+    _check_number("clip_threshold", options["clip_threshold"], "a finite number > 0", lambda v: v > 0)
     _check_number(
         "decay_rate",
         options["decay_rate"],
@@ -194,8 +206,45 @@ def _floored_rsqrt(t: Tensor) -> Tensor:
     return _floored(t).rsqrt()
 
 
+def _sumsq64(t: Tensor, cd: torch.dtype | None = None) -> Tensor:
+    """sum(t**2) as a float64 0-d tensor: float32 norms of blocks (rows, or _SUM_BLOCK elements),
+    squared and added in float64. No float64 copy of t is made."""
+    cd = cd or compute_dtype(t.dtype)
+    if t.dim() >= 2 and t.shape[-1] <= _SUM_BLOCK:
+        parts = torch.linalg.vector_norm(t, dim=-1, dtype=cd).reshape(-1)
+    else:
+        flat = t.reshape(-1)
+        k = flat.numel() // _SUM_BLOCK * _SUM_BLOCK
+        parts = torch.linalg.vector_norm(flat[:k].view(-1, _SUM_BLOCK), dim=-1, dtype=cd)
+        if k < flat.numel():
+            parts = torch.cat([parts, torch.linalg.vector_norm(flat[k:], dtype=cd).reshape(1)])
+    parts = parts.double()
+    return torch.dot(parts, parts)
+
+
+def _norm(t: Tensor, cd: torch.dtype | None = None) -> Tensor:
+    """||t|| in the compute dtype; float64 blockwise accumulation for large tensors."""
+    cd = cd or compute_dtype(t.dtype)
+    if t.numel() <= _SUM_BLOCK or cd == torch.float64:
+        return torch.linalg.vector_norm(t, dtype=cd)
+    return _sumsq64(t, cd).sqrt_().to(cd)
+
+
+def _norms(ts: list[Tensor], cd: torch.dtype) -> list[Tensor]:
+    """_norm of each tensor: one _foreach_norm for the small ones, blockwise for the large ones."""
+    small = [i for i, t in enumerate(ts) if t.numel() <= _SUM_BLOCK or cd == torch.float64]
+    out: list[Tensor] = [None] * len(ts)  # type: ignore[list-item]
+    if small:
+        for i, n in zip(small, torch._foreach_norm([ts[i] for i in small], 2, dtype=cd)):
+            out[i] = n
+    for i, t in enumerate(ts):
+        if out[i] is None:
+            out[i] = _norm(t, cd)
+    return out
+
+
 def _rms(t: Tensor) -> Tensor:
-    return torch.linalg.vector_norm(t) / math.sqrt(t.numel())
+    return _norm(t, t.dtype) / math.sqrt(t.numel())
 
 
 def _tensor_update(
@@ -268,7 +317,7 @@ def _alphas(params: list[Tensor], rhos: list[float], hyper: _Hyper, cd) -> list[
     """alpha_t = max(eps_scale, RMS(X)) * rho_t as 0-d tensors (None without scale_parameter)."""
     if not hyper.scale_parameter:
         return None
-    alphas = list(torch._foreach_norm(params, 2, dtype=cd))
+    alphas = _norms(params, cd)
     coefs = [r / math.sqrt(p.numel()) for p, r in zip(params, rhos)]
     floors = [hyper.eps_scale * r for r in rhos]
     if params[0].device.type == "cpu":
@@ -477,7 +526,7 @@ def _factored_stacked(
     denoms = norms.mul_(1.0 / (math.sqrt(numel) * hyper.clip_threshold)).clamp_min_(1.0)
     decays = None
     if hyper.scale_parameter:
-        alphas = torch.stack(torch._foreach_norm(xs, 2, dtype=cd))
+        alphas = torch.stack(_norms(xs, cd))
         alphas.mul_(per_tensor([r / math.sqrt(numel) for r in rhos], 0))
         alphas.clamp_min_(per_tensor([hyper.eps_scale * r for r in rhos], 0))
         scales = torch.div(alphas, denoms).mul_(factor)
@@ -573,9 +622,7 @@ def _chunk_plan(batch: int, rows: int, cols: int, chunk: int) -> tuple[tuple[sli
         per = chunk // (rows * cols)
         return tuple((slice(b, b + per), slice(None)) for b in range(0, batch, per))
     per = max(1, chunk // cols)
-    return tuple(
-        (slice(b, b + 1), slice(r, r + per)) for b in range(batch) for r in range(0, rows, per)
-    )
+    return tuple((slice(b, b + 1), slice(r, r + per)) for b in range(batch) for r in range(0, rows, per))
 
 
 def _as_batched(t: Tensor) -> Tensor | None:
@@ -757,9 +804,132 @@ def _foreach_bucket(
     for i in fallback:  # a large tensor with no (batch, rows, cols) view: plain maths
         st = states[i]
         _tensor_update(
-            params[i], grads[i], st["row"], st["col"], None, st.get("exp_avg"), rhos[i], weights[i],
+            params[i],
+            grads[i],
+            st["row"],
+            st["col"],
+            None,
+            st.get("exp_avg"),
+            rhos[i],
+            weights[i],
             hyper,
         )
+
+
+# --------------------------------------------------------------------------- fused (native CPU)
+#
+# _fused_adafactor.c, built by setup.py into tcltorch/optim/_adafactor_native (cffi): one call per
+# group does every tensor it can take (see _fused_ok), in float32 with double sums, threads as
+# torch.get_num_threads(). RMS(X) of the next step is the norm of what this step wrote, so while a
+# parameter's version counter and storage are unchanged (nobody wrote it since) pass 1 reads G only.
+
+_FUSED_DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
+_NATIVE: list = []  # [module] once loaded, [None, reason] when it is missing
+_REUSE_PARAM_NORM = True
+
+
+def fused_library():
+    """The native module (``ffi``, ``lib``), or None when it was not built; see fused_unavailable()."""
+    if not _NATIVE:
+        try:
+            from . import _adafactor_native as native  # built by setup.py, never compiled on use
+
+            _NATIVE.append(native)
+        except ImportError as exc:
+            reason = f"tcltorch.optim._adafactor_native is not built ({exc}); run `make setup` to build it"
+            _NATIVE.extend([None, reason])
+    return _NATIVE[0]
+
+
+def fused_unavailable() -> str | None:
+    """Why the fused path cannot run in this process, or None when it can."""
+    return None if fused_library() is not None else _NATIVE[1]
+
+
+def fused_variant() -> str | None:
+    """Which row kernels the fused library runs on this CPU ("avx2" or "baseline"), or None."""
+    native = fused_library()
+    return None if native is None else native.ffi.string(native.lib.tt_adafactor_variant(0)).decode()
+
+
+def _fused_ok(p: Tensor, g: Tensor, st: dict[str, Any]) -> bool:
+    """Whether the native step can take this tensor: CPU, float32/bf16/fp16, dense, contiguous."""
+    if p.device.type != "cpu" or g.device.type != "cpu":
+        return False
+    if p.dtype not in _FUSED_DTYPES or g.dtype not in _FUSED_DTYPES or g.layout != torch.strided:
+        return False
+    if not (p.is_contiguous() and g.is_contiguous()) or g.is_neg() or g.is_conj():
+        return False
+    m = st.get("exp_avg")
+    return m is None or (m.is_contiguous() and m.dtype == torch.float32)
+
+
+def _fused_update(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict[str, Any]],
+    group: dict[str, Any],
+    norms: dict | None,
+    force_baseline: bool = False,
+) -> bool:
+    """One native call for all these tensors; False (and nothing changed) when it could not run."""
+    native = fused_library()
+    if native is None:
+        return False
+    ptrs: list[int] = []
+    meta: list[int] = []
+    xsq: list[float] = []
+    momentum = group["beta1"] >= 0
+    for p, g, st in zip(params, grads, states):
+        shape = p.shape
+        if len(shape) >= 2:
+            rows, cols = shape[-2], shape[-1]
+            batch = p.numel() // (rows * cols)
+            ptrs += (p.data_ptr(), g.data_ptr(), st["row"].data_ptr(), st["col"].data_ptr())
+        else:
+            batch, rows, cols = 1, p.numel(), 0
+            ptrs += (p.data_ptr(), g.data_ptr(), st["v"].data_ptr(), 0)
+        ptrs.append(st["exp_avg"].data_ptr() if momentum else 0)
+        meta += (batch, rows, cols, _FUSED_DTYPES[p.dtype] | (_FUSED_DTYPES[g.dtype] << 4), st["step"])
+        known = norms.get(p) if norms is not None else None
+        if known is not None and known[0] == p.data_ptr() and known[1] == p._version:
+            xsq.append(known[2])
+        else:
+            xsq.append(-1.0)
+    hyper = [
+        float(group["lr"]),
+        decay_exponent(float(group["decay_rate"])),
+        float(group["eps2"]),
+        float(group["eps_scale"]),
+        float(group["clip_threshold"]),
+        float(group["beta1"]),
+        float(group["weight_decay"]),
+        float(bool(group["relative_step"])),
+        float(bool(group["scale_parameter"])),
+        float(bool(group["warmup_init"])),
+        float(bool(group["maximize"])),
+    ]
+    ffi, lib = native.ffi, native.lib
+    n = len(params)
+    out = ffi.new("double[]", n)
+    rc = lib.tt_adafactor_step(
+        n,
+        ffi.new("int64_t[]", ptrs),
+        ffi.new("int64_t[]", meta),
+        ffi.new("double[]", xsq),
+        ffi.new("double[]", hyper),
+        out,
+        torch.get_num_threads(),
+        int(force_baseline),
+    )
+    if rc != 0:
+        return False
+    # Written through raw pointers: tell autograd (and our own norm cache) that X changed.
+    torch._C._increment_version(params)
+    if norms is not None:
+        for k, p in enumerate(params):
+            norms[p] = (p.data_ptr(), p._version, out[k])
+    return True
 
 
 # --------------------------------------------------------------------------- compiled
@@ -824,6 +994,27 @@ def _compiled_update(params, grads, states, rhos, weights, hyper: _Hyper) -> lis
 # --------------------------------------------------------------------------- optimizer
 
 
+def _resolve(impl: str, device_type: str) -> str:
+    """The implementation a step takes on a device type: "auto" resolved, and "fused" or
+    "compiled" read as "foreach" where they cannot run (other devices, missing library, no
+    working torch.compile)."""
+    if impl == "auto":
+        impl = AUTO_IMPLEMENTATION.get(device_type, _AUTO_DEFAULT)
+    if impl == "fused" and (device_type != "cpu" or fused_library() is None):
+        impl = "foreach"
+    if impl == "compiled" and _COMPILE_BROKEN:
+        impl = "foreach"
+    return impl
+
+
+def _undecorated(method: Callable) -> Callable:
+    """torch.optim.Optimizer's method without its torch._disable_dynamo wrapper while
+    torch._dynamo is not imported (then nothing can trace it); the wrapped method otherwise."""
+    if "torch._dynamo" in sys.modules:
+        return method
+    return getattr(method, "__wrapped__", method)
+
+
 class Adafactor(Optimizer):
     """Adafactor with the paper's update rule, the HF/PyTorch options, and a streamed fast path.
 
@@ -842,7 +1033,10 @@ class Adafactor(Optimizer):
         scale_parameter: False makes alpha_t = rho_t.
         warmup_init: rho_t = min(lr, 1e-6 * t, 1/sqrt(t)) (only with relative_step).
         maximize: ascend; the caller's gradient is never modified.
-        implementation: "auto", "reference", "foreach" or "compiled" (keyword only).
+        implementation: "auto", "reference", "foreach", "compiled" or "fused" (keyword only).
+
+    ``last_implementation`` names the path(s) the last step took, e.g. ``"fused"`` or
+    ``"fused+foreach"`` when some tensors could not go through the native step.
     """
 
     def __init__(
@@ -881,11 +1075,22 @@ class Adafactor(Optimizer):
                 f"invalid implementation {implementation!r}: must be one of {', '.join(IMPLEMENTATIONS)}"
             )
         self.implementation = implementation
+        self.last_implementation: str | None = None
         super().__init__(params, defaults)
+
+    # torch wraps these four in torch._disable_dynamo, whose first call imports torch._dynamo
+    # (about a second of start-up). Dynamo can only be tracing us if it was imported, so until
+    # then the undecorated methods do the same job.
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         _validate_options({**self.defaults, **param_group})
-        super().add_param_group(param_group)
+        _undecorated(Optimizer.add_param_group)(self, param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        _undecorated(Optimizer.zero_grad)(self, set_to_none)
+
+    def state_dict(self) -> dict[str, Any]:
+        return _undecorated(Optimizer.state_dict)(self)
 
     # ------------------------------------------------------------------ introspection
 
@@ -896,12 +1101,7 @@ class Adafactor(Optimizer):
         """
         if device is None:
             device = next((p.device for g in self.param_groups for p in g["params"]), "cpu")
-        impl = self.implementation
-        if impl == "auto":
-            impl = AUTO_IMPLEMENTATION.get(torch.device(device).type, _AUTO_DEFAULT)
-        if impl == "compiled" and _COMPILE_BROKEN:
-            impl = "foreach"
-        return impl
+        return _resolve(self.implementation, torch.device(device).type)
 
     def state_bytes(self) -> int:
         """Bytes held by all tensor state (row, col, v, exp_avg); step counters are Python ints."""
@@ -932,7 +1132,7 @@ class Adafactor(Optimizer):
         return st
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
+        _undecorated(Optimizer.load_state_dict)(self, state_dict)
         # torch casts floating state to each parameter's dtype (bf16 -> lossy); ours lives in the
         # compute dtype, so take the saved tensors again, exactly.
         saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
@@ -957,6 +1157,7 @@ class Adafactor(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        self._ran: set[str] = set()
         for group in self.param_groups:
             params, grads, states = [], [], []
             for p in group["params"]:
@@ -975,6 +1176,7 @@ class Adafactor(Optimizer):
                 states.append(st)
             if params:
                 self._update_group(group, params, grads, states)
+        self.last_implementation = "+".join(sorted(self._ran)) or None
         return loss
 
     def _update_group(self, group, params, grads, states) -> None:
@@ -982,22 +1184,40 @@ class Adafactor(Optimizer):
         exponent = decay_exponent(float(group["decay_rate"]))
         lr = float(group["lr"])
         rhos = [
-            relative_step_size(lr, st["step"], group["relative_step"], group["warmup_init"])
-            for st in states
+            relative_step_size(lr, st["step"], group["relative_step"], group["warmup_init"]) for st in states
         ]
         weights = [second_moment_weight(st["step"], exponent) for st in states]
-        impl = self.implementation
-        if impl == "auto":
-            impl = AUTO_IMPLEMENTATION.get(params[0].device.type, _AUTO_DEFAULT)
+        impl = _resolve(self.implementation, params[0].device.type)
         if impl == "reference":
             for p, g, st, rho, w in zip(params, grads, states, rhos, weights):
                 _tensor_update(
                     p, g, st.get("row"), st.get("col"), st.get("v"), st.get("exp_avg"), rho, w, hyper
                 )
+            self._ran.add("reference")
             return
         todo = list(range(len(params)))
         if impl == "compiled":
             todo = _compiled_update(params, grads, states, rhos, weights, hyper)
+            if len(todo) < len(params):
+                self._ran.add("compiled")
+        elif impl == "fused":
+            fused = [i for i in todo if _fused_ok(params[i], grads[i], states[i])]
+            if fused:
+                norms = None
+                if _REUSE_PARAM_NORM and hyper.scale_parameter:
+                    norms = self.__dict__.setdefault("_fused_norms", {})
+                if _fused_update(
+                    [params[i] for i in fused],
+                    [grads[i] for i in fused],
+                    [states[i] for i in fused],
+                    group,
+                    norms,
+                ):
+                    self._ran.add("fused")
+                    done = set(fused)
+                    todo = [i for i in todo if i not in done]
+        if todo:
+            self._ran.add("foreach")
         buckets: dict[tuple, list[int]] = {}
         for i in todo:
             buckets.setdefault((params[i].device, compute_dtype(params[i].dtype)), []).append(i)

@@ -1,0 +1,503 @@
+/* Fused CPU step of tcltorch.optim.Adafactor: every tensor of a parameter group in one call.
+ *
+ * The maths is docs/adafactor.md (and the docstring of tcltorch/optim/adafactor.py), in float32
+ * with float32 state, and every sum (row and column statistics, RMS(X), RMS(U), mean(r)) in
+ * double.  Parameters and gradients may be float32, bfloat16 or float16 (any mix); results are
+ * rounded to the parameter's dtype to nearest-even.
+ *
+ * Per factored tensor (batch B, rows n, cols m), two passes:
+ *   pass 1 (rows in order):  s_i = sum_j G_ij^2;  r_i <- lerp(r_i, s_i/m + eps2, w);
+ *                            csum_j += G_ij^2;  wcol_j += G_ij^2 / r_i;  ||X||^2 (unless cached)
+ *   middle:                  c_j <- lerp(c_j, csum_j/n + eps2, w);  cf_j = 1/sqrt(c_j);
+ *                            ||U||^2 = sum_b mean(r_b) sum_j cf_j^2 wcol_j  (U is never built)
+ *   pass 2 (rows reversed, so the last rows of pass 1 are still in cache):
+ *                            X_ij <- X_ij (1 - lambda alpha) - coef rf_i cf_j G_ij [via momentum]
+ *                            and ||X_new||^2 of the rounded result, for the next step's alpha.
+ * Rank <= 1 tensors: v <- lerp(v, G^2 + eps2, w), U = G/sqrt(v), the same two passes.
+ * Small tensors are done whole by one thread (both passes in cache), tensors of more than
+ * TT_LARGE elements by all threads together (contiguous row ranges).  No temporary is larger
+ * than a row (or TT_VCHUNK elements) per thread plus B*m doubles per thread.
+ *
+ * The row kernels are compiled twice, for baseline x86-64 and for AVX2+FMA+F16C (GCC target
+ * pragmas), and chosen at run time: the build never uses -march=native.
+ */
+
+#include <math.h>
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+#define TT_F32 0
+#define TT_BF16 1
+#define TT_F16 2
+
+#define TT_LARGE (1 << 18)  /* elements: above this a tensor is shared by all threads */
+#define TT_VCHUNK 2048      /* elements per block of a rank <= 1 tensor */
+
+/* ------------------------------------------------------------------ scalar conversions */
+
+static inline float tt_bf2f(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint16_t tt_f2bf(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float tt_h2f(uint16_t h) {
+    uint32_t s = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, u;
+    float f;
+    if (e == 0) {
+        f = (float)m * 0x1p-24f;
+        memcpy(&u, &f, 4);
+        u |= s;
+    } else if (e == 31) {
+        u = s | 0x7f800000u | (m << 13);
+    } else {
+        u = s | ((e + 112u) << 23) | (m << 13);
+    }
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint16_t tt_f2h(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to infinity */
+    if (ax < 0x38800000u) {                                   /* subnormal half or zero */
+        float a;
+        memcpy(&a, &ax, 4);
+        return (uint16_t)(sign | (uint32_t)rintf(a * 0x1p24f));
+    }
+    uint32_t e = ax - (112u << 23);
+    e += 0xfffu + ((e >> 13) & 1u);
+    return (uint16_t)(sign | (e >> 13));
+}
+
+static inline float tt_lerp(float self, float end, float w) {  /* torch's CPU lerp */
+    return fabsf(w) < 0.5f ? self + w * (end - self) : end - (end - self) * (1.0f - w);
+}
+
+/* ------------------------------------------------------------------ row kernels (two builds) */
+
+typedef struct {
+    void (*load)(float *dst, const void *src, int64_t n, int dt);
+    void (*store)(void *dst, float *src, int64_t n, int dt); /* src keeps the rounded values */
+    double (*sumsq)(const float *a, int64_t n);
+    double (*row_stats)(const float *g, int64_t n, double *csum);
+    void (*row_wcol)(const float *g, int64_t n, double inv_r, double *wcol);
+    void (*fac_apply)(float *x, const float *g, const float *cf, int64_t n, float coef, float decay,
+                      float *mom, float beta1);
+    double (*vec_stats)(const float *g, float *v, int64_t n, float eps2, float w);
+    void (*vec_apply)(float *x, const float *g, const float *v, int64_t n, float coef, float decay,
+                      float *mom, float beta1);
+} tt_kernels;
+
+#define TT_SUFFIX _base
+#include "_fused_adafactor_kernels.h"
+#undef TT_SUFFIX
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#define TT_SUFFIX _avx2
+#define TT_HAVE_F16C 1
+#include "_fused_adafactor_kernels.h"
+#undef TT_HAVE_F16C
+#undef TT_SUFFIX
+#pragma GCC pop_options
+#endif
+
+static const tt_kernels *tt_pick(int force_baseline) {
+    static tt_kernels base = {load_base, store_base, sumsq_base, row_stats_base, row_wcol_base,
+                              fac_apply_base, vec_stats_base, vec_apply_base};
+#if defined(__x86_64__) && defined(__GNUC__)
+    static tt_kernels avx2 = {load_avx2, store_avx2, sumsq_avx2, row_stats_avx2, row_wcol_avx2,
+                              fac_apply_avx2, vec_stats_avx2, vec_apply_avx2};
+    if (!force_baseline) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+            __builtin_cpu_supports("f16c"))
+            return &avx2;
+    }
+#endif
+    (void)force_baseline;
+    return &base;
+}
+
+/* Which row kernels run here: "avx2" or "baseline". */
+const char *tt_adafactor_variant(int force_baseline) {
+    return tt_pick(force_baseline)->load == load_base ? "baseline" : "avx2";
+}
+
+/* ------------------------------------------------------------------ the step */
+
+/* Per tensor k:
+ *   ptrs[5k..]  X, G, row (or v), col (0 for rank <= 1), exp_avg (0 without momentum)
+ *   meta[5k..]  batch, rows, cols (0 for rank <= 1: rows is then numel), dtypes (X | G << 4), step
+ *   xsq_in[k]   ||X||^2 known from the previous step (< 0: compute it)
+ *   out[k]      ||X_new||^2 after the step (the stored, rounded values)
+ * hyper: lr, exponent c, eps2, eps_scale, clip_threshold, beta1 (< 0 off), weight_decay,
+ *        relative_step, scale_parameter, warmup_init, maximize  (booleans as 0/1)
+ */
+typedef struct {
+    float eps2, eps_scale, clip, beta1, wd;
+    double lr, expo;
+    int relative, scale, warmup, maximize, momentum;
+} tt_hyper;
+
+typedef struct {
+    char *x, *g;
+    float *row, *col, *mom;
+    int64_t B, n, m, numel;
+    int xdt, gdt;
+    float rho, w;
+    double xsq_in;
+} tt_tensor;
+
+typedef struct {
+    float *gbuf, *xbuf;
+    double *acc; /* 2 * accn doubles: column sums of G^2, then of G^2 / r */
+    double part[8];
+    char pad[64];
+} tt_thread;
+
+static void tt_unpack(tt_tensor *t, const int64_t *ptrs, const int64_t *meta, const double *xsq_in,
+                      const tt_hyper *h, int k) {
+    t->x = (char *)(uintptr_t)ptrs[5 * k];
+    t->g = (char *)(uintptr_t)ptrs[5 * k + 1];
+    t->row = (float *)(uintptr_t)ptrs[5 * k + 2];
+    t->col = (float *)(uintptr_t)ptrs[5 * k + 3];
+    t->mom = (float *)(uintptr_t)ptrs[5 * k + 4];
+    t->B = meta[5 * k];
+    t->n = meta[5 * k + 1];
+    t->m = meta[5 * k + 2];
+    t->numel = t->m ? t->B * t->n * t->m : t->n;
+    t->xdt = (int)(meta[5 * k + 3] & 15);
+    t->gdt = (int)((meta[5 * k + 3] >> 4) & 15);
+    double step = (double)meta[5 * k + 4];
+    double rho = h->lr;
+    if (h->relative) {
+        rho = fmin(h->lr, 1.0 / sqrt(step));
+        if (h->warmup) rho = fmin(rho, 1e-6 * step);
+    }
+    t->rho = (float)rho;
+    t->w = (float)pow(step, -h->expo);
+    t->xsq_in = xsq_in[k];
+}
+
+/* A float view of n elements at element offset off of a tensor: the memory itself for float32,
+ * else converted into buf. */
+static inline float *tt_view(const tt_kernels *K, char *base, int dt, int64_t off, int64_t n,
+                             float *buf) {
+    if (dt == TT_F32) return (float *)base + off;
+    K->load(buf, base + off * 2, n, dt);
+    return buf;
+}
+
+/* alpha_t, the scale of the update (sign, clipping, 1 - beta1) and the decay factor. */
+static void tt_scalars(const tt_hyper *h, const tt_tensor *t, double xsq, double usq, float *coef,
+                       float *decay) {
+    double alpha = t->rho;
+    if (h->scale) alpha = fmax((double)h->eps_scale, sqrt(xsq / (double)t->numel)) * (double)t->rho;
+    float a = (float)alpha;
+    float denom = fmaxf(1.0f, (float)(sqrt(usq / (double)t->numel) / (double)h->clip));
+    float c = a / denom;
+    if (h->momentum) c *= 1.0f - h->beta1;
+    if (h->maximize) c = -c;
+    *coef = c;
+    *decay = h->wd > 0.0f ? 1.0f - h->wd * a : 1.0f;
+}
+
+/* ---- factored tensors: rows [lo, hi) of the flattened (B*n, m) view */
+
+static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
+                           tt_thread *th, int need_x) {
+    const int64_t m = t->m, n = t->n;
+    double *csum = th->acc, *wcol = th->acc + t->B * m, xsq = 0.0;
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t b = i / n;
+        const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
+        double s = K->row_stats(g, m, csum + b * m);
+        float r = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
+        t->row[i] = r;
+        K->row_wcol(g, m, 1.0 / (double)fmaxf(r, FLT_MIN), wcol + b * m);
+        if (need_x) xsq += K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m);
+    }
+    return xsq;
+}
+
+/* Columns [jlo, jhi) of the flattened (B, m) statistics, from nt per-thread accumulators;
+ * writes cf into cfbuf and returns sum_j cf_j^2 wcol_j per batch into part (length B). */
+static void tt_fac_cols(const tt_hyper *h, tt_tensor *t, int64_t jlo, int64_t jhi, tt_thread *ths, int nt,
+                        float *cf, double *wpart) {
+    const int64_t BM = t->B * t->m;
+    for (int64_t j = jlo; j < jhi; j++) {
+        double cs = 0.0, wc = 0.0;
+        for (int k = 0; k < nt; k++) {
+            cs += ths[k].acc[j];
+            wc += ths[k].acc[BM + j];
+        }
+        float c = tt_lerp(t->col[j], (float)(cs / (double)t->n + (double)h->eps2), t->w);
+        t->col[j] = c;
+        float f = 1.0f / sqrtf(fmaxf(c, FLT_MIN));
+        cf[j] = f;
+        wpart[j] = (double)f * (double)f * wc;
+    }
+}
+
+/* mean(r_b), floored, per batch, and ||U||^2. */
+static double tt_fac_middle(const tt_tensor *t, const double *wpart, float *rmean) {
+    double usq = 0.0;
+    for (int64_t b = 0; b < t->B; b++) {
+        double rs = 0.0, ws = 0.0;
+        const float *r = t->row + b * t->n;
+        for (int64_t i = 0; i < t->n; i++) rs += r[i];
+        const double *wp = wpart + b * t->m;
+        for (int64_t j = 0; j < t->m; j++) ws += wp[j];
+        float mean = fmaxf((float)(rs / (double)t->n), FLT_MIN);
+        rmean[b] = mean;
+        usq += (double)mean * ws;
+    }
+    return usq;
+}
+
+static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
+                           tt_thread *th, const float *cf, const float *rmean, float coef, float decay) {
+    const int64_t m = t->m, n = t->n;
+    double xsq = 0.0;
+    for (int64_t i = hi - 1; i >= lo; i--) {
+        int64_t b = i / n;
+        float rf = 1.0f / sqrtf(fmaxf(t->row[i] / rmean[b], FLT_MIN));
+        const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
+        float *x = tt_view(K, t->x, t->xdt, i * m, m, th->xbuf);
+        K->fac_apply(x, g, cf + b * m, m, coef * rf, decay, t->mom ? t->mom + i * m : NULL, h->beta1);
+        if (t->xdt != TT_F32) K->store(t->x + i * m * 2, x, m, t->xdt);
+        xsq += K->sumsq(x, m);
+    }
+    return xsq;
+}
+
+/* ---- rank <= 1 tensors: elements [lo, hi) */
+
+static void tt_vec_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
+                         tt_thread *th, int need_x, double *xsq, double *usq) {
+    double xs = 0.0, us = 0.0;
+    for (int64_t o = lo; o < hi; o += TT_VCHUNK) {
+        int64_t len = hi - o < TT_VCHUNK ? hi - o : TT_VCHUNK;
+        const float *g = tt_view(K, t->g, t->gdt, o, len, th->gbuf);
+        us += K->vec_stats(g, t->row + o, len, h->eps2, t->w);
+        if (need_x) xs += K->sumsq(tt_view(K, t->x, t->xdt, o, len, th->xbuf), len);
+    }
+    *xsq = xs;
+    *usq = us;
+}
+
+static double tt_vec_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
+                           tt_thread *th, float coef, float decay) {
+    double xsq = 0.0;
+    if (hi <= lo) return 0.0;
+    int64_t nblk = (hi - lo + TT_VCHUNK - 1) / TT_VCHUNK;
+    for (int64_t k = nblk - 1; k >= 0; k--) {
+        int64_t o = lo + k * TT_VCHUNK;
+        int64_t len = hi - o < TT_VCHUNK ? hi - o : TT_VCHUNK;
+        const float *g = tt_view(K, t->g, t->gdt, o, len, th->gbuf);
+        float *x = tt_view(K, t->x, t->xdt, o, len, th->xbuf);
+        K->vec_apply(x, g, t->row + o, len, coef, decay, t->mom ? t->mom + o : NULL, h->beta1);
+        if (t->xdt != TT_F32) K->store(t->x + o * 2, x, len, t->xdt);
+        xsq += K->sumsq(x, len);
+    }
+    return xsq;
+}
+
+/* ---- one tensor by one thread */
+
+static double tt_whole(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, tt_thread *th, float *cf,
+                       double *wpart, float *rmean) {
+    int need_x = h->scale && t->xsq_in < 0.0;
+    double xsq = t->xsq_in, usq;
+    float coef, decay;
+    if (t->m) {
+        memset(th->acc, 0, sizeof(double) * 2 * (size_t)(t->B * t->m));
+        double xs = tt_fac_pass1(K, h, t, 0, t->B * t->n, th, need_x);
+        if (need_x) xsq = xs;
+        tt_fac_cols(h, t, 0, t->B * t->m, th, 1, cf, wpart);
+        usq = tt_fac_middle(t, wpart, rmean);
+        tt_scalars(h, t, xsq, usq, &coef, &decay);
+        return tt_fac_pass2(K, h, t, 0, t->B * t->n, th, cf, rmean, coef, decay);
+    }
+    double xs;
+    tt_vec_pass1(K, h, t, 0, t->n, th, need_x, &xs, &usq);
+    if (need_x) xsq = xs;
+    tt_scalars(h, t, xsq, usq, &coef, &decay);
+    return tt_vec_pass2(K, h, t, 0, t->n, th, coef, decay);
+}
+
+static inline void tt_range(int64_t total, int nt, int tid, int64_t *lo, int64_t *hi) {
+    int64_t per = total / nt, extra = total % nt;
+    *lo = tid * per + (tid < extra ? tid : extra);
+    *hi = *lo + per + (tid < extra ? 1 : 0);
+}
+
+/* Returns 0, or -1 when memory for the scratch buffers could not be had (nothing was changed). */
+int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const double *xsq_in,
+                      const double *hyper, double *out, int nthreads, int force_baseline) {
+    const tt_kernels *K = tt_pick(force_baseline);
+    tt_hyper h;
+    h.lr = hyper[0];
+    h.expo = hyper[1];
+    h.eps2 = (float)hyper[2];
+    h.eps_scale = (float)hyper[3];
+    h.clip = (float)hyper[4];
+    h.beta1 = (float)hyper[5];
+    h.wd = (float)hyper[6];
+    h.relative = hyper[7] != 0.0;
+    h.scale = hyper[8] != 0.0;
+    h.warmup = hyper[9] != 0.0;
+    h.maximize = hyper[10] != 0.0;
+    h.momentum = hyper[5] >= 0.0;
+
+    tt_tensor *ts = (tt_tensor *)malloc(sizeof(tt_tensor) * (size_t)(count > 0 ? count : 1));
+    if (!ts) return -1;
+    int64_t maxrow = TT_VCHUNK, maxbm = 1, maxb = 1, total = 0;
+    int nlarge = 0;
+    for (int k = 0; k < count; k++) {
+        tt_unpack(&ts[k], ptrs, meta, xsq_in, &h, k);
+        tt_tensor *t = &ts[k];
+        total += t->numel;
+        if (t->numel > TT_LARGE) nlarge++;
+        if (t->m) {
+            if (t->m > maxrow) maxrow = t->m;
+            if (t->B * t->m > maxbm) maxbm = t->B * t->m;
+            if (t->B > maxb) maxb = t->B;
+        }
+    }
+    int nt = nthreads < 1 ? 1 : nthreads;
+    if (total < 32768) nt = 1;
+    if (nt > count && nlarge == 0) nt = count > 0 ? count : 1;
+
+    /* scratch: per thread a G row, an X row, 2*maxbm accumulators, cf + wpart + rmean of the
+     * tensor a thread does whole; shared cf/wpart/rmean for the cooperative tensors. */
+    size_t per_thread = (size_t)maxrow * 2 * sizeof(float) + (size_t)maxbm * 2 * sizeof(double) +
+                        (size_t)maxbm * (sizeof(float) + sizeof(double)) + (size_t)maxb * sizeof(float) + 256;
+    size_t shared = (size_t)maxbm * (sizeof(float) + sizeof(double)) + (size_t)maxb * sizeof(float) + 256;
+    char *mem = (char *)malloc(per_thread * (size_t)nt + shared);
+    tt_thread *ths = (tt_thread *)calloc((size_t)nt, sizeof(tt_thread));
+    if (!mem || !ths) {
+        free(mem);
+        free(ths);
+        free(ts);
+        return -1;
+    }
+    double *s_wpart = (double *)mem;
+    float *s_cf = (float *)(s_wpart + maxbm);
+    float *s_rmean = s_cf + maxbm;
+    char *tmem = mem + shared;
+    float *w_cf[256];
+    double *w_wpart[256];
+    float *w_rmean[256];
+    if (nt > 256) nt = 256;
+    for (int k = 0; k < nt; k++) {
+        char *p = tmem + per_thread * (size_t)k;
+        ths[k].acc = (double *)p;
+        w_wpart[k] = ths[k].acc + 2 * maxbm;
+        ths[k].gbuf = (float *)(w_wpart[k] + maxbm);
+        ths[k].xbuf = ths[k].gbuf + maxrow;
+        w_cf[k] = ths[k].xbuf + maxrow;
+        w_rmean[k] = w_cf[k] + maxbm;
+    }
+    float s_coef = 0.0f, s_decay = 1.0f; /* shared: written in omp single, read after its barrier */
+
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = 0, nth = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        nth = omp_get_num_threads();
+#endif
+        tt_thread *th = &ths[tid];
+        /* Large tensors, all threads together. */
+        for (int k = 0; k < count; k++) {
+            tt_tensor *t = &ts[k];
+            if (t->numel <= TT_LARGE) continue;
+            int need_x = h.scale && t->xsq_in < 0.0;
+            int64_t lo, hi;
+            if (t->m) {
+                memset(th->acc, 0, sizeof(double) * 2 * (size_t)(t->B * t->m));
+                tt_range(t->B * t->n, nth, tid, &lo, &hi);
+                th->part[0] = tt_fac_pass1(K, &h, t, lo, hi, th, need_x);
+#pragma omp barrier
+                int64_t jlo, jhi;
+                tt_range(t->B * t->m, nth, tid, &jlo, &jhi);
+                tt_fac_cols(&h, t, jlo, jhi, ths, nth, s_cf, s_wpart);
+#pragma omp barrier
+#pragma omp single
+                {
+                    double xsq = t->xsq_in;
+                    if (need_x) {
+                        xsq = 0.0;
+                        for (int q = 0; q < nth; q++) xsq += ths[q].part[0];
+                    }
+                    double usq = tt_fac_middle(t, s_wpart, s_rmean);
+                    tt_scalars(&h, t, xsq, usq, &s_coef, &s_decay);
+                }
+                th->part[1] = tt_fac_pass2(K, &h, t, lo, hi, th, s_cf, s_rmean, s_coef, s_decay);
+            } else {
+                int64_t len = (t->n + TT_VCHUNK - 1) / TT_VCHUNK;
+                int64_t blo, bhi;
+                tt_range(len, nth, tid, &blo, &bhi);
+                lo = blo * TT_VCHUNK;
+                hi = bhi * TT_VCHUNK < t->n ? bhi * TT_VCHUNK : t->n;
+                if (lo > hi) lo = hi;
+                tt_vec_pass1(K, &h, t, lo, hi, th, need_x, &th->part[0], &th->part[2]);
+#pragma omp barrier
+#pragma omp single
+                {
+                    double xsq = t->xsq_in, usq = 0.0;
+                    if (need_x) xsq = 0.0;
+                    for (int q = 0; q < nth; q++) {
+                        if (need_x) xsq += ths[q].part[0];
+                        usq += ths[q].part[2];
+                    }
+                    tt_scalars(&h, t, xsq, usq, &s_coef, &s_decay);
+                }
+                th->part[1] = tt_vec_pass2(K, &h, t, lo, hi, th, s_coef, s_decay);
+            }
+#pragma omp barrier
+#pragma omp single
+            {
+                double x = 0.0;
+                for (int q = 0; q < nth; q++) x += ths[q].part[1];
+                out[k] = x;
+            }
+        }
+        /* Small tensors, each whole by one thread. */
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < count; k++) {
+            tt_tensor *t = &ts[k];
+            if (t->numel > TT_LARGE) continue;
+            out[k] = tt_whole(K, &h, t, th, w_cf[tid], w_wpart[tid], w_rmean[tid]);
+        }
+    }
+    free(mem);
+    free(ths);
+    free(ts);
+    return 0;
+}

@@ -1,0 +1,120 @@
+/* Row kernels of _fused_adafactor.c, included once per instruction-set variant (TT_SUFFIX). */
+
+#define TT_CAT2(a, b) a##b
+#define TT_CAT(a, b) TT_CAT2(a, b)
+#define TT_FN(name) TT_CAT(name, TT_SUFFIX)
+
+static void TT_FN(load)(float *restrict dst, const void *src, int64_t n, int dt) {
+    const uint16_t *restrict s = (const uint16_t *)src;
+    int64_t i = 0;
+    if (dt == TT_BF16) {
+        for (; i < n; i++) dst[i] = tt_bf2f(s[i]);
+        return;
+    }
+#ifdef TT_HAVE_F16C
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+#endif
+    for (; i < n; i++) dst[i] = tt_h2f(s[i]);
+}
+
+/* Round src to dt into dst, and leave the rounded values in src. */
+static void TT_FN(store)(void *dst, float *restrict src, int64_t n, int dt) {
+    uint16_t *restrict d = (uint16_t *)dst;
+    int64_t i = 0;
+    if (dt == TT_BF16) {
+        for (; i < n; i++) {
+            uint16_t b = tt_f2bf(src[i]);
+            d[i] = b;
+            src[i] = tt_bf2f(b);
+        }
+        return;
+    }
+#ifdef TT_HAVE_F16C
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)(d + i), h);
+        _mm256_storeu_ps(src + i, _mm256_cvtph_ps(h));
+    }
+#endif
+    for (; i < n; i++) {
+        uint16_t h = tt_f2h(src[i]);
+        d[i] = h;
+        src[i] = tt_h2f(h);
+    }
+}
+
+static double TT_FN(sumsq)(const float *restrict a, int64_t n) {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++) {
+        double v = a[i];
+        s += v * v;
+    }
+    return s;
+}
+
+static double TT_FN(row_stats)(const float *restrict g, int64_t n, double *restrict csum) {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++) {
+        double v = g[i];
+        double q = v * v;
+        csum[i] += q;
+        s += q;
+    }
+    return s;
+}
+
+static void TT_FN(row_wcol)(const float *restrict g, int64_t n, double inv_r, double *restrict wcol) {
+    for (int64_t i = 0; i < n; i++) {
+        double v = g[i];
+        wcol[i] += v * v * inv_r;
+    }
+}
+
+static void TT_FN(fac_apply)(float *restrict x, const float *restrict g, const float *restrict cf, int64_t n,
+                             float coef, float decay, float *restrict mom, float beta1) {
+    if (mom) {
+        for (int64_t i = 0; i < n; i++) {
+            float mm = beta1 * mom[i] + (g[i] * cf[i]) * coef;
+            mom[i] = mm;
+            x[i] = x[i] * decay - mm;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] * decay - (g[i] * cf[i]) * coef;
+    }
+}
+
+static double TT_FN(vec_stats)(const float *restrict g, float *restrict v, int64_t n, float eps2, float w) {
+    double s = 0.0;
+    const int low = fabsf(w) < 0.5f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++) {
+        float q = g[i] * g[i] + eps2;
+        float self = v[i];
+        float vv = low ? self + w * (q - self) : q - (q - self) * (1.0f - w);
+        v[i] = vv;
+        double u = g[i] * (1.0f / sqrtf(fmaxf(vv, FLT_MIN)));
+        s += u * u;
+    }
+    return s;
+}
+
+static void TT_FN(vec_apply)(float *restrict x, const float *restrict g, const float *restrict v, int64_t n,
+                             float coef, float decay, float *restrict mom, float beta1) {
+    if (mom) {
+        for (int64_t i = 0; i < n; i++) {
+            float u = g[i] * (1.0f / sqrtf(fmaxf(v[i], FLT_MIN)));
+            float mm = beta1 * mom[i] + u * coef;
+            mom[i] = mm;
+            x[i] = x[i] * decay - mm;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] * decay - g[i] * (1.0f / sqrtf(fmaxf(v[i], FLT_MIN))) * coef;
+    }
+}
+
+#undef TT_FN
+#undef TT_CAT
+#undef TT_CAT2

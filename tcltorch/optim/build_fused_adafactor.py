@@ -1,0 +1,38 @@
+"""cffi builder (API mode) for tcltorch.optim._adafactor_native, the fused CPU Adafactor step.
+
+Built with the other native parts by setup.py at install time, never on first use. Portable:
+no -march=native; _fused_adafactor.c compiles its row kernels for baseline x86-64 and for
+AVX2+FMA+F16C and picks one at run time. OpenMP when the compiler has it (the library then shares
+the libgomp that torch loaded); TCLTORCH_NO_OPENMP=1 builds it single-threaded.
+"""
+
+import os
+import sys
+
+from cffi import FFI
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+ffibuilder = FFI()
+ffibuilder.cdef(
+    """
+    int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const double *xsq_in,
+                          const double *hyper, double *out, int nthreads, int force_baseline);
+    const char *tt_adafactor_variant(int force_baseline);
+    """
+)
+
+_openmp = os.environ.get("TCLTORCH_NO_OPENMP", "") in ("", "0") and sys.platform.startswith("linux")
+_flags = ["-O3", "-fno-math-errno", "-std=gnu11"]
+ffibuilder.set_source(
+    "tcltorch.optim._adafactor_native",
+    '#include "_fused_adafactor.c"',
+    include_dirs=[_HERE],
+    depends=[os.path.join(_HERE, n) for n in ("_fused_adafactor.c", "_fused_adafactor_kernels.h")],
+    extra_compile_args=_flags
+    + (["-fopenmp"] if _openmp else ["-fopenmp-simd"] if sys.platform.startswith("linux") else []),
+    extra_link_args=["-fopenmp"] if _openmp else [],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)
