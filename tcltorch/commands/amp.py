@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.core import scoped_eval
 from tcltorch.commands.spec import Bool, Custom, Double, Handle, Int, Opt, Script, command, dtype_name
 from tcltorch.errors import TclError, invalid_value
@@ -86,9 +87,25 @@ def _default_device() -> str:
         "script", Script(), last=True, help="script run with autocast; the previous state returns afterwards"
     ),
     context=True,
-    summary="Run a script under torch.autocast: eligible operations compute in a lower precision.",
 )
 def autocast(device_type, dtype, enabled, cache_enabled, script, ctx):
+    """Run a script under torch.autocast: eligible operations compute in a lower precision.
+
+    Matrix products, convolutions and the like run in `-dtype` (bfloat16 on the CPU and float16 on
+    CUDA by default) while numerically sensitive operations stay in float32, exactly as
+    `torch.autocast` decides. The options come first and the script last, as in Tcl's own
+    commands. The script runs like `torch::scope`'s (handles it makes are freed except those in its
+    result) and the previous autocast state returns on every way out: error, `return`, `break`.
+
+    ## Return Value
+
+    The script's result.
+
+    Examples:
+        set a [torch::randn {4 4}]
+        puts [torch::autocast -deviceType cpu { torch::tensor_dtype [torch::tensor_matmul $a $a] }]   ;# -> bfloat16
+        puts [torch::tensor_dtype [torch::tensor_matmul $a $a]]   ;# -> float32
+    """
     device_type = device_type or _default_device()
     with torch.autocast(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled):
         return scoped_eval(ctx, script)
@@ -104,23 +121,64 @@ def autocast(device_type, dtype, enabled, cache_enabled, script, ctx):
         aliases=("data_type",),
         help="lower-precision type (default: the device's current autocast dtype)",
     ),
-    summary="Turn autocast on for a device for the rest of the session (prefer torch::autocast script).",
 )
 def autocast_enable(device_type, dtype):
+    """Turn autocast on for a device for the rest of the session (the other implementation's form).
+
+    Prefer `torch::autocast script`, which restores the previous state. The device defaults to
+    `cuda`, as in the other implementation; without CUDA that is an error, never a silent switch to
+    the CPU.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::autocast_enable cpu bfloat16
+        puts [torch::autocast_is_enabled cpu]   ;# -> 1
+        torch::autocast_disable cpu
+    """
     _device_type(device_type, "-deviceType", None)
     if dtype is not None:
         torch.set_autocast_dtype(device_type, dtype)
     torch.set_autocast_enabled(device_type, True)
 
 
-@command("autocast_disable", _device_type_opt("cuda"), summary="Turn autocast off for a device.")
+@command(
+    "autocast_disable",
+    _device_type_opt("cuda"),
+)
 def autocast_disable(device_type):
+    """Turn autocast off for a device.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::autocast_enable cpu
+        torch::autocast_disable cpu
+        puts [torch::autocast_is_enabled cpu]   ;# -> 0
+    """
     _device_type(device_type, "-deviceType", None)
     torch.set_autocast_enabled(device_type, False)
 
 
-@command("autocast_is_enabled", _device_type_opt("cuda"), summary="1 when autocast is on for the device.")
+@command(
+    "autocast_is_enabled",
+    _device_type_opt("cuda"),
+)
 def autocast_is_enabled(device_type):
+    """1 when autocast is on for the device, else 0.
+
+    ## Return Value
+
+    A boolean.
+
+    Examples:
+        puts [torch::autocast_is_enabled cpu]   ;# -> 0
+        puts [torch::autocast -deviceType cpu { torch::autocast_is_enabled cpu }]   ;# -> 1
+    """
     return torch.is_autocast_enabled(device_type)
 
 
@@ -128,9 +186,17 @@ def autocast_is_enabled(device_type):
     "autocast_set_dtype",
     Opt("dtype", AmpDType, aliases=("data_type",), help="float16, bfloat16 or float32"),
     _device_type_opt("cuda"),
-    summary="Set the dtype autocast uses on a device; returns it.",
 )
 def autocast_set_dtype(dtype, device_type):
+    """Set the dtype autocast uses on a device; returns it.
+
+    ## Return Value
+
+    The dtype's name.
+
+    Examples:
+        puts [torch::autocast_set_dtype bfloat16 cpu]   ;# -> bfloat16
+    """
     _device_type(device_type, "-deviceType", None)
     torch.set_autocast_dtype(device_type, dtype)
     return dtype_name(torch.get_autocast_dtype(device_type))
@@ -165,9 +231,30 @@ def autocast_set_dtype(dtype, device_type):
     ),
     Opt("enabled", Bool(), default=True, help="0 makes every call a pass-through"),
     _device_type_opt(None),
-    summary="A gradient scaler (torch.amp.GradScaler) for mixed-precision training.",
 )
 def grad_scaler_new(init_scale, growth_factor, backoff_factor, growth_interval, enabled, device_type):
+    """A gradient scaler (torch.amp.GradScaler) for mixed-precision training.
+
+    Scaling the loss before backward keeps small float16 gradients from flushing to zero;
+    `grad_scaler_step` unscales them, skips the step when they hold Inf or NaN, and
+    `grad_scaler_update` lowers the scale after such a step and raises it after
+    `-growthInterval` good ones. Works on the CPU and on CUDA.
+
+    ## Return Value
+
+    A scaler handle (`scalerN`).
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -initScale 8 -deviceType cpu]
+        set loss [torch::tensor_sum [torch::tensor_mul $w $w]]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler $loss]
+        puts [torch::tensor_to_list [torch::tensor_grad $w]]   ;# -> 16.0 16.0
+        puts [torch::grad_scaler_step $scaler $opt]            ;# -> 1
+        puts [torch::grad_scaler_update $scaler]               ;# -> 8.0
+        puts [torch::tensor_to_list $w]                        ;# -> 0.8 0.8
+    """
     return torch.amp.GradScaler(
         device_type or _default_device(),
         init_scale=init_scale,
@@ -186,9 +273,18 @@ def _scaler() -> Opt:
     "grad_scaler_scale",
     _scaler(),
     Opt("tensor", Handle("tensor"), help="loss to scale", aliases=("outputs", "input", "loss")),
-    summary="The loss multiplied by the current scale (backpropagate this one).",
 )
 def grad_scaler_scale(scaler, tensor):
+    """The loss multiplied by the scaler's current scale: backpropagate this one.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        set scaler [torch::grad_scaler_new -initScale 4 -deviceType cpu]
+        puts [torch::tensor_to_list [torch::grad_scaler_scale $scaler [torch::tensor_create {1.5}]]]   ;# -> 6.0
+    """
     return scaler.scale(tensor)
 
 
@@ -196,9 +292,24 @@ def grad_scaler_scale(scaler, tensor):
     "grad_scaler_unscale",
     _scaler(),
     Opt("optimizer", Handle("optimizer"), help="optimizer whose gradients to unscale in place"),
-    summary="Divide an optimizer's gradients by the scale in place (before clipping them).",
 )
 def grad_scaler_unscale(scaler, optimizer):
+    """Divide an optimizer's gradients by the scale, in place: do it before clipping them.
+
+    `grad_scaler_step` then does not unscale them a second time.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -initScale 4 -deviceType cpu]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler [torch::tensor_sum $w]]
+        torch::grad_scaler_unscale $scaler $opt
+        puts [torch::tensor_to_list [torch::tensor_grad $w]]   ;# -> 1.0 1.0
+    """
     scaler.unscale_(optimizer)
 
 
@@ -206,10 +317,23 @@ def grad_scaler_unscale(scaler, optimizer):
     "grad_scaler_step",
     _scaler(),
     Opt("optimizer", Handle("optimizer"), help="optimizer to step"),
-    summary="Unscale the gradients and step the optimizer, skipping the step when they hold Inf or NaN. "
-    "Returns 1 when the step was taken.",
 )
 def grad_scaler_step(scaler, optimizer):
+    """Unscale the gradients and step the optimizer, skipping the step when they hold Inf or NaN.
+
+    ## Return Value
+
+    1 when the optimizer stepped, 0 when the step was skipped.
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -deviceType cpu]
+        set loss [torch::tensor_mul [torch::tensor_sum $w] Inf]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler $loss]
+        puts [torch::grad_scaler_step $scaler $opt]   ;# -> 0
+        puts [torch::tensor_to_list $w]               ;# -> 1.0 1.0
+    """
     if not scaler.is_enabled():
         optimizer.step()
         return True
@@ -234,15 +358,43 @@ def grad_scaler_step(scaler, optimizer):
         help="set this scale instead of the automatic update",
         aliases=("new_scale",),
     ),
-    summary="Update the scale after a step: back off after Inf/NaN, grow after enough good steps.",
 )
 def grad_scaler_update(scaler, new_scale):
+    """Update the scale after a step: back off after Inf/NaN, grow after enough good steps.
+
+    ## Return Value
+
+    The new scale.
+
+    Examples:
+        set w [torch::ones {1} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -initScale 2 -growthInterval 1 -deviceType cpu]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler [torch::tensor_sum $w]]
+        torch::grad_scaler_step $scaler $opt
+        puts [torch::grad_scaler_update $scaler]   ;# -> 4.0
+    """
     if scaler.is_enabled() and scaler._scale is None:
         raise TclError("grad_scaler_update before any grad_scaler_scale", ["TORCH", "STATE"])
     scaler.update(new_scale)
     return scaler.get_scale()
 
 
-@command("grad_scaler_get_scale", _scaler(), summary="The scaler's current scale factor.")
+@command(
+    "grad_scaler_get_scale",
+    _scaler(),
+)
 def grad_scaler_get_scale(scaler):
+    """The scaler's current scale factor.
+
+    ## Return Value
+
+    A double.
+
+    Examples:
+        puts [torch::grad_scaler_get_scale [torch::grad_scaler_new -deviceType cpu]]   ;# -> 65536.0
+    """
     return float(scaler.get_scale())
+
+
+examples_from_docstrings(__name__)
