@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from tcltorch.commands.spec import Double, Handle, Int, Opt, Str, command, dtype_name
+from tcltorch.commands.spec import Double, Handle, HandleList, Int, Opt, Str, command, dtype_name
 from tcltorch.errors import TclError
 
 CHECKPOINT_FORMAT = "tcltorch.checkpoint"
@@ -42,6 +42,10 @@ def _model_opt() -> Opt:
 
 def _optimizer_opt() -> Opt:
     return Opt("optimizer", Handle("optimizer"), help="optimizer handle")
+
+
+def _scheduler_opt(help: str) -> Opt:
+    return Opt("scheduler", HandleList("scheduler"), (), help, positional=False, aliases=("schedulers",))
 
 
 def _file_opt() -> Opt:
@@ -330,9 +334,12 @@ def load_state_dict(model, file, ctx):
     _file_opt(),
     Opt("epoch", Int(ge=0), 0, "epoch number stored with the checkpoint"),
     Opt("loss", Double(), 0.0, "loss value stored with the checkpoint"),
+    _scheduler_opt("schedulers whose state is saved too (restore them with torch::load_checkpoint -scheduler)"),
     summary="Save a module and its optimizer's state (a training checkpoint) to a file (atomically).",
 )
-def save_checkpoint(model, optimizer, file, epoch, loss):
+def save_checkpoint(model, optimizer, file, epoch, loss, scheduler):
+    from tcltorch.commands.schedulers import scheduler_states
+
     atomic_save(
         {
             "format": CHECKPOINT_FORMAT,
@@ -342,6 +349,7 @@ def save_checkpoint(model, optimizer, file, epoch, loss):
             "optimizer_class": type(optimizer).__name__,
             "epoch": int(epoch),
             "loss": float(loss),
+            **scheduler_states(list(scheduler)),
         },
         file,
     )
@@ -353,10 +361,13 @@ def save_checkpoint(model, optimizer, file, epoch, loss):
     _model_opt(),
     _optimizer_opt(),
     _file_opt(),
+    _scheduler_opt("schedulers to restore (saved by torch::save_checkpoint -scheduler, in the same order)"),
     context=True,
     summary="Restore a module and its optimizer from a checkpoint; returns a dict with epoch and loss.",
 )
-def load_checkpoint(model, optimizer, file, ctx):
+def load_checkpoint(model, optimizer, file, scheduler, ctx):
+    from tcltorch.commands.schedulers import check_scheduler_states, load_scheduler_states
+
     data = safe_load(file)
     if not _is_checkpoint(data):
         if _is_state_dict(data):
@@ -371,6 +382,7 @@ def load_checkpoint(model, optimizer, file, ctx):
     if not isinstance(epoch, int) or not isinstance(loss, (int, float)):
         raise _bad_file(file, "is not a tcltorch checkpoint (no epoch or loss)")
     check_model_state(data.get("model"), model, file, _name(ctx, model, "the model"))
+    check_scheduler_states(data, list(scheduler), file)
     check_optimizer_state(
         data.get("optimizer"),
         data.get("optimizer_class"),
@@ -387,4 +399,5 @@ def load_checkpoint(model, optimizer, file, ctx):
     except BaseException:
         optimizer.__setstate__(previous)
         raise
+    load_scheduler_states(data, list(scheduler))
     return {"epoch": epoch, "loss": float(loss)}
