@@ -6,23 +6,60 @@ from __future__ import annotations
 
 import torch
 
+from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.spec import Bool, Double, Handle, Int, Opt, Shape, command
 from tcltorch.commands.tensors import TensorOrNumber, _device, _dtype
 from tcltorch.errors import TclError, invalid_value
 
 
-@command("initial_seed", summary="The seed the default generator started from (set by manual_seed).")
+@command(
+    "initial_seed",
+)
 def initial_seed() -> int:
+    """The seed the default generator started from (what `torch::manual_seed` set).
+
+    ## Return Value
+
+    An integer.
+
+    Examples:
+        torch::manual_seed 42
+        puts [torch::initial_seed]   ;# -> 42
+    """
     return torch.initial_seed()
 
 
-@command("seed", summary="Seed the default generator from a non-deterministic source; returns the seed.")
+@command(
+    "seed",
+)
 def seed() -> int:
+    """Seed the default generator from a non-deterministic source; returns the seed chosen.
+
+    ## Return Value
+
+    An integer (the new `torch::initial_seed`).
+
+    Examples:
+        set s [torch::seed]
+        puts [expr {[torch::initial_seed] == $s}]   ;# -> 1
+    """
     return torch.seed()
 
 
-@command("get_rng_state", summary="The default CPU generator's state as a uint8 tensor (for set_rng_state).")
+@command(
+    "get_rng_state",
+)
 def get_rng_state() -> torch.Tensor:
+    """The default CPU generator's state as a uint8 tensor, for `torch::set_rng_state`.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        set state [torch::get_rng_state]
+        puts [torch::tensor_dtype $state]   ;# -> uint8
+    """
     return torch.get_rng_state()
 
 
@@ -34,9 +71,20 @@ def get_rng_state() -> torch.Tensor:
         help="a state from torch::get_rng_state",
         aliases=("stateTensor", "state_tensor"),
     ),
-    summary="Restore the default CPU generator's state: the draws that followed it repeat exactly.",
 )
 def set_rng_state(state: torch.Tensor) -> None:
+    """Restore the default CPU generator's state: the draws that followed it repeat exactly.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        set state [torch::get_rng_state]
+        set a [torch::tensor_to_list [torch::rand {3}]]
+        torch::set_rng_state $state
+        puts [expr {$a eq [torch::tensor_to_list [torch::rand {3}]]}]   ;# -> 1
+    """
     expected = torch.get_rng_state()
     if state.dtype != torch.uint8 or state.shape != expected.shape:
         raise invalid_value(
@@ -64,9 +112,21 @@ def _size(default: tuple[int, ...] | None = (1,)) -> Opt:
         help="one probability for every element",
         aliases=("probability",),
     ),
-    summary="0/1 samples: each element is 1 with its probability (torch.bernoulli).",
 )
 def bernoulli(input: torch.Tensor, p: float | None) -> torch.Tensor:
+    """0/1 samples: each element is 1 with its probability (torch.bernoulli).
+
+    Without `-p` the input's elements are the probabilities; with `-p` the input only gives the
+    shape and every element has probability `-p`.
+
+    ## Return Value
+
+    A new tensor handle (the input's floating dtype).
+
+    Examples:
+        puts [torch::tensor_to_list [torch::bernoulli [torch::tensor_create {0 1 1 0}]]]   ;# -> 0.0 1.0 1.0 0.0
+        puts [torch::tensor_to_list [torch::bernoulli [torch::zeros {3}] -p 1]]            ;# -> 1.0 1.0 1.0
+    """
     if p is None:
         if not input.is_floating_point():
             raise invalid_value("-input", "", "must hold floating-point probabilities (or give -p)")
@@ -86,9 +146,23 @@ def bernoulli(input: torch.Tensor, p: float | None) -> torch.Tensor:
     ),
     Opt("numSamples", Int(ge=1), help="samples per row", aliases=("num_samples",)),
     Opt("replacement", Bool(), default=False, help="draw with replacement"),
-    summary="Indices drawn from categorical distributions given by weights (torch.multinomial).",
 )
 def multinomial(input: torch.Tensor, num_samples: int, replacement: bool) -> torch.Tensor:
+    """Indices drawn from categorical distributions given by non-negative weights (torch.multinomial).
+
+    A 1-d input is one distribution, a 2-d input one per row. Without `-replacement 1` each row
+    gives at most as many samples as it has categories. (The other implementation draws with
+    replacement by default; tcltorch follows torch.)
+
+    ## Return Value
+
+    A new int64 tensor handle of indices.
+
+    Examples:
+        torch::manual_seed 0
+        puts [torch::tensor_to_list [torch::multinomial [torch::tensor_create {0 0 1}] 2 1]]   ;# -> 2 2
+        puts [lsort [torch::tensor_to_list [torch::multinomial [torch::ones 3] 3]]]            ;# -> 0 1 2
+    """
     if input.dim() not in (1, 2):
         raise invalid_value("-input", "", "must be a 1-d or 2-d tensor of weights")
     categories = input.shape[-1]
@@ -110,9 +184,24 @@ def multinomial(input: torch.Tensor, num_samples: int, replacement: bool) -> tor
     _size(None),
     _dtype(),
     _device(),
-    summary="Samples from normal distributions (torch.normal).",
 )
 def normal(mean, std, size, dtype, device):
+    """Samples from normal distributions (torch.normal).
+
+    With numbers for `-mean` and `-std` the result has shape `-size` (default {1}); with a tensor
+    for either, the (broadcast) tensors give the shape and each element its own mean and standard
+    deviation. The positional order is the other implementation's: mean std ?size? ?dtype? ?device?.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        torch::manual_seed 0
+        set x [torch::normal 10 0.001 {2 2}]
+        puts [torch::tensor_shape $x]   ;# -> 2 2
+        puts [expr {abs([torch::tensor_item [torch::tensor_mean $x]] - 10) < 0.01}]   ;# -> 1
+    """
     if not isinstance(std, torch.Tensor) and not std > 0:
         raise invalid_value("-std", str(std), "must be a number > 0")
     if isinstance(mean, torch.Tensor) or isinstance(std, torch.Tensor):
@@ -139,9 +228,18 @@ def _rate(name: str, help: str, aliases: tuple[str, ...] = ()) -> Opt:
     Opt("high", Double(finite=True), default=1.0, help="upper bound (exclusive)", aliases=("to", "b")),
     _dtype(),
     _device(),
-    summary="Samples uniform on [low, high) (Tensor.uniform_).",
 )
 def uniform(size, low, high, dtype, device):
+    """Samples uniform on [low, high) (Tensor.uniform_).
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        set u [torch::tensor_to_list [torch::uniform {100} -1 1]]
+        puts [expr {[tcl::mathfunc::min {*}$u] >= -1 && [tcl::mathfunc::max {*}$u] < 1}]   ;# -> 1
+    """
     if not high > low:
         raise invalid_value("-high", repr(high), f"must be greater than -low ({low!r})")
     return torch.empty(size, dtype=dtype, device=device).uniform_(low, high)
@@ -153,9 +251,18 @@ def uniform(size, low, high, dtype, device):
     _rate("rate", "rate lambda (> 0); the mean is 1/rate", ("lambd", "lambda")),
     _dtype(),
     _device(),
-    summary="Samples from an exponential distribution (Tensor.exponential_).",
 )
 def exponential(size, rate, dtype, device):
+    """Samples from an exponential distribution with rate λ (Tensor.exponential_); the mean is 1/λ.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        set e [torch::exponential {1000} 4]
+        puts [expr {abs([torch::tensor_item [torch::tensor_mean $e]] - 0.25) < 0.05}]   ;# -> 1
+    """
     return torch.empty(size, dtype=dtype, device=device).exponential_(rate)
 
 
@@ -166,9 +273,18 @@ def exponential(size, rate, dtype, device):
     _rate("beta", "rate > 0 (the mean is alpha/beta)", ("rate",)),
     _dtype(),
     _device(),
-    summary="Samples from a gamma distribution with shape alpha and rate beta (torch.distributions.Gamma).",
 )
 def gamma(size, alpha, beta, dtype, device):
+    """Samples from a gamma distribution with shape α and rate β (torch.distributions.Gamma); the mean is α/β.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        set g [torch::gamma {2000} 3 2]
+        puts [expr {abs([torch::tensor_item [torch::tensor_mean $g]] - 1.5) < 0.15}]   ;# -> 1
+    """
     if not dtype.is_floating_point:
         raise invalid_value("-dtype", str(dtype).replace("torch.", ""), "must be a floating-point dtype")
     dist = torch.distributions.Gamma(
@@ -183,11 +299,23 @@ def gamma(size, alpha, beta, dtype, device):
     _rate("rate", "rate lambda > 0 (the mean)", ("lambda", "lambd", "lam")),
     _dtype(),
     _device(),
-    summary="Samples from a Poisson distribution (torch.poisson), as whole numbers of -dtype.",
 )
 def poisson(size, rate, dtype, device):
+    """Samples from a Poisson distribution with rate λ (torch.poisson), as whole numbers of `-dtype`.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        set p [torch::poisson {5} 3 int64]
+        puts [torch::tensor_dtype $p]   ;# -> int64
+    """
     return torch.poisson(
         torch.full(
             size, rate, dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device
         )
     ).to(dtype)
+
+
+examples_from_docstrings(__name__)
