@@ -112,7 +112,11 @@ def with_extras(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise invalid_value(
                 "-skipNonFinite", "1", "LBFGS cannot skip a step (its line search re-evaluates)"
             )
-        return attach_extras(fn(**kwargs), options)
+        optimizer = attach_extras(fn(**kwargs), options)
+        adopt = getattr(kwargs.get("parameters"), "adopt", None)
+        if adopt is not None:  # only now do directly given tensors become trainable
+            adopt()
+        return optimizer
 
     return wrapper
 

@@ -83,21 +83,101 @@ _OPTIMIZER = Opt("optimizer", Handle("optimizer"), help="optimizer handle")
 @command(
     "optimizer_step",
     _OPTIMIZER,
-    Opt("closure", Script(), None, "script that re-evaluates the loss (runs backward, returns the loss handle)"),
+    Opt(
+        "closure",
+        Script(),
+        None,
+        "script that re-evaluates the loss (runs backward, returns the loss handle)",
+    ),
     context=True,
     summary="Perform one optimization step; with -closure (L-BFGS needs one) returns the loss.",
 )
 def optimizer_step(optimizer, closure, ctx):
-    if closure is None:
-        if isinstance(optimizer, torch.optim.LBFGS):
-            raise TclError(
-                'missing required option "-closure": L-BFGS re-evaluates the loss with a script',
-                ["TORCH", "ARGS", "REQUIRED", "-closure"],
-            )
-        optimizer.step()
-        return None
-    loss = optimizer.step(_closure(ctx, closure))
+    if closure is None and isinstance(optimizer, torch.optim.LBFGS):
+        raise TclError(
+            'missing required option "-closure": L-BFGS re-evaluates the loss with a script',
+            ["TORCH", "ARGS", "REQUIRED", "-closure"],
+        )
+    check_step(optimizer, ctx)
+    saved = _counters(optimizer)
+    try:
+        if closure is None:
+            optimizer.step()
+            return None
+        loss = optimizer.step(_closure(ctx, closure))
+    except BaseException:
+        _restore_counters(optimizer, saved)
+        raise
     return float(loss.item()) if isinstance(loss, torch.Tensor) else float(loss)
+
+
+# Optimizers whose step takes sparse gradients (torch.optim's own list).
+_SPARSE_OK = ("SGD", "SparseAdam", "Adagrad")
+
+
+def check_step(optimizer: torch.optim.Optimizer, ctx: Any) -> None:
+    """Refuse, before anything changes, the steps that would fail part-way through."""
+    kind = type(optimizer).__name__
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            name = ctx.handles.name_of(p) if hasattr(ctx, "handles") else None
+            what = f"parameter {name}" if name else f"a parameter of shape {_shape(p.shape)}"
+            problem = None
+            if kind == "Adafactor" and (p.is_complex() or not p.is_floating_point()):
+                problem = f"Adafactor needs real floating-point parameters; {what} is {_dtype(p.dtype)}"
+            elif g.is_sparse and kind not in _SPARSE_OK:
+                problem = f"{what} has a sparse gradient, which {kind} does not support"
+            elif g.shape != p.shape:
+                problem = f"the gradient of {what} has shape {_shape(g.shape)}"
+            elif g.dtype != p.dtype:
+                problem = f"the gradient of {what} is {_dtype(g.dtype)}, the parameter {_dtype(p.dtype)}"
+            elif g.device != p.device:
+                problem = f"the gradient of {what} is on {g.device}, the parameter on {p.device}"
+            if problem:
+                raise TclError(f"cannot step: {problem}; nothing was changed", ["TORCH", "STEP"])
+
+
+def _shape(shape: Any) -> str:
+    return "{" + " ".join(map(str, shape)) + "}"
+
+
+def _dtype(dtype: torch.dtype) -> str:
+    from tcltorch.commands.spec import dtype_name
+
+    return dtype_name(dtype)
+
+
+def _counters(optimizer: torch.optim.Optimizer) -> tuple[dict, list[dict]]:
+    """What a failed step must put back: each parameter's state entries (a step counter is an
+    int or a 0-d tensor changed in place, so those are copied) and the group options."""
+    state = {}
+    for p, st in optimizer.state.items():
+        scalars = {k: v.clone() for k, v in st.items() if isinstance(v, torch.Tensor) and v.dim() == 0}
+        state[p] = (dict(st), scalars)
+    return state, [dict(g) for g in optimizer.param_groups]
+
+
+def _restore_counters(optimizer: torch.optim.Optimizer, saved: tuple[dict, list[dict]]) -> None:
+    state, groups = saved
+    while True:  # idempotent: an interrupt landing here only repeats it
+        try:
+            for p in [p for p in optimizer.state if p not in state]:
+                del optimizer.state[p]  # state the failed step created
+            for p, (entries, scalars) in state.items():
+                st = optimizer.state[p]
+                st.clear()
+                st.update(entries)
+                for k, v in scalars.items():
+                    entries[k].copy_(v)
+            for g, old in zip(optimizer.param_groups, groups):
+                g.clear()
+                g.update(old)
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def _closure(ctx: Any, script: str):
