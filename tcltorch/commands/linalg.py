@@ -17,6 +17,7 @@ import torch
 from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.shape import _tensors, _tensors_opt, check_dim, check_dims
 from tcltorch.commands.spec import (
+    REGISTRY,
     Bool,
     Choice,
     Custom,
@@ -885,3 +886,43 @@ def block_diag(tensors):
 
 
 examples_from_docstrings(__name__)
+
+
+# Error rows the pages add to the generated ones (gen_docs appends a doc's "## Errors" rows).
+def _not_matrix(flag: str, batch: bool, square: bool) -> str:
+    want = "a matrix or a batch of matrices" if batch else "a matrix"
+    shape = f', `invalid {flag} "{{2 3}}": must be square`' if square else ""
+    return (
+        f"| {flag} is not {want}{' (or not square)' if square else ''} "
+        f'| `invalid {flag} "1-d tensor": must be {want}`{shape} | `TORCH VALUE {flag}` |'
+    )
+
+
+_LINALG_FAILS = (
+    "| the matrix is singular, not positive-definite, or the algorithm does not converge "
+    "| PyTorch's message | `TORCH LINALG` |"
+)
+# name: (option checked, batches allowed, must be square, can fail in LAPACK)
+_CHECKS = {
+    "matrix_power": ("-input", True, True, True),
+    "tensor_matrix_exp": ("-input", True, True, False),
+    "tensor_pinv": ("-input", True, False, True),
+    "tensor_svd": ("-input", True, False, True),
+    "tensor_eigen": ("-input", True, True, True),
+    "tensor_qr": ("-input", True, False, True),
+    "tensor_cholesky": ("-input", True, True, True),
+    "lu_factor": ("-input", True, True, True),
+    "lstsq": ("-A", True, False, True),
+    "solve_triangular": ("-A", True, True, True),
+    "cholesky_solve": ("-L", True, True, True),
+    "lu_solve": ("-luData", True, True, True),
+    "matrix_norm": ("-input", True, False, True),
+    "matrix_rank": ("-input", True, False, True),
+    "cond": ("-input", True, False, True),
+    "trace": ("-input", False, False, False),
+    "tril": ("-input", True, False, False),
+    "triu": ("-input", True, False, False),
+}
+for _name, (_flag, _batch, _square, _fails) in _CHECKS.items():
+    _rows = [_not_matrix(_flag, _batch, _square)] + ([_LINALG_FAILS] if _fails else [])
+    REGISTRY[_name].doc += "\n\n## Errors\n\n" + "\n".join(_rows)

@@ -14,6 +14,7 @@ import torch
 
 from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.spec import (
+    REGISTRY,
     REQUIRED,
     Bool,
     Choice,
@@ -1077,3 +1078,24 @@ def one_hot(input, num_classes):
 
 
 examples_from_docstrings(__name__)
+
+# The error row the pages add for a dimension out of range (gen_docs appends a doc's "## Errors" rows).
+for _name, _flag in {
+    "tensor_permute": "-dims",
+    "tensor_transpose": "-dim0",
+    "tensor_squeeze": "-dim",
+    "squeeze_multiple": "-dims",
+    "flip": "-dims",
+    "roll": "-dims",
+    "rot90": "-dims",
+    "narrow_copy": "-dim",
+    "tensor_gather": "-dim",
+    "tensor_scatter": "-dim",
+    "take_along_dim": "-dim",
+    "tensor_split": "-dim",
+    "tensor_chunk": "-dim",
+}.items():
+    REGISTRY[_name].doc += (
+        f'\n\n## Errors\n\n| a dimension out of range (here: a 2-d input) | `invalid {_flag} "5": must be in the '
+        f"range -2 to 1 for a 2-d tensor` | `TORCH VALUE {_flag}` |"
+    )
