@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.core import scoped_eval
 from tcltorch.commands.spec import (
     Bool,
@@ -157,9 +158,29 @@ def _maybe_async(work: Any, tensor: torch.Tensor, async_op: bool) -> Any:
         help="sets MASTER_PORT for env:// (default: $MASTER_PORT)",
         aliases=("master_port",),
     ),
-    summary="Join the process group (torch.distributed.init_process_group); returns {rank worldSize}.",
 )
 def distributed_init(backend, init_method, rank, world_size, timeout, master_addr, master_port):
+    """Join the process group (torch.distributed.init_process_group); returns `rank R worldSize N`.
+
+    Under `torchrun` every option defaults from the environment it sets (`RANK`, `WORLD_SIZE`,
+    `MASTER_ADDR`, `MASTER_PORT`), so a script just calls `torch::distributed_init`. Without a
+    launcher give `-rank` and `-worldSize` and an `-initMethod` (`tcp://HOST:PORT`,
+    `file://PATH`) or `-masterAddr`/`-masterPort`. `-backend auto` picks NCCL when CUDA is
+    available and gloo otherwise. `-timeout` bounds how long any collective waits for the other
+    ranks: a rank that dies or stalls gives a Tcl error (`TORCH DISTRIBUTED FAILED`), not a hang.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A dict: `rank` and `worldSize`.
+
+    Examples:
+        set info [torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]]
+        puts [dict get $info worldSize]   ;# -> 1
+        torch::distributed_destroy
+    """
     if dist.is_initialized():
         raise TclError(
             "the process group is already initialised: call torch::distributed_destroy first",
@@ -215,29 +236,91 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
     return {"rank": dist.get_rank(), "worldSize": dist.get_world_size()}
 
 
-@command("distributed_destroy", summary="Leave the process group (no-op when there is none).")
+@command(
+    "distributed_destroy",
+)
 def distributed_destroy():
+    """Leave the process group (torch.distributed.destroy_process_group); a no-op when there is none.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        torch::distributed_destroy
+        puts [torch::is_distributed]   ;# -> 0
+    """
     if dist.is_initialized():
         dist.destroy_process_group()
 
 
-@command("is_distributed", summary="1 when a process group is initialised, else 0.")
+@command(
+    "is_distributed",
+)
 def is_distributed():
+    """1 when a process group is initialised, else 0.
+
+    ## Return Value
+
+    A boolean.
+
+    Examples:
+        puts [torch::is_distributed]   ;# -> 0
+    """
     return dist.is_available() and dist.is_initialized()
 
 
-@command("get_rank", summary="This process's rank (0 when not distributed).")
+@command(
+    "get_rank",
+)
 def get_rank():
+    """This process's rank in the group (0 when not distributed).
+
+    ## Return Value
+
+    An integer.
+
+    Examples:
+        puts [torch::get_rank]   ;# -> 0
+    """
     return dist.get_rank() if dist.is_initialized() else 0
 
 
-@command("get_world_size", summary="The number of processes (1 when not distributed).")
+@command(
+    "get_world_size",
+)
 def get_world_size():
+    """The number of processes in the group (1 when not distributed).
+
+    ## Return Value
+
+    An integer.
+
+    Examples:
+        puts [torch::get_world_size]   ;# -> 1
+    """
     return dist.get_world_size() if dist.is_initialized() else 1
 
 
-@command("distributed_barrier", summary="Wait until every rank reaches this point.")
+@command(
+    "distributed_barrier",
+)
 def distributed_barrier():
+    """Wait until every rank reaches this point.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        torch::distributed_barrier
+        torch::distributed_destroy
+    """
     require_group("torch::distributed_barrier")
     _run("distributed_barrier", dist.barrier)
 
@@ -247,9 +330,21 @@ def distributed_barrier():
     Opt("script", Script(), help="script run on rank 0 only (and when not distributed)", aliases=("body",)),
     Opt("barrier", Bool(), default=False, help="then wait until every rank gets here"),
     context=True,
-    summary="Run a script on rank 0 only (printing, checkpoint writes); other ranks get an empty result.",
 )
 def distributed_rank0(script, barrier, ctx):
+    """Run a script on rank 0 only (printing, checkpoint writes); the other ranks get an empty result.
+
+    Without a process group the script always runs, so a script written for torchrun also runs
+    alone. `-barrier 1` makes every rank wait until rank 0 has finished (e.g. before the others
+    read a checkpoint rank 0 wrote). The script runs like `torch::scope`'s.
+
+    ## Return Value
+
+    The script's result on rank 0, an empty string elsewhere.
+
+    Examples:
+        puts [torch::distributed_rank0 { expr {6 * 7} }]   ;# -> 42
+    """
     result = ""
     if not dist.is_initialized() or dist.get_rank() == 0:
         result = scoped_eval(ctx, script)
@@ -267,9 +362,29 @@ def distributed_rank0(script, barrier, ctx):
     _op(),
     _async(),
     extra_aliases=("distributed_all_reduce", "distributedAllReduce"),
-    summary="Reduce a tensor over every rank, in place; every rank gets the result.",
 )
 def all_reduce(tensor, op, async_op):
+    """Reduce a tensor over every rank, in place: every rank ends with the result.
+
+    `-op` is sum (default), product, min, max or avg. The tensor given is changed and its handle
+    returned; with `-async 1` a work handle is returned at once and `torch::distributed_wait`
+    returns the tensor when the reduction is done.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    The tensor's handle, or a work handle with `-async 1`.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set t [torch::tensor_create {1 2 3}]
+        puts [torch::tensor_to_list [torch::all_reduce $t -op max]]   ;# -> 1.0 2.0 3.0
+        set work [torch::all_reduce $t -async 1]
+        puts [torch::tensor_to_list [torch::distributed_wait $work]]   ;# -> 1.0 2.0 3.0
+        torch::distributed_destroy
+    """
     require_group("torch::all_reduce")
     work = _run("all_reduce", dist.all_reduce, tensor, op=_OPS[op], async_op=async_op)
     return _maybe_async(work, tensor, async_op)
@@ -281,9 +396,22 @@ def all_reduce(tensor, op, async_op):
     _rank("src", "rank whose tensor is sent"),
     _async(),
     extra_aliases=("distributed_broadcast", "distributedBroadcast"),
-    summary="Copy a tensor from one rank to every rank, in place.",
 )
 def broadcast(tensor, src, async_op):
+    """Copy a tensor from rank `-src` to every rank, in place.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    The tensor's handle, or a work handle with `-async 1`.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::broadcast [torch::tensor_create {4 5}] 0]]   ;# -> 4.0 5.0
+        torch::distributed_destroy
+    """
     require_group("torch::broadcast")
     _check_rank("-src", src)
     work = _run("broadcast", dist.broadcast, tensor, src=src, async_op=async_op)
@@ -294,9 +422,27 @@ def broadcast(tensor, src, async_op):
     "distributed_gather",
     _tensor("this rank's tensor (same shape on every rank)"),
     _rank("dst", "rank that receives every tensor"),
-    summary="Collect every rank's tensor on -dst: a list of handles, one per rank, there; empty elsewhere.",
 )
 def distributed_gather(tensor, dst):
+    """Collect every rank's tensor on rank `-dst`.
+
+    Every rank passes a tensor of the same shape. On `-dst` the result is a list of handles, one
+    per rank in rank order (`torch::tensor_stack` makes one tensor of them); on the other ranks it
+    is empty.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A Tcl list of tensor handles on `-dst`, an empty list elsewhere.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set parts [torch::distributed_gather [torch::tensor_create {7 8}] -dst 0]
+        puts [llength $parts]   ;# -> 1
+        torch::distributed_destroy
+    """
     require_group("torch::distributed_gather")
     _check_rank("-dst", dst)
     mine = dist.get_rank() == dst
@@ -318,9 +464,25 @@ def _chunks(tensor: torch.Tensor, option: str) -> list[torch.Tensor]:
         "on -src: the tensor split along dim 0, one chunk per rank; elsewhere: a tensor of the same shape"
     ),
     _rank("src", "rank that sends the chunks"),
-    summary="Send chunk i of -src's tensor to rank i; every rank returns its chunk.",
 )
 def distributed_scatter(tensor, src):
+    """Send chunk i (along dim 0) of rank `-src`'s tensor to rank i; every rank returns its chunk.
+
+    Every rank passes a tensor of the same shape (on ranks other than `-src` its values are not
+    read); its first dimension must divide by the world size.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A new tensor handle: this rank's chunk.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::distributed_scatter [torch::tensor_create {1 2 3}]]]   ;# -> 1.0 2.0 3.0
+        torch::distributed_destroy
+    """
     require_group("torch::distributed_scatter")
     _check_rank("-src", src)
     chunks = _chunks(tensor, "-tensor")
@@ -333,9 +495,22 @@ def distributed_scatter(tensor, src):
     "distributed_reduce_scatter",
     _tensor("this rank's tensor, split along dim 0 into one chunk per rank"),
     _op(),
-    summary="Reduce every rank's tensor and give rank i chunk i of the result.",
 )
 def distributed_reduce_scatter(tensor, op):
+    """Reduce every rank's tensor, then give rank i chunk i (along dim 0) of the result.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A new tensor handle: this rank's chunk of the reduction.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::distributed_reduce_scatter [torch::tensor_create {1 2}] -op sum]]   ;# -> 1.0 2.0
+        torch::distributed_destroy
+    """
     require_group("torch::distributed_reduce_scatter")
     chunks = _chunks(tensor, "-tensor")
     out = torch.empty_like(chunks[0])
@@ -346,9 +521,22 @@ def distributed_reduce_scatter(tensor, op):
 @command(
     "distributed_all_to_all",
     _tensor("this rank's tensor: chunk i (along dim 0) goes to rank i"),
-    summary="Every rank sends chunk i of its tensor to rank i; the result holds the chunks received, by rank.",
 )
 def distributed_all_to_all(tensor):
+    """Every rank sends chunk i (along dim 0) of its tensor to rank i; the result holds the chunks received, in rank order.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A new tensor handle, shaped like the input.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::distributed_all_to_all [torch::tensor_create {5 6}]]]   ;# -> 5.0 6.0
+        torch::distributed_destroy
+    """
     require_group("torch::distributed_all_to_all")
     _chunks(tensor, "-tensor")
     out = torch.empty_like(tensor.contiguous())
@@ -368,9 +556,21 @@ def _tag() -> Opt:
     _tensor("tensor to send"),
     Opt("dst", Int(ge=0), help="receiving rank"),
     _tag(),
-    summary="Send a tensor to one rank (blocks until it is received).",
 )
 def distributed_send(tensor, dst, tag):
+    """Send a tensor to rank `-dst` (blocks until it is received).
+
+    The receiver calls `torch::distributed_recv` with the same shape, dtype and `-tag`.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        # rank 0:  torch::distributed_send [torch::tensor_create {5 6 7}] 1
+        # rank 1:  set t [torch::distributed_recv {3} 0]
+        puts [llength [info commands torch::distributed_send]]   ;# -> 1
+    """
     require_group("torch::distributed_send")
     _check_rank("-dst", dst)
     _run("distributed_send", dist.send, tensor.contiguous(), dst=dst, tag=tag)
@@ -386,9 +586,19 @@ def _recv_buffer(shape, dtype) -> torch.Tensor:
     Opt("src", Int(ge=0), help="sending rank"),
     _tag(),
     Opt("dtype", DType(), default=torch.float32, help="element type of the tensor to receive"),
-    summary="Receive a tensor from one rank: a new tensor handle.",
 )
 def distributed_recv(shape, src, tag, dtype):
+    """Receive a tensor from rank `-src`: a new tensor of `-shape` and `-dtype`.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        # rank 0:  torch::distributed_send [torch::tensor_create {5 6 7}] 1
+        # rank 1:  set t [torch::distributed_recv {3} 0]
+        puts [llength [info commands torch::distributed_recv]]   ;# -> 1
+    """
     require_group("torch::distributed_recv")
     _check_rank("-src", src)
     out = _recv_buffer(shape, dtype)
@@ -401,9 +611,21 @@ def distributed_recv(shape, src, tag, dtype):
     _tensor("tensor to send (do not change it before distributed_wait)"),
     Opt("dst", Int(ge=0), help="receiving rank"),
     _tag(),
-    summary="Start sending a tensor; returns a work handle for distributed_wait/distributed_test.",
 )
 def distributed_isend(tensor, dst, tag):
+    """Start sending a tensor to rank `-dst`; returns a work handle at once.
+
+    Do not change the tensor until `torch::distributed_wait` on the handle returns.
+
+    ## Return Value
+
+    A work handle (`workN`).
+
+    Examples:
+        # rank 0:  torch::distributed_wait [torch::distributed_isend $t 1]
+        # rank 1:  set t [torch::distributed_wait [torch::distributed_irecv {2 2} 0]]
+        puts [llength [info commands torch::distributed_isend]]   ;# -> 1
+    """
     require_group("torch::distributed_isend")
     _check_rank("-dst", dst)
     data = tensor.contiguous()
@@ -416,9 +638,20 @@ def distributed_isend(tensor, dst, tag):
     Opt("src", Int(ge=0), help="sending rank"),
     _tag(),
     Opt("dtype", DType(), default=torch.float32, help="element type of the tensor to receive"),
-    summary="Start receiving a tensor; distributed_wait on the work handle returns it.",
 )
 def distributed_irecv(shape, src, tag, dtype):
+    """Start receiving a tensor from rank `-src`; `torch::distributed_wait` on the work handle returns it.
+
+    ## Return Value
+
+    A work handle (`workN`).
+
+    Examples:
+        # rank 1:  set work [torch::distributed_irecv {2 2} 0 -dtype float64]
+        #          ... other work ...
+        #          set t [torch::distributed_wait $work]
+        puts [llength [info commands torch::distributed_irecv]]   ;# -> 1
+    """
     require_group("torch::distributed_irecv")
     _check_rank("-src", src)
     out = _recv_buffer(shape, dtype)
@@ -428,9 +661,21 @@ def distributed_irecv(shape, src, tag, dtype):
 @command(
     "distributed_wait",
     Opt("work", Handle("work"), help="work handle from -async 1, isend or irecv", aliases=("handle",)),
-    summary="Wait for an asynchronous operation; returns its tensor (received, or reduced) or empty for a send.",
 )
 def distributed_wait(work):
+    """Wait for an asynchronous operation to finish.
+
+    ## Return Value
+
+    The tensor the operation produced (a received tensor, or the tensor an `-async 1` collective
+    reduced), or an empty string for a send.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set work [torch::all_reduce [torch::tensor_create {2 4}] -async 1]
+        puts [torch::tensor_to_list [torch::distributed_wait $work]]   ;# -> 2.0 4.0
+        torch::distributed_destroy
+    """
     _run("distributed_wait", work.work.wait)
     return work.tensor if work.returns_tensor else ""
 
@@ -438,9 +683,21 @@ def distributed_wait(work):
 @command(
     "distributed_test",
     Opt("work", Handle("work"), help="work handle", aliases=("handle",)),
-    summary="1 when an asynchronous operation has completed, else 0 (does not wait).",
 )
 def distributed_test(work):
+    """1 when an asynchronous operation has completed, else 0; it does not wait.
+
+    ## Return Value
+
+    A boolean.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set work [torch::all_reduce [torch::tensor_create {1}] -async 1]
+        torch::distributed_wait $work
+        puts [torch::distributed_test $work]   ;# -> 1
+        torch::distributed_destroy
+    """
     return bool(work.work.is_completed())
 
 
@@ -477,9 +734,33 @@ def distributed_test(work):
         aliases=("broadcast_buffers",),
     ),
     extra_aliases=("distributed_data_parallel",),
-    summary="Wrap a module in DistributedDataParallel: backward averages gradients over the ranks.",
 )
 def ddp(model, find_unused_parameters, bucket_cap_mb, broadcast_buffers):
+    """Wrap a module in DistributedDataParallel: backward averages the gradients over the ranks.
+
+    Use the returned `ddpN` handle for `torch::layer_forward`; give it (or the inner module) to any
+    optimizer, Adafactor included: they share the same parameters. The inner module's parameters are
+    broadcast from rank 0 when it is wrapped, so every rank starts equal. Checkpoints save the inner
+    module, so a run with another world size (or none) can resume them.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A module handle (`ddpN`).
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set model [torch::linear 4 2]
+        set net [torch::ddp $model]
+        set opt [torch::optimizer_adafactor -parameters $net]
+        set loss [torch::tensor_sum [torch::layer_forward $net [torch::ones {3 4}]]]
+        torch::tensor_backward $loss
+        torch::optimizer_step $opt
+        puts [string match ddp* $net]   ;# -> 1
+        torch::distributed_destroy
+    """
     require_group("torch::ddp")
     if isinstance(model, DistributedDataParallel):
         raise invalid_value("-model", "", "is already wrapped by torch::ddp")
@@ -506,3 +787,6 @@ _BUFFER_SYNC = (
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
     """The module inside a DDP wrapper (what checkpoints save and load), or the module itself."""
     return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+examples_from_docstrings(__name__)
