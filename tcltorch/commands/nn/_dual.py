@@ -270,11 +270,13 @@ def layer(
     return cmd
 
 
-def with_tensor_form(name: str, fn: Callable[..., Any], options: Sequence[Opt]) -> Command:
+def with_tensor_form(
+    name: str, fn: Callable[..., Any], options: Sequence[Opt], extra_aliases: Sequence[str] = ()
+) -> Command:
     """Give an existing module-building command a tensor form (``torch::gelu $x``)."""
     module_cmd = REGISTRY[name]
     tensor_cmd = Command(name, fn, options, module_cmd.summary)
     cmd = DualCommand(name, tensor_cmd, module_cmd, torch.Tensor, module_cmd.summary)
-    tensor_cmd.aliases = cmd.aliases = list(module_cmd.aliases)
+    tensor_cmd.aliases = cmd.aliases = [*module_cmd.aliases, *extra_aliases]
     REGISTRY[name] = cmd
     return cmd

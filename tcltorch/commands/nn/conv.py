@@ -394,6 +394,7 @@ _dual(
     ],
     "Sums sliding blocks back into an image (nn.Fold, col2im), as a layer or applied to a tensor",
     nn.Fold,
+    ("Fold",),
 )
 document(
     "fold",

@@ -84,7 +84,7 @@ def _lookup(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq,
     return F.embedding(_indices(input), weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
 
 
-with_tensor_form("embedding", _lookup, _lookup_opts(False))
+with_tensor_form("embedding", _lookup, _lookup_opts(False), ("Embedding",))  # the peer's alias
 
 
 def _sparse_embedding(

@@ -111,6 +111,7 @@ for n in (1, 2, 3):
         f"{n}-d max pooling over {_SPATIAL[n]} (nn.MaxPool{n}d)",
         f"The maximum over each window of a {n}-d input {_SPATIAL[n]} or its unbatched form.",
         _example(f"maxpool{n}d", n, "2"),
+        aliases=(f"maxPool{n}d",),
         extra=_INDICES_NOTE,
     )
     avg_opts = [
@@ -143,6 +144,7 @@ for n in (1, 2, 3):
         f"{n}-d average pooling over {_SPATIAL[n]} (nn.AvgPool{n}d)",
         f"The mean over each window of a {n}-d input {_SPATIAL[n]} or its unbatched form.",
         _example(f"avgpool{n}d", n, "2"),
+        aliases=(f"avgPool{n}d",),
     )
     _pool(
         f"adaptive_avgpool{n}d",
