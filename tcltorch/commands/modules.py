@@ -379,15 +379,7 @@ def add_module(model, module, name, ctx):
 # -- using modules -------------------------------------------------------------------------
 
 
-@command(
-    "layer_forward",
-    _module("layer", "module handle (any layer, activation or sequential)"),
-    Opt("input", Handle("tensor"), help="input tensor handle", aliases=("tensor",)),
-    extra_aliases=("forward",),
-    summary="Apply a module to a tensor (the module's forward pass).",
-)
-def layer_forward(layer, input):
-    return layer(input)
+# torch::layer_forward (several inputs, forward options, tuple results) is in nn/forward.py.
 
 
 @command(

@@ -128,12 +128,12 @@ def _keywords(layer: torch.nn.Module, given: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def layer_forward(layer: torch.nn.Module, input: list[torch.Tensor], **options: Any) -> Any:
+def layer_forward(layer: torch.nn.Module, input: torch.Tensor, more: tuple = (), **options: Any) -> Any:
     given = {k: v for k, v in options.items() if v is not None}
     if not given:
-        return layer(*input)
+        return layer(input, *more)
     camel_given = {_CAMEL[k]: v for k, v in given.items()}
-    return layer(*input, **_keywords(layer, camel_given))
+    return layer(input, *more, **_keywords(layer, camel_given))
 
 
 class ForwardCommand(Command):
@@ -142,8 +142,11 @@ class ForwardCommand(Command):
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         if len(args) == 2 and not is_option_word(args[0]) and not is_option_word(args[1]):
             handles = ctx.handles
-            return {"layer": handles.get(args[0], "module"), "input": [handles.get(args[1], "tensor")]}
-        return self._parse_general(ctx, args, invoked)
+            return {"layer": handles.get(args[0], "module"), "input": handles.get(args[1], "tensor")}
+        kwargs = self._parse_general(ctx, args, invoked)
+        inputs = kwargs["input"]  # the first input stays a plain argument (error messages name it)
+        kwargs["input"], kwargs["more"] = inputs[0], tuple(inputs[1:])
+        return kwargs
 
 
 _OPTIONS = [
