@@ -14,8 +14,9 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tcltorch import __version__
 from tcltorch.errors import TclError
@@ -366,6 +367,7 @@ def _glob_escape(text: str) -> str:
 
 
 def _make_completer(console: Console) -> Any:
+    import torch
     from prompt_toolkit.completion import Completer, Completion, PathCompleter
     from prompt_toolkit.document import Document
 
@@ -374,17 +376,15 @@ def _make_completer(console: Console) -> Any:
         DTYPES,
         Choice,
         Command,
+        Custom,
         DType,
         Handle,
         HandleList,
         Script,
         Str,
-        Custom,
         dtype_name,
         is_option_word,
     )
-
-    import torch
 
     registry = load_all()
     by_name: dict[str, Command] = {}
@@ -487,7 +487,7 @@ def _make_completer(console: Console) -> Any:
             if ctx.kind == "comment":
                 return
             word = ctx.current
-            prefix = word[1:] if word.startswith('"') else word
+            prefix = word.removeprefix('"')
             if word.startswith("{"):
                 return
             if not ctx.words:
@@ -531,10 +531,16 @@ def _make_completer(console: Console) -> Any:
                     yield Completion(full, -len(prefix), display_meta=by_name[name].summary)
             relative = not prefix.startswith("::")
             found = tcl_names("info", "commands", _glob_escape(prefix) + "*")
-            found += [c + "::" for c in tcl_names("namespace", "children", "::", _glob_escape(prefix.lstrip(":")) + "*")]
+            found += [
+                c + "::"
+                for c in tcl_names("namespace", "children", "::", _glob_escape(prefix.lstrip(":")) + "*")
+            ]
             if "::" in prefix.lstrip(":"):  # children of the namespace being typed
                 parent, _, tail = prefix.rpartition("::")
-                found += [c + "::" for c in tcl_names("namespace", "children", parent or "::", _glob_escape(tail) + "*")]
+                found += [
+                    c + "::"
+                    for c in tcl_names("namespace", "children", parent or "::", _glob_escape(tail) + "*")
+                ]
             for name in sorted(found):
                 name = name[2:] if relative and name.startswith("::") else name
                 if not name.startswith(prefix) or name in seen:
@@ -542,7 +548,9 @@ def _make_completer(console: Console) -> Any:
                 if name.lstrip(":").startswith(("torch::", "tcltorch::")):
                     continue  # torch:: commands come from the registry; tcltorch:: is ours
                 seen.add(name)
-                yield Completion(name, -len(prefix), display_meta="namespace" if name.endswith("::") else "command")
+                yield Completion(
+                    name, -len(prefix), display_meta="namespace" if name.endswith("::") else "command"
+                )
             if console_commands and ".tb".startswith(prefix) and prefix.startswith("."):
                 yield Completion(".tb", -len(prefix), display_meta="console: print the last error's trace")
 
@@ -846,8 +854,25 @@ def interact(args: Sequence[str] = ()) -> int:
     return front.run()
 
 
+def _ensure_std_streams() -> None:
+    """Started with stdin, stdout or stderr closed (``tcltorch FILE <&- >&-``): give the
+    missing descriptor /dev/null, for Python and for Tcl's channels alike, so that
+    the script runs as if redirected there instead of failing with a traceback."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDONLY if mode == "r" else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115 (lives as long as the process)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _ensure_std_streams()
     try:
         if argv and argv[0] in ("-h", "--help"):
             print(USAGE)

@@ -165,6 +165,12 @@ class Session:
             return (exc.code, None, None, None)
         if isinstance(exc, TclError):
             message, errorcode, info = exc.message, exc.errorcode, None
+        elif isinstance(exc, RecursionError):  # Python's nesting limit, reached through Tcl
+            message, errorcode, info = (
+                "too many nested evaluations (infinite loop?)",
+                ["TCL", "LIMIT", "STACK"],
+                None,
+            )
         elif isinstance(exc, KeyboardInterrupt):
             # unwind through every catch: Ctrl-C stops the whole evaluation
             lib.tt_cancel(self.addr)

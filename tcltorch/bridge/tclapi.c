@@ -307,6 +307,16 @@ python_failed: {
         /* Only reached when the Python dispatcher itself failed: report, never crash. */
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
+        if (type != NULL && PyErr_GivenExceptionMatches(type, PyExc_RecursionError)) {
+            /* Python's own nesting limit, reached through nested evaluations */
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            PyGILState_Release(gil);
+            Tcl_SetObjResult(interp, Tcl_NewStringObj("too many nested evaluations (infinite loop?)", -1));
+            Tcl_SetErrorCode(interp, "TCL", "LIMIT", "STACK", NULL);
+            return TCL_ERROR;
+        }
         PyObject *s = value ? PyObject_Str(value) : NULL;
         if (s == NULL) PyErr_Clear();
         Tcl_Obj *m = s ? tt_tcl_from_str(s) : NULL;

@@ -3,6 +3,12 @@
 # so that  export TCLLIBPATH=$(python -m tcltorch --tcl-path)  finds the package.
 if {![package vsatisfies [package provide Tcl] 8.6-]} return
 package ifneeded tcltorch 0.1.0 [list apply {{dir} {
+    if {"tcltorch_reinstall" in [interp hidden {}]} {
+        # Loaded here before, then forgotten (namespace delete ::torch, package forget):
+        # Tcl's load would do nothing now, so install the commands again.
+        interp invokehidden {} tcltorch_reinstall
+        return
+    }
     set libs [glob -nocomplain -directory [file dirname $dir] \
         libtcltorch*[info sharedlibextension]]
     if {[llength $libs] == 0} {
