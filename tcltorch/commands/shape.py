@@ -492,7 +492,7 @@ def tensor_scatter(input, dim, index, src, reduce):
     For dim 0: out[index[i][j]][j] = src[i][j] (or `src` itself when it is a number); the
     input is not changed. With `-reduce add` or `multiply` the written values combine with
     those already there. Where an index repeats without a reduction, which value wins is
-    unspecified (as in torch).
+    unspecified (as in torch). A `-src` tensor is converted to the input's dtype.
 
     Examples:
         set z [torch::zeros {2 3} -dtype int64]
@@ -601,7 +601,8 @@ def scatter_nd(input, indices, updates, reduce):
     as TensorFlow's `tensor_scatter_nd_update` (`-reduce add`: `tensor_scatter_nd_add`).
 
     `-indices` is as for `torch::gather_nd`; `-updates` has shape
-    `indices.shape[:-1] + input.shape[k:]`. The input is not changed.
+    `indices.shape[:-1] + input.shape[k:]` and is converted to the input's dtype. The input
+    is not changed.
 
     Examples:
         set z [torch::zeros {2 2} -dtype int64]
@@ -785,7 +786,8 @@ def tensor_split(input, sections, dim, indices):
 
     One integer N gives N parts as equal as possible (the first ones one longer), as
     `torch.tensor_split`; a list of two or more integers gives the indices to cut before.
-    `-indices` always means indices (for a single cut: `-indices {2}`).
+    `-indices` always means indices (for a single cut: `-indices {2}`); the other
+    implementation reads `-indices 2` as 2 sections, like `-sections 2`.
 
     ## Return Value
 
@@ -815,7 +817,7 @@ def _xsplit(name: str, fn: Any, need: int, axis: str, example: tuple[str, str, s
 
     As `torch.{name}`: one integer N cuts into N equal parts (the size must divide
     evenly); a list of two or more integers gives indices to cut before. `-indices` always
-    means indices.
+    means indices (the other implementation reads `-indices 2` as 2 sections).
 
     ## Return Value
 
