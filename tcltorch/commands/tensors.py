@@ -191,12 +191,18 @@ def _short_float(x: float, fmt: str) -> str:
 def tcl_values(tensor: torch.Tensor) -> Any:
     """A tensor's values as (nested) Python numbers, each at full precision for its dtype."""
     tensor = tensor.detach()
+    if tensor.layout != torch.strided:
+        raise TclError("a sparse tensor has no Tcl list form: convert it with torch::sparse_to_dense first",
+                       ["TORCH", "LAYOUT"])
+    if tensor.is_quantized:
+        raise TclError("a quantized tensor has no Tcl list form: use torch::dequantize (values) or "
+                       "torch::int_repr (stored integers)", ["TORCH", "DTYPE"])
     if tensor.device.type != "cpu":
         tensor = tensor.cpu()
+    if tensor.is_complex():  # each element as a {re im} pair
+        tensor = torch.view_as_real(tensor.resolve_conj())
     fmt = _LOW_PRECISION.get(tensor.dtype)
     if fmt is None:
-        if tensor.is_complex():
-            raise TclError("complex tensors have no Tcl number form", ["TORCH", "DTYPE"])
         return tensor.tolist()
     values = tensor.float().tolist()
 
