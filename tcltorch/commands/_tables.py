@@ -83,6 +83,15 @@ def right(name: str = "other", *aliases: str, help: str = "tensor handle or numb
     return Opt(name, TensorOrNumber, help=help, aliases=aliases or ("input2", "tensor2"))
 
 
+def operands(input: Any, other: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both operands as tensors; a number becomes a 0-d tensor of the dtype ``tensor OP number``
+    has, so the result is what PyTorch gives for the Python scalar, on either side."""
+    a, b = as_tensors(input, other)
+    if not isinstance(b, torch.Tensor):
+        b = torch.tensor(b, dtype=torch.result_type(a, b), device=a.device)
+    return a, b
+
+
 def binary_command(
     name: str,
     fn: Callable[[torch.Tensor, Any], Any],
@@ -97,9 +106,7 @@ def binary_command(
     a_data, b_data, output, dtype = example
 
     def run(input, **kw):
-        other = kw.pop(opts[1].py_name)
-        a, b = as_tensors(input, other)
-        return fn(a, b)
+        return fn(*operands(input, kw[opts[1].py_name]))
 
     run.__name__ = name
     opts = list(options) if options is not None else [left(), right()]
