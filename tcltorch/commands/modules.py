@@ -226,6 +226,7 @@ def layer_norm(normalized_shape, eps, elementwise_affine, bias, device, dtype):
     )
 
 
+# With a tensor of indices first, torch::embedding is F.embedding: see commands/nn/embeddings.py.
 @command(
     "embedding",
     Opt("numEmbeddings", Int(ge=1), help="size of the vocabulary"),
@@ -314,6 +315,7 @@ def tanh():
     return nn.Tanh()
 
 
+# With a tensor first, torch::gelu applies F.gelu: see commands/nn/activations.py.
 @command(
     "gelu",
     Opt("approximate", Choice("none", "tanh"), default="none", help="exact (none) or the tanh approximation"),

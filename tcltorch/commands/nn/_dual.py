@@ -160,11 +160,20 @@ class DualCommand(Command):
         first_kind: type = torch.Tensor,
         summary: str = "",
         extra_aliases: Sequence[str] = (),
+        first_label: str = "with a tensor first",
+        other_label: str = "to build the module",
     ) -> None:
         names = {o.name for o in first.options}
-        # for docs and completion: the first form's leading handle is optional in the union
+        # for docs and completion: what one form requires is optional in the union
         head = dataclasses.replace(first.options[0], default=None)
-        merged = [head, *first.options[1:]] + [o for o in other.options if o.name not in names]
+        merged = [head]
+        rest = [o for o in other.options if o.name not in names]
+        for form, label, opposite in ((first.options[1:], first_label, other), (rest, other_label, first)):
+            for o in form:
+                both = any(o.name == p.name and p.required for p in opposite.options)
+                if o.required and not both:
+                    o = dataclasses.replace(o, default=None, help=f"{o.help} (required {label})")
+                merged.append(o)
         super().__init__(name, _dispatch, merged, summary, None, extra_aliases)
         self.first, self.other, self.first_kind = first, other, first_kind
         head = first.options[0]

@@ -243,6 +243,7 @@ _spectral = DualCommand(
     ),
     torch.Tensor,
     "Spectral normalization: a module's weight divided by its largest singular value, or a tensor's",
+    other_label="with a module first",
 )
 register(_spectral)
 document(
