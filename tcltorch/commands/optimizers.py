@@ -136,8 +136,33 @@ def check_step(optimizer: torch.optim.Optimizer, ctx: Any) -> None:
                 problem = f"the gradient of {what} is {_dtype(g.dtype)}, the parameter {_dtype(p.dtype)}"
             elif g.device != p.device:
                 problem = f"the gradient of {what} is on {g.device}, the parameter on {p.device}"
+            if problem is None:
+                problem = _state_problem(kind, optimizer.state.get(p), p, what)
             if problem:
                 raise TclError(f"cannot step: {problem}; nothing was changed", ["TORCH", "STEP"])
+
+
+def _state_problem(kind: str, state: Any, p: torch.Tensor, what: str) -> str | None:
+    """A running average kept in another dtype or on another device than its parameter now has
+    (the model was converted with torch::layer_to after the optimizer was made)."""
+    if not state or kind not in ("Adam", "AdamW", "Adafactor"):  # the ones whose step then fails
+        return None
+    if kind == "Adafactor":
+        from tcltorch.optim.adafactor import compute_dtype
+
+        want = compute_dtype(p.dtype)
+    else:
+        want = p.dtype
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor) or value.dim() == 0 or key == "step":
+            continue
+        if value.dtype != want or value.device != p.device:
+            return (
+                f"the optimizer's {key} state of {what} is {_dtype(value.dtype)} on {value.device}, "
+                f"but the parameter is now {_dtype(p.dtype)} on {p.device} (convert the model with "
+                "torch::layer_to before making its optimizer, or make a new one)"
+            )
+    return None
 
 
 def _shape(shape: Any) -> str:
