@@ -777,7 +777,7 @@ def tensor_norm(input, p, dim, keepdim):
 @command(
     "tensor_normalize",
     _tensor(),
-    Opt("p", Double(), default=2.0, help="order of the norm"),
+    Opt("p", Double(finite=False), default=2.0, help="order of the norm (inf: the largest absolute value)"),
     Opt(
         "dim",
         Int(),
