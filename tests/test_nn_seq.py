@@ -9,6 +9,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ROOT, run_tclsh
 from torch import nn
 
 from tcltorch.positional import PositionalEncoding
@@ -614,3 +615,29 @@ def test_layer_forward_single_input_is_unchanged(interp):
     assert error(interp, f"torch::layer_forward {lin}")[0] == (
         'wrong # args: should be "torch::layer_forward layer input ?input ...? ?-option value ...?"'
     )
+
+
+# -- examples ----------------------------------------------------------------------------------
+
+
+def _losses(output):
+    return [float(v) for v in re.findall(r"loss (\S+)", output)]
+
+
+@pytest.mark.parametrize(
+    "example, args",
+    [
+        ("lstm_classifier.tcl", ["-steps", "40", "-hidden", "8"]),
+        (
+            "transformer_lm_tiny.tcl",
+            ["-steps", "60", "-dmodel", "16", "-context", "16", "-lr", "0.01", "-sample", "20"],
+        ),
+    ],
+)
+def test_examples_train_with_a_real_tclsh(example, args):
+    script = (ROOT / "examples" / example).read_text(encoding="utf-8")
+    result = run_tclsh(script, *args, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = _losses(result.stdout)
+    assert len(losses) >= 3, result.stdout
+    assert losses[-1] < 0.8 * losses[0], result.stdout
