@@ -401,3 +401,16 @@ def test_tensor_forms_keep_the_graph(interp):
     y = interp.get(interp.eval(f"torch::mish {interp.put(x)}"))
     y.sum().backward()
     assert x.grad is not None and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize(
+    "name, fn, cls",
+    [("relu", torch.relu, nn.ReLU), ("sigmoid", torch.sigmoid, nn.Sigmoid), ("tanh", torch.tanh, nn.Tanh)],
+)
+def test_core_activations_take_a_tensor_too(interp, name, fn, cls):
+    x = torch.randn(3, 2, dtype=F64)
+    assert torch.equal(interp.get(interp.eval(f"torch::{name} {interp.put(x)}")), fn(x))
+    assert torch.equal(interp.get(interp.eval(f"torch::{name} -tensor {interp.put(x)}")), fn(x))
+    assert type(interp.get(interp.eval(f"torch::{name}"))) is cls
+    with pytest.raises(Exception, match=f'wrong # args: should be "torch::{name} input"'):
+        interp.eval(f"torch::{name} {interp.put(x)} 1")

@@ -292,3 +292,8 @@ with_tensor_form(
     _gelu_tensor,
     [input_opt(), Opt("approximate", Choice("none", "tanh"), default="none", help="exact (none) or tanh")],
 )
+
+# torch::relu, torch::sigmoid and torch::tanh (modules.py) take a tensor first too, like every
+# other activation here (the same function as torch::tensor_relu etc.)
+for _name, _fn in (("relu", torch.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh)):
+    with_tensor_form(_name, lambda input, _fn=_fn: _fn(input), [input_opt()])
