@@ -804,16 +804,13 @@ def _basic_line_editing() -> None:
 
 
 def run_file(path: str, args: Sequence[str]) -> int:
-    interp = new_interp(path, args, interactive=False)
-    try:
-        with interp.interruptible():
-            interp.call("source", path)
-    except (TclError, Exception, KeyboardInterrupt) as exc:
-        sys.stdout.flush()
-        print(error_text(exc), file=sys.stderr)
+    """``tcltorch FILE.tcl``: source it with Ctrl-C armed; errorInfo on stderr and status 1
+    on error (an interrupt included)."""
+    console = Console(new_interp(path, args, interactive=False))
+    ok, _, info = console.source(path)
+    if not ok:
+        _write(sys.stderr, info + "\n")
         return 1
-    finally:
-        sys.stdout.flush()
     return 0
 
 
