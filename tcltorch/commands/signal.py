@@ -193,6 +193,7 @@ def _shift(name: str, camel: str, fn: Any, doc: str) -> None:
 
 _shift(
     "fftshift",
+    "fftShift",
     torch.fft.fftshift,
     """Move the zero-frequency term to the centre (torch.fft.fftshift).
 
@@ -206,6 +207,7 @@ Examples:
 )
 _shift(
     "ifftshift",
+    "ifftShift",
     torch.fft.ifftshift,
     """Undo fftshift: move the centre back to index 0 (torch.fft.ifftshift).
 
