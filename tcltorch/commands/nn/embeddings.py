@@ -16,8 +16,8 @@ from torch import nn
 
 from tcltorch.commands.modules import FloatDType
 from tcltorch.commands.nn._dual import OptionalTensor, input_opt, layer, with_tensor_form
-from tcltorch.commands.spec import Bool, Custom, Device, Double, Int, Opt, parse_tcl_int
-from tcltorch.errors import invalid_value
+from tcltorch.commands.spec import Bool, Custom, Device, Double, Int, Opt, dtype_name, parse_tcl_int
+from tcltorch.errors import TclError, invalid_value
 
 
 def _weight(text: str, option: str, ctx: Any) -> torch.Tensor:
@@ -76,7 +76,10 @@ def _lookup_opts(sparse_default: bool) -> list[Opt]:
 
 def _indices(input: torch.Tensor) -> torch.Tensor:
     if input.is_floating_point() or input.dtype == torch.bool or input.is_complex():
-        raise invalid_value("-input", "tensor", "must hold integer indices")
+        raise TclError(
+            f"invalid -input: must hold integer indices, got a {dtype_name(input.dtype)} tensor",
+            ["TORCH", "VALUE", "-input"],
+        )
     return input
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from tcltorch.commands.losses import _class_target, _elementwise_target, _float_input, _like_input
 from tcltorch.commands.nn._dual import OptionalTensor, Reduction, document, register
-from tcltorch.commands.spec import Bool, Choice, Command, Double, Handle, Int, Opt
+from tcltorch.commands.spec import Bool, Choice, Command, Double, Handle, Opt
 from tcltorch.errors import invalid_value
 from tcltorch.nn import losses as engine
 
@@ -366,7 +366,7 @@ _loss(
 
 def multi_margin_loss(input, target, p, margin, reduction, weight, ctx):
     target = _class_target(input, target, ctx, probabilities=False)
-    return F.multi_margin_loss(input, target, p, margin, _like_input(input, weight), reduction=reduction)
+    return F.multi_margin_loss(input, target, int(p), margin, _like_input(input, weight), reduction=reduction)
 
 
 _loss(
@@ -375,7 +375,7 @@ _loss(
     [
         _input("class scores (N, C) or (C)"),
         _target("class indices (N)"),
-        Opt("p", Int(), default=1, help="1 (hinge) or 2 (squared hinge)"),
+        Opt("p", Choice("1", "2"), default="1", help="1 (hinge) or 2 (squared hinge)"),
         Opt("margin", Double(), default=1.0, help="required gap between the true class and the others"),
         _red(),
         Opt("weight", OptionalTensor, default=None, positional=False, help="weight of each class (C)"),

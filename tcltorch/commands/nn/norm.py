@@ -11,8 +11,8 @@ from torch.nn.utils import parametrizations
 
 from tcltorch.commands.modules import FloatDType, NormalizedShape
 from tcltorch.commands.nn._dual import DualCommand, document, input_opt, layer, register
-from tcltorch.commands.spec import Bool, Command, Device, Double, Handle, Int, Opt, Str
-from tcltorch.errors import invalid_value
+from tcltorch.commands.spec import Bool, Command, Device, Double, Handle, Int, Opt, Str, dtype_name
+from tcltorch.errors import TclError, invalid_value
 
 
 def _factory() -> list[Opt]:
@@ -205,7 +205,11 @@ def _spectral_module(module, name, n_power_iterations, eps, dim, ctx):
 
 def _spectral_tensor(input: torch.Tensor) -> torch.Tensor:
     if input.dim() < 2 or not input.is_floating_point():
-        raise invalid_value("-input", "tensor", "must be a floating-point tensor of at least 2 dimensions")
+        raise TclError(
+            "invalid -input: must be a floating-point tensor of at least 2 dimensions, got a "
+            f"{input.dim()}-d {dtype_name(input.dtype)} tensor",
+            ["TORCH", "VALUE", "-input"],
+        )
     sigma = torch.linalg.matrix_norm(input.reshape(input.shape[0], -1), ord=2)
     return input / sigma
 

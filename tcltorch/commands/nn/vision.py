@@ -7,6 +7,7 @@ from torch import nn
 
 from tcltorch.commands.nn._dual import SizeList, float_tuple, input_opt, layer
 from tcltorch.commands.spec import Bool, Choice, Int, Opt
+from tcltorch.errors import TclError
 
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 
@@ -78,6 +79,32 @@ def _scale() -> Opt:
 
 _NEEDS = "Exactly one of `-size` and `-scaleFactor` is given."
 
+
+def _one_of(size, scale_factor) -> None:
+    if (size is None) == (scale_factor is None):
+        raise TclError(
+            'exactly one of "-size" and "-scaleFactor" is required', ["TORCH", "ARGS", "REQUIRED", "-size"]
+        )
+
+
+def _interpolate(input, size, mode, align_corners, scale_factor, recompute_scale_factor, antialias):
+    _one_of(size, scale_factor)
+    return F.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+
+
+def _upsample(size, mode, align_corners, scale_factor, recompute_scale_factor):
+    _one_of(size, scale_factor)
+    return nn.Upsample(size, scale_factor, mode, align_corners, recompute_scale_factor)
+
+
+def _upsampling(cls):
+    def build(size, scale_factor):
+        _one_of(size, scale_factor)
+        return cls(size, scale_factor)
+
+    return build
+
+
 for name, cls, how in (
     ("upsample_nearest", nn.UpsamplingNearest2d, "nearest-neighbour"),
     ("upsample_bilinear", nn.UpsamplingBilinear2d, "bilinear (align_corners=True)"),
@@ -92,16 +119,9 @@ for name, cls, how in (
         "set x [torch::tensor_create {1.0 2.0 3.0 4.0} -shape {1 1 2 2}]\n"
         f"puts [torch::tensor_shape [torch::{name} $x -scaleFactor 2]]\n"
         f"puts [torch::tensor_shape [torch::layer_forward [torch::{name} {{3 3}}] $x]]",
+        build=_upsampling(cls),
         see=("interpolate",),
     )
-
-
-def _interpolate(input, size, mode, align_corners, scale_factor, recompute_scale_factor, antialias):
-    return F.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
-
-
-def _upsample(size, mode, align_corners, scale_factor, recompute_scale_factor):
-    return nn.Upsample(size, scale_factor, mode, align_corners, recompute_scale_factor)
 
 
 _INTERP_OPTS = [
