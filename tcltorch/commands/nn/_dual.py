@@ -173,6 +173,23 @@ class DualCommand(Command):
                 both = any(o.name == p.name and p.required for p in opposite.options)
                 if o.required and not both:
                     o = dataclasses.replace(o, default=None, help=f"{o.help} (required {label})")
+                twin = (
+                    next((p for p in other.options if p.name == o.name), None) if form is not rest else None
+                )
+                if twin is not None and (twin.type.doc != o.type.doc or twin.default != o.default):
+                    d = twin.default
+                    shown = (
+                        "required"
+                        if twin.required
+                        else str(d).lower()
+                        if isinstance(d, bool) or d is None
+                        else str(d)
+                    )
+                    o = dataclasses.replace(
+                        o,
+                        help=f"{label}: {o.help}; {other_label}: {twin.help} "
+                        f"({twin.type.doc}, default {shown})",
+                    )
                 merged.append(o)
         super().__init__(name, _dispatch, merged, summary, None, extra_aliases)
         self.first, self.other, self.first_kind = first, other, first_kind

@@ -290,7 +290,15 @@ def _gelu_tensor(input: torch.Tensor, approximate: str) -> torch.Tensor:
 with_tensor_form(
     "gelu",
     _gelu_tensor,
-    [input_opt(), Opt("approximate", Choice("none", "tanh"), default="none", help="exact (none) or tanh")],
+    [
+        input_opt(),
+        Opt(
+            "approximate",
+            Choice("none", "tanh"),
+            default="none",
+            help="exact (none) or the tanh approximation",
+        ),
+    ],
 )
 
 # torch::relu, torch::sigmoid and torch::tanh (modules.py) take a tensor first too, like every
