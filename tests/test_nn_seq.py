@@ -581,6 +581,9 @@ def test_nn_module_handles_and_containers(interp):
     assert torch.equal(loss.weight, interp.get(w))
     ml = obj(interp, f"torch::nn_module ModuleList [list {a} {b}]")
     assert isinstance(ml, nn.ModuleList) and len(ml) == 2
+    md = obj(interp, f"torch::nn_module ModuleDict [dict create enc {a} act {b}]")
+    assert isinstance(md, nn.ModuleDict) and md["enc"] is interp.get(a) and list(md) == ["enc", "act"]
+    assert error(interp, "torch::nn_module ModuleDict {a}")[1] == ["TORCH", "VALUE", "-modules"]
     assert isinstance(obj(interp, "torch::nn_module lstm 2 2"), nn.LSTM)  # case-insensitive match
     assert obj(interp, "torch::nn_module Linear 2 2 -dtype float64").weight.dtype == torch.float64
 

@@ -115,7 +115,25 @@ def _kinds(annotation: Any) -> tuple[set[type], bool]:
     return {object}, False
 
 
+class Mapping(ValueType):
+    """A Tcl dict (key value ...) -> a Python dict of Auto values (nn.ModuleDict's modules)."""
+
+    doc = "dict"
+    requirement = "must be a dict: name value ?name value ...?"
+
+    def convert(self, text: str, option: str, ctx: Any) -> Any:
+        if text.strip() in _NONE_WORDS:
+            return None
+        words = ctx.split(text, option)
+        if len(words) % 2:
+            raise self.fail(option, text)
+        auto = Auto()
+        return {k: auto.convert(v, option, ctx) for k, v in zip(words[::2], words[1::2])}
+
+
 def _value_type(param: inspect.Parameter) -> ValueType:
+    if "Mapping" in str(param.annotation) or param.name == "parameters":  # ModuleDict, ParameterDict
+        return Mapping()
     if param.name == "device":
         return Device()
     if param.name == "dtype":
@@ -257,7 +275,8 @@ an unknown one is an error suggesting close names.
 Values are read by the parameter's annotation and default: integers, numbers and booleans as Tcl
 writes them, strings, `none` for None, lists (`{3 3}`) as tuples, and handles as the objects they
 name (a module for `nn.TransformerEncoder`'s layer, a tensor for a loss's `weight`, several module
-handles for `nn.Sequential`). The result is a module handle named by the class
+handles for `nn.Sequential`), and a Tcl dict for a mapping (`nn.ModuleDict`, `nn.ParameterDict`:
+`name handle ?name handle ...?`). The result is a module handle named by the class
 (`transformer1`, `bilinear2`); use it with `torch::layer_forward`, `torch::sequential`, the
 optimizers and every other module command.
 
