@@ -102,7 +102,9 @@ unset images labels text
 
 torch::manual_seed $seed
 set model [torch::sequential [torch::linear 64 $hidden] [torch::relu] [torch::linear $hidden 10]]
-set opt [torch::optimizer_adafactor -parameters $model]
+# gradients clipped to a global norm of 1 inside each step; the lr cap decays by 0.9 per epoch
+set opt [torch::optimizer_adafactor -parameters $model -globalClipNorm 1.0]
+set schedule [torch::lr_scheduler_exponential $opt 0.9]
 
 puts [format "digits: %d samples (%d train, %d held out), MLP 64-%d-10 (%d parameters), Adafactor, batch %d" \
     $n $nTrain $nHeld $hidden [torch::count_parameters $model] $batch]
@@ -111,7 +113,7 @@ puts [format "digits: %d samples (%d train, %d held out), MLP 64-%d-10 (%d param
 
 set done 0
 if {!$fresh && [file exists $checkpoint]} {
-    if {[catch {torch::load_checkpoint $model $opt $checkpoint} info]} {
+    if {[catch {torch::load_checkpoint $model $opt $checkpoint -scheduler $schedule} info]} {
         puts stderr "cannot resume from $checkpoint: $info\n(run with --fresh to start over)"
         exit 1
     }
@@ -159,13 +161,14 @@ for {set epoch [expr {$done + 1}]} {$epoch <= $epochs} {incr epoch} {
         }
     }
     set lastLoss [expr {$total / $steps}]
+    torch::lr_scheduler_step_update $schedule
     set correct [heldOutAccuracy]
     puts [format "epoch %2d/%d  train loss %.4f  held-out accuracy %6.2f%%  elapsed %.1f s" \
         $epoch $epochs $lastLoss [expr {100.0 * $correct / $nHeld}] \
         [expr {([clock milliseconds] - $started) / 1000.0}]]
     # a checkpoint after every epoch (written atomically): an interrupted run resumes here
     file mkdir [file dirname $checkpoint]
-    torch::save_checkpoint $model $opt $checkpoint -epoch $epoch -loss $lastLoss
+    torch::save_checkpoint $model $opt $checkpoint -epoch $epoch -loss $lastLoss -scheduler $schedule
 }
 
 if {$done >= $epochs} {

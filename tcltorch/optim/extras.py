@@ -23,9 +23,9 @@ untouched), what ``keras.optimizers.Optimizer`` offers on every optimizer, plus 
   parameters) still count the step, since restoring them would need that sync.
 
 Everything happens on the device without reading a value back to the host.  The
-options are stored in each parameter group (``clip_norm``, ..., ``iterations``, the
-number of steps taken, Keras's ``iterations``), so ``state_dict()`` carries them and
-they are read from the first group: they apply to the optimizer as a whole.
+options that are set are stored in each parameter group (``clip_norm``, ...), with
+``iterations`` (the number of steps taken, Keras's ``iterations``), so ``state_dict()``
+carries them; they are read from the first group: they apply to the optimizer as a whole.
 """
 
 from __future__ import annotations
@@ -77,8 +77,10 @@ def is_active(options: dict[str, Any]) -> bool:
 def attach(optimizer: torch.optim.Optimizer, **options: Any) -> torch.optim.Optimizer:
     """Give ``optimizer`` the options above (validated first; nothing changes on error)."""
     validate(options)
-    full = {**OPTION_DEFAULTS, **options}
-    if full["skip_non_finite"] and isinstance(optimizer, torch.optim.LBFGS):
+    # only the options that are set go into the groups (the others read as their defaults),
+    # so a saved group holds no None values
+    full = {k: v for k, v in options.items() if v != OPTION_DEFAULTS[k]}
+    if full.get("skip_non_finite") and isinstance(optimizer, torch.optim.LBFGS):
         raise ValueError(
             "skip_non_finite is not supported by LBFGS (its line search re-evaluates the closure)"
         )
