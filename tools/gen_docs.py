@@ -173,8 +173,9 @@ def error_rows(cmd: S.Command) -> list[str]:
             handles = True
         if isinstance(t, (S.Str, S.Script, S.Handle, S.HandleList)):
             continue
+        bad = "1 2" if t.doc == "tensor/number" else "x"  # there a word such as x reads as a handle
         rows.append(
-            f'| {opt.name} not valid | `invalid {opt.flag} "x": {_cell(t.requirement)}` | `TORCH VALUE {opt.flag}` |'
+            f'| {opt.name} not valid | `invalid {opt.flag} "{bad}": {_cell(t.requirement)}` | `TORCH VALUE {opt.flag}` |'
         )
     if handles:
         kinds = {getattr(o.type, "kind", None) or "tensor" for o in cmd.options}
