@@ -274,7 +274,7 @@ def test_save_errors(interp, tmp_path):
         ["TORCH", "VALUE", "-loss"],
     )
     assert _err(interp, f"torch::save_checkpoint {h} {opt}") == (
-        'wrong # args: should be "torch::save_checkpoint model optimizer file ?epoch? ?loss?"',
+        'wrong # args: should be "torch::save_checkpoint model optimizer file ?epoch? ?loss? ?-option value ...?"',
         ["TCL", "WRONGARGS"],
     )
     assert _leftovers(tmp_path) == []

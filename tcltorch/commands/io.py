@@ -76,6 +76,17 @@ def _file_opt() -> Opt:
     return Opt("file", Str(), help="file name", aliases=("filename",))
 
 
+def _scaler_opt(help: str) -> Opt:
+    return Opt("scaler", HandleList("scaler"), (), help, positional=False, aliases=("scalers",))
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module a DDP wrapper holds: files store it, so any world size (or none) can load them."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 # -- files ----------------------------------------------------------------------------------
 
 
@@ -514,8 +525,8 @@ def _required_state(kind: str, group: Mapping, param: torch.Tensor) -> tuple[set
     if kind in ("Adam", "AdamW"):
         keys = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if group.get("amsgrad") else set())
         return keys, keys
-    if kind == "SGD":
-        return {"momentum_buffer"}, {"momentum_buffer"}
+    if kind == "SGD":  # without momentum SGD keeps no state of its own
+        return ({"momentum_buffer"} if group.get("momentum") else set()), {"momentum_buffer"}
     if kind == "Adafactor":
         keys = {"step"} | ({"row", "col"} if param.dim() >= 2 else {"v"})
         momentum = _is_real(group.get("beta1")) and group["beta1"] >= 0
@@ -584,6 +595,8 @@ def check_optimizer_state(
         if not entry:
             continue
         required, allowed = _required_state(mine, group, param)
+        if allowed and group.get("use_ema"):  # -useEma: the parameter's moving average
+            allowed = allowed | {"ema"}
         missing = sorted(required - set(entry))
         extra = sorted(set(entry) - allowed) if allowed else []
         if missing or extra:
@@ -627,9 +640,10 @@ def check_optimizer_state(
     _model_opt(),
     _file_opt(),
     summary="Save a module's parameters and buffers to a file (atomically).",
+    extra_aliases=("save_state", "saveState"),
 )
 def save_state_dict(model, file):
-    atomic_save(model.state_dict(), file)
+    atomic_save(_unwrap(model).state_dict(), file)
     return file
 
 
@@ -639,8 +653,10 @@ def save_state_dict(model, file):
     _file_opt(),
     context=True,
     summary="Load a module's parameters and buffers from a file saved by torch::save_state_dict.",
+    extra_aliases=("load_state", "loadState"),
 )
 def load_state_dict(model, file, ctx):
+    model = _unwrap(model)
     state = safe_load(file)
     if _is_checkpoint(state):
         raise _bad_file(file, "is a checkpoint, not a state dict (use torch::load_checkpoint)")
@@ -658,10 +674,14 @@ def load_state_dict(model, file, ctx):
     Opt("epoch", Int(ge=0), 0, "epoch number stored with the checkpoint"),
     Opt("loss", Double(), 0.0, "loss value stored with the checkpoint"),
     _scheduler_opt("schedulers whose state is saved too (restore them with torch::load_checkpoint -scheduler)"),
+    _scaler_opt("grad scalers whose state is saved too (restore them with torch::load_checkpoint -scaler)"),
     summary="Save a module and its optimizer's state (a training checkpoint) to a file (atomically).",
 )
-def save_checkpoint(model, optimizer, file, epoch, loss, scheduler):
+def save_checkpoint(model, optimizer, file, epoch, loss, scheduler, scaler):
+    from tcltorch.commands.amp import scaler_states
     from tcltorch.commands.schedulers import scheduler_states
+
+    model = _unwrap(model)
 
     atomic_save(
         {
@@ -673,6 +693,7 @@ def save_checkpoint(model, optimizer, file, epoch, loss, scheduler):
             "epoch": int(epoch),
             "loss": float(loss),
             **scheduler_states(list(scheduler)),
+            **scaler_states(list(scaler)),
         },
         file,
     )
@@ -685,11 +706,15 @@ def save_checkpoint(model, optimizer, file, epoch, loss, scheduler):
     _optimizer_opt(),
     _file_opt(),
     _scheduler_opt("schedulers to restore (saved by torch::save_checkpoint -scheduler, in the same order)"),
+    _scaler_opt("grad scalers to restore (saved by torch::save_checkpoint -scaler, in the same order)"),
     context=True,
     summary="Restore a module and its optimizer from a checkpoint; returns a dict with epoch and loss.",
 )
-def load_checkpoint(model, optimizer, file, scheduler, ctx):
+def load_checkpoint(model, optimizer, file, scheduler, scaler, ctx):
+    from tcltorch.commands.amp import check_scaler_states, load_scaler_states
     from tcltorch.commands.schedulers import check_scheduler_states, load_scheduler_states
+
+    model = _unwrap(model)
 
     data = safe_load(file)
     if not _is_checkpoint(data):
@@ -710,11 +735,13 @@ def load_checkpoint(model, optimizer, file, scheduler, ctx):
         raise _bad_file(file, f"its loss is {_shown(loss)}: must be a finite number")
     check_model_state(data.get("model"), model, file, _name(ctx, model, "the model"))
     check_scheduler_states(data, list(scheduler), file)
+    check_scaler_states(data, list(scaler), file)
     name = _name(ctx, optimizer, "the optimizer")
     check_optimizer_state(data.get("optimizer"), data.get("optimizer_class"), optimizer, file, name)
     changes = _loaded_optimizer(optimizer, data["optimizer"], file, name)
     _commit(model, data["model"], optimizer, changes)
     load_scheduler_states(data, list(scheduler))
+    load_scaler_states(data, list(scaler))
     return {"epoch": epoch, "loss": float(loss)}
 
 
