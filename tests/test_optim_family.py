@@ -410,6 +410,11 @@ def test_ema_state_is_counted_saved_and_finalized(tmp_path):
     interp.eval(f"torch::save_checkpoint $m $opt {{{path}}}")
     saved = torch.load(path, weights_only=True)
     assert all("ema" in s for s in saved["optimizer"]["state"].values())
+    fresh = interp.get(interp.eval("set o2 [torch::optimizer_sgd $m 0.1 -useEma 1 -emaMomentum 0.5]"))
+    interp.eval(f"torch::load_checkpoint $m $o2 {{{path}}}")
+    for p in model.parameters():
+        assert torch.equal(fresh.state[p]["ema"], opt.state[p]["ema"])
+    assert fresh.param_groups[0]["iterations"] == 3
     assert int(interp.eval("torch::optimizer_finalize $opt")) == 2
     for p in model.parameters():
         assert torch.equal(p.detach(), opt.state[p]["ema"])
