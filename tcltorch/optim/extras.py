@@ -129,7 +129,7 @@ def clip_by_global_norm(grads: list[Tensor], clip_norm: float) -> None:
     if not grads:
         return
     norm = global_norm(grads)
-    scale = torch.minimum(1.0 / norm, torch.tensor(1.0 / clip_norm, device=norm.device)) * clip_norm
+    scale = torch.clamp(1.0 / norm, max=1.0 / clip_norm) * clip_norm
     scale = scale + (norm - norm)
     for g in grads:
         g.mul_(scale.to(device=g.device, dtype=g.dtype))
@@ -253,8 +253,8 @@ def _post_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> N
 
 def _ema_update(average: Tensor, p: Tensor, momentum: float) -> None:
     """a = m*a + (1-m)*x, with m and 1-m rounded to the average's dtype as Keras rounds them."""
-    m = torch.tensor(momentum, dtype=average.dtype, device=average.device)
-    average.mul_(m).add_((1 - m) * p.detach().to(average.dtype))
+    m = torch.tensor(momentum, dtype=average.dtype)  # on the CPU: no device transfer
+    average.mul_(float(m)).add_(p.detach().to(average.dtype), alpha=float(1 - m))
 
 
 def _restore(
