@@ -465,3 +465,21 @@ def test_clip_grad_value_and_errors():
         "-maxNorm",
     ]
     assert _err(interp, "torch::clip_grad_value nosuch 1")[1] == ["TORCH", "HANDLE", "nosuch"]
+
+
+def test_ema_of_a_parameter_stepped_late_follows_keras():
+    """Keras averages every variable from the first step; one without a gradient so far is constant,
+    so its average is its value until it first moves."""
+    from tcltorch.optim import extras
+
+    a, b = torch.ones(2, requires_grad=True), torch.full((2,), 3.0, requires_grad=True)
+    frozen = torch.zeros(2, requires_grad=True)
+    opt = extras.attach(torch.optim.SGD([a, b, frozen], lr=0.5), use_ema=True, ema_momentum=0.5)
+    a.grad = torch.ones(2)
+    opt.step()
+    a.grad, b.grad = torch.ones(2), torch.ones(2)
+    opt.step()
+    assert torch.equal(opt.state[a]["ema"], torch.full((2,), 0.25))  # 0.5*0.5 + 0.5*0.0
+    assert torch.equal(opt.state[b]["ema"], torch.full((2,), 2.75))  # 0.5*3.0 + 0.5*2.5
+    assert "ema" not in opt.state.get(frozen, {})
+    assert extras.finalize(opt) == 2 and torch.equal(b.detach(), torch.full((2,), 2.75))

@@ -201,7 +201,7 @@ def _pre_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> tu
     first_values = {}
     if opts["use_ema"] and iterations > 0:  # a parameter's average starts late: it held its value so far
         for p in _params(optimizer):
-            if not optimizer.state.get(p):
+            if not optimizer.state.get(p) and p.grad is not None:  # frozen ones: never averaged
                 first_values[p] = before[p][0] if p in before else p.detach().clone()
     extras["before"] = before
     extras["first_values"] = first_values
