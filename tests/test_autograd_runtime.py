@@ -211,3 +211,18 @@ def test_profiler_writes_a_chrome_trace(tcl, tmp_path):
     assert any("aten::" in e.get("name", "") for e in events)
     with pytest.raises(tcltorch.TclError):
         tcl.eval("torch::profiler_stop")
+
+
+@pytest.mark.parametrize("host", ["console", "tclsh"])
+def test_set_num_threads_takes_effect_in_every_host(tmp_path, host):
+    from conftest import run_console, run_tclsh
+
+    script = "package require tcltorch\ntorch::set_num_threads 1\nputs [torch::get_num_threads]\n"
+    if host == "console":
+        path = tmp_path / "threads.tcl"
+        path.write_text(script)
+        proc = run_console(str(path), timeout=120)
+    else:
+        proc = run_tclsh(script, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "1"
