@@ -40,6 +40,9 @@
 
 #define TT_LARGE (1 << 18)  /* elements: above this a tensor is shared by all threads */
 #define TT_VCHUNK 2048      /* elements per block of a rank <= 1 tensor */
+#define TT_BLOCK 16384      /* elements per block of rows in pass 1 (in L1/L2 for the column sums) */
+#define TT_ROWBLK 32        /* at most this many rows per block: float32 column sums stay short */
+#define TT_SUMBLK 256       /* elements per float32 block of a sum of squares */
 
 /* ------------------------------------------------------------------ scalar conversions */
 
@@ -101,8 +104,8 @@ typedef struct {
     void (*load)(float *dst, const void *src, int64_t n, int dt);
     void (*store)(void *dst, float *src, int64_t n, int dt); /* src keeps the rounded values */
     double (*sumsq)(const float *a, int64_t n);
-    double (*row_stats)(const float *g, int64_t n, double *csum);
-    void (*row_wcol)(const float *g, int64_t n, double inv_r, double *wcol);
+    void (*cols_block)(const float *g, int64_t R, int64_t m, const float *inv, double *csum, double *wcol,
+                       float *cacc, float *wacc);
     void (*fac_apply)(float *x, const float *g, const float *cf, int64_t n, float coef, float decay,
                       float *mom, float beta1);
     double (*vec_stats)(const float *g, float *v, int64_t n, float eps2, float w);
@@ -126,10 +129,10 @@ typedef struct {
 #endif
 
 static const tt_kernels *tt_pick(int force_baseline) {
-    static tt_kernels base = {load_base, store_base, sumsq_base, row_stats_base, row_wcol_base,
+    static tt_kernels base = {load_base, store_base, sumsq_base, cols_block_base,
                               fac_apply_base, vec_stats_base, vec_apply_base};
 #if defined(__x86_64__) && defined(__GNUC__)
-    static tt_kernels avx2 = {load_avx2, store_avx2, sumsq_avx2, row_stats_avx2, row_wcol_avx2,
+    static tt_kernels avx2 = {load_avx2, store_avx2, sumsq_avx2, cols_block_avx2,
                               fac_apply_avx2, vec_stats_avx2, vec_apply_avx2};
     if (!force_baseline) {
         __builtin_cpu_init();
@@ -173,9 +176,12 @@ typedef struct {
 } tt_tensor;
 
 typedef struct {
-    float *gbuf, *xbuf;
-    double *acc; /* 2 * accn doubles: column sums of G^2, then of G^2 / r */
-    double part[8];
+    float *gbuf, *xbuf, *cacc, *wacc;
+    double *acc;     /* the accumulators in use: column sums of G^2 (B*m), then of G^2 / r (B*m) */
+    double *accs[2]; /* two sets, alternating between consecutive shared tensors */
+    float *cf, *oldcol, *rmean;
+    double *wpart;
+    double part[2][4]; /* per-thread partial sums of the shared tensors, by parity */
     char pad[64];
 } tt_thread;
 
@@ -232,31 +238,45 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
                            tt_thread *th, int need_x) {
     const int64_t m = t->m, n = t->n;
     double *csum = th->acc, *wcol = th->acc + t->B * m, xsq = 0.0;
-    for (int64_t i = lo; i < hi; i++) {
-        int64_t b = i / n;
-        const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
-        double s = K->row_stats(g, m, csum + b * m);
-        float r = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
-        t->row[i] = r;
-        K->row_wcol(g, m, 1.0 / (double)fmaxf(r, FLT_MIN), wcol + b * m);
-        if (need_x) xsq += K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m);
+    int64_t rb = TT_BLOCK / m;
+    rb = rb < 1 ? 1 : rb > TT_ROWBLK ? TT_ROWBLK : rb;
+    float inv[TT_ROWBLK];
+    for (int64_t i0 = lo; i0 < hi;) {
+        int64_t b = i0 / n, i1 = i0 + rb;
+        if (i1 > hi) i1 = hi;
+        if (i1 > (b + 1) * n) i1 = (b + 1) * n; /* a block never crosses a batch */
+        const float *gblk = t->gdt == TT_F32 ? (const float *)t->g + i0 * m : th->gbuf;
+        for (int64_t i = i0; i < i1; i++) {
+            const float *g = gblk + (i - i0) * m;
+            if (t->gdt != TT_F32) K->load((float *)g, t->g + i * m * 2, m, t->gdt);
+            double s = K->sumsq(g, m);
+            float r = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
+            t->row[i] = r;
+            inv[i - i0] = 1.0f / fmaxf(r, FLT_MIN);
+            if (need_x) xsq += K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m);
+        }
+        K->cols_block(gblk, i1 - i0, m, inv, csum + b * m, wcol + b * m, th->cacc, th->wacc);
+        i0 = i1;
     }
     return xsq;
 }
 
-/* Columns [jlo, jhi) of the flattened (B, m) statistics, from nt per-thread accumulators;
- * writes cf into cfbuf and returns sum_j cf_j^2 wcol_j per batch into part (length B). */
-static void tt_fac_cols(const tt_hyper *h, tt_tensor *t, int64_t jlo, int64_t jhi, tt_thread *ths, int nt,
-                        float *cf, double *wpart) {
+/* The column statistics of all B*m columns from nt per-thread accumulator sets (accumulators of
+ * parity `set`, or each thread's current set when set < 0); the old column state is read from
+ * oldcol and the new one written to newcol (which may be the same array, or NULL); cf gets
+ * 1/sqrt(c) and wpart cf^2 * sum_i G_ij^2 / r_i. */
+static void tt_fac_cols(const tt_hyper *h, const tt_tensor *t, tt_thread *ths, int nt, int set, const float *oldcol,
+                        float *newcol, float *cf, double *wpart) {
     const int64_t BM = t->B * t->m;
-    for (int64_t j = jlo; j < jhi; j++) {
+    for (int64_t j = 0; j < BM; j++) {
         double cs = 0.0, wc = 0.0;
         for (int k = 0; k < nt; k++) {
-            cs += ths[k].acc[j];
-            wc += ths[k].acc[BM + j];
+            const double *a = set < 0 ? ths[k].acc : ths[k].accs[set];
+            cs += a[j];
+            wc += a[BM + j];
         }
-        float c = tt_lerp(t->col[j], (float)(cs / (double)t->n + (double)h->eps2), t->w);
-        t->col[j] = c;
+        float c = tt_lerp(oldcol[j], (float)(cs / (double)t->n + (double)h->eps2), t->w);
+        if (newcol) newcol[j] = c;
         float f = 1.0f / sqrtf(fmaxf(c, FLT_MIN));
         cf[j] = f;
         wpart[j] = (double)f * (double)f * wc;
@@ -283,7 +303,8 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
                            tt_thread *th, const float *cf, const float *rmean, float coef, float decay) {
     const int64_t m = t->m, n = t->n;
     double xsq = 0.0;
-    for (int64_t i = hi - 1; i >= lo; i--) {
+    for (int64_t ii = lo; ii < hi; ii++) {
+        int64_t i = hi - 1 - (ii - lo);
         int64_t b = i / n;
         float rf = 1.0f / sqrtf(fmaxf(t->row[i] / rmean[b], FLT_MIN));
         const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
@@ -338,7 +359,7 @@ static double tt_whole(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, tt_
         memset(th->acc, 0, sizeof(double) * 2 * (size_t)(t->B * t->m));
         double xs = tt_fac_pass1(K, h, t, 0, t->B * t->n, th, need_x);
         if (need_x) xsq = xs;
-        tt_fac_cols(h, t, 0, t->B * t->m, th, 1, cf, wpart);
+        tt_fac_cols(h, t, th, 1, -1, t->col, t->col, cf, wpart);
         usq = tt_fac_middle(t, wpart, rmean);
         tt_scalars(h, t, xsq, usq, &coef, &decay);
         return tt_fac_pass2(K, h, t, 0, t->B * t->n, th, cf, rmean, coef, decay);
@@ -390,41 +411,47 @@ int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const
         }
     }
     int nt = nthreads < 1 ? 1 : nthreads;
+    if (nt > 256) nt = 256;
     if (total < 32768) nt = 1;
     if (nt > count && nlarge == 0) nt = count > 0 ? count : 1;
 
-    /* scratch: per thread a G row, an X row, 2*maxbm accumulators, cf + wpart + rmean of the
-     * tensor a thread does whole; shared cf/wpart/rmean for the cooperative tensors. */
-    size_t per_thread = (size_t)maxrow * 2 * sizeof(float) + (size_t)maxbm * 2 * sizeof(double) +
-                        (size_t)maxbm * (sizeof(float) + sizeof(double)) + (size_t)maxb * sizeof(float) + 256;
-    size_t shared = (size_t)maxbm * (sizeof(float) + sizeof(double)) + (size_t)maxb * sizeof(float) + 256;
-    char *mem = (char *)malloc(per_thread * (size_t)nt + shared);
+    /* Scratch per thread: a block of G rows, an X row, float column sums of a block, 2 sets of
+     * 2*maxbm double accumulators, cf, old col, wpart (maxbm each) and rmean (maxb). */
+    int64_t gsize = maxrow > TT_BLOCK ? maxrow : TT_BLOCK;
+    size_t per_thread = (size_t)maxbm * 5 * sizeof(double) + (size_t)(gsize + 3 * maxrow) * sizeof(float) +
+                        (size_t)maxbm * 2 * sizeof(float) + (size_t)maxb * sizeof(float) + 256;
+    per_thread = (per_thread + 63) & ~(size_t)63;
+    char *mem = (char *)malloc(per_thread * (size_t)nt);
     tt_thread *ths = (tt_thread *)calloc((size_t)nt, sizeof(tt_thread));
-    if (!mem || !ths) {
+    double *xpart = (double *)calloc((size_t)nt * (size_t)(count > 0 ? count : 1), sizeof(double));
+    if (!mem || !ths || !xpart) {
         free(mem);
         free(ths);
+        free(xpart);
         free(ts);
         return -1;
     }
-    double *s_wpart = (double *)mem;
-    float *s_cf = (float *)(s_wpart + maxbm);
-    float *s_rmean = s_cf + maxbm;
-    char *tmem = mem + shared;
-    float *w_cf[256];
-    double *w_wpart[256];
-    float *w_rmean[256];
-    if (nt > 256) nt = 256;
     for (int k = 0; k < nt; k++) {
-        char *p = tmem + per_thread * (size_t)k;
-        ths[k].acc = (double *)p;
-        w_wpart[k] = ths[k].acc + 2 * maxbm;
-        ths[k].gbuf = (float *)(w_wpart[k] + maxbm);
-        ths[k].xbuf = ths[k].gbuf + maxrow;
-        w_cf[k] = ths[k].xbuf + maxrow;
-        w_rmean[k] = w_cf[k] + maxbm;
+        char *p = mem + per_thread * (size_t)k;
+        tt_thread *th = &ths[k];
+        th->accs[0] = (double *)p;
+        th->accs[1] = th->accs[0] + 2 * maxbm;
+        th->acc = th->accs[0];
+        th->wpart = th->accs[1] + 2 * maxbm;
+        th->gbuf = (float *)(th->wpart + maxbm);
+        th->xbuf = th->gbuf + gsize;
+        th->cacc = th->xbuf + maxrow;
+        th->wacc = th->cacc + maxrow;
+        th->cf = th->wacc + maxrow;
+        th->oldcol = th->cf + maxbm;
+        th->rmean = th->oldcol + maxbm;
     }
-    float s_coef = 0.0f, s_decay = 1.0f; /* shared: written in omp single, read after its barrier */
 
+    /* Shared tensors: one barrier each. Every thread does its rows of pass 1 (and keeps a copy of
+     * the old column state), then, after the barrier, derives the column statistics, RMS(U) and
+     * the scalars itself from everyone's accumulators (the thread with tid 0 alone writes the
+     * column state), and does its rows of pass 2. Accumulators alternate between two sets, so a
+     * thread that runs ahead into the next tensor never clears what a slower one still reads. */
 #pragma omp parallel num_threads(nt)
     {
         int tid = 0, nth = 1;
@@ -433,69 +460,63 @@ int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const
         nth = omp_get_num_threads();
 #endif
         tt_thread *th = &ths[tid];
-        /* Large tensors, all threads together. */
+        int parity = 0;
         for (int k = 0; k < count; k++) {
             tt_tensor *t = &ts[k];
             if (t->numel <= TT_LARGE) continue;
             int need_x = h.scale && t->xsq_in < 0.0;
+            double xsq = t->xsq_in, usq = 0.0;
+            float coef, decay;
             int64_t lo, hi;
             if (t->m) {
-                memset(th->acc, 0, sizeof(double) * 2 * (size_t)(t->B * t->m));
+                const int64_t BM = t->B * t->m;
+                th->acc = th->accs[parity];
+                memset(th->acc, 0, sizeof(double) * 2 * (size_t)BM);
                 tt_range(t->B * t->n, nth, tid, &lo, &hi);
-                th->part[0] = tt_fac_pass1(K, &h, t, lo, hi, th, need_x);
+                th->part[parity][0] = tt_fac_pass1(K, &h, t, lo, hi, th, need_x);
+                memcpy(th->oldcol, t->col, sizeof(float) * (size_t)BM);
 #pragma omp barrier
-                int64_t jlo, jhi;
-                tt_range(t->B * t->m, nth, tid, &jlo, &jhi);
-                tt_fac_cols(&h, t, jlo, jhi, ths, nth, s_cf, s_wpart);
-#pragma omp barrier
-#pragma omp single
-                {
-                    double xsq = t->xsq_in;
-                    if (need_x) {
-                        xsq = 0.0;
-                        for (int q = 0; q < nth; q++) xsq += ths[q].part[0];
-                    }
-                    double usq = tt_fac_middle(t, s_wpart, s_rmean);
-                    tt_scalars(&h, t, xsq, usq, &s_coef, &s_decay);
+                tt_fac_cols(&h, t, ths, nth, parity, th->oldcol, tid == 0 ? t->col : NULL, th->cf, th->wpart);
+                usq = tt_fac_middle(t, th->wpart, th->rmean);
+                if (need_x) {
+                    xsq = 0.0;
+                    for (int q = 0; q < nth; q++) xsq += ths[q].part[parity][0];
                 }
-                th->part[1] = tt_fac_pass2(K, &h, t, lo, hi, th, s_cf, s_rmean, s_coef, s_decay);
+                tt_scalars(&h, t, xsq, usq, &coef, &decay);
+                xpart[(size_t)k * nt + tid] = tt_fac_pass2(K, &h, t, lo, hi, th, th->cf, th->rmean, coef, decay);
             } else {
-                int64_t len = (t->n + TT_VCHUNK - 1) / TT_VCHUNK;
-                int64_t blo, bhi;
-                tt_range(len, nth, tid, &blo, &bhi);
+                int64_t nblk = (t->n + TT_VCHUNK - 1) / TT_VCHUNK, blo, bhi;
+                tt_range(nblk, nth, tid, &blo, &bhi);
                 lo = blo * TT_VCHUNK;
                 hi = bhi * TT_VCHUNK < t->n ? bhi * TT_VCHUNK : t->n;
                 if (lo > hi) lo = hi;
-                tt_vec_pass1(K, &h, t, lo, hi, th, need_x, &th->part[0], &th->part[2]);
+                tt_vec_pass1(K, &h, t, lo, hi, th, need_x, &th->part[parity][0], &th->part[parity][1]);
 #pragma omp barrier
-#pragma omp single
-                {
-                    double xsq = t->xsq_in, usq = 0.0;
-                    if (need_x) xsq = 0.0;
-                    for (int q = 0; q < nth; q++) {
-                        if (need_x) xsq += ths[q].part[0];
-                        usq += ths[q].part[2];
-                    }
-                    tt_scalars(&h, t, xsq, usq, &s_coef, &s_decay);
+                if (need_x) xsq = 0.0;
+                for (int q = 0; q < nth; q++) {
+                    if (need_x) xsq += ths[q].part[parity][0];
+                    usq += ths[q].part[parity][1];
                 }
-                th->part[1] = tt_vec_pass2(K, &h, t, lo, hi, th, s_coef, s_decay);
+                tt_scalars(&h, t, xsq, usq, &coef, &decay);
+                xpart[(size_t)k * nt + tid] = tt_vec_pass2(K, &h, t, lo, hi, th, coef, decay);
             }
-#pragma omp barrier
-#pragma omp single
-            {
-                double x = 0.0;
-                for (int q = 0; q < nth; q++) x += ths[q].part[1];
-                out[k] = x;
-            }
+            parity ^= 1;
         }
-        /* Small tensors, each whole by one thread. */
+        /* Small tensors, each whole by one thread (both passes in its cache). */
+        th->acc = th->accs[parity];
 #pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < count; k++) {
             tt_tensor *t = &ts[k];
             if (t->numel > TT_LARGE) continue;
-            out[k] = tt_whole(K, &h, t, th, w_cf[tid], w_wpart[tid], w_rmean[tid]);
+            xpart[(size_t)k * nt + tid] = tt_whole(K, &h, t, th, th->cf, th->wpart, th->rmean);
         }
     }
+    for (int k = 0; k < count; k++) {
+        double x = 0.0;
+        for (int q = 0; q < nt; q++) x += xpart[(size_t)k * nt + q];
+        out[k] = x;
+    }
+    free(xpart);
     free(mem);
     free(ths);
     free(ts);

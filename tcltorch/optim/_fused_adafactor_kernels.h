@@ -44,32 +44,51 @@ static void TT_FN(store)(void *dst, float *restrict src, int64_t n, int dt) {
     }
 }
 
+/* sum(a^2): float32 sums in 32 lanes over blocks of TT_SUMBLK elements, the blocks added in double
+ * (so a sum never holds more than TT_SUMBLK/32 float32 terms). */
 static double TT_FN(sumsq)(const float *restrict a, int64_t n) {
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) {
-        double v = a[i];
-        s += v * v;
+    double total = 0.0;
+    for (int64_t o = 0; o < n; o += TT_SUMBLK) {
+        int64_t len = n - o < TT_SUMBLK ? n - o : TT_SUMBLK;
+        const float *restrict p = a + o;
+        float acc[32] = {0.0f};
+        int64_t i = 0;
+        for (; i + 32 <= len; i += 32)
+            for (int k = 0; k < 32; k++) acc[k] += p[i + k] * p[i + k];
+        for (int k = 0; k < 8; k++) acc[k] = (acc[k] + acc[k + 8]) + (acc[k + 16] + acc[k + 24]);
+        double s = 0.0;
+        for (int k = 0; k < 8; k++) s += (double)acc[k];
+        for (; i < len; i++) s += (double)p[i] * (double)p[i];
+        total += s;
     }
-    return s;
+    return total;
 }
 
-static double TT_FN(row_stats)(const float *restrict g, int64_t n, double *restrict csum) {
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) {
-        double v = g[i];
-        double q = v * v;
-        csum[i] += q;
-        s += q;
+/* Column sums of G^2 and of G^2 / r_i over a block of R consecutive rows (float32 over at most
+ * TT_ROWBLK rows), added into the double accumulators csum and wcol. */
+static void TT_FN(cols_block)(const float *restrict g, int64_t R, int64_t m, const float *restrict inv,
+                              double *restrict csum, double *restrict wcol, float *restrict cacc,
+                              float *restrict wacc) {
+    {
+        const float iv = inv[0];
+        for (int64_t j = 0; j < m; j++) {
+            float q = g[j] * g[j];
+            cacc[j] = q;
+            wacc[j] = q * iv;
+        }
     }
-    return s;
-}
-
-static void TT_FN(row_wcol)(const float *restrict g, int64_t n, double inv_r, double *restrict wcol) {
-    for (int64_t i = 0; i < n; i++) {
-        double v = g[i];
-        wcol[i] += v * v * inv_r;
+    for (int64_t r = 1; r < R; r++) {
+        const float *restrict gr = g + r * m;
+        const float iv = inv[r];
+        for (int64_t j = 0; j < m; j++) {
+            float q = gr[j] * gr[j];
+            cacc[j] += q;
+            wacc[j] += q * iv;
+        }
+    }
+    for (int64_t j = 0; j < m; j++) {
+        csum[j] += (double)cacc[j];
+        wcol[j] += (double)wacc[j];
     }
 }
 

@@ -826,6 +826,7 @@ def _foreach_bucket(
 _FUSED_DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
 _NATIVE: list = []  # [module] once loaded, [None, reason] when it is missing
 _REUSE_PARAM_NORM = True
+_FORCE_BASELINE = False  # run the baseline x86-64 row kernels even where AVX2 is there (tests, benchmark)
 
 
 def fused_library():
@@ -870,7 +871,6 @@ def _fused_update(
     states: list[dict[str, Any]],
     group: dict[str, Any],
     norms: dict | None,
-    force_baseline: bool = False,
 ) -> bool:
     """One native call for all these tensors; False (and nothing changed) when it could not run."""
     native = fused_library()
@@ -920,7 +920,7 @@ def _fused_update(
         ffi.new("double[]", hyper),
         out,
         torch.get_num_threads(),
-        int(force_baseline),
+        int(_FORCE_BASELINE),
     )
     if rc != 0:
         return False
