@@ -121,6 +121,22 @@ def test_ctrl_c_in_the_interactive_console_stops_catch_scope(tmp_path):
     del pexpect
 
 
+def test_keyboard_interrupt_in_a_command_is_not_caught_by_catch(interp):
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    interp.register("ctrl_c", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        interp.eval("catch {ctrl_c}; set after 1")
+    assert interp.eval("info exists after") == "0"
+    assert interp.eval("catch {error x}") == "1"  # the cancellation is over: catch works again
+
+
+def test_values_of_any_type_reach_tcl_safely(interp):
+    assert interp.eval(b"set a 1") == "1"  # bytes as a script: converted, never read as a str
+    assert interp.call("list", 2**70, 1.5, (1, "x y")) == "1180591620717411303424 1.5 {1 {x y}}"
+
+
 # -- 10. a Ctrl-C that arrived while Python ran is forgotten on leaving interruptible() -----
 
 

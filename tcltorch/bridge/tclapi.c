@@ -373,10 +373,11 @@ int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable) {
     return 0;
 }
 
-/* A Python str -> a new Tcl_Obj with one reference, or NULL (too big). */
+/* A Python str (any value: converted like a result) -> a new Tcl_Obj with one
+ * reference, or NULL (too big). */
 static Tcl_Obj *tt_str_obj(uintptr_t str) {
     PyGILState_STATE gil = PyGILState_Ensure();
-    Tcl_Obj *obj = tt_tcl_from_str(TT_OBJ(str));
+    Tcl_Obj *obj = tt_to_tcl(TT_OBJ(str), 0);
     if (obj == NULL) PyErr_Clear();
     else Tcl_IncrRefCount(obj);
     PyGILState_Release(gil);
@@ -487,7 +488,7 @@ void tt_reset_result(uintptr_t interp) {
 int tt_split(uintptr_t str, uintptr_t out) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *list = TT_OBJ(out);
-    Tcl_Obj *obj = tt_tcl_from_str(TT_OBJ(str));
+    Tcl_Obj *obj = tt_to_tcl(TT_OBJ(str), 0);
     if (obj == NULL) { PyErr_Clear(); PyGILState_Release(gil); return TT_E_SIZE; }
     Tcl_IncrRefCount(obj);
     int n, rc = 0;
@@ -625,7 +626,7 @@ static int tt_walk(TTNested *st, Tcl_Obj *o, int depth) {
 int tt_nested(uintptr_t str, uintptr_t out) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *list = TT_OBJ(out);
-    Tcl_Obj *root = tt_tcl_from_str(TT_OBJ(str));
+    Tcl_Obj *root = tt_to_tcl(TT_OBJ(str), 0);
     if (root == NULL) { PyErr_Clear(); PyGILState_Release(gil); return TT_E_SIZE; }
     Tcl_IncrRefCount(root);
     TTNested st;
