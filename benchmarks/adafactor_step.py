@@ -322,7 +322,7 @@ def accuracy(steps: int = 3, shape=(50257, 768)) -> None:
     grads = [torch.randn(shape, generator=gen) * 1e-3 for _ in range(steps)]
 
     def run(make, dtype):
-        p = torch.nn.Parameter(x0.to(dtype))
+        p = torch.nn.Parameter(x0.to(dtype, copy=True))
         opt = make([p])
         for g in grads:
             p.grad = g.to(dtype)

@@ -1,0 +1,267 @@
+"""The fused native CPU step of tcltorch.optim.Adafactor against the reference maths.
+
+Every option set, float32/bfloat16/float16 and every shape class (0-d, 1-d, 2-d, 3-d, tiny, and
+tensors large enough to be shared by all threads); the fallback to foreach (non-contiguous,
+float64, missing library); threads, baseline kernels, the RMS(X) cache; the toolkit's
+clip/skipNonFinite options on top; the large-tensor accuracy of every implementation; start-up
+without torch._dynamo.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import tcltorch.optim.adafactor as engine
+from tcltorch.optim import Adafactor
+
+pytestmark = pytest.mark.skipif(
+    engine.fused_unavailable() is not None, reason=str(engine.fused_unavailable())
+)
+
+OPTIONS = [
+    {},
+    {"beta1": 0.9, "weight_decay": 0.1},
+    {"maximize": True, "beta1": 0.0},
+    {"scale_parameter": False, "relative_step": False, "lr": 0.05},
+    {"warmup_init": True, "decay_rate": 0.5, "clip_threshold": 0.5},
+    {"eps2": 1e-3, "eps_scale": 2.0, "decay_rate": -0.3},
+    {"eps2": 0.0, "clip_threshold": 1e-3, "weight_decay": 0.5, "beta1": 0.5, "maximize": True},
+]
+# 0-d, 1-d, 2-d, 3-d, 4-d, tiny; then two shared by all threads (> 2**18 elements): 2-d and 1-d
+SHAPES = [(), (7,), (5, 5), (4, 3, 5), (2, 3, 4, 6), (1, 1), (1, 17), (9, 1), (520, 520), (270000,)]
+TOL = {torch.float32: 5e-6, torch.bfloat16: 1.6e-2, torch.float16: 2e-3}  # about one ulp in 16 bits
+DTYPES = list(TOL)
+
+
+def run(impl, shapes, dtype, steps=3, seed=0, params=None, **options):
+    gen = torch.Generator().manual_seed(seed)
+    if params is None:
+        params = [torch.nn.Parameter(torch.randn(s, generator=gen).to(dtype)) for s in shapes]
+    opt = Adafactor(params, implementation=impl, **options)
+    gen = torch.Generator().manual_seed(seed + 1)
+    for _ in range(steps):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen).to(p.dtype)
+        opt.step()
+    return params, opt
+
+
+def assert_close(a_params, b_params, tol, a_opt=None, b_opt=None):
+    for a, b in zip(a_params, b_params):
+        scale = max(1.0, a.detach().abs().max().item())
+        assert (a.double() - b.double()).abs().max().item() <= tol * scale, a.shape
+        if a_opt is not None:
+            for key, sa in a_opt.state[a].items():
+                if isinstance(sa, torch.Tensor):
+                    sb = b_opt.state[b][key]
+                    err = (sa.double() - sb.double()).abs().max().item()
+                    assert err <= 1e-5 * max(sa.abs().max().item(), 1e-30), (a.shape, key)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
+def test_fused_agrees_with_reference(options, dtype):
+    ref, ref_opt = run("reference", SHAPES, dtype, **options)
+    got, opt = run("fused", SHAPES, dtype, **options)
+    assert opt.last_implementation == "fused"
+    assert_close(ref, got, TOL[dtype], ref_opt, opt)
+    assert opt.state_bytes() == ref_opt.state_bytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("eps2", [1e-30, 0.0])
+def test_zero_gradients_change_nothing(dtype, eps2):
+    params = [torch.nn.Parameter(torch.randn(s).to(dtype)) for s in SHAPES]
+    before = [p.detach().clone() for p in params]
+    opt = Adafactor(params, eps2=eps2, beta1=0.9, weight_decay=0.0, implementation="fused")
+    for _ in range(2):
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        opt.step()
+    for p, b in zip(params, before):
+        assert torch.equal(p.detach(), b)
+    assert all(
+        torch.isfinite(t).all()
+        for st in opt.state.values()
+        for t in st.values()
+        if isinstance(t, torch.Tensor)
+    )
+
+
+def test_auto_takes_the_fused_path_and_info_says_so():
+    _, opt = run("auto", [(3, 4), (5,)], torch.float32, steps=1)
+    assert opt.resolved_implementation() == "fused" and opt.last_implementation == "fused"
+
+
+def test_what_fused_cannot_take_goes_to_foreach():
+    """Non-contiguous and float64 tensors fall back; the others still go through the native step."""
+
+    def make():
+        g = torch.Generator().manual_seed(3)
+        return [
+            torch.nn.Parameter(torch.randn(12, 7, generator=g).t()),  # transposed view
+            torch.nn.Parameter(torch.randn(5, 6, generator=g, dtype=torch.float64)),
+            torch.nn.Parameter(torch.randn(8, 9, generator=g)),
+            torch.nn.Parameter(torch.randn(10, generator=g)),
+        ]
+
+    ref, _ = run("reference", None, None, params=make(), beta1=0.9)
+    got, opt = run("fused", None, None, params=make(), beta1=0.9)
+    assert opt.last_implementation == "foreach+fused"
+    for a, b in zip(ref, got):
+        tol = 1e-12 if a.dtype == torch.float64 else 5e-6
+        assert (a.double() - b.double()).abs().max().item() <= tol * max(1.0, a.abs().max().item())
+
+
+def test_missing_library_falls_back_to_foreach(monkeypatch):
+    monkeypatch.setattr(engine, "_NATIVE", [None, "not built (test)"])
+    assert engine.fused_unavailable() == "not built (test)"
+    got, opt = run("fused", SHAPES[:8], torch.float32, beta1=0.9, weight_decay=0.1)
+    assert opt.resolved_implementation() == "foreach" and opt.last_implementation == "foreach"
+    want, _ = run("foreach", SHAPES[:8], torch.float32, beta1=0.9, weight_decay=0.1)
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
+    _, auto = run("auto", [(3, 3)], torch.float32, steps=1)
+    assert auto.last_implementation == "foreach"
+
+
+def test_threads_and_baseline_kernels_agree(monkeypatch):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one, _ = run("fused", SHAPES, torch.float32, beta1=0.5)
+    finally:
+        torch.set_num_threads(threads)
+    many, _ = run("fused", SHAPES, torch.float32, beta1=0.5)
+    monkeypatch.setattr(engine, "_FORCE_BASELINE", True)
+    base, _ = run("fused", SHAPES, torch.float16, beta1=0.5)
+    monkeypatch.setattr(engine, "_FORCE_BASELINE", False)
+    simd, _ = run("fused", SHAPES, torch.float16, beta1=0.5)
+    assert_close(one, many, 1e-6)
+    assert_close(base, simd, TOL[torch.float16])
+
+
+def test_parameter_norm_is_reread_after_an_outside_write():
+    """RMS(X) is reused from the previous write only while nobody else wrote X."""
+    shapes = [(520, 520), (6, 7), (9,)]
+    results = {}
+    for impl in ("reference", "fused"):
+        gen = torch.Generator().manual_seed(4)
+        params = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in shapes]
+        opt = Adafactor(params, implementation=impl)
+        for t in range(4):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            version = params[0]._version
+            opt.step()
+            assert params[0]._version > version  # autograd sees the in-place write
+            if t == 1:
+                with torch.no_grad():
+                    for p in params:
+                        p.mul_(3.0)  # bumps the version counter: the cached norm is stale
+        results[impl] = params
+    assert_close(results["reference"], results["fused"], 5e-6)
+
+
+def test_state_dict_resume_matches(tmp_path):
+    full, _ = run("fused", SHAPES, torch.bfloat16, steps=4, beta1=0.9)
+    params, opt = run("fused", SHAPES, torch.bfloat16, steps=2, beta1=0.9)
+    saved = opt.state_dict()
+    again = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    resumed = Adafactor(again, beta1=0.9, implementation="fused")
+    resumed.load_state_dict(saved)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(2):  # the gradients of steps 1 and 2 first, as run() drew them
+        for p in again:
+            torch.randn(p.shape, generator=gen)
+    for _ in range(2):
+        for p in again:
+            p.grad = torch.randn(p.shape, generator=gen).to(p.dtype)
+        resumed.step()
+    assert_close(full, again, TOL[torch.bfloat16])
+
+
+def test_step_reads_nothing_back_from_tensors(monkeypatch):
+    params, opt = run("fused", SHAPES, torch.float32, steps=1, beta1=0.9, weight_decay=0.1)
+    reads = []
+    for p in params:
+        p.grad = torch.randn_like(p)
+    with monkeypatch.context() as patch:
+        for name in ("item", "tolist", "__bool__", "__float__", "__int__", "__index__"):
+            original = getattr(torch.Tensor, name)
+            patch.setattr(
+                torch.Tensor,
+                name,
+                lambda self, *a, _n=name, _o=original, **k: reads.append(_n) or _o(self, *a, **k),
+            )
+        opt.step()
+    assert reads == []
+
+
+@pytest.mark.parametrize(
+    "options", [{"clip_norm": 0.5}, {"global_clip_norm": 1.0}, {"skip_non_finite": True}]
+)
+def test_toolkit_options_apply_to_the_fused_step(options):
+    from tcltorch.optim import extras
+
+    results = {}
+    for impl in ("reference", "fused"):
+        gen = torch.Generator().manual_seed(6)
+        params = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in [(520, 520), (6, 7), (9,)]]
+        opt = extras.attach(Adafactor(params, implementation=impl), **options)
+        for t in range(3):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            if t == 1:
+                params[1].grad[0, 0] = float("nan")
+            opt.step()
+        results[impl] = params
+    if "skip_non_finite" not in options:  # NaN everywhere (global) or in one tensor, alike in both
+        for a, b in zip(*results.values()):
+            assert torch.equal(a.isnan(), b.isnan())
+        return
+    assert_close(results["reference"], results["fused"], 5e-6)
+    assert all(torch.isfinite(p).all() for p in results["fused"])
+
+
+@pytest.fixture(scope="module")
+def gpt2_embedding():
+    """Three steps on a 50257x768 float32 parameter, and the same computation in float64."""
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.randn(50257, 768, generator=gen) * 0.02
+    grads = [torch.randn(50257, 768, generator=gen) * 1e-3 for _ in range(3)]
+    p = torch.nn.Parameter(x0.double())
+    opt = Adafactor([p], implementation="reference")
+    for g in grads:
+        p.grad = g.double()
+        opt.step()
+    return x0, grads, p.detach()
+
+
+@pytest.mark.parametrize("impl", ["fused", "foreach", "reference"])
+def test_large_tensor_matches_float64(gpt2_embedding, impl):
+    x0, grads, exact = gpt2_embedding
+    p = torch.nn.Parameter(x0.clone())
+    opt = Adafactor([p], implementation=impl)
+    for g in grads:
+        p.grad = g
+        opt.step()
+    update = (exact - x0.double()).abs().max().item()
+    err = (p.detach().double() - exact).abs().max().item() / update
+    assert err <= 1e-5, f"{impl}: {err:.2e} of the update"
+
+
+def test_first_optimizer_does_not_import_dynamo():
+    code = (
+        "import sys, torch\n"
+        "from tcltorch.optim import Adafactor\n"
+        "p = torch.nn.Parameter(torch.ones(3, 4)); o = Adafactor([p])\n"
+        "p.grad = torch.ones(3, 4); o.step(); o.zero_grad(); o.load_state_dict(o.state_dict())\n"
+        "o.add_param_group({'params': [torch.nn.Parameter(torch.ones(2))]})\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
