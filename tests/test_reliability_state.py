@@ -197,6 +197,7 @@ def test_interrupt_at_sampled_lines(interp, setup):
         state.update(n=0, at=at)
         how = load()
         seen.setdefault((how, _old_or_new(model, opt, old, saved)), []).append(at)
+        assert torch.is_grad_enabled(), at  # no interrupted no_grad() left gradients off
     assert {s for _, s in seen} <= {"old", "new"}, {k: v[:5] for k, v in seen.items()}
     assert ("interrupted", "old") in seen
 

@@ -673,7 +673,9 @@ def load_state_dict(model, file, ctx):
     _file_opt(),
     Opt("epoch", Int(ge=0), 0, "epoch number stored with the checkpoint"),
     Opt("loss", Double(), 0.0, "loss value stored with the checkpoint"),
-    _scheduler_opt("schedulers whose state is saved too (restore them with torch::load_checkpoint -scheduler)"),
+    _scheduler_opt(
+        "schedulers whose state is saved too (restore them with torch::load_checkpoint -scheduler)"
+    ),
     _scaler_opt("grad scalers whose state is saved too (restore them with torch::load_checkpoint -scaler)"),
     summary="Save a module and its optimizer's state (a training checkpoint) to a file (atomically).",
 )
@@ -768,9 +770,9 @@ def _commit(model: torch.nn.Module, model_state: Mapping, optimizer: Any, change
     The optimizer's new state was built apart and goes in by reference assignment; the model's
     tensors are copied in place (their identity is what the optimizer and the handles hold), so
     their old values are kept aside first and copied back if the load does not complete."""
-    targets = model.state_dict()
-    with torch.no_grad():
-        saved = {k: t.clone() for k, t in targets.items()}
+    grad_mode = torch.is_grad_enabled()
+    targets = model.state_dict()  # detached views of the parameters and buffers
+    saved = {k: t.clone() for k, t in targets.items()}
     previous = {k: optimizer.__dict__.get(k, _MISSING) for k in changes}
     done = False
     try:
@@ -781,15 +783,17 @@ def _commit(model: torch.nn.Module, model_state: Mapping, optimizer: Any, change
     finally:
         if not done:
             _undo(targets, saved, optimizer, previous)
+        # torch's load runs under no_grad; an interrupt inside its context manager's exit
+        # would leave gradients off for good (a C call: it cannot itself be split)
+        torch._C._set_grad_enabled(grad_mode)
 
 
 def _undo(targets: Mapping, saved: Mapping, optimizer: Any, previous: dict[str, Any]) -> None:
     """Put model and optimizer back; idempotent, so an interrupt landing here only repeats it."""
     while True:
         try:
-            with torch.no_grad():
-                for key, tensor in targets.items():
-                    tensor.copy_(saved[key])
+            for key, tensor in targets.items():  # detached: no autograd bookkeeping needed
+                tensor.copy_(saved[key])
             for key, value in previous.items():
                 if value is _MISSING:
                     optimizer.__dict__.pop(key, None)
