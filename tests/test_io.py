@@ -189,7 +189,8 @@ def test_loss_full_precision(interp, trained, tmp_path):
 
 
 def _leftovers(directory):
-    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+    """Temporary files of saves (``.NAME.tmp-PID-RANDOM``)."""
+    return sorted(p.name for p in directory.iterdir() if ".tmp-" in p.name or p.name.endswith(".tmp"))
 
 
 @pytest.mark.parametrize(
