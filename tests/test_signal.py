@@ -159,6 +159,8 @@ def test_complex_parts_and_list_form(tcl):
     assert run(tcl, f"torch::tensor_real {h}").tolist() == [1.0, -3.0]
     assert run(tcl, f"torch::tensor_imag {h}").tolist() == [2.0, -4.0]
     torch.testing.assert_close(run(tcl, f"torch::tensor_angle {h}"), torch.angle(z))
-    assert run(tcl, f"torch::tensor_abs {h}").tolist() == pytest.approx([math.sqrt(5), 5.0], rel=1e-12)  # hypot
+    assert run(tcl, f"torch::tensor_abs {h}").tolist() == pytest.approx(
+        [math.sqrt(5), 5.0], rel=1e-12
+    )  # hypot
     with pytest.raises(tcltorch.TclError):
         tcl.eval("torch::tensor_imag [torch::ones 2]")
