@@ -72,6 +72,16 @@ def test_fused_agrees_with_reference(options, dtype):
     assert opt.state_bytes() == ref_opt.state_bytes()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("shape", [(700, 500), (3, 300, 400), (300000,)], ids=str)
+def test_a_tensor_shared_by_all_threads_agrees(shape, dtype):
+    """A group that is mostly one large tensor: all threads share its rows (one barrier)."""
+    options = {"beta1": 0.9, "weight_decay": 0.1, "maximize": True}
+    ref, ref_opt = run("reference", [shape, (7,)], dtype, **options)
+    got, opt = run("fused", [shape, (7,)], dtype, **options)
+    assert_close(ref, got, TOL[dtype], ref_opt, opt)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("eps2", [1e-30, 0.0])
 def test_zero_gradients_change_nothing(dtype, eps2):

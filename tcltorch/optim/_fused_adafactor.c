@@ -10,12 +10,13 @@
  *                            csum_j += G_ij^2;  wcol_j += G_ij^2 / r_i;  ||X||^2 (unless cached)
  *   middle:                  c_j <- lerp(c_j, csum_j/n + eps2, w);  cf_j = 1/sqrt(c_j);
  *                            ||U||^2 = sum_b mean(r_b) sum_j cf_j^2 wcol_j  (U is never built)
- *   pass 2 (rows reversed, so the last rows of pass 1 are still in cache):
+ *   pass 2:
  *                            X_ij <- X_ij (1 - lambda alpha) - coef rf_i cf_j G_ij [via momentum]
  *                            and ||X_new||^2 of the rounded result, for the next step's alpha.
  * Rank <= 1 tensors: v <- lerp(v, G^2 + eps2, w), U = G/sqrt(v), the same two passes.
- * Small tensors are done whole by one thread (both passes in cache), tensors of more than
- * TT_LARGE elements by all threads together (contiguous row ranges).  No temporary is larger
+ * A tensor is done whole by one thread (largest first, no barrier), unless it alone is most of the
+ * group (TT_SHARE, and more than TT_LARGE elements): then all threads share it (contiguous row
+ * ranges, one barrier).  No temporary is larger
  * than a row (or TT_VCHUNK elements) per thread plus B*m doubles per thread.
  *
  * The row kernels are compiled twice, for baseline x86-64 and for AVX2+FMA+F16C (GCC target
@@ -38,7 +39,8 @@
 #define TT_BF16 1
 #define TT_F16 2
 
-#define TT_LARGE (1 << 18)  /* elements: above this a tensor is shared by all threads */
+#define TT_LARGE (1 << 18)  /* elements: below this a tensor is never shared by threads */
+#define TT_SHARE 0.6        /* ... nor unless it is more than this fraction of the group */
 #define TT_VCHUNK 2048      /* elements per block of a rank <= 1 tensor */
 #define TT_BLOCK 16384      /* elements per block of rows in pass 1 (in L1/L2 for the column sums) */
 #define TT_ROWBLK 32        /* at most this many rows per block: float32 column sums stay short */
@@ -94,6 +96,10 @@ static inline uint16_t tt_f2h(float f) {
     return (uint16_t)(sign | (e >> 13));
 }
 
+/* max(a, FLT_MIN) that keeps a NaN (like torch's clamp) and that compilers vectorize (fmaxf is a
+ * libm call unless NaNs are ruled out). */
+static inline float tt_floor(float a) { return a < FLT_MIN ? FLT_MIN : a; }
+
 static inline float tt_lerp(float self, float end, float w) {  /* torch's CPU lerp */
     return fabsf(w) < 0.5f ? self + w * (end - self) : end - (end - self) * (1.0f - w);
 }
@@ -108,7 +114,7 @@ typedef struct {
                        float *cacc, float *wacc);
     void (*fac_apply)(float *x, const float *g, const float *cf, int64_t n, float coef, float decay,
                       float *mom, float beta1);
-    double (*vec_stats)(const float *g, float *v, int64_t n, float eps2, float w);
+    double (*vec_stats)(const float *g, float *v, int64_t n, float eps2, float w, float *ubuf);
     void (*vec_apply)(float *x, const float *g, const float *v, int64_t n, float coef, float decay,
                       float *mom, float beta1);
 } tt_kernels;
@@ -173,6 +179,7 @@ typedef struct {
     int xdt, gdt;
     float rho, w;
     double xsq_in;
+    int shared; /* done by all threads together */
 } tt_tensor;
 
 typedef struct {
@@ -304,7 +311,7 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
     const int64_t m = t->m, n = t->n;
     double xsq = 0.0;
     for (int64_t ii = lo; ii < hi; ii++) {
-        int64_t i = hi - 1 - (ii - lo);
+        int64_t i = ii;
         int64_t b = i / n;
         float rf = 1.0f / sqrtf(fmaxf(t->row[i] / rmean[b], FLT_MIN));
         const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
@@ -324,7 +331,7 @@ static void tt_vec_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, i
     for (int64_t o = lo; o < hi; o += TT_VCHUNK) {
         int64_t len = hi - o < TT_VCHUNK ? hi - o : TT_VCHUNK;
         const float *g = tt_view(K, t->g, t->gdt, o, len, th->gbuf);
-        us += K->vec_stats(g, t->row + o, len, h->eps2, t->w);
+        us += K->vec_stats(g, t->row + o, len, h->eps2, t->w, th->cacc);
         if (need_x) xs += K->sumsq(tt_view(K, t->x, t->xdt, o, len, th->xbuf), len);
     }
     *xsq = xs;
@@ -447,11 +454,40 @@ int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const
         th->rmean = th->oldcol + maxbm;
     }
 
-    /* Shared tensors: one barrier each. Every thread does its rows of pass 1 (and keeps a copy of
-     * the old column state), then, after the barrier, derives the column statistics, RMS(U) and
-     * the scalars itself from everyone's accumulators (the thread with tid 0 alone writes the
-     * column state), and does its rows of pass 2. Accumulators alternate between two sets, so a
-     * thread that runs ahead into the next tensor never clears what a slower one still reads. */
+    /* Shared tensors: one barrier each, software-pipelined. Every thread does its rows of pass 1
+     * of tensor k (keeping a copy of the old column state) interleaved with its rows of pass 2 of
+     * tensor k-1, so that the single read stream of pass 1 runs beside the streams of pass 2
+     * (one core alone cannot fill the memory bus from one stream). After the barrier each thread
+     * derives the column statistics, RMS(U) and the scalars of tensor k itself from everyone's
+     * accumulators (tid 0 alone writes the column state). Accumulators alternate between two
+     * sets, so a thread that runs ahead never clears what a slower one still reads. */
+    int *large = (int *)malloc(sizeof(int) * (size_t)(count > 0 ? count : 1) * 2);
+    if (!large) {
+        free(mem);
+        free(ths);
+        free(xpart);
+        free(ts);
+        return -1;
+    }
+    /* A tensor is shared by all threads only when it alone is most of the group (TT_SHARE); every
+     * other tensor is done whole by one thread, largest first, with no barrier: a barrier waits
+     * for the slowest thread, and on a busy machine that is a thread the OS took the core from
+     * (measured on 2 shared cores: a shared 8192x256 tensor took 3-4x as long as one thread). */
+    int *order = large + count;
+    nlarge = 0;
+    for (int k = 0; k < count; k++) {
+        ts[k].shared = nt > 1 && ts[k].numel > TT_LARGE && (double)ts[k].numel > TT_SHARE * (double)total;
+        if (ts[k].shared) large[nlarge++] = k;
+        order[k] = k;
+    }
+    for (int a = 1; a < count; a++) { /* largest first (insertion sort: groups are short) */
+        int k = order[a], b = a - 1;
+        while (b >= 0 && ts[order[b]].numel < ts[k].numel) {
+            order[b + 1] = order[b];
+            b--;
+        }
+        order[b + 1] = k;
+    }
 #pragma omp parallel num_threads(nt)
     {
         int tid = 0, nth = 1;
@@ -461,53 +497,88 @@ int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const
 #endif
         tt_thread *th = &ths[tid];
         int parity = 0;
-        for (int k = 0; k < count; k++) {
-            tt_tensor *t = &ts[k];
-            if (t->numel <= TT_LARGE) continue;
-            int need_x = h.scale && t->xsq_in < 0.0;
-            double xsq = t->xsq_in, usq = 0.0;
-            float coef, decay;
-            int64_t lo, hi;
-            if (t->m) {
-                const int64_t BM = t->B * t->m;
-                th->acc = th->accs[parity];
-                memset(th->acc, 0, sizeof(double) * 2 * (size_t)BM);
-                tt_range(t->B * t->n, nth, tid, &lo, &hi);
-                th->part[parity][0] = tt_fac_pass1(K, &h, t, lo, hi, th, need_x);
-                memcpy(th->oldcol, t->col, sizeof(float) * (size_t)BM);
+        tt_tensor *prev = NULL; /* the tensor whose pass 2 is pending */
+        int prev_k = -1;
+        int64_t lo2 = 0, hi2 = 0;
+        float coef = 0.0f, decay = 1.0f;
+        for (int q = 0; q <= nlarge; q++) {
+            tt_tensor *t = q < nlarge ? &ts[large[q]] : NULL;
+            int need_x = t && h.scale && t->xsq_in < 0.0;
+            int64_t lo1 = 0, hi1 = 0, unit = 1;
+            if (t) {
+                if (t->m) {
+                    th->acc = th->accs[parity];
+                    memset(th->acc, 0, sizeof(double) * 2 * (size_t)(t->B * t->m));
+                    tt_range(t->B * t->n, nth, tid, &lo1, &hi1);
+                    unit = TT_BLOCK / t->m;
+                    unit = unit < 1 ? 1 : unit > TT_ROWBLK ? TT_ROWBLK : unit;
+                } else {
+                    int64_t nblk = (t->n + TT_VCHUNK - 1) / TT_VCHUNK, blo, bhi;
+                    tt_range(nblk, nth, tid, &blo, &bhi);
+                    lo1 = blo * TT_VCHUNK;
+                    hi1 = bhi * TT_VCHUNK < t->n ? bhi * TT_VCHUNK : t->n;
+                    if (lo1 > hi1) lo1 = hi1;
+                    unit = TT_VCHUNK;
+                }
+            }
+            const int64_t n1 = hi1 - lo1, n2 = hi2 - lo2;
+            int64_t done1 = 0, done2 = 0;
+            double xs = 0.0, us = 0.0, x2 = 0.0;
+            while (done1 < n1 || done2 < n2) {
+                if (done1 < n1) {
+                    int64_t c = n1 - done1 < unit ? n1 - done1 : unit;
+                    int64_t a = lo1 + done1;
+                    if (t->m) {
+                        xs += tt_fac_pass1(K, &h, t, a, a + c, th, need_x);
+                    } else {
+                        double px, pu;
+                        tt_vec_pass1(K, &h, t, a, a + c, th, need_x, &px, &pu);
+                        xs += px;
+                        us += pu;
+                    }
+                    done1 += c;
+                }
+                int64_t target = done1 >= n1 ? n2 : (int64_t)((double)done1 / (double)n1 * (double)n2);
+                if (prev && target > done2) {
+                    if (prev->m)
+                        x2 += tt_fac_pass2(K, &h, prev, hi2 - target, hi2 - done2, th, th->cf, th->rmean, coef,
+                                           decay);
+                    else
+                        x2 += tt_vec_pass2(K, &h, prev, hi2 - target, hi2 - done2, th, coef, decay);
+                }
+                if (target > done2) done2 = target;
+            }
+            if (prev) xpart[(size_t)prev_k * nt + tid] = x2;
+            if (!t) break;
+            th->part[parity][0] = xs;
+            th->part[parity][1] = us;
+            if (t->m) memcpy(th->oldcol, t->col, sizeof(float) * (size_t)(t->B * t->m));
 #pragma omp barrier
+            double xsq = t->xsq_in, usq = 0.0;
+            if (need_x) {
+                xsq = 0.0;
+                for (int r = 0; r < nth; r++) xsq += ths[r].part[parity][0];
+            }
+            if (t->m) {
                 tt_fac_cols(&h, t, ths, nth, parity, th->oldcol, tid == 0 ? t->col : NULL, th->cf, th->wpart);
                 usq = tt_fac_middle(t, th->wpart, th->rmean);
-                if (need_x) {
-                    xsq = 0.0;
-                    for (int q = 0; q < nth; q++) xsq += ths[q].part[parity][0];
-                }
-                tt_scalars(&h, t, xsq, usq, &coef, &decay);
-                xpart[(size_t)k * nt + tid] = tt_fac_pass2(K, &h, t, lo, hi, th, th->cf, th->rmean, coef, decay);
             } else {
-                int64_t nblk = (t->n + TT_VCHUNK - 1) / TT_VCHUNK, blo, bhi;
-                tt_range(nblk, nth, tid, &blo, &bhi);
-                lo = blo * TT_VCHUNK;
-                hi = bhi * TT_VCHUNK < t->n ? bhi * TT_VCHUNK : t->n;
-                if (lo > hi) lo = hi;
-                tt_vec_pass1(K, &h, t, lo, hi, th, need_x, &th->part[parity][0], &th->part[parity][1]);
-#pragma omp barrier
-                if (need_x) xsq = 0.0;
-                for (int q = 0; q < nth; q++) {
-                    if (need_x) xsq += ths[q].part[parity][0];
-                    usq += ths[q].part[parity][1];
-                }
-                tt_scalars(&h, t, xsq, usq, &coef, &decay);
-                xpart[(size_t)k * nt + tid] = tt_vec_pass2(K, &h, t, lo, hi, th, coef, decay);
+                for (int r = 0; r < nth; r++) usq += ths[r].part[parity][1];
             }
+            tt_scalars(&h, t, xsq, usq, &coef, &decay);
+            prev = t;
+            prev_k = large[q];
+            lo2 = lo1;
+            hi2 = hi1;
             parity ^= 1;
         }
-        /* Small tensors, each whole by one thread (both passes in its cache). */
+        /* The other tensors, each whole by one thread, largest first. */
         th->acc = th->accs[parity];
 #pragma omp for schedule(dynamic, 1)
-        for (int k = 0; k < count; k++) {
+        for (int q = 0; q < count; q++) {
+            int k = order[q];
             tt_tensor *t = &ts[k];
-            if (t->numel > TT_LARGE) continue;
+            if (t->shared) continue;
             xpart[(size_t)k * nt + tid] = tt_whole(K, &h, t, th, th->cf, th->wpart, th->rmean);
         }
     }
@@ -516,6 +587,7 @@ int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const
         for (int q = 0; q < nt; q++) x += xpart[(size_t)k * nt + q];
         out[k] = x;
     }
+    free(large);
     free(xpart);
     free(mem);
     free(ths);

@@ -105,32 +105,37 @@ static void TT_FN(fac_apply)(float *restrict x, const float *restrict g, const f
     }
 }
 
-static double TT_FN(vec_stats)(const float *restrict g, float *restrict v, int64_t n, float eps2, float w) {
-    double s = 0.0;
-    const int low = fabsf(w) < 0.5f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) {
-        float q = g[i] * g[i] + eps2;
-        float self = v[i];
-        float vv = low ? self + w * (q - self) : q - (q - self) * (1.0f - w);
-        v[i] = vv;
-        double u = g[i] * (1.0f / sqrtf(fmaxf(vv, FLT_MIN)));
-        s += u * u;
+/* v <- lerp(v, G^2 + eps2, w) (torch's CPU lerp), and sum(U^2) for U = G / sqrt(v), U built in
+ * ubuf (n <= TT_VCHUNK). */
+static double TT_FN(vec_stats)(const float *restrict g, float *restrict v, int64_t n, float eps2, float w,
+                               float *restrict ubuf) {
+    if (fabsf(w) < 0.5f) {
+        for (int64_t i = 0; i < n; i++) {
+            float q = g[i] * g[i] + eps2;
+            v[i] = v[i] + w * (q - v[i]);
+        }
+    } else {
+        const float omw = 1.0f - w;
+        for (int64_t i = 0; i < n; i++) {
+            float q = g[i] * g[i] + eps2;
+            v[i] = q - (q - v[i]) * omw;
+        }
     }
-    return s;
+    for (int64_t i = 0; i < n; i++) ubuf[i] = g[i] * (1.0f / sqrtf(tt_floor(v[i])));
+    return TT_FN(sumsq)(ubuf, n);
 }
 
 static void TT_FN(vec_apply)(float *restrict x, const float *restrict g, const float *restrict v, int64_t n,
                              float coef, float decay, float *restrict mom, float beta1) {
     if (mom) {
         for (int64_t i = 0; i < n; i++) {
-            float u = g[i] * (1.0f / sqrtf(fmaxf(v[i], FLT_MIN)));
+            float u = g[i] * (1.0f / sqrtf(tt_floor(v[i])));
             float mm = beta1 * mom[i] + u * coef;
             mom[i] = mm;
             x[i] = x[i] * decay - mm;
         }
     } else {
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] * decay - g[i] * (1.0f / sqrtf(fmaxf(v[i], FLT_MIN))) * coef;
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] * decay - g[i] * (1.0f / sqrtf(tt_floor(v[i]))) * coef;
     }
 }
 

@@ -23,7 +23,7 @@ ffibuilder.cdef(
 )
 
 _openmp = os.environ.get("TCLTORCH_NO_OPENMP", "") in ("", "0") and sys.platform.startswith("linux")
-_flags = ["-O3", "-fno-math-errno", "-std=gnu11"]
+_flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11"]
 ffibuilder.set_source(
     "tcltorch.optim._adafactor_native",
     '#include "_fused_adafactor.c"',
