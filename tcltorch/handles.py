@@ -68,6 +68,10 @@ _HANDLE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COUNTERS: dict[str, Iterable[int]] = {}
 
 
+_Tensor = torch.Tensor
+_TENSOR_COUNTER = _COUNTERS.setdefault("tensor", itertools.count(1))
+
+
 def _next_number(kind: str) -> int:
     counter = _COUNTERS.get(kind)
     if counter is None:
@@ -115,16 +119,24 @@ class HandleTable:
     def put(self, obj: Any, kind: str | None = None) -> str:
         if obj is None:
             raise TypeError("None cannot have a handle (an empty Tcl result stands for it)")
-        name = self._by_id.get(id(obj))
+        key = id(obj)
+        name = self._by_id.get(key)
         if name is not None:
             return name
-        kind = kind or kind_of(obj)
-        name = f"{kind}{_next_number(kind)}"
-        self._serial += 1
+        if kind is None and type(obj) is _Tensor:  # the hot path: a command's new tensor
+            name = "tensor" + str(next(_TENSOR_COUNTER))
+        else:
+            kind = kind or kind_of(obj)
+            name = f"{kind}{_next_number(kind)}"
+        serial = self._serial = self._serial + 1
         self._objects[name] = obj
-        self._serials[name] = self._serial
-        self._by_id[id(obj)] = name
+        self._serials[name] = serial
+        self._by_id[key] = name
         return name
+
+    def lookup(self, name: str) -> Any:
+        """The object named ``name``, or None (no checks, no error: for fast paths)."""
+        return self._objects.get(name)
 
     def name_of(self, obj: Any) -> str | None:
         return self._by_id.get(id(obj))

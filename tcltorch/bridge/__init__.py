@@ -18,7 +18,7 @@ from typing import Any
 
 from tcltorch import _tclapi
 from tcltorch.errors import TCL_ERROR, TCL_OK, TclError, TclPassthrough, translate
-from tcltorch.handles import HandleTable
+from tcltorch.handles import HandleTable, _Tensor
 
 lib = _tclapi.lib
 
@@ -136,6 +136,8 @@ class Session:
         kind = type(value)
         if kind in _PLAIN:
             return value
+        if kind is _Tensor:  # the common result: a new tensor handle
+            return self.handles.put(value)
         if kind is list or kind is tuple:
             for item in value:
                 if type(item) not in _PLAIN:

@@ -365,7 +365,7 @@ class Command:
                 self._lookup["-" + word] = opt
         self._flags = [o.flag for o in head]
         # Fast path for the common call: only positional words, no options.
-        self._slots = [(o.py_name, o.type.convert, o.flag) for o in self.positional]
+        self._slots = [(o.py_name, _converter(o.type), o.flag) for o in self.positional]
         self._defaults = {o.py_name: o.default for o in head if not o.required and not callable(o.default)}
         self._factories = [(o.py_name, o.default) for o in head if not o.required and callable(o.default)]
         required_at = [i for i, o in enumerate(self.positional) if o.required]
@@ -480,6 +480,13 @@ class Command:
         if self.context:
             kwargs["ctx"] = ctx
         return kwargs
+
+
+def _converter(vtype: ValueType) -> Callable[[str, str, Any], Any]:
+    """The function that converts a word for ``vtype`` (a Custom's own, one call less)."""
+    if type(vtype) is Custom:
+        return vtype.fn
+    return vtype.convert
 
 
 REGISTRY: dict[str, Command] = {}

@@ -56,7 +56,7 @@ def _alpha() -> Opt:
 )
 def tensor_add(input, other, alpha):
     a, b = as_tensors(input, other)
-    return torch.add(a, b, alpha=alpha)
+    return torch.add(a, b) if alpha == 1 else torch.add(a, b, alpha=alpha)
 
 
 @command(
@@ -68,7 +68,7 @@ def tensor_add(input, other, alpha):
 )
 def tensor_sub(input, other, alpha):
     a, b = as_tensors(input, other)
-    return torch.sub(a, b, alpha=alpha)
+    return torch.sub(a, b) if alpha == 1 else torch.sub(a, b, alpha=alpha)
 
 
 @command("tensor_mul", _left(), _right(), summary="input * other, element-wise with broadcasting.")

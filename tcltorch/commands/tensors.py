@@ -280,6 +280,9 @@ OPERAND_REQUIREMENT = "must be a tensor handle or a number"
 
 def _tensor_or_number(text: str, option: str, ctx: Any) -> torch.Tensor | int | float:
     """A Tcl number (int or float) or a tensor handle: the operand of the math commands."""
+    obj = ctx.handles.lookup(text)  # the common case first: a live tensor handle
+    if type(obj) is torch.Tensor or isinstance(obj, torch.Tensor):
+        return obj
     word = text.strip()
     value = _plain_number(word)
     if value is not None:
