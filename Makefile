@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tcltorch-installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard tcltorch/bridge/*.c tcltorch/bridge/build_*.py)
 
-.PHONY: demo test bench setup clean
+.PHONY: demo demo-dist test bench setup clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,12 @@ $(STAMP): $(SOURCES)
 # A second run resumes from checkpoints/digits.ckpt; e.g. `make demo ARGS="--epochs 30"`.
 demo: $(STAMP)
 	TCLLIBPATH="$$($(PY) -m tcltorch --tcl-path)" tclsh examples/train_digits.tcl $(ARGS)
+
+# The same training on two processes on this machine, started by torchrun (gloo on the CPU).
+demo-dist: $(STAMP)
+	TCLLIBPATH="$$($(PY) -m tcltorch --tcl-path)" OMP_NUM_THREADS=1 $(VENV)/bin/torchrun --standalone \
+	    --nproc-per-node 2 --no-python tclsh examples/train_digits.tcl --fresh \
+	    --checkpoint checkpoints/digits-dist.ckpt $(ARGS)
 
 # Every test: pytest, which also runs the tcltest suites in tests/tcl with tclsh.
 test: $(STAMP)

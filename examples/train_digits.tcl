@@ -10,6 +10,14 @@
 #   --checkpoint FILE  where the checkpoint lives (default checkpoints/digits.ckpt, relative to
 #                      the current directory; its directory is created)
 #
+# The same script trains on several processes when torchrun starts it (make demo-dist):
+#
+#   torchrun --nproc-per-node 2 --no-python tclsh examples/train_digits.tcl --fresh
+#
+# Each rank then computes its share of every mini-batch through torch::ddp (the gradients are
+# averaged over the ranks, so the result is the one-process training's), and rank 0 alone
+# prints and writes the checkpoint.
+#
 # Everything is seeded: the train/held-out split, the initial weights and each epoch's order of
 # mini-batches (a function of the epoch number alone), so training 2 epochs and resuming for 1
 # more gives exactly the weights of 3 epochs trained in one go (with the same number of torch
@@ -46,6 +54,16 @@ for {set i 0} {$i < [llength $argv]} {incr i} {
 # from slowing the run down many times over (set OMP_NUM_THREADS yourself to choose).
 if {![info exists env(OMP_NUM_THREADS)]} { set env(OMP_NUM_THREADS) 1 }
 package require tcltorch
+
+# Under torchrun (WORLD_SIZE > 1) join the process group; alone, this is a one-rank run.
+set ranks 1
+set rank 0
+if {[info exists env(WORLD_SIZE)] && $env(WORLD_SIZE) > 1} {
+    torch::distributed_init
+    set ranks [torch::get_world_size]
+    set rank [torch::get_rank]
+}
+proc say {text} { if {$::rank == 0} { puts $text } }
 
 # -- hyper-parameters ---------------------------------------------------------------------------
 
@@ -106,7 +124,7 @@ set model [torch::sequential [torch::linear 64 $hidden] [torch::relu] [torch::li
 set opt [torch::optimizer_adafactor -parameters $model -globalClipNorm 1.0]
 set schedule [torch::lr_scheduler_exponential $opt 0.9]
 
-puts [format "digits: %d samples (%d train, %d held out), MLP 64-%d-10 (%d parameters), Adafactor, batch %d" \
+say [format "digits: %d samples (%d train, %d held out), MLP 64-%d-10 (%d parameters), Adafactor, batch %d" \
     $n $nTrain $nHeld $hidden [torch::count_parameters $model] $batch]
 
 # -- resume ----------------------------------------------------------------------------------
@@ -118,7 +136,13 @@ if {!$fresh && [file exists $checkpoint]} {
         exit 1
     }
     set done [dict get $info epoch]
-    puts [format "resumed from %s at epoch %d (train loss %.4f)" $checkpoint $done [dict get $info loss]]
+    say [format "resumed from %s at epoch %d (train loss %.4f)" $checkpoint $done [dict get $info loss]]
+}
+
+# every rank starts from rank 0's weights; backward averages the ranks' gradients
+set net [expr {$ranks > 1 ? [torch::ddp $model] : $model}]
+if {$ranks > 1} {
+    say "distributed: $ranks ranks, each computing 1/$ranks of every mini-batch"
 }
 
 # -- training ---------------------------------------------------------------------------------
@@ -147,11 +171,16 @@ for {set epoch [expr {$done + 1}]} {$epoch <= $epochs} {incr epoch} {
         for {set start 0} {$start < $nTrain} {incr start $batch} {
             # one step; every handle made inside is freed when the step ends
             set loss [torch::scope {
-                set idx [torch::tensor_slice $perm 0 $start [expr {$start + $batch}]]
+                # this rank's share of the mini-batch (all of it when alone)
+                set rows [expr {min($batch, $nTrain - $start)}]
+                set share [expr {($rows + $ranks - 1) / $ranks}]
+                set lo [expr {$start + min($rank * $share, $rows)}]
+                set hi [expr {$start + min(($rank + 1) * $share, $rows)}]
+                set idx [torch::tensor_slice $perm 0 $lo $hi]
                 set x [torch::tensor_index_select $Xtrain 0 $idx]
                 set y [torch::tensor_index_select $Ytrain 0 $idx]
                 torch::optimizer_zero_grad $opt
-                set l [torch::cross_entropy_loss [torch::layer_forward $model $x] $y]
+                set l [torch::cross_entropy_loss [torch::layer_forward $net $x] $y]
                 torch::tensor_backward $l
                 torch::optimizer_step $opt
                 torch::tensor_item $l
@@ -161,21 +190,29 @@ for {set epoch [expr {$done + 1}]} {$epoch <= $epochs} {incr epoch} {
         }
     }
     set lastLoss [expr {$total / $steps}]
+    if {$ranks > 1} {   ;# the mean over the ranks' shares
+        set lastLoss [torch::scope {
+            torch::tensor_item [torch::all_reduce [torch::tensor_create $lastLoss -dtype float64] avg]
+        }]
+    }
     torch::lr_scheduler_step_update $schedule
     set correct [heldOutAccuracy]
-    puts [format "epoch %2d/%d  train loss %.4f  held-out accuracy %6.2f%%  elapsed %.1f s" \
+    say [format "epoch %2d/%d  train loss %.4f  held-out accuracy %6.2f%%  elapsed %.1f s" \
         $epoch $epochs $lastLoss [expr {100.0 * $correct / $nHeld}] \
         [expr {([clock milliseconds] - $started) / 1000.0}]]
     # a checkpoint after every epoch (written atomically): an interrupted run resumes here
-    file mkdir [file dirname $checkpoint]
-    torch::save_checkpoint $model $opt $checkpoint -epoch $epoch -loss $lastLoss -scheduler $schedule
+    if {$rank == 0} {
+        file mkdir [file dirname $checkpoint]
+        torch::save_checkpoint $model $opt $checkpoint -epoch $epoch -loss $lastLoss -scheduler $schedule
+    }
 }
 
 if {$done >= $epochs} {
-    puts "already trained for $done epochs (target $epochs); nothing to do"
+    say "already trained for $done epochs (target $epochs); nothing to do"
 }
 set correct [heldOutAccuracy]
-puts [format "final held-out accuracy: %.2f%% (%d/%d)" [expr {100.0 * $correct / $nHeld}] $correct $nHeld]
+say [format "final held-out accuracy: %.2f%% (%d/%d)" [expr {100.0 * $correct / $nHeld}] $correct $nHeld]
 if {$done < $epochs} {
-    puts "checkpoint saved: $checkpoint (epoch $epochs)"
+    say "checkpoint saved: $checkpoint (epoch $epochs)"
 }
+if {$ranks > 1} { torch::distributed_destroy }

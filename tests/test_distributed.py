@@ -143,3 +143,50 @@ def test_without_torchrun_init_says_what_to_do(interp):
     with pytest.raises(Exception) as info:
         interp.eval("torch::distributed_barrier")
     assert info.value.errorcode == ["TORCH", "DISTRIBUTED", "NOTINIT"]
+
+
+def test_digits_demo_on_two_ranks_matches_one_process(tmp_path):
+    """examples/train_digits.tcl runs unchanged under torchrun: each rank computes half of every
+    mini-batch through torch::ddp, so the epochs match the one-process run's."""
+    demo = str(ROOT / "examples" / "train_digits.tcl")
+    env = tclsh_env(OMP_NUM_THREADS="1")
+    one = subprocess.run(
+        ["tclsh", demo, "--fresh", "--epochs", "2", "--checkpoint", str(tmp_path / "one.ckpt")],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run(
+        [
+            str(TORCHRUN),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "--no-python",
+            "tclsh",
+            demo,
+            "--fresh",
+            "--epochs",
+            "2",
+            "--checkpoint",
+            str(tmp_path / "two.ckpt"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-2000:]
+    assert "distributed: 2 ranks" in two.stdout
+    epochs = [
+        re.findall(r"epoch +(\d+)/2 +train loss ([\d.]+) +held-out accuracy +([\d.]+)%", p.stdout)
+        for p in (one, two)
+    ]
+    assert len(epochs[0]) == len(epochs[1]) == 2  # rank 0 alone prints
+    for (e1, loss1, acc1), (e2, loss2, acc2) in zip(*epochs):
+        assert e1 == e2 and abs(float(loss1) - float(loss2)) < 2e-3 and abs(float(acc1) - float(acc2)) < 1.0
+    assert (tmp_path / "two.ckpt").exists()
