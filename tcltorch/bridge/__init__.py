@@ -24,7 +24,8 @@ lib = _tclapi.lib
 
 _sessions: dict[int, Session] = {}
 _SCRIPT_CACHE = 256
-_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+_CAPSULE = type(__import__("datetime").datetime_CAPI)  # a Tcl value built in C (tensor_list)
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None), _CAPSULE})
 E_SIZE = -1  # a C entry point's answer when a value is too long for Tcl
 MAX_SIZE_MESSAGE = "max size for a Tcl value (2147483647 bytes) exceeded"
 # Python exceptions a command raises because of what the user gave it (torch's
@@ -74,6 +75,33 @@ def nested(text: str, option: str = "-data") -> tuple[list[Any], list[int], bool
     return out[0], out[1], out[2]
 
 
+def nested_buffer(text: str, option: str = "-data") -> tuple[bytearray, list[int], bool]:
+    """Like :func:`nested`, but the numbers come back in one buffer: int64 values when
+    all are integers, else float64 (the C walker reads the command's Tcl list itself)."""
+    out: list[Any] = []
+    rc = lib.tt_nested_buffer(id(text), id(out))
+    if rc:
+        if rc == E_SIZE:
+            raise TclError(f"invalid {option}: {MAX_SIZE_MESSAGE}", ["TCL", "MEMORY"])
+        problem = out[0].replace("\x00", "\\0").replace(" at index {}", "")
+        raise TclError(f"invalid {option}: {problem}", ["TORCH", "VALUE", option])
+    return out[0], out[1], out[2]
+
+
+# element kinds of tt_tensor_list (bulk.c)
+LIST_KINDS = {"float64": 0, "float32": 1, "int64": 2, "int32": 3, "int16": 4, "int8": 5, "uint8": 6, "bool": 7}
+
+
+def tensor_list(address: int, kind: int, shape: list[int]) -> Any:
+    """A nested Tcl list (an opaque value a command may return) from a contiguous CPU
+    buffer of ``kind`` elements; the caller keeps the buffer alive."""
+    out: list[Any] = []
+    rc = lib.tt_tensor_list(address, kind, len(shape), _tclapi.ffi.new("long long[]", shape or [0]), id(out))
+    if rc:
+        raise too_big()
+    return out[0]
+
+
 def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -95,6 +123,7 @@ class Session:
     # -- used by command functions --------------------------------------------
     split = staticmethod(split)
     nested = staticmethod(nested)
+    nested_buffer = staticmethod(nested_buffer)
 
     def eval(self, script: str) -> str:
         """Evaluate a script in the current frame (the calling command's caller).

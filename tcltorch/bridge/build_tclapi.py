@@ -29,12 +29,14 @@ ffibuilder.cdef(
     int tt_interrupt_arm(uintptr_t interp);
     int tt_interrupt_disarm(void);
     int tt_interrupt_pending(void);
+    int tt_nested_buffer(uintptr_t str, uintptr_t out);
+    int tt_tensor_list(uintptr_t data, int kind, int ndim, const long long *shape, uintptr_t out);
     """
 )
 _stubdir, _stublib = _buildconf.tcl_stub_library()
 ffibuilder.set_source(
     "tcltorch._tclapi",
-    _buildconf.read_source("tclapi.c"),
+    _buildconf.read_source("tclapi.c").replace('#include "bulk.c"', _buildconf.read_source("bulk.c")),
     include_dirs=[_buildconf.tcl_include_dir()],
     library_dirs=[_stubdir],
     libraries=[_stublib],

@@ -8,7 +8,11 @@
  * cffi releases the GIL around every call into this file, so each entry point
  * that touches Python takes it back with PyGILState_Ensure.
  */
+#include <errno.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -19,6 +23,17 @@
 typedef struct {
     PyObject *callable; /* returns (0, value) or (code, msg, errorcode, errorinfo) */
 } TTCommand;
+
+/* The running command's words: its Python str arguments and the Tcl_Objs they
+ * were made from, so that bulk readers (bulk.c) can use the Tcl_Obj itself. */
+typedef struct TTFrame {
+    struct TTFrame *up;
+    PyObject *args;
+    Tcl_Obj *const *objv;
+    int n;
+} TTFrame;
+
+static __thread TTFrame *tt_frame = NULL;
 
 static int tt_python_alive(void) {
     return Py_IsInitialized() && !_Py_IsFinalizing();
@@ -189,6 +204,11 @@ static Tcl_Obj *tt_tcl_from_str(PyObject *u) {
 
 static Tcl_Obj *tt_to_tcl(PyObject *v, int depth) {
     if (v == Py_None) return Tcl_NewObj();
+    if (PyCapsule_CheckExact(v)) { /* a Tcl value built in C (bulk.c), owned by the capsule */
+        Tcl_Obj *o = (Tcl_Obj *)PyCapsule_GetPointer(v, "tcltorch.tclobj");
+        if (o != NULL) return o;
+        PyErr_Clear();
+    }
     if (PyUnicode_Check(v)) return tt_tcl_from_str(v);
     if (PyBool_Check(v)) return Tcl_NewBooleanObj(v == Py_True);
     if (PyLong_Check(v)) {
@@ -279,7 +299,10 @@ static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const
         if (s == NULL) { Py_DECREF(args); goto python_failed; }
         PyTuple_SET_ITEM(args, i - 1, s);
     }
+    TTFrame frame = {tt_frame, args, objv, objc - 1};
+    tt_frame = &frame;
     PyObject *res = PyObject_Call(cmd->callable, args, NULL);
+    tt_frame = frame.up;
     Py_DECREF(args);
     if (res == NULL) goto python_failed;
     if (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 2) {
@@ -809,3 +832,5 @@ int tt_interrupt_disarm(void) {
 int tt_interrupt_pending(void) {
     return tt_interrupted;
 }
+
+#include "bulk.c"

@@ -195,8 +195,9 @@ def remove_stale_temps(directory: str, base: str) -> list[str]:
     return removed
 
 
-def atomic_save(obj: Any, file: str) -> None:
+def atomic_save(obj: Any, file: str, serialize: Any = None) -> None:
     """Save ``obj`` to ``file`` so that the file is either the old one or the complete new one.
+    ``serialize(obj, stream)`` writes it (default: torch.save; see tcltorch/commands/data.py).
 
     Only a regular file is replaced: a target that exists and is anything else (a FIFO, a
     device node, a socket) is refused and left alone."""
@@ -236,7 +237,7 @@ def atomic_save(obj: Any, file: str) -> None:
             if existing is not None:  # a replaced file keeps its permissions
                 os.chmod(fd, stat.S_IMODE(existing.st_mode))
             try:
-                _serialize(obj, writer)
+                (serialize or _serialize)(obj, writer)
             except RuntimeError:
                 if writer.error is not None:  # the write that failed, not torch's garbled report
                     raise writer.error from None
@@ -643,7 +644,13 @@ def check_optimizer_state(
     extra_aliases=("save_state", "saveState"),
 )
 def save_state_dict(model, file):
-    atomic_save(_unwrap(model).state_dict(), file)
+    state = _unwrap(model).state_dict()
+    if file.lower().endswith(".safetensors"):
+        from tcltorch.commands.data import save_safetensors
+
+        save_safetensors(state, file)
+    else:
+        atomic_save(state, file)
     return file
 
 
@@ -657,7 +664,12 @@ def save_state_dict(model, file):
 )
 def load_state_dict(model, file, ctx):
     model = _unwrap(model)
-    state = safe_load(file)
+    if file.lower().endswith(".safetensors"):
+        from tcltorch.commands.data import load_safetensors
+
+        state = load_safetensors(file)
+    else:
+        state = safe_load(file)
     if _is_checkpoint(state):
         raise _bad_file(file, "is a checkpoint, not a state dict (use torch::load_checkpoint)")
     name = _name(ctx, model, "the model")

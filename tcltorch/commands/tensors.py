@@ -31,6 +31,7 @@ from tcltorch.commands.spec import (
     parse_tcl_double,
     parse_tcl_int,
 )
+from tcltorch import bridge
 from tcltorch.errors import TclError, invalid_value, wrong_args
 
 
@@ -70,8 +71,33 @@ def _number(text: str, option: str, ctx: Any) -> float:
 Number = Custom(_number, "number", "must be a number")
 
 
-def _data(text: str, option: str, ctx: Any) -> tuple[list[Any], list[int], bool]:
-    return ctx.nested(text, option)
+def _data(text: str, option: str, ctx: Any) -> tuple[Any, list[int], bool]:
+    """(values, shape, all ints): values are one int64/float64 buffer (C walker) when the
+    session has one, else a flat list of Python numbers."""
+    reader = getattr(ctx, "nested_buffer", None)
+    if reader is None:
+        return ctx.nested(text, option)
+    buffer, shape, all_ints = reader(text, option)
+    return _Buffered(buffer, text, option, ctx), shape, all_ints
+
+
+class _Buffered:
+    """Numbers read by the C walker, with what is needed to read them again exactly."""
+
+    __slots__ = ("buffer", "text", "option", "ctx")
+
+    def __init__(self, buffer: bytearray, text: str, option: str, ctx: Any) -> None:
+        self.buffer, self.text, self.option, self.ctx = buffer, text, option, ctx
+
+    def tensor(self, all_ints: bool, dtype: torch.dtype, device: Any) -> torch.Tensor:
+        if not all_ints and not (dtype.is_floating_point or dtype == torch.bool):
+            # integers mixed with floats into an integer dtype: exact Python numbers, as before
+            flat = self.ctx.nested(self.text, self.option)[0]
+            return torch.tensor(flat, dtype=dtype, device=device)
+        if not self.buffer:
+            return torch.empty(0, dtype=dtype, device=device)
+        raw = torch.frombuffer(self.buffer, dtype=torch.int64 if all_ints else torch.float64)
+        return raw.to(dtype=dtype, device=device)
 
 
 Data = Custom(_data, "nested list", "must be a rectangular nested list of numbers")
@@ -128,8 +154,11 @@ def full(shape, value, dtype, device, requires_grad):
     summary="A tensor from Tcl data.",
 )
 def tensor_create(data, shape, dtype, device, requires_grad):
-    flat, data_shape, _ = data
-    tensor = torch.tensor(flat, dtype=dtype, device=device)
+    flat, data_shape, all_ints = data
+    if isinstance(flat, _Buffered):
+        tensor = flat.tensor(all_ints, dtype, device)
+    else:
+        tensor = torch.tensor(flat, dtype=dtype, device=device)
     if shape is not None:
         numel = 1
         for d in shape:
@@ -212,9 +241,25 @@ def tcl_values(tensor: torch.Tensor) -> Any:
     return render(values)
 
 
+def _fast_values(tensor: torch.Tensor) -> Any:
+    """tcl_values built in C straight from the buffer (dense CPU float32/float64/integer/bool
+    tensors, complex as {re im} pairs); None when this tensor needs the general path."""
+    tensor = tensor.detach()
+    if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type != "cpu":
+        return None
+    if tensor.is_complex():
+        tensor = torch.view_as_real(tensor.resolve_conj())
+    kind = bridge.LIST_KINDS.get(dtype_name(tensor.dtype))
+    if kind is None or tensor.dim() > 32:
+        return None
+    tensor = tensor.contiguous()
+    return bridge.tensor_list(tensor.data_ptr(), kind, list(tensor.shape))
+
+
 @command("tensor_to_list", _input(), summary="A tensor's values as a Tcl list, nesting kept.")
 def tensor_to_list(input):
-    return tcl_values(input)
+    fast = _fast_values(input)
+    return tcl_values(input) if fast is None else fast
 
 
 @command(
