@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Interp", "TclError", "install", "__version__"]
+__all__ = ["Interp", "TclError", "__version__", "install"]
 
 
 def __getattr__(name: str):

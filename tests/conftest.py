@@ -30,6 +30,7 @@ def run_tclsh(script: str, *args: str, env: dict[str, str] | None = None, timeou
     """Run a Tcl script (text) in a real tclsh with tcltorch on its auto_path."""
     return subprocess.run(
         ["tclsh", "/dev/stdin", *args],
+        check=False,
         input=script,
         capture_output=True,
         text=True,
@@ -42,6 +43,7 @@ def run_console(*args: str, stdin: str | None = None, timeout: float = 300, cwd:
     """Run the tcltorch console command (the installed entry point's module)."""
     return subprocess.run(
         [sys.executable, "-m", "tcltorch", *args],
+        check=False,
         input=stdin,
         capture_output=True,
         text=True,

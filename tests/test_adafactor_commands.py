@@ -49,15 +49,18 @@ def test_default_trajectory_matches_torch_optim_adafactor(interp, dtype, tol):
 
 
 OPTION_SETS = [
-    ("-beta1 0.9", dict(beta1=0.9)),
-    ("-weightDecay 0.01", dict(weight_decay=0.01)),
-    ("-decayRate -0.5", dict(decay_rate=-0.5)),
-    ("-decayRate 0.6", dict(decay_rate=0.6)),
-    ("-relativeStep false -lr 0.01", dict(relative_step=False, lr=0.01)),
-    ("-scaleParameter 0", dict(scale_parameter=False)),
-    ("-warmupInit yes", dict(warmup_init=True)),
-    ("-maximize true", dict(maximize=True)),
-    ("-clipThreshold 0.5 -eps2 1e-3 -epsScale 1e-2", dict(clip_threshold=0.5, eps2=1e-3, eps_scale=1e-2)),
+    ("-beta1 0.9", {"beta1": 0.9}),
+    ("-weightDecay 0.01", {"weight_decay": 0.01}),
+    ("-decayRate -0.5", {"decay_rate": -0.5}),
+    ("-decayRate 0.6", {"decay_rate": 0.6}),
+    ("-relativeStep false -lr 0.01", {"relative_step": False, "lr": 0.01}),
+    ("-scaleParameter 0", {"scale_parameter": False}),
+    ("-warmupInit yes", {"warmup_init": True}),
+    ("-maximize true", {"maximize": True}),
+    (
+        "-clipThreshold 0.5 -eps2 1e-3 -epsScale 1e-2",
+        {"clip_threshold": 0.5, "eps2": 1e-3, "eps_scale": 1e-2},
+    ),
 ]
 
 
@@ -94,7 +97,9 @@ def test_parameters_mix_modules_and_tensors_once_each(interp):
     lin = torch.nn.Linear(4, 3)
     m, extra = interp.put(lin), interp.put(torch.zeros(5))
     weight = interp.put(lin.weight)
-    opt = interp.get(interp.eval(f"torch::optimizer_adafactor -parameters [list {m} {extra} {weight} {extra}]"))
+    opt = interp.get(
+        interp.eval(f"torch::optimizer_adafactor -parameters [list {m} {extra} {weight} {extra}]")
+    )
     params = opt.param_groups[0]["params"]
     assert len(params) == 3
     assert interp.get(extra).requires_grad and interp.get(extra).is_leaf
@@ -133,14 +138,20 @@ INVALID = [
     ("-eps2 -1e-30", '-eps2 "-1e-30": must be a finite number >= 0'),
     ("-clipThreshold 0", '-clipThreshold "0": must be a finite number > 0'),
     ("-decayRate 0", '-decayRate "0": must be -1.0 (the default schedule) or a number c with 0 < |c| <= 1'),
-    ("-decayRate 1.5", '-decayRate "1.5": must be -1.0 (the default schedule) or a number c with 0 < |c| <= 1'),
+    (
+        "-decayRate 1.5",
+        '-decayRate "1.5": must be -1.0 (the default schedule) or a number c with 0 < |c| <= 1',
+    ),
     ("-decayRate -2", '-decayRate "-2": must be -1.0 (the default schedule) or a number c with 0 < |c| <= 1'),
     ("-beta1 1.0", '-beta1 "1.0": must be a finite number < 1 (negative: no momentum)'),
     ("-beta1 -inf", '-beta1 "-inf": must be a finite number < 1 (negative: no momentum)'),
     ("-weightDecay -0.1", '-weightDecay "-0.1": must be a finite number >= 0'),
     ("-epsScale -1", '-epsScale "-1": must be a finite number >= 0'),
     ("-relativeStep maybe", '-relativeStep "maybe": must be a boolean'),
-    ("-implementation fastest", '-implementation "fastest": must be auto, reference, foreach, compiled, or fused'),
+    (
+        "-implementation fastest",
+        '-implementation "fastest": must be auto, reference, foreach, compiled, or fused',
+    ),
 ]
 
 
@@ -160,7 +171,13 @@ def test_usage_errors(interp):
     cases = {
         "torch::optimizer_adafactor": ["TCL", "WRONGARGS"],
         "torch::optimizer_adafactor -lr 0.1": ["TORCH", "ARGS", "REQUIRED", "-parameters"],
-        f"torch::optimizer_adafactor -parameters {w} -invalid 1": ["TCL", "LOOKUP", "INDEX", "option", "-invalid"],
+        f"torch::optimizer_adafactor -parameters {w} -invalid 1": [
+            "TCL",
+            "LOOKUP",
+            "INDEX",
+            "option",
+            "-invalid",
+        ],
         f"torch::optimizer_adafactor -parameters {w} -lr": ["TORCH", "ARGS", "MISSING", "-lr"],
         "torch::optimizer_adafactor -parameters tensor999": ["TORCH", "HANDLE", "tensor999"],
         "torch::optimizer_adafactor -parameters {}": ["TORCH", "VALUE", "-parameters"],
@@ -178,7 +195,7 @@ def test_a_bad_entry_leaves_the_other_tensors_untouched(interp):
     g = interp.put(good)
     opt = interp.eval(f"torch::optimizer_adafactor {g}")
     other = interp.put(torch.zeros(2))
-    with pytest.raises(tcltorch.TclError, match='expected a tensor or module'):
+    with pytest.raises(tcltorch.TclError, match="expected a tensor or module"):
         interp.eval(f"torch::optimizer_adafactor -parameters [list {other} {opt}]")
     assert not interp.get(other).requires_grad
     with pytest.raises(tcltorch.TclError, match="not a leaf"):
@@ -188,7 +205,9 @@ def test_a_bad_entry_leaves_the_other_tensors_untouched(interp):
 
 def test_bfloat16_parameters_train_through_tcl(interp):
     w = torch.full((32, 16), 0.5, dtype=torch.bfloat16)
-    opt = interp.eval(f"torch::optimizer_adafactor {interp.put(w)} -relativeStep 0 -lr 0.01 -scaleParameter 0")
+    opt = interp.eval(
+        f"torch::optimizer_adafactor {interp.put(w)} -relativeStep 0 -lr 0.01 -scaleParameter 0"
+    )
     w.grad = torch.full_like(w, 1e-3)
     interp.eval(f"torch::optimizer_step {opt}")
     assert w.dtype == torch.bfloat16

@@ -161,7 +161,10 @@ def test_warmup_init_applies_only_to_the_relative_step():
 def test_missing_gradient_keeps_per_parameter_step_counts(impl):
     missing = {2: {3, 4}}
     got, params, opt = run_golden_inputs(
-        lambda ps: Adafactor(ps, lr=0.01, implementation=impl), torch.float64, steps=4, missing=missing,
+        lambda ps: Adafactor(ps, lr=0.01, implementation=impl),
+        torch.float64,
+        steps=4,
+        missing=missing,
         record=(2,),
     )
     assert [opt.state[p]["step"] for p in params] == [4, 4, 2, 4, 4]
@@ -202,8 +205,12 @@ def test_bfloat16_moves_like_float32(impl):
         for p in params:
             p.grad = (torch.randn(p.shape, generator=gen) * 1e-3).to(dtype)
         opt.step()
-        assert all(t.dtype == torch.float32 for st in opt.state.values() for t in st.values() if
-                   isinstance(t, torch.Tensor))
+        assert all(
+            t.dtype == torch.float32
+            for st in opt.state.values()
+            for t in st.values()
+            if isinstance(t, torch.Tensor)
+        )
         delta = torch.cat([(p.detach().float() - x.float()).reshape(-1) for p, x in zip(params, (w, b))])
         return delta.square().mean().sqrt().item()
 
@@ -364,14 +371,30 @@ def test_maximize_keeps_grad_and_equals_descent_on_negated_grads(impl):
 # --------------------------------------------------------------------------- validation
 
 BAD_OPTIONS = [
-    ("lr", 0.0), ("lr", -1.0), ("lr", float("inf")), ("lr", float("nan")), ("lr", "0.1"), ("lr", True),
-    ("eps2", -1e-30), ("eps2", float("inf")),
-    ("clip_threshold", 0.0), ("clip_threshold", -1.0),
-    ("decay_rate", 0.0), ("decay_rate", 1.5), ("decay_rate", -1.5), ("decay_rate", float("nan")),
-    ("beta1", 1.0), ("beta1", 1.5), ("beta1", float("-inf")),
-    ("weight_decay", -0.1), ("weight_decay", float("nan")),
+    ("lr", 0.0),
+    ("lr", -1.0),
+    ("lr", float("inf")),
+    ("lr", float("nan")),
+    ("lr", "0.1"),
+    ("lr", True),
+    ("eps2", -1e-30),
+    ("eps2", float("inf")),
+    ("clip_threshold", 0.0),
+    ("clip_threshold", -1.0),
+    ("decay_rate", 0.0),
+    ("decay_rate", 1.5),
+    ("decay_rate", -1.5),
+    ("decay_rate", float("nan")),
+    ("beta1", 1.0),
+    ("beta1", 1.5),
+    ("beta1", float("-inf")),
+    ("weight_decay", -0.1),
+    ("weight_decay", float("nan")),
     ("eps_scale", -1.0),
-    ("relative_step", 1), ("scale_parameter", "yes"), ("warmup_init", None), ("maximize", 0),
+    ("relative_step", 1),
+    ("scale_parameter", "yes"),
+    ("warmup_init", None),
+    ("maximize", 0),
     ("implementation", "fast"),
 ]
 
@@ -388,12 +411,21 @@ def test_invalid_option_raises_naming_it(name, value):
 
 @pytest.mark.parametrize(
     "kw",
-    [{"beta1": -1.0}, {"beta1": 0.0}, {"beta1": -0.5}, {"decay_rate": 1.0}, {"decay_rate": -0.3},
-     {"eps2": 0.0}, {"eps_scale": 0.0}, {"lr": 5}, {"clip_threshold": 1e-3}],
+    [
+        {"beta1": -1.0},
+        {"beta1": 0.0},
+        {"beta1": -0.5},
+        {"decay_rate": 1.0},
+        {"decay_rate": -0.3},
+        {"eps2": 0.0},
+        {"eps_scale": 0.0},
+        {"lr": 5},
+        {"clip_threshold": 1e-3},
+    ],
 )
 def test_edge_values_are_accepted(kw):
     opt = Adafactor([torch.nn.Parameter(torch.zeros(2))], **kw)
-    (key, value), = kw.items()
+    ((key, value),) = kw.items()
     assert opt.param_groups[0][key] == value
 
 
@@ -401,9 +433,17 @@ def test_defaults_are_the_spec_defaults():
     opt = Adafactor([torch.nn.Parameter(torch.zeros(2))])
     group = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
     assert group == {
-        "lr": 0.8, "eps2": 1e-30, "clip_threshold": 1.0, "decay_rate": -1.0, "beta1": -1.0,
-        "weight_decay": 0.0, "eps_scale": 1e-3, "relative_step": True, "scale_parameter": True,
-        "warmup_init": False, "maximize": False,
+        "lr": 0.8,
+        "eps2": 1e-30,
+        "clip_threshold": 1.0,
+        "decay_rate": -1.0,
+        "beta1": -1.0,
+        "weight_decay": 0.0,
+        "eps_scale": 1e-3,
+        "relative_step": True,
+        "scale_parameter": True,
+        "warmup_init": False,
+        "maximize": False,
     }
     assert opt.implementation == "auto"
     assert IMPLEMENTATIONS == ("auto", "reference", "foreach", "compiled", "fused")
@@ -552,6 +592,6 @@ def test_engine_imports_nothing_from_tcltorch():
 
 
 def test_optimizer_deepcopies():
-    params, opt = random_run(lambda ps: Adafactor(ps, beta1=0.9), SHAPES, steps=2)
+    _params, opt = random_run(lambda ps: Adafactor(ps, beta1=0.9), SHAPES, steps=2)
     clone = copy.deepcopy(opt)
     assert clone.state_bytes() == opt.state_bytes()

@@ -26,8 +26,8 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 SHAPES = [[5, 5], [3, 3], [7], [4, 3, 5], []]
 STEPS = 20
@@ -51,8 +51,7 @@ def make_inputs() -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
     gen = torch.Generator().manual_seed(SEED)
     init = [torch.randn(s, generator=gen, dtype=torch.float32).numpy() for s in SHAPES]
     grads = [
-        [torch.randn(s, generator=gen, dtype=torch.float32).numpy() for s in SHAPES]
-        for _ in range(STEPS)
+        [torch.randn(s, generator=gen, dtype=torch.float32).numpy() for s in SHAPES] for _ in range(STEPS)
     ]
     return init, grads
 
@@ -96,54 +95,127 @@ def keras_case(name, options, keras_kwargs, note=""):
 HF_PARAM_SCALED = {"relative_step": False, "scale_parameter": True}
 
 CASES = [
-    hf_case("hf_defaults_cap_0.8", {"lr": 0.8}, {**HF_PARAM_SCALED, "lr": 0.8}, per_step_rho=0.8,
-            note="the spec's anchor: our defaults = HF with its lr set to rho_t each step"),
-    hf_case("hf_paper_defaults", {"lr": 0.01}, {},
-            note="HF all defaults (relative_step, rho_t = min(1e-2, 1/sqrt t)) = our lr=0.01"),
-    hf_case("hf_beta1_0.9", {"lr": 0.8, "beta1": 0.9}, {**HF_PARAM_SCALED, "lr": 0.8, "beta1": 0.9},
-            per_step_rho=0.8, note="momentum: EMA of the scaled, clipped update"),
-    hf_case("hf_beta1_0", {"lr": 0.8, "beta1": 0.0}, {**HF_PARAM_SCALED, "lr": 0.8, "beta1": 0.0},
-            per_step_rho=0.8, note="beta1 = 0 keeps exp_avg = S (on, not off)"),
-    hf_case("hf_weight_decay_0.1", {"lr": 0.8, "weight_decay": 0.1},
-            {**HF_PARAM_SCALED, "lr": 0.8, "weight_decay": 0.1}, per_step_rho=0.8,
-            note="decoupled decay X -= lambda*alpha_t*X"),
-    hf_case("hf_beta1_0.5_weight_decay_0.05", {"lr": 0.8, "beta1": 0.5, "weight_decay": 0.05},
-            {**HF_PARAM_SCALED, "lr": 0.8, "beta1": 0.5, "weight_decay": 0.05}, per_step_rho=0.8),
-    hf_case("hf_warmup_init", {"lr": 0.8, "warmup_init": True}, {"warmup_init": True},
-            note="rho_t = min(lr, 1e-6*t, 1/sqrt t); 1e-6*t binds for t <= 20"),
-    hf_case("hf_scale_parameter_false", {"lr": 0.8, "scale_parameter": False},
-            {"relative_step": False, "scale_parameter": False, "lr": 0.8}, per_step_rho=0.8,
-            note="alpha_t = rho_t"),
-    hf_case("hf_relative_step_false", {"lr": 0.05, "relative_step": False},
-            {**HF_PARAM_SCALED, "lr": 0.05}, note="rho_t = lr constant, parameter-scaled"),
-    hf_case("hf_t5_recipe", {"lr": 1e-3, "relative_step": False, "scale_parameter": False},
-            {"relative_step": False, "scale_parameter": False, "warmup_init": False, "lr": 1e-3},
-            note="HF's documented T5 fine-tuning settings: alpha_t = lr"),
-    hf_case("hf_decay_rate_0.5", {"lr": 0.8, "decay_rate": -0.5},
-            {**HF_PARAM_SCALED, "lr": 0.8, "decay_rate": -0.5}, per_step_rho=0.8,
-            note="c = 0.5; our decay_rate=-0.5 and decay_rate=0.5 both mean this"),
-    hf_case("hf_decay_rate_1.0", {"lr": 0.8, "decay_rate": 1.0},
-            {**HF_PARAM_SCALED, "lr": 0.8, "decay_rate": -1.0}, per_step_rho=0.8,
-            note="c = 1: HF decay_rate=-1.0; ours must say +1.0 because -1.0 selects 0.8"),
-    hf_case("hf_clip_threshold_0.5", {"lr": 0.8, "clip_threshold": 0.5},
-            {**HF_PARAM_SCALED, "lr": 0.8, "clip_threshold": 0.5}, per_step_rho=0.8),
-    hf_case("hf_eps2_1e-3", {"lr": 0.8, "eps2": 1e-3},
-            {**HF_PARAM_SCALED, "lr": 0.8, "eps": (1e-3, 1e-3)}, per_step_rho=0.8,
-            note="eps2 (paper eps1) large enough to change the trajectory"),
-    hf_case("hf_eps_scale_2.0", {"lr": 0.8, "eps_scale": 2.0},
-            {**HF_PARAM_SCALED, "lr": 0.8, "eps": (1e-30, 2.0)}, per_step_rho=0.8,
-            note="the parameter-scale floor binds (RMS(X) ~ 1 < 2)"),
-    hf_case("hf_missing_grad", {"lr": 0.01}, {}, missing={"2": [3, 4]},
-            note="the (7,) tensor has no gradient at steps 3 and 4: per-parameter step counts"),
-    keras_case("keras_cap_0.8", {"lr": 0.8}, {"learning_rate": 0.8},
-               note="our defaults in float32"),
+    hf_case(
+        "hf_defaults_cap_0.8",
+        {"lr": 0.8},
+        {**HF_PARAM_SCALED, "lr": 0.8},
+        per_step_rho=0.8,
+        note="the spec's anchor: our defaults = HF with its lr set to rho_t each step",
+    ),
+    hf_case(
+        "hf_paper_defaults",
+        {"lr": 0.01},
+        {},
+        note="HF all defaults (relative_step, rho_t = min(1e-2, 1/sqrt t)) = our lr=0.01",
+    ),
+    hf_case(
+        "hf_beta1_0.9",
+        {"lr": 0.8, "beta1": 0.9},
+        {**HF_PARAM_SCALED, "lr": 0.8, "beta1": 0.9},
+        per_step_rho=0.8,
+        note="momentum: EMA of the scaled, clipped update",
+    ),
+    hf_case(
+        "hf_beta1_0",
+        {"lr": 0.8, "beta1": 0.0},
+        {**HF_PARAM_SCALED, "lr": 0.8, "beta1": 0.0},
+        per_step_rho=0.8,
+        note="beta1 = 0 keeps exp_avg = S (on, not off)",
+    ),
+    hf_case(
+        "hf_weight_decay_0.1",
+        {"lr": 0.8, "weight_decay": 0.1},
+        {**HF_PARAM_SCALED, "lr": 0.8, "weight_decay": 0.1},
+        per_step_rho=0.8,
+        note="decoupled decay X -= lambda*alpha_t*X",
+    ),
+    hf_case(
+        "hf_beta1_0.5_weight_decay_0.05",
+        {"lr": 0.8, "beta1": 0.5, "weight_decay": 0.05},
+        {**HF_PARAM_SCALED, "lr": 0.8, "beta1": 0.5, "weight_decay": 0.05},
+        per_step_rho=0.8,
+    ),
+    hf_case(
+        "hf_warmup_init",
+        {"lr": 0.8, "warmup_init": True},
+        {"warmup_init": True},
+        note="rho_t = min(lr, 1e-6*t, 1/sqrt t); 1e-6*t binds for t <= 20",
+    ),
+    hf_case(
+        "hf_scale_parameter_false",
+        {"lr": 0.8, "scale_parameter": False},
+        {"relative_step": False, "scale_parameter": False, "lr": 0.8},
+        per_step_rho=0.8,
+        note="alpha_t = rho_t",
+    ),
+    hf_case(
+        "hf_relative_step_false",
+        {"lr": 0.05, "relative_step": False},
+        {**HF_PARAM_SCALED, "lr": 0.05},
+        note="rho_t = lr constant, parameter-scaled",
+    ),
+    hf_case(
+        "hf_t5_recipe",
+        {"lr": 1e-3, "relative_step": False, "scale_parameter": False},
+        {"relative_step": False, "scale_parameter": False, "warmup_init": False, "lr": 1e-3},
+        note="HF's documented T5 fine-tuning settings: alpha_t = lr",
+    ),
+    hf_case(
+        "hf_decay_rate_0.5",
+        {"lr": 0.8, "decay_rate": -0.5},
+        {**HF_PARAM_SCALED, "lr": 0.8, "decay_rate": -0.5},
+        per_step_rho=0.8,
+        note="c = 0.5; our decay_rate=-0.5 and decay_rate=0.5 both mean this",
+    ),
+    hf_case(
+        "hf_decay_rate_1.0",
+        {"lr": 0.8, "decay_rate": 1.0},
+        {**HF_PARAM_SCALED, "lr": 0.8, "decay_rate": -1.0},
+        per_step_rho=0.8,
+        note="c = 1: HF decay_rate=-1.0; ours must say +1.0 because -1.0 selects 0.8",
+    ),
+    hf_case(
+        "hf_clip_threshold_0.5",
+        {"lr": 0.8, "clip_threshold": 0.5},
+        {**HF_PARAM_SCALED, "lr": 0.8, "clip_threshold": 0.5},
+        per_step_rho=0.8,
+    ),
+    hf_case(
+        "hf_eps2_1e-3",
+        {"lr": 0.8, "eps2": 1e-3},
+        {**HF_PARAM_SCALED, "lr": 0.8, "eps": (1e-3, 1e-3)},
+        per_step_rho=0.8,
+        note="eps2 (paper eps1) large enough to change the trajectory",
+    ),
+    hf_case(
+        "hf_eps_scale_2.0",
+        {"lr": 0.8, "eps_scale": 2.0},
+        {**HF_PARAM_SCALED, "lr": 0.8, "eps": (1e-30, 2.0)},
+        per_step_rho=0.8,
+        note="the parameter-scale floor binds (RMS(X) ~ 1 < 2)",
+    ),
+    hf_case(
+        "hf_missing_grad",
+        {"lr": 0.01},
+        {},
+        missing={"2": [3, 4]},
+        note="the (7,) tensor has no gradient at steps 3 and 4: per-parameter step counts",
+    ),
+    keras_case("keras_cap_0.8", {"lr": 0.8}, {"learning_rate": 0.8}, note="our defaults in float32"),
     keras_case("keras_cap_0.01", {"lr": 0.01}, {"learning_rate": 0.01}),
-    keras_case("keras_decay_rate_0.5", {"lr": 0.8, "decay_rate": -0.5},
-               {"learning_rate": 0.8, "beta_2_decay": -0.5}),
-    keras_case("keras_clip_threshold_0.5", {"lr": 0.8, "clip_threshold": 0.5},
-               {"learning_rate": 0.8, "clip_threshold": 0.5}),
-    keras_case("keras_eps", {"lr": 0.8, "eps2": 1e-3, "eps_scale": 2.0},
-               {"learning_rate": 0.8, "epsilon_1": 1e-3, "epsilon_2": 2.0}),
+    keras_case(
+        "keras_decay_rate_0.5", {"lr": 0.8, "decay_rate": -0.5}, {"learning_rate": 0.8, "beta_2_decay": -0.5}
+    ),
+    keras_case(
+        "keras_clip_threshold_0.5",
+        {"lr": 0.8, "clip_threshold": 0.5},
+        {"learning_rate": 0.8, "clip_threshold": 0.5},
+    ),
+    keras_case(
+        "keras_eps",
+        {"lr": 0.8, "eps2": 1e-3, "eps_scale": 2.0},
+        {"learning_rate": 0.8, "epsilon_1": 1e-3, "epsilon_2": 2.0},
+    ),
 ]
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import inspect
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -154,7 +155,11 @@ def parse_tcl_bool(text: str) -> bool | None:
     if not s:
         return None
     hits = [w for w in _TRUE + _FALSE if w.startswith(s)]
-    if len(hits) == 1 or (hits and all(h in _TRUE for h in hits)) or (hits and all(h in _FALSE for h in hits)):
+    if (
+        len(hits) == 1
+        or (hits and all(h in _TRUE for h in hits))
+        or (hits and all(h in _FALSE for h in hits))
+    ):
         return hits[0] in _TRUE
     return None
 
@@ -456,7 +461,9 @@ class Command:
         while i < n:
             opt = self._option(args[i])
             if i + 1 >= n:
-                raise TclError(f'missing value for option "{args[i]}"', ["TORCH", "ARGS", "MISSING", opt.flag])
+                raise TclError(
+                    f'missing value for option "{args[i]}"', ["TORCH", "ARGS", "MISSING", opt.flag]
+                )
             if opt.name in given_positionally:
                 raise TclError(
                     f'option "{opt.flag}" was also given as an argument', ["TORCH", "ARGS", "TWICE", opt.flag]
@@ -467,7 +474,9 @@ class Command:
             if opt.required and opt.name not in raw:
                 if not named_form and opt.positional:
                     raise wrong_args(self.usage(invoked))
-                raise TclError(f'missing required option "{opt.flag}"', ["TORCH", "ARGS", "REQUIRED", opt.flag])
+                raise TclError(
+                    f'missing required option "{opt.flag}"', ["TORCH", "ARGS", "REQUIRED", opt.flag]
+                )
         kwargs: dict[str, Any] = {}
         for opt in self._head:
             text = raw.get(opt.name)
@@ -507,10 +516,17 @@ def command(
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
             raise ValueError(f"torch::{name} is declared twice")
-        REGISTRY[name] = Command(name, fn, options, summary or (fn.__doc__ or "").strip().split("\n")[0],
-                                 alias, extra_aliases, context,
-                                 inspect.cleandoc(fn.__doc__ or "") if doc is None else doc, examples)
+        REGISTRY[name] = Command(
+            name,
+            fn,
+            options,
+            summary or (fn.__doc__ or "").strip().split("\n")[0],
+            alias,
+            extra_aliases,
+            context,
+            inspect.cleandoc(fn.__doc__ or "") if doc is None else doc,
+            examples,
+        )
         return fn
 
     return register
-
