@@ -22,6 +22,8 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from tcltorch.optim._checks import check_adam_like
+
 
 class NovoGrad(Optimizer):
     """NovoGrad (see the module docstring).
@@ -46,15 +48,7 @@ class NovoGrad(Optimizer):
         grad_averaging: bool = False,
         maximize: bool = False,
     ) -> None:
-        if not lr > 0:
-            raise ValueError(f"invalid lr {lr!r}: must be > 0")
-        for i, b in enumerate(betas):
-            if not 0 <= b < 1:
-                raise ValueError(f"invalid beta{i + 1} {b!r}: must be in [0, 1)")
-        if not eps >= 0:
-            raise ValueError(f"invalid eps {eps!r}: must be >= 0")
-        if not weight_decay >= 0:
-            raise ValueError(f"invalid weight_decay {weight_decay!r}: must be >= 0")
+        check_adam_like(lr, betas, eps, weight_decay)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
