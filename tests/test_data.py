@@ -125,3 +125,173 @@ def test_create_errors(interp, data, message):
     text, code = error(interp, f"torch::tensor_create {data}")
     assert text == message
     assert code == ["TORCH", "VALUE", "-data"]
+
+
+# --- tensor files ------------------------------------------------------------------------------
+
+FILE_DTYPES = [
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.int64,
+    torch.int32,
+    torch.int8,
+    torch.uint8,
+    torch.bool,
+    torch.complex64,
+]
+
+
+@pytest.mark.parametrize("ext", ["npy", "safetensors", "pt"])
+@pytest.mark.parametrize("dtype", FILE_DTYPES + [torch.bfloat16])
+def test_tensor_file_round_trip_bit_exact(interp, tmp_path, ext, dtype):
+    if dtype == torch.complex64 and ext == "safetensors":
+        pytest.skip("safetensors has no complex dtype")
+    torch.manual_seed(1)
+    t = (torch.randn(3, 5) * 100).to(dtype) if dtype != torch.complex64 else torch.randn(3, 5, dtype=dtype)
+    if dtype.is_floating_point:
+        t.view(-1)[0] = float("nan")
+        t.view(-1)[1] = -0.0
+    f = str(tmp_path / f"t.{ext}")
+    h = interp.put(t)
+    if dtype == torch.bfloat16 and ext == "npy":
+        text, code = error(interp, f"torch::tensor_save {h} {f}")
+        assert "bfloat16" in text and code[:2] == ["TORCH", "VALUE"]
+        return
+    assert interp.eval(f"torch::tensor_save {h} {f}") == f
+    back = interp.get(interp.eval(f"torch::tensor_load {f}"))
+    assert back.dtype == t.dtype and back.shape == t.shape
+    assert torch.equal(
+        back.view(torch.uint8) if dtype != torch.bool else back,
+        t.view(torch.uint8) if dtype != torch.bool else t,
+    )
+
+
+def test_tensor_files_are_readable_by_numpy_and_safetensors(interp, tmp_path):
+    import numpy as np
+    from safetensors.torch import load_file
+
+    h = interp.put(torch.arange(6.0).reshape(2, 3))
+    interp.eval(f"torch::tensor_save {h} {tmp_path}/a.npy; torch::tensor_save {h} {tmp_path}/a.safetensors")
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    assert torch.equal(load_file(str(tmp_path / "a.safetensors"))["tensor"], torch.arange(6.0).reshape(2, 3))
+    np.save(tmp_path / "b.npy", np.arange(4, dtype=">i4"))  # big-endian from elsewhere
+    assert interp.get(interp.eval(f"torch::tensor_load {tmp_path}/b.npy")).tolist() == [0, 1, 2, 3]
+
+
+def test_tensor_file_errors(interp, tmp_path):
+    import numpy as np
+
+    h = interp.put(torch.ones(2))
+    text, _ = error(interp, f"torch::tensor_save {h} {tmp_path}/a.txt")
+    assert "must end in .npy, .safetensors or .pt" in text
+    text, code = error(interp, f"torch::tensor_load {tmp_path}/missing.npy")
+    assert "couldn't open" in text and code[0] == "POSIX"
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    assert "not a valid .safetensors" in error(interp, f"torch::tensor_load {tmp_path}/bad.safetensors")[0]
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert "not a valid .npy" in error(interp, f"torch::tensor_load {tmp_path}/obj.npy")[0]
+    torch.save({"a": torch.ones(1)}, tmp_path / "d.pt")
+    assert "does not hold a tensor" in error(interp, f"torch::tensor_load {tmp_path}/d.pt")[0]
+    os_fifo = tmp_path / "fifo.npy"
+    import os
+
+    os.mkfifo(os_fifo)
+    assert "FIFO" in error(interp, f"torch::tensor_save {h} {os_fifo}")[0]
+
+
+def test_state_dict_safetensors(interp, tmp_path):
+    m = interp.eval("torch::linear 3 2")
+    f = tmp_path / "m.safetensors"
+    interp.eval(f"torch::save_state_dict {m} {f}")
+    model = interp.get(m)
+    from safetensors.torch import load_file
+
+    saved = load_file(str(f))
+    assert set(saved) == {"weight", "bias"} and torch.equal(saved["weight"], model.weight.detach())
+    m2 = interp.eval("torch::linear 3 2")
+    interp.eval(f"torch::load_state_dict {m2} {f}")
+    assert torch.equal(interp.get(m2).weight, model.weight)
+    m3 = interp.eval("torch::linear 4 2")
+    assert "weight" in error(interp, f"torch::load_state_dict {m3} {f}")[0]
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def test_load_csv_header_exponents_columns(interp, tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("# comment line\nx, y ,z\n1,2.5e1,-3E-2\n\n4.,  -5e+0,6\n")
+    t = interp.get(interp.eval(f"torch::load_csv {f} -skipRows 1 -header 1 -dtype float64"))
+    assert torch.equal(t, torch.tensor([[1, 25, -0.03], [4, -5, 6]], dtype=torch.float64))
+    t = interp.get(interp.eval(f"torch::load_csv {f} -skipRows 1 -header 1 -columns {{z x}}"))
+    assert torch.equal(t, torch.tensor([[-0.03, 1], [6, 4]], dtype=torch.float32))
+    g = tmp_path / "e.tsv"
+    g.write_text("1;2\n3;4\n")
+    t = interp.get(interp.eval(f"torch::load_csv {g} -delimiter {{;}} -columns 1 -dtype int64"))
+    assert t.tolist() == [[2], [4]] and t.dtype == torch.int64
+
+
+def test_load_csv_bad_field_line_and_column(interp, tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("a,b,c\n1,2,3\n4,five,6\n")
+    text, code = error(interp, f"torch::load_csv {f} -header 1")
+    assert text == f'invalid -file "{f}": line 3 column 2: expected a number but got "five"'
+    assert code == ["TORCH", "VALUE", "-file"]
+    f.write_text("1,2\n3\n")
+    assert "line 2 has 1 fields, expected 2" in error(interp, f"torch::load_csv {f}")[0]
+    f.write_text("1,2\n3,\n")
+    assert "line 2 column 2" in error(interp, f"torch::load_csv {f}")[0]
+    assert "-columns" in error(interp, f"torch::load_csv {f} -columns q")[0]
+
+
+# --- batching loop -----------------------------------------------------------------------------
+
+
+def _epoch_rows(interp, n, extra=""):
+    interp.eval(f"set X [torch::arange {n}]; set seen {{}}")
+    interp.eval(
+        f"torch::foreach_batch {{xb}} [list $X] -batchSize 3 {extra} {{lappend seen [torch::tensor_to_list $xb]}}"
+    )
+    return [[int(v) for v in b.split()] for b in interp.eval("join $seen |").split("|")]
+
+
+def test_foreach_batch_covers_rows_once(interp):
+    batches = _epoch_rows(interp, 10)
+    assert batches == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    shuffled = _epoch_rows(interp, 10, "-shuffle 1 -seed 7")
+    assert sorted(sum(shuffled, [])) == list(range(10)) and sum(shuffled, []) != list(range(10))
+    assert _epoch_rows(interp, 10, "-shuffle 1 -seed 7") == shuffled
+    g = torch.Generator()
+    g.manual_seed(7 + 2)
+    assert (
+        sum(_epoch_rows(interp, 10, "-shuffle 1 -seed 7 -epoch 2"), [])
+        == torch.randperm(10, generator=g).tolist()
+    )
+    assert _epoch_rows(interp, 10, "-dropLast 1") == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
+@pytest.mark.parametrize(
+    "n, world, drop", [(10, 3, False), (10, 3, True), (7, 4, False), (2, 4, False), (9, 3, True)]
+)
+def test_batch_order_is_distributed_sampler(n, world, drop):
+    from torch.utils.data.distributed import DistributedSampler
+
+    from tcltorch.commands.data import batch_order
+
+    for shuffle in (False, True):
+        for rank in range(world):
+            sampler = DistributedSampler(
+                range(n), num_replicas=world, rank=rank, shuffle=shuffle, seed=5, drop_last=drop
+            )
+            sampler.set_epoch(3)
+            assert batch_order(n, shuffle, 5, 3, drop, rank, world).tolist() == list(sampler)
+
+
+def test_foreach_batch_frees_handles_and_checks(interp):
+    interp.eval("set X [torch::zeros {5 2}]; set Y [torch::zeros 4]")
+    before = len(interp.handles())
+    interp.eval("torch::foreach_batch {a} [list $X] -batchSize 2 { torch::ones 3; torch::tensor_add $a 1 }")
+    assert len(interp.handles()) == before
+    assert "same number of rows" in error(interp, "torch::foreach_batch {a b} [list $X $Y] {}")[0]
+    assert "-batchSize" in error(interp, "torch::foreach_batch {a} [list $X] -batchSize 0 {}")[0]
