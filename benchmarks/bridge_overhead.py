@@ -6,6 +6,13 @@ Python host, against the same operation done directly in Python.
 Prints µs/call for each way in and the difference ("added per command"), which is
 what the bridge costs: Tcl dispatch, argument conversion, spec parsing, handle
 lookup and result conversion.  Target: under 3 µs added per command.
+
+Two figures: commands that create nothing (tensor_shape), and commands that make a
+tensor (``torch::tensor_add $a $b`` on 4x4, results freed by ``torch::scope`` as a
+training loop frees them) against ``torch.add(a, b)``.  Then bulk conversion in one
+process side by side (Python host): ``tensor_create`` of a 10^6-number Tcl list against
+``torch.tensor(list)``, ``tensor_to_list`` of 10^6 float32/float64 values against
+``tolist()`` (targets: at most 2x).  ``--bulk 0`` skips that part.
 """
 
 from __future__ import annotations
@@ -14,15 +21,17 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 import timeit
+from typing import Any
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import tcltorch  # noqa: E402
-from tcltorch.__main__ import tcl_path  # noqa: E402
+import tcltorch
+from tcltorch.__main__ import tcl_path
 
 TCL_LOOP = """
 set t [torch::zeros {{2 3}}]
@@ -42,6 +51,86 @@ foreach cmd {{
 }}
 set r
 """
+
+
+CREATE_LOOP = """
+set a [torch::ones {{4 4}}]
+set b [torch::ones {{4 4}}]
+set best 1e9
+for {{set rep 0}} {{$rep < 5}} {{incr rep}} {{
+    set us [lindex [time {{torch::scope {{
+        for {{set i 0}} {{$i < 100}} {{incr i}} {{ torch::tensor_add $a $b }}
+    }}}} {rounds}] 0]
+    if {{$us < $best}} {{set best $us}}
+}}
+set loop 1e9
+for {{set rep 0}} {{$rep < 5}} {{incr rep}} {{
+    set us [lindex [time {{for {{set i 0}} {{$i < 100}} {{incr i}} {{ set x $a }}}} {rounds}] 0]
+    if {{$us < $loop}} {{set loop $us}}
+}}
+list [expr {{$best / 100.0}}] [expr {{$loop / 100.0}}]
+"""
+
+
+def creating(calls: int) -> tuple[float, float, float, float]:
+    """(tclsh, py-host, torch.add) µs per tensor_add in a scope, and the Tcl loop's own cost."""
+    rounds = max(calls // 100, 10)
+    script = CREATE_LOOP.format(rounds=rounds)
+    env = dict(os.environ, TCLLIBPATH=tcl_path())
+    full = "package require tcltorch\nputs [apply {{} {" + script + "}}]\n"
+    proc = subprocess.run(["tclsh"], input=full, capture_output=True, text=True, env=env, check=True)
+    tclsh, loop = (float(x) for x in proc.stdout.split())
+    interp = tcltorch.Interp()
+    host = float(interp.eval("apply {{} {" + script + "}}").split()[0])
+    a, b = torch.ones(4, 4), torch.ones(4, 4)
+
+    def direct() -> None:
+        for _ in range(100):
+            torch.add(a, b)
+
+    base = min(timeit.repeat(direct, number=rounds, repeat=5)) / (rounds * 100) * 1e6
+    return tclsh, host, base, loop
+
+
+def _best_ms(fn: Any, repeat: int = 3) -> float:
+    best = 1e9
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def bulk(n: int) -> list[tuple[str, float, float]]:
+    """(label, tcltorch ms, torch ms) for the bulk conversions, one process side by side."""
+    interp = tcltorch.Interp()
+    interp.eval(f"set l {{}}; for {{set i 0}} {{$i < {n}}} {{incr i}} {{lappend l [expr {{rand()}}]}}; list")
+    values = [float(v) for v in interp.eval("set l").split()]
+    t32 = torch.rand(n)
+    t64 = t32.double()
+    h32, h64 = interp.put(t32), interp.put(t64)
+    return [
+        (
+            f"tensor_create of {n} numbers vs torch.tensor(list)",
+            _best_ms(lambda: interp.eval("torch::scope {torch::tensor_create $l -dtype float64}; list")),
+            _best_ms(lambda: torch.tensor(values, dtype=torch.float64)),
+        ),
+        (
+            f"tensor_to_list float32 ({n}) vs tolist()",
+            _best_ms(lambda: interp.eval(f"torch::tensor_to_list {h32}; list")),
+            _best_ms(t32.tolist),
+        ),
+        (
+            f"tensor_to_list float64 ({n}) vs tolist()",
+            _best_ms(lambda: interp.eval(f"torch::tensor_to_list {h64}; list")),
+            _best_ms(t64.tolist),
+        ),
+        (
+            f"  float32 list with its string form ({n})",
+            _best_ms(lambda: interp.eval(f"string length [torch::tensor_to_list {h32}]"), 1),
+            _best_ms(t32.tolist),
+        ),
+    ]
 
 
 def python_direct(calls: int) -> dict[str, float]:
@@ -71,6 +160,7 @@ def python_host_times(calls: int) -> tuple[list[float], float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--bulk", type=int, default=1_000_000, help="numbers in the bulk figures (0: skip)")
     args = parser.parse_args()
     direct = python_direct(args.calls)
     tclsh = tclsh_times(args.calls)
@@ -91,6 +181,16 @@ def main() -> None:
     print(f"interp.call('torch::tensor_shape', h) from Python: {call_from_python:.3f} µs")
     added = max(tclsh[1] - direct["shape"], host[1] - direct["shape"])
     print(f"added per command (tensor_shape, worst host): {added:.2f} µs  (target < 3 µs)")
+    c_tclsh, c_host, c_base, c_loop = creating(args.calls)
+    print(
+        f"torch::tensor_add $a $b (4x4, freed by torch::scope): tclsh {c_tclsh:.3f}  py-host {c_host:.3f}  "
+        f"torch.add {c_base:.3f} µs  (Tcl loop itself {c_loop:.3f})"
+    )
+    made = max(c_tclsh, c_host) - c_base
+    print(f"added per creating command (tensor_add, worst host): {made:.2f} µs  (target <= 3 µs)")
+    if args.bulk:
+        for label, ours, theirs in bulk(args.bulk):
+            print(f"{label:58} {ours:9.1f} ms {theirs:9.1f} ms  ratio {ours / theirs:6.2f}  (target <= 2)")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tcltorch.commands import io
+from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.core import scoped_eval
 from tcltorch.commands.spec import Bool, DType, Int, Opt, Script, Str, command, dtype_name
 from tcltorch.commands.tensors import Seed, TensorList, _input
@@ -114,8 +115,11 @@ def tensor_save(input, file):
     under the name `tensor`, `.pt` (or `.pth`) is `torch.save` of the tensor.  The file
     is written atomically: a temporary file in the same directory is fsynced and renamed
     over the target, so it is either the old file or the complete new one; only a regular
-    file is replaced.  The tensor is saved as it is on the CPU, detached.  The result is
-    the file name.
+    file is replaced.  The tensor is saved as it is on the CPU, detached.
+
+    ## Return Value
+
+    The file name.
 
     Examples:
         set f /tmp/tcltorch_doc_t.npy
@@ -439,8 +443,11 @@ def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, pr
     `-batchSize`.
 
     `-progress 1` draws a progress bar with the rate and the time left on stderr when
-    stderr is a terminal, and writes one line when the loop ends otherwise.  The result is
-    empty.
+    stderr is a terminal, and writes one line when the loop ends otherwise.
+
+    ## Return Value
+
+    An empty result (as `foreach`); `return` in the body returns from the enclosing proc.
 
     Examples:
         set X [torch::arange 10]
@@ -499,3 +506,6 @@ def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, pr
             break
     if bar is not None:
         bar.finish(done, seen)
+
+
+examples_from_docstrings(__name__)
