@@ -1161,9 +1161,10 @@ class Adafactor(Optimizer):
         for group in self.param_groups:
             params, grads, states = [], [], []
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                if p.grad.is_sparse:
+                if grad.is_sparse:
                     raise RuntimeError("Adafactor does not support sparse gradients")
                 if not p.is_floating_point() or p.is_complex():
                     raise RuntimeError(f"Adafactor needs real floating-point parameters, got {p.dtype}")
@@ -1172,7 +1173,7 @@ class Adafactor(Optimizer):
                 if p.numel() == 0:
                     continue
                 params.append(p)
-                grads.append(p.grad)
+                grads.append(grad)
                 states.append(st)
             if params:
                 self._update_group(group, params, grads, states)
@@ -1181,13 +1182,21 @@ class Adafactor(Optimizer):
 
     def _update_group(self, group, params, grads, states) -> None:
         hyper = _Hyper.of(group)
+        impl = _resolve(self.implementation, params[0].device.type)
+        if impl == "fused":  # the native step derives rho_t and beta2_t itself
+            fused = [i for i, (p, g, st) in enumerate(zip(params, grads, states)) if _fused_ok(p, g, st)]
+            norms = None
+            if _REUSE_PARAM_NORM and hyper.scale_parameter:
+                norms = self.__dict__.setdefault("_fused_norms", {})
+            if len(fused) == len(params) and _fused_update(params, grads, states, group, norms):
+                self._ran.add("fused")
+                return
         exponent = decay_exponent(float(group["decay_rate"]))
         lr = float(group["lr"])
         rhos = [
             relative_step_size(lr, st["step"], group["relative_step"], group["warmup_init"]) for st in states
         ]
         weights = [second_moment_weight(st["step"], exponent) for st in states]
-        impl = _resolve(self.implementation, params[0].device.type)
         if impl == "reference":
             for p, g, st, rho, w in zip(params, grads, states, rhos, weights):
                 _tensor_update(
@@ -1200,22 +1209,20 @@ class Adafactor(Optimizer):
             todo = _compiled_update(params, grads, states, rhos, weights, hyper)
             if len(todo) < len(params):
                 self._ran.add("compiled")
-        elif impl == "fused":
-            fused = [i for i in todo if _fused_ok(params[i], grads[i], states[i])]
-            if fused:
-                norms = None
-                if _REUSE_PARAM_NORM and hyper.scale_parameter:
-                    norms = self.__dict__.setdefault("_fused_norms", {})
-                if _fused_update(
-                    [params[i] for i in fused],
-                    [grads[i] for i in fused],
-                    [states[i] for i in fused],
-                    group,
-                    norms,
-                ):
-                    self._ran.add("fused")
-                    done = set(fused)
-                    todo = [i for i in todo if i not in done]
+        elif (
+            impl == "fused"
+            and 0 < len(fused) < len(params)
+            and _fused_update(
+                [params[i] for i in fused],
+                [grads[i] for i in fused],
+                [states[i] for i in fused],
+                group,
+                norms,
+            )
+        ):
+            self._ran.add("fused")
+            done = set(fused)
+            todo = [i for i in todo if i not in done]
         if todo:
             self._ran.add("foreach")
         buckets: dict[tuple, list[int]] = {}
