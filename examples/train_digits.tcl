@@ -19,7 +19,7 @@
 # prints and writes the checkpoint.
 #
 # Everything is seeded: the train/held-out split, the initial weights and each epoch's order of
-# mini-batches (a function of the epoch number alone), so training 2 epochs and resuming for 1
+# mini-batches (torch::foreach_batch -seed with -epoch: a function of the epoch number alone), so training 2 epochs and resuming for 1
 # more gives exactly the weights of 3 epochs trained in one go (with the same number of torch
 # threads: the script uses 1 unless OMP_NUM_THREADS says otherwise).
 
@@ -156,38 +156,31 @@ proc heldOutAccuracy {} {
     }
 }
 
-# The order of the mini-batches of one epoch depends on the epoch number alone.
-proc epochOrder {epoch} {
-    global nTrain seed
-    torch::tensor_create -data [shuffled $nTrain [expr {$seed + $epoch}]] -dtype int64
-}
+# A progress bar on stderr while an epoch runs, when stderr is a terminal (rank 0 only).
+set progress [expr {$rank == 0 && [dict exists [chan configure stderr] -mode]}]
 
 set lastLoss 0.0
 for {set epoch [expr {$done + 1}]} {$epoch <= $epochs} {incr epoch} {
     set total 0.0
     set steps 0
-    torch::scope {
-        set perm [epochOrder $epoch]
-        for {set start 0} {$start < $nTrain} {incr start $batch} {
-            # one step; every handle made inside is freed when the step ends
-            set loss [torch::scope {
-                # this rank's share of the mini-batch (all of it when alone)
-                set rows [expr {min($batch, $nTrain - $start)}]
-                set share [expr {($rows + $ranks - 1) / $ranks}]
-                set lo [expr {$start + min($rank * $share, $rows)}]
-                set hi [expr {$start + min(($rank + 1) * $share, $rows)}]
-                set idx [torch::tensor_slice $perm 0 $lo $hi]
-                set x [torch::tensor_index_select $Xtrain 0 $idx]
-                set y [torch::tensor_index_select $Ytrain 0 $idx]
-                torch::optimizer_zero_grad $opt
-                set l [torch::cross_entropy_loss [torch::layer_forward $net $x] $y]
-                torch::tensor_backward $l
-                torch::optimizer_step $opt
-                torch::tensor_item $l
-            }]
-            set total [expr {$total + $loss}]
-            incr steps
-        }
+    # The mini-batches of one epoch, in an order that depends on the epoch number alone;
+    # each body runs in its own scope (every handle made inside is freed when the step ends).
+    # -shard 0: every rank sees every mini-batch and computes its share of it.
+    torch::foreach_batch {xb yb} [list $Xtrain $Ytrain] -batchSize $batch -shuffle 1 -seed $seed \
+            -epoch $epoch -shard 0 -progress $progress {
+        # this rank's share of the mini-batch (all of it when alone)
+        set rows [torch::tensor_numel $yb]
+        set share [expr {($rows + $ranks - 1) / $ranks}]
+        set lo [expr {min($rank * $share, $rows)}]
+        set hi [expr {min(($rank + 1) * $share, $rows)}]
+        set x [torch::tensor_slice $xb 0 $lo $hi]
+        set y [torch::tensor_slice $yb 0 $lo $hi]
+        torch::optimizer_zero_grad $opt
+        set l [torch::cross_entropy_loss [torch::layer_forward $net $x] $y]
+        torch::tensor_backward $l
+        torch::optimizer_step $opt
+        set total [expr {$total + [torch::tensor_item $l]}]
+        incr steps
     }
     set lastLoss [expr {$total / $steps}]
     if {$ranks > 1} {   ;# the mean over the ranks' shares

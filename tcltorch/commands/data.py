@@ -359,6 +359,7 @@ class _Progress:
         self.ctx, self.total, self.epoch = ctx, total, epoch
         self.start = self.last = time.monotonic()
         self.tty = os.isatty(2)
+        self.drawn = -1
 
     def _write(self, text: str) -> None:
         self.ctx.call("puts", "-nonewline", "stderr", text)
@@ -370,7 +371,7 @@ class _Progress:
         now = time.monotonic()
         if now - self.last < 0.1 and done < self.total:
             return
-        self.last = now
+        self.last, self.drawn = now, done
         elapsed = max(now - self.start, 1e-9)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else 0.0
@@ -383,7 +384,9 @@ class _Progress:
         elapsed = time.monotonic() - self.start
         rate = rows / elapsed if elapsed > 0 else 0.0
         if self.tty:
-            self.step(done)
+            if self.drawn != done:
+                self.last = 0.0
+                self.step(done)
             self._write("\n")
         else:
             self._write(
@@ -420,11 +423,18 @@ def _clock(seconds: float) -> str:
         aliases=("drop_last",),
     ),
     Opt("progress", Bool(), default=False, positional=False, help="show progress on stderr"),
+    Opt(
+        "shard",
+        Bool(),
+        default=True,
+        positional=False,
+        help="when distributed, visit only this rank's shard (0: every rank visits every row)",
+    ),
     Opt("body", Script(), last=True, help="script run for each batch in its own scope"),
     context=True,
     summary="Run a script for each mini-batch of rows of one or more tensors.",
 )
-def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, progress, body, ctx):
+def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, progress, shard, body, ctx):
     """Run a script once per mini-batch of rows, in Tcl's `foreach` style.
 
     The tensors (all with the same number of rows, their first dimension) are cut into
@@ -439,8 +449,9 @@ def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, pr
     torch.distributed is initialised (torch::distributed_init), each rank visits only its
     shard, as torch's DistributedSampler gives it: the order is padded by repeating rows
     (or, with `-dropLast 1`, cut) to a multiple of the world size and rank r takes every
-    world-size-th row from r.  `-dropLast 1` also skips a last batch shorter than
-    `-batchSize`.
+    world-size-th row from r; `-shard 0` gives every rank every batch (to split each
+    batch among the ranks yourself, as examples/train_digits.tcl does).  `-dropLast 1`
+    also skips a last batch shorter than `-batchSize`.
 
     `-progress 1` draws a progress bar with the rate and the time left on stderr when
     stderr is a terminal, and writes one line when the loop ends otherwise.
@@ -466,8 +477,8 @@ def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, pr
     if len(set(rows)) != 1:
         raise invalid_value("-tensors", " ".join(map(str, rows)), "must all have the same number of rows")
     n = rows[0]
-    shard = _distributed()
-    rank, world = shard if shard else (0, 1)
+    ranks = _distributed() if shard else None
+    rank, world = ranks if ranks else (0, 1)
     order = batch_order(n, shuffle, seed, epoch, drop_last, rank, world)
     count = len(order)
     starts = list(range(0, count, batch_size))
