@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tcltorch-installed
-SOURCES := pyproject.toml setup.py constraints.txt $(wildcard tcltorch/bridge/*.c tcltorch/bridge/build_*.py)
+SOURCES := pyproject.toml setup.py constraints.txt $(wildcard tcltorch/bridge/*.c tcltorch/bridge/build_*.py) \
+           $(wildcard tcltorch/optim/*.c tcltorch/optim/*.h tcltorch/optim/build_*.py)
 
 .PHONY: demo demo-dist test bench setup clean
 
@@ -37,4 +38,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/adafactor_step.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info tcltorch/*.so
+	rm -rf $(VENV) build *.egg-info tcltorch/*.so tcltorch/optim/*.so
