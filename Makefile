@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.tcltorch-installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard tcltorch/bridge/*.c tcltorch/bridge/build_*.py) \
            $(wildcard tcltorch/optim/*.c tcltorch/optim/*.h tcltorch/optim/build_*.py)
 
-.PHONY: demo demo-dist test bench setup clean
+.PHONY: demo demo-dist demo-lm test bench setup clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ demo-dist: $(STAMP)
 	TCLLIBPATH="$$($(PY) -m tcltorch --tcl-path)" OMP_NUM_THREADS=1 $(VENV)/bin/torchrun --standalone \
 	    --nproc-per-node 2 --no-python tclsh examples/train_digits.tcl --fresh \
 	    --checkpoint checkpoints/digits-dist.ckpt $(ARGS)
+
+# A character-level transformer LM trained with Adafactor on Tcl's own library sources;
+# resumes from checkpoints/lm.ckpt, e.g. `make demo-lm ARGS="--steps 600"` or `ARGS=--fresh`.
+demo-lm: $(STAMP)
+	TCLLIBPATH="$$($(PY) -m tcltorch --tcl-path)" tclsh examples/train_lm.tcl $(ARGS)
 
 # Every test: pytest, which also runs the tcltest suites in tests/tcl with tclsh.
 test: $(STAMP)
