@@ -89,7 +89,16 @@ def nested_buffer(text: str, option: str = "-data") -> tuple[bytearray, list[int
 
 
 # element kinds of tt_tensor_list (bulk.c)
-LIST_KINDS = {"float64": 0, "float32": 1, "int64": 2, "int32": 3, "int16": 4, "int8": 5, "uint8": 6, "bool": 7}
+LIST_KINDS = {
+    "float64": 0,
+    "float32": 1,
+    "int64": 2,
+    "int32": 3,
+    "int16": 4,
+    "int8": 5,
+    "uint8": 6,
+    "bool": 7,
+}
 
 
 def tensor_list(address: int, kind: int, shape: list[int]) -> Any:
@@ -242,6 +251,19 @@ class Session:
 
 def _make_callable(session: Session, cmd: Any, invoked: str):
     parse, fn, export, error = cmd.parse, cmd.fn, session.export, session.error
+    fast = cmd.fast_parser() if hasattr(cmd, "fast_parser") else None
+    if fast is not None:
+        # the spec's own parser: try its generated positional fast path first (no extra calls)
+
+        def run_fast(*args: str):
+            kwargs = None
+            try:
+                kwargs = fast(session, args) or parse(session, args, invoked)
+                return (TCL_OK, export(fn(**kwargs)))
+            except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
+                return error(exc, invoked, kwargs)
+
+        return run_fast
 
     def run(*args: str):
         kwargs = None

@@ -377,6 +377,7 @@ class Command:
         self._min_positional = required_at[-1] + 1 if required_at else 0
         if any(o.rest for o in head) or any(o.required and not o.positional for o in head):
             self._min_positional = len(self.positional) + 1  # never take the fast path
+        self._fast = _compile_fast(self)
 
     @property
     def names(self) -> list[str]:
@@ -418,7 +419,27 @@ class Command:
             return kwargs
         return self._parse_head(ctx, args, invoked)
 
+    def fast_parser(self) -> Callable[[Any, tuple[str, ...]], dict[str, Any] | None] | None:
+        """The generated positional fast path, when it is all that parse() would try first
+        (this class's own parse, not replaced or overridden, and no script tail); else None."""
+        cls = type(self)
+        if (
+            self.tail is None
+            and "parse" not in self.__dict__
+            and cls.parse is Command.parse
+            and cls._parse_head is Command._parse_head
+        ):
+            return self._fast
+        return None
+
     def _parse_head(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
+        kwargs = self._fast(ctx, args)
+        if kwargs is not None:
+            return kwargs
+        return self._parse_general(ctx, args, invoked)
+
+    def _parse_slots(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
+        """The fast path written as a loop (what _compile_fast generates straight-line code for)."""
         if self._min_positional <= len(args) <= len(self._slots):
             for word in args:
                 if word[:1] == "-" and word[1:2] in _LETTERS:
@@ -489,6 +510,44 @@ class Command:
         if self.context:
             kwargs["ctx"] = ctx
         return kwargs
+
+
+def _compile_fast(cmd: Command) -> Callable[[Any, tuple[str, ...]], dict[str, Any] | None]:
+    """Straight-line code for the common call (only positional words, no option word):
+    ``fast(ctx, args)`` -> the keyword arguments, or None when the general parser must run.
+    It does what :meth:`Command._parse_slots` does, without its loops (a hot path: every
+    command call goes through it)."""
+    namespace: dict[str, Any] = {"L": _LETTERS}
+    lines = ["def fast(ctx, args):", "    n = len(args)"]
+    slots = cmd._slots
+    for arity in range(cmd._min_positional, len(slots) + 1):
+        words = [f"w{i}" for i in range(arity)]
+        lines.append(f"    if n == {arity}:")
+        if arity:
+            lines.append(f"        {', '.join(words)}{',' if arity == 1 else ''} = args")
+            test = " or ".join(f'({w}[:1] == "-" and {w}[1:2] in L)' for w in words)
+            lines.append(f"        if {test}:")
+            lines.append("            return None")
+        items = []
+        given = set()
+        for i, (py_name, convert, flag) in enumerate(slots[:arity]):
+            namespace[f"c{i}"] = convert
+            items.append(f"{py_name!r}: c{i}(w{i}, {flag!r}, ctx)")
+            given.add(py_name)
+        for j, (py_name, value) in enumerate(cmd._defaults.items()):
+            if py_name not in given:
+                namespace[f"d{j}"] = value
+                items.append(f"{py_name!r}: d{j}")
+        for j, (py_name, factory) in enumerate(cmd._factories):
+            if py_name not in given:
+                namespace[f"f{j}"] = factory
+                items.append(f"{py_name!r}: f{j}()")
+        if cmd.context:
+            items.append("'ctx': ctx")
+        lines.append("        return {" + ", ".join(items) + "}")
+    lines.append("    return None")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code generated from the spec above
+    return namespace["fast"]
 
 
 def _converter(vtype: ValueType) -> Callable[[str, str, Any], Any]:
