@@ -103,6 +103,10 @@ def new_interp(argv0: str, args: Sequence[str], interactive: bool) -> Interp:
         "}"
     )
     interp.eval(_CONSOLE_TCL)
+    if interactive:
+        # the console's help: the same text as torch::help (a Tcl proc named help wins over
+        # nothing: tclsh has no help command)
+        interp.eval("proc ::help {args} { puts [::torch::help {*}$args] }")
     return interp
 
 
@@ -366,6 +370,10 @@ def _glob_escape(text: str) -> str:
     return _GLOB_SPECIAL.sub(r"\\\1", text)
 
 
+# variables the host sets for itself, never the user's
+_HIDDEN_VARS = {"_tkinter_skip_tk_init", "::_tkinter_skip_tk_init"}
+
+
 def _make_completer(console: Console) -> Any:
     import torch
     from prompt_toolkit.completion import Completer, Completion, PathCompleter
@@ -481,7 +489,8 @@ def _make_completer(console: Console) -> Any:
             if var is not None:
                 prefix = var.group(2)
                 for name in sorted(tcl_names("info", "vars", _glob_escape(prefix) + "*")):
-                    yield Completion(name, -len(prefix), display_meta="variable")
+                    if name not in _HIDDEN_VARS:
+                        yield Completion(name, -len(prefix), display_meta="variable")
                 return
             ctx = scan(before)
             if ctx.kind == "comment":
@@ -526,6 +535,9 @@ def _make_completer(console: Console) -> Any:
             lead = "::" if prefix.startswith("::") else ""
             for name in sorted(by_name):
                 full = f"{lead}torch::{name}"
+                cmd = by_name[name]
+                if name != cmd.name and f"{lead}torch::{cmd.name}".startswith(prefix):
+                    continue  # an alias of a command already offered under its own name
                 if full.startswith(prefix):
                     seen.add(full)
                     yield Completion(full, -len(prefix), display_meta=by_name[name].summary)
@@ -574,7 +586,8 @@ def _make_completer(console: Console) -> Any:
             bare = head.removeprefix("::")
             if bare in _VAR_COMMANDS and (not args or bare in ("unset", "global")):
                 for name in sorted(tcl_names("info", "vars", _glob_escape(prefix) + "*")):
-                    yield Completion(name, -len(prefix), display_meta="variable")
+                    if name not in _HIDDEN_VARS:
+                        yield Completion(name, -len(prefix), display_meta="variable")
                 return
             if bare in _PATH_COMMANDS and not args:
                 yield from paths.get_completions(Document(prefix), event)
@@ -603,6 +616,18 @@ class _Style:
 
     def __call__(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.on else text
+
+
+_TENSOR_HANDLE = re.compile(r"tensor\d+")
+HANDLE_WARN_DEFAULT = 10000
+
+
+def handle_threshold() -> int:
+    """Live handles above which the console warns once: TCLTORCH_HANDLE_WARN (0 turns it off)."""
+    try:
+        return int(os.environ.get("TCLTORCH_HANDLE_WARN", HANDLE_WARN_DEFAULT))
+    except ValueError:
+        return HANDLE_WARN_DEFAULT
 
 
 def history_path() -> str | None:
@@ -641,6 +666,8 @@ class Interactive:
         self.console = console
         self.interp = console.interp
         self.err_style = _Style(sys.stderr)
+        self.handle_threshold = handle_threshold()
+        self.handle_warned = False
         self.session: Any = None
         if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
             try:
@@ -760,11 +787,49 @@ class Interactive:
                 ok, value, _ = self.console.evaluate(text)
                 if ok:
                     if value:
-                        _write(sys.stdout, value + "\n")
+                        _write(sys.stdout, self.describe_result(value) + "\n")
                 else:
                     self.show_error(value)
+                self.check_handles()
             except KeyboardInterrupt:  # Ctrl-C between reading and evaluating
                 _write(sys.stderr, "\n" + self.err_style("31", "interrupted") + "\n")
+
+    def describe_result(self, value: str) -> str:
+        """A result that is one tensor handle is shown with its dtype and shape."""
+        if not _TENSOR_HANDLE.fullmatch(value):
+            return value
+        try:
+            obj = self.interp.get(value)
+        except Exception:
+            return value
+        import torch
+
+        from tcltorch.commands.spec import dtype_name
+
+        if not isinstance(obj, torch.Tensor):
+            return value
+        shape = " ".join(str(n) for n in obj.shape)
+        return f"{value}  {dtype_name(obj.dtype)} {{{shape}}}"
+
+    def check_handles(self) -> None:
+        """Warn once when the live handles pass the threshold (TCLTORCH_HANDLE_WARN, 0: never)."""
+        if self.handle_warned or self.handle_threshold <= 0:
+            return
+        try:
+            count = len(self.interp.handles())
+        except Exception:
+            return
+        if count > self.handle_threshold:
+            self.handle_warned = True
+            _write(
+                sys.stderr,
+                self.err_style(
+                    "33",
+                    f"warning: {count} live handles (over {self.handle_threshold}); they hold memory "
+                    "until freed: torch::free HANDLE, or run loops inside torch::scope {...}",
+                )
+                + "\n",
+            )
 
     def record(self, text: str) -> None:
         """Tcl's own history (the `history` command, !! in tclsh's unknown), as Tcl_Main does."""

@@ -84,7 +84,7 @@ def test_interactive_session(tmp_path):
     s.child.expect_exact("%")  # default prompt
     # a result
     s.run("expr {6*7}", line("42"))
-    s.run("set t [torch::ones {2 3}]", line("tensor1"))
+    s.run("set t [torch::ones {2 3}]", line("tensor1  float32 {2 3}"))  # a handle: dtype and shape
     # a multi-line proc: Enter on an incomplete command continues it (info complete)
     s.keys("proc triple {x} {\r")
     s.keys("  return [expr {$x*3}]\r")
@@ -102,7 +102,7 @@ def test_interactive_session(tmp_path):
     out = s.run("", line('missing value for option "-dtype"'))
     # ... and a handle name (the only live tensor is tensor1)
     s.tab("torch::tensor_sum tens", "or1")
-    s.run(" -dim 1", line("tensor2"))
+    s.run(" -dim 1", line("tensor2  float32 {2}"))
     # Ctrl-C at the prompt clears the line
     s.keys("expr {1 + ")
     s.child.sendintr()
@@ -118,7 +118,7 @@ def test_interactive_session(tmp_path):
     s.run("torch::tensor_to_list $t", line("{1.0 1.0 1.0} {1.0 1.0 1.0}"))
     # ... and a loop of torch calls, interrupted at a return to Python inside a command;
     # torch::scope still frees what the interrupted iteration made
-    s.run("set a [torch::randn {300 300}]", line("tensor3"))
+    s.run("set a [torch::randn {300 300}]", line("tensor3  float32 {300 300}"))
     s.child.send("puts go; while 1 {torch::scope {torch::tensor_matmul $a $a; list}}\r")
     s.child.expect(line("go"))
     time.sleep(0.5)
@@ -289,6 +289,48 @@ def test_completions(completer, text, expected):
     console, _ = completer
     expected = [console.interp.getvar(e[1:]) if e.startswith("$") else e for e in expected]
     assert complete(completer, text) == expected
+
+
+def test_help_and_handle_warning(tmp_path):
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tcltorch"],
+        env=console_env(tmp_path, TCLTORCH_HANDLE_WARN="5"),
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(40, 120),
+    )
+    child.expect_exact(READY)
+    s = Session.__new__(Session)
+    s.child = child
+    # help CMD: the text of torch::help, for a full name, a short name or an alias
+    out = s.run("help tensorAdd", r"Family: tensor_ops\r*\n")
+    assert "torch::tensor_add input other ?alpha?" in out and "Aliases: torch::tensorAdd" in out
+    out = s.run("help", r"torch::help COMMAND for one command")
+    # a result that is a handle of another kind, or a scalar, is shown as it is
+    s.run("torch::linear 2 2", line("linear1"))
+    s.run("torch::tensor_item [torch::ones {}]", line("1.0"))
+    # more than 5 live handles: one warning, not repeated
+    out = s.run("for {set i 0} {$i < 6} {incr i} {torch::zeros {1}}", r"live handles \(over 5\)[^\n]*\n")
+    assert "torch::scope" in out
+    out = s.run("torch::zeros {3 0} -dtype int64", line("tensor8  int64 {3 0}"))
+    assert "live handles" not in out
+    assert s.eof() == 0
+
+
+def test_completion_hides_host_variables_and_duplicate_aliases(completer):
+    console, _ = completer
+    assert console.interp.eval("info exists ::_tkinter_skip_tk_init") == "1"
+    assert complete(completer, "puts $_tk") == []
+    assert complete(completer, "set _tk") == []
+    # the command under its own name only, not again as its camelCase alias
+    names = complete(completer, "torch::tensor_ad")
+    assert "torch::tensor_add" in names and "torch::tensorAdd" not in names
+    names = complete(completer, "torch::")
+    assert len(names) == len(set(names))
+    assert "torch::tensor_add" in names and "torch::tensorAdd" not in names
+    # an alias is still completed when only the alias matches
+    assert "torch::tensorAdd" in complete(completer, "torch::tensorAd")
 
 
 def test_completion_of_tcl_commands_and_handles(completer):
