@@ -33,6 +33,10 @@ Tcl with the torch:: commands loaded (like tclsh).
   -c SCRIPT ?arg ...?  evaluate SCRIPT, print its non-empty result; exit 1 on error
   - ?arg ...?          read commands from stdin, like tclsh < FILE
   (no arguments)       an interactive console when stdin is a terminal, else read stdin
+  --tcl-path           print the folder with tcltorch's pkgIndex.tcl (for TCLLIBPATH)
+  --install-tcl ?DIR?  put a tcltorch package folder on Tcl's auto_path (default: the
+                       site folder for Tcl packages), so package require finds it anywhere
+  --uninstall-tcl ?DIR?  remove that folder
   --version            print the version
   -h, --help           print this help
 
@@ -939,6 +943,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in ("-h", "--help"):
             print(USAGE)
             return 0
+        if argv and argv[0] == "--tcl-path":
+            from tcltorch.__main__ import tcl_path
+
+            print(tcl_path())
+            return 0
+        if argv and argv[0] in ("--install-tcl", "--uninstall-tcl"):
+            from tcltorch import tcl_install
+
+            return tcl_install.main(argv)
         if argv and argv[0] == "--version":
             print(f"tcltorch {__version__}")
             return 0

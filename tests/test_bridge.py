@@ -183,7 +183,7 @@ def test_tclsh_creates_a_tensor_and_reads_it_back():
 
 
 def test_pkgindex_version_matches_the_package():
-    text = (ROOT / "tcltorch" / "tcl" / "pkgIndex.tcl").read_text()
+    text = (ROOT / "tcl" / "pkgIndex.tcl").read_text()
     assert f"package ifneeded tcltorch {tcltorch.__version__} " in text
 
 
