@@ -24,3 +24,5 @@ package ifneeded tcltorch 0.1.0 [list apply {{dir} {
     }
     load [lindex $libs 0] Tcltorch
 }} $dir]
+# tcltest helpers for suites that test torch:: commands (err, near, L, T, freeAll)
+package ifneeded tcltorch::test 0.1.0 [list source [file join $dir tcltorch_test.tcl]]

@@ -51,9 +51,13 @@ def test_install_then_package_require_then_uninstall(tmp_path):
     assert (tmp_path / FOLDER / "pkgIndex.tcl").is_file()
     assert f"installed: {tmp_path / FOLDER}" in p.stdout
     assert "not on tclsh's auto_path" in p.stderr  # a temporary folder is not on it by default
-    r = tclsh("puts [package require tcltorch]; puts [torch::tensor_to_list [torch::ones {2}]]", tmp_path)
+    r = tclsh(
+        "puts [package require tcltorch]; puts [torch::tensor_to_list [torch::ones {2}]]\n"
+        "puts [package require tcltorch::test]",  # the tcltest helpers of tcl/ come along
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == [__version__, "1.0", "1.0"]
+    assert r.stdout.split() == [__version__, "1.0", "1.0", __version__]
     # installing again overwrites; uninstall removes the folder, and then nothing is left to do
     assert cli("--install-tcl", str(tmp_path)).returncode == 0
     p = cli("--uninstall-tcl", str(tmp_path))
