@@ -3,6 +3,7 @@ CSV, and the batching loop, compared with torch/numpy directly."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -260,12 +261,14 @@ def test_foreach_batch_covers_rows_once(interp):
     batches = _epoch_rows(interp, 10)
     assert batches == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
     shuffled = _epoch_rows(interp, 10, "-shuffle 1 -seed 7")
-    assert sorted(sum(shuffled, [])) == list(range(10)) and sum(shuffled, []) != list(range(10))
+    assert sorted(itertools.chain.from_iterable(shuffled)) == list(range(10)) and list(
+        itertools.chain.from_iterable(shuffled)
+    ) != list(range(10))
     assert _epoch_rows(interp, 10, "-shuffle 1 -seed 7") == shuffled
     g = torch.Generator()
     g.manual_seed(7 + 2)
     assert (
-        sum(_epoch_rows(interp, 10, "-shuffle 1 -seed 7 -epoch 2"), [])
+        list(itertools.chain.from_iterable(_epoch_rows(interp, 10, "-shuffle 1 -seed 7 -epoch 2")))
         == torch.randperm(10, generator=g).tolist()
     )
     assert _epoch_rows(interp, 10, "-dropLast 1") == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]

@@ -25,8 +25,13 @@ def _first(paths: list[str], what: str) -> str:
 def tcl_include_dir() -> str:
     env = os.environ.get("TCL_INCLUDE_DIR", "")
     found = _first(
-        [env and os.path.join(env, "tcl.h"), "/usr/include/tcl8.6/tcl.h", "/usr/include/tcl.h",
-         "/usr/local/include/tcl8.6/tcl.h", "/usr/local/include/tcl.h"],
+        [
+            env and os.path.join(env, "tcl.h"),
+            "/usr/include/tcl8.6/tcl.h",
+            "/usr/include/tcl.h",
+            "/usr/local/include/tcl8.6/tcl.h",
+            "/usr/local/include/tcl.h",
+        ],
         "tcl.h",
     )
     return os.path.dirname(found)
@@ -56,7 +61,7 @@ def libpython() -> tuple[str, str, str]:
         )
     libdir = sysconfig.get_config_var("LIBDIR")
     soname = sysconfig.get_config_var("INSTSONAME")
-    link = "python%d.%d%s" % (sys.version_info[0], sys.version_info[1], getattr(sys, "abiflags", ""))
+    link = f"python{sys.version_info[0]}.{sys.version_info[1]}{getattr(sys, 'abiflags', '')}"
     return libdir, link, soname
 
 

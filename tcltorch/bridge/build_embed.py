@@ -4,8 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _buildconf  # noqa: E402
-from cffi import FFI  # noqa: E402
+import _buildconf
+from cffi import FFI
 
 ffibuilder = FFI()
 ffibuilder.cdef(

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from tcltorch import bridge
 from tcltorch.commands.spec import (
     DTYPE_ALIASES,
     DTYPES,
@@ -31,7 +32,6 @@ from tcltorch.commands.spec import (
     parse_tcl_double,
     parse_tcl_int,
 )
-from tcltorch import bridge
 from tcltorch.errors import TclError, invalid_value, wrong_args
 
 
@@ -84,7 +84,7 @@ def _data(text: str, option: str, ctx: Any) -> tuple[Any, list[int], bool]:
 class _Buffered:
     """Numbers read by the C walker, with what is needed to read them again exactly."""
 
-    __slots__ = ("buffer", "text", "option", "ctx")
+    __slots__ = ("buffer", "ctx", "option", "text")
 
     def __init__(self, buffer: bytearray, text: str, option: str, ctx: Any) -> None:
         self.buffer, self.text, self.option, self.ctx = buffer, text, option, ctx
@@ -221,11 +221,16 @@ def tcl_values(tensor: torch.Tensor) -> Any:
     """A tensor's values as (nested) Python numbers, each at full precision for its dtype."""
     tensor = tensor.detach()
     if tensor.layout != torch.strided:
-        raise TclError("a sparse tensor has no Tcl list form: convert it with torch::sparse_to_dense first",
-                       ["TORCH", "LAYOUT"])
+        raise TclError(
+            "a sparse tensor has no Tcl list form: convert it with torch::sparse_to_dense first",
+            ["TORCH", "LAYOUT"],
+        )
     if tensor.is_quantized:
-        raise TclError("a quantized tensor has no Tcl list form: use torch::dequantize (values) or "
-                       "torch::int_repr (stored integers)", ["TORCH", "DTYPE"])
+        raise TclError(
+            "a quantized tensor has no Tcl list form: use torch::dequantize (values) or "
+            "torch::int_repr (stored integers)",
+            ["TORCH", "DTYPE"],
+        )
     if tensor.device.type != "cpu":
         tensor = tensor.cpu()
     if tensor.is_complex():  # each element as a {re im} pair

@@ -163,7 +163,7 @@ def _validate_options(options: dict[str, Any]) -> None:
     _check_number("eps_scale", options["eps_scale"], "a finite number >= 0", lambda v: v >= 0)
     for name in ("relative_step", "scale_parameter", "warmup_init", "maximize"):
         if not isinstance(options[name], bool):
-            raise ValueError(f"invalid {name} {options[name]!r}: must be a bool")
+            raise ValueError(f"invalid {name} {options[name]!r}: must be a bool")  # noqa: TRY004 - as torch.optim
 
 
 def decay_exponent(decay_rate: float) -> float:
@@ -984,7 +984,7 @@ def _compiled_update(params, grads, states, rhos, weights, hyper: _Hyper) -> lis
             _compiled_kernel(key, hyper)(
                 p, g, st.get("row"), st.get("col"), st.get("v"), st.get("exp_avg"), rho, weight
             )
-        except Exception as exc:  # no C++ compiler, no Triton, an unsupported backend ...
+        except Exception as exc:  # noqa: BLE001 - no C++ compiler, no Triton, an unsupported backend ...
             _COMPILED_KERNELS.pop(key, None)
             _COMPILE_BROKEN.append(exc)
             return list(range(i, len(params)))
