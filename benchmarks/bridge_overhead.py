@@ -136,7 +136,10 @@ def bulk(n: int) -> list[tuple[str, float, float]]:
 def python_direct(calls: int) -> dict[str, float]:
     t = torch.zeros(2, 3)
     out = {}
-    for label, fn in (("shape", lambda: list(t.shape)), ("dtype", lambda: str(t.dtype).replace("torch.", ""))):
+    for label, fn in (
+        ("shape", lambda: list(t.shape)),
+        ("dtype", lambda: str(t.dtype).replace("torch.", "")),
+    ):
         best = min(timeit.repeat(fn, number=calls, repeat=5))
         out[label] = best / calls * 1e6
     return out
@@ -172,7 +175,9 @@ def main() -> None:
         ("torch::tensor_shape -input $t", tclsh[3], host[3], direct["shape"]),
     ]
     print(f"µs per call, best of 5 x {args.calls} calls ({torch.__version__}, {os.cpu_count()} cores)")
-    print(f"{'command':34} {'tclsh':>8} {'py-host':>8} {'python':>8} {'added(tclsh)':>13} {'added(host)':>12}")
+    print(
+        f"{'command':34} {'tclsh':>8} {'py-host':>8} {'python':>8} {'added(tclsh)':>13} {'added(host)':>12}"
+    )
     for label, a, b, base in rows:
         if base is None:
             print(f"{label:34} {a:8.3f} {b:8.3f} {'':>8}")

@@ -251,4 +251,6 @@ def test_weights_take_the_input_dtype(interp):
     torch.testing.assert_close(got, F.cross_entropy(a, CLASSES, weight=w.float()))
     pw = torch.tensor([2.0, 1.0, 1.0, 3.0], dtype=torch.float64)
     got = loss(interp, "torch::bce_with_logits_loss $a $b -posWeight $pw", a=X.float(), b=T01, pw=pw)
-    torch.testing.assert_close(got, F.binary_cross_entropy_with_logits(X.float(), T01.float(), pos_weight=pw.float()))
+    torch.testing.assert_close(
+        got, F.binary_cross_entropy_with_logits(X.float(), T01.float(), pos_weight=pw.float())
+    )

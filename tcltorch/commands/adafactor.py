@@ -17,7 +17,9 @@ from tcltorch.errors import invalid_value
 def _decay_rate(text: str, option: str, ctx: Any) -> float:
     value = parse_tcl_double(text)
     if value is None or not math.isfinite(value) or not (value == -1.0 or 0 < abs(value) <= 1):
-        raise invalid_value(option, text, "must be -1.0 (the default schedule) or a number c with 0 < |c| <= 1")
+        raise invalid_value(
+            option, text, "must be -1.0 (the default schedule) or a number c with 0 < |c| <= 1"
+        )
     return value
 
 
@@ -60,5 +62,3 @@ def optimizer_adafactor(parameters, implementation, **options):
     from tcltorch.optim import Adafactor
 
     return Adafactor(parameters, implementation=implementation, **options)
-
-

@@ -101,7 +101,11 @@ def _device() -> Opt:
 
 def _dtype() -> Opt:
     return Opt(
-        "dtype", FloatDType, default=None, positional=False, help="floating-point dtype of the parameters",
+        "dtype",
+        FloatDType,
+        default=None,
+        positional=False,
+        help="floating-point dtype of the parameters",
         default_doc="float32",
     )
 

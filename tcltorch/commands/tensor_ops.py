@@ -145,7 +145,11 @@ def _keepdim() -> Opt:
 
 def _dims() -> Opt:
     return Opt(
-        "dim", IntList(), default=None, help="dimension or list of dimensions", aliases=("dimension",),
+        "dim",
+        IntList(),
+        default=None,
+        help="dimension or list of dimensions",
+        aliases=("dimension",),
         default_doc="all elements",
     )
 
@@ -182,7 +186,9 @@ def tensor_mean(input, dim, keepdim):
 
 
 def _one_dim() -> Opt:
-    return Opt("dim", Int(), default=None, help="dimension", aliases=("dimension",), default_doc="all elements")
+    return Opt(
+        "dim", Int(), default=None, help="dimension", aliases=("dimension",), default_doc="all elements"
+    )
 
 
 @command(
@@ -220,7 +226,11 @@ def tensor_argmax(input, dim, keepdim):
 
 
 @command(
-    "tensor_eq", _left(), _right(), extra_aliases=("eq", "Eq"), summary="Element-wise equality as a bool tensor."
+    "tensor_eq",
+    _left(),
+    _right(),
+    extra_aliases=("eq", "Eq"),
+    summary="Element-wise equality as a bool tensor.",
 )
 def tensor_eq(input, other):
     a, b = as_tensors(input, other)
