@@ -7,6 +7,7 @@ It has no Tcl list form: ``torch::dequantize`` gives the values, ``torch::int_re
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any
@@ -15,6 +16,7 @@ import torch
 
 from tcltorch.commands._docstrings import examples_from_docstrings
 from tcltorch.commands.spec import (
+    REGISTRY,
     Choice,
     Custom,
     Double,
@@ -29,10 +31,21 @@ from tcltorch.commands.tensors import _HANDLE_WORD
 from tcltorch.errors import TclError, invalid_value
 
 # torch 2.13 marks its quantized-tensor API as deprecated on first use; the warning is about
-# torch's plans, not the caller's data.
-warnings.filterwarnings(
-    "ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel", category=UserWarning
-)
+# torch's plans, not the caller's data.  Filtered per call, since hosts (and pytest) may reset
+# the global filters.
+_DEPRECATED = r"torch\.quantize_per_tensor, torch\.quantize_per_channel and other quantized"
+warnings.filterwarnings("ignore", message=_DEPRECATED, category=UserWarning)
+
+
+def _quiet(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_DEPRECATED, category=UserWarning)
+            return fn(*args, **kwargs)
+
+    return run
+
 
 QDTYPES = {"quint8": torch.quint8, "qint8": torch.qint8, "qint32": torch.qint32}
 _QDTYPE_ALIASES = {"uint8": "quint8", "int8": "qint8", "int32": "qint32"}
@@ -596,5 +609,9 @@ def quantized_relu(input, ctx):
     clamped = torch.maximum(ints, zero_points.to(ints.dtype).reshape(shape))
     return torch._make_per_channel_quantized_tensor(clamped, input.q_per_channel_scales(), zero_points, axis)
 
+
+for _cmd in REGISTRY.values():
+    if _cmd.fn.__module__ == __name__:
+        _cmd.fn = _quiet(_cmd.fn)
 
 examples_from_docstrings(__name__)

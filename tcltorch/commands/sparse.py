@@ -7,6 +7,7 @@ tensor has no Tcl list form: ``torch::sparse_to_dense`` converts it."""
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any
@@ -14,12 +15,25 @@ from typing import Any
 import torch
 
 from tcltorch.commands._docstrings import examples_from_docstrings
-from tcltorch.commands.spec import Bool, Device, DType, Handle, Int, IntList, Opt, Shape, command
+from tcltorch.commands.spec import REGISTRY, Bool, Device, DType, Handle, Int, IntList, Opt, Shape, command
 from tcltorch.commands.tensors import FiniteNumber
 from tcltorch.errors import invalid_value
 
-# torch's notes on its own status (CSR is "beta"); they say nothing about the caller's data.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+# torch's notes on its own status ("CSR/CSC tensor support is in beta"); they say nothing about
+# the caller's data.  Filtered per call, since hosts (and pytest) may reset the global filters.
+_BETA = r"Sparse (CSR|CSC|BSR|BSC) tensor support is in beta"
+warnings.filterwarnings("ignore", message=_BETA, category=UserWarning)
+
+
+def _quiet(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_BETA, category=UserWarning)
+            return fn(*args, **kwargs)
+
+    return run
+
 
 SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc)
 _LAYOUT_NAMES = {
@@ -513,6 +527,11 @@ def sparse_add(input, other, alpha, ctx):
         )
     if a_sparse and not b_sparse:  # torch adds a sparse tensor only to a dense one
         return torch.add(other if alpha == 1 else torch.mul(other, alpha), input)
+    if a_sparse and input.layout in (torch.sparse_csr, torch.sparse_csc) and not input.is_floating_point():
+        # torch's CSR/CSC add kernel takes floating-point values only; integer sums are exact via COO
+        return _relayout(
+            torch.add(input.to_sparse_coo(), other.to_sparse_coo(), alpha=alpha).coalesce(), input.layout
+        )
     return torch.add(input, other, alpha=alpha)
 
 
@@ -698,7 +717,13 @@ def sparse_mask(input, mask, ctx):
         raise _bad(ctx, "-input", input, f"must be a dense or COO tensor, not {layout_name(input)}")
     if input.layout == torch.sparse_coo and mask.layout != torch.sparse_coo:
         raise _bad(ctx, "-mask", mask, "must be a COO tensor when -input is sparse")
+    if mask.dtype != input.dtype:  # only the mask's pattern matters; torch wants one dtype
+        mask = mask.detach().to(input.dtype)
     return input.sparse_mask(mask)
 
+
+for _cmd in REGISTRY.values():
+    if _cmd.fn.__module__ == __name__:
+        _cmd.fn = _quiet(_cmd.fn)
 
 examples_from_docstrings(__name__)
