@@ -57,7 +57,8 @@ def find(name: str) -> S.Command | None:
     return None
 
 
-def _placeholder(opt: S.Opt) -> str:
+def placeholder(opt: S.Opt) -> str:
+    """The word shown after ``-flag`` in a named form (help and the docs pages)."""
     t = opt.type
     if isinstance(t, S.Handle):
         return t.kind or "handle"
@@ -76,10 +77,11 @@ def _placeholder(opt: S.Opt) -> str:
     return "value"
 
 
-def _default(opt: S.Opt) -> str:
+def default_text(opt: S.Opt, required: str = "required") -> str:
+    """An option's default as help and the docs pages show it."""
     d = opt.default
     if opt.required:
-        return "required"
+        return required
     if opt.default_doc:
         return opt.default_doc
     if d is None:
@@ -102,7 +104,7 @@ def named_form(cmd: S.Command, name: str) -> str:
     for opt in cmd.options:
         if opt.last:
             continue
-        word = f"{opt.flag} {_placeholder(opt)}"
+        word = f"{opt.flag} {placeholder(opt)}"
         words.append(word if opt.required else f"?{word}?")
     if cmd.tail is not None:
         words.append(cmd.tail.name)
@@ -120,7 +122,7 @@ def command_help(cmd: S.Command) -> str:
         lines.append("Options:")
         for opt in cmd.options:
             flag = opt.name if opt.last else opt.flag
-            lines.append(f"    {flag}  ({opt.type.doc}; default {_default(opt)})")
+            lines.append(f"    {flag}  ({opt.type.doc}; default {default_text(opt)})")
             notes = []
             if opt.aliases:
                 notes.append("also " + ", ".join("-" + a for a in opt.aliases))
