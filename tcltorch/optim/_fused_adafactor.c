@@ -17,9 +17,9 @@
  * A tensor is done whole by one thread (largest first, no barrier), unless it alone is most of the
  * group (TT_SHARE, and more than TT_LARGE elements): then all threads share it (contiguous row
  * ranges, one barrier).  No temporary is larger
- * than a row (or TT_VCHUNK elements) per thread plus B*m doubles per thread.
+ * than four rows (or TT_VCHUNK elements) per thread plus B*m doubles per thread.
  *
- * The row kernels are compiled twice, for baseline x86-64 and for AVX2+FMA+F16C (GCC target
+ * The row kernels (GCC vector extensions, 8 floats wide) are compiled twice, for baseline x86-64 and for AVX2+FMA+F16C (GCC target
  * pragmas), and chosen at run time: the build never uses -march=native.
  */
 
@@ -42,7 +42,7 @@
 #define TT_LARGE (1 << 18)  /* elements: below this a tensor is never shared by threads */
 #define TT_SHARE 0.6        /* ... nor unless it is more than this fraction of the group */
 #define TT_VCHUNK 2048      /* elements per block of a rank <= 1 tensor */
-#define TT_BLOCK 16384      /* elements per block of rows in pass 1 (in L1/L2 for the column sums) */
+#define TT_BLOCK 16384      /* elements per block of rows whose column sums pass 1 adds in float32 */
 #define TT_ROWBLK 32        /* at most this many rows per block: float32 column sums stay short */
 #define TT_SUMBLK 256       /* elements per float32 block of a sum of squares */
 
@@ -106,13 +106,31 @@ static inline float tt_lerp(float self, float end, float w) {  /* torch's CPU le
 
 /* ------------------------------------------------------------------ row kernels (two builds) */
 
+/* GCC vector types: 8 floats, 4 doubles (one AVX2 register, or two SSE registers in the baseline
+ * build); loads and stores through memcpy, so no alignment is assumed. */
+typedef float tt_v8 __attribute__((vector_size(32)));
+typedef double tt_d4 __attribute__((vector_size(32)));
+#define tt_lo(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 0, 1, 2, 3), tt_d4)
+#define tt_hi(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 4, 5, 6, 7), tt_d4)
+#define tt_ld(p)                         \
+    __extension__({                      \
+        tt_v8 v_;                        \
+        memcpy(&v_, (p), sizeof v_);     \
+        v_;                              \
+    })
+#define tt_st(p, v)                      \
+    do {                                 \
+        tt_v8 s_ = (v);                  \
+        memcpy((p), &s_, sizeof s_);     \
+    } while (0)
+
 typedef struct {
     void (*load)(float *dst, const void *src, int64_t n, int dt);
     void (*store)(void *dst, float *src, int64_t n, int dt); /* src keeps the rounded values */
     double (*sumsq)(const float *a, int64_t n);
-    void (*cols_block)(const float *g, int64_t R, int64_t m, const float *inv, double *csum, double *wcol,
-                       float *cacc, float *wacc);
-    void (*fac_apply)(float *x, const float *g, const float *cf, int64_t n, float coef, float decay,
+    void (*cols_rows)(const float *g, int64_t m, int R, const float *iv, float *cacc, float *wacc, int first);
+    void (*cols_flush)(const float *cacc, const float *wacc, double *csum, double *wcol, int64_t m);
+    double (*fac_apply)(float *x, const float *g, const float *cf, int64_t n, float coef, float decay,
                       float *mom, float beta1);
     double (*vec_stats)(const float *g, float *v, int64_t n, float eps2, float w, float *ubuf);
     void (*vec_apply)(float *x, const float *g, const float *v, int64_t n, float coef, float decay,
@@ -135,10 +153,10 @@ typedef struct {
 #endif
 
 static const tt_kernels *tt_pick(int force_baseline) {
-    static tt_kernels base = {load_base, store_base, sumsq_base, cols_block_base,
+    static tt_kernels base = {load_base, store_base, sumsq_base, cols_rows_base, cols_flush_base,
                               fac_apply_base, vec_stats_base, vec_apply_base};
 #if defined(__x86_64__) && defined(__GNUC__)
-    static tt_kernels avx2 = {load_avx2, store_avx2, sumsq_avx2, cols_block_avx2,
+    static tt_kernels avx2 = {load_avx2, store_avx2, sumsq_avx2, cols_rows_avx2, cols_flush_avx2,
                               fac_apply_avx2, vec_stats_avx2, vec_apply_avx2};
     if (!force_baseline) {
         __builtin_cpu_init();
@@ -247,22 +265,37 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
     double *csum = th->acc, *wcol = th->acc + t->B * m, xsq = 0.0;
     int64_t rb = TT_BLOCK / m;
     rb = rb < 1 ? 1 : rb > TT_ROWBLK ? TT_ROWBLK : rb;
-    float inv[TT_ROWBLK];
+    const int64_t gsz = t->gdt == TT_F32 ? 4 : 2;
+    /* Software prefetch of G about one group of rows ahead (8-16 KB): the hardware prefetcher
+     * alone leaves memory idle while a group's column sums are computed (measured: -13 % time). */
+    int64_t pfd = 4 * m * gsz;
+    pfd = pfd < 8192 ? 8192 : pfd > 16384 ? 16384 : pfd;
+    const char *gend = t->g + hi * m * gsz;
+    /* Blocks of rb rows start at lo and never cross a batch; within a block, groups of up to 4
+     * rows: each row's sum of squares (its r_i), then the group's share of the column sums. */
     for (int64_t i0 = lo; i0 < hi;) {
         int64_t b = i0 / n, i1 = i0 + rb;
         if (i1 > hi) i1 = hi;
-        if (i1 > (b + 1) * n) i1 = (b + 1) * n; /* a block never crosses a batch */
-        const float *gblk = t->gdt == TT_F32 ? (const float *)t->g + i0 * m : th->gbuf;
-        for (int64_t i = i0; i < i1; i++) {
-            const float *g = gblk + (i - i0) * m;
-            if (t->gdt != TT_F32) K->load((float *)g, t->g + i * m * 2, m, t->gdt);
-            double s = K->sumsq(g, m);
-            float r = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
-            t->row[i] = r;
-            inv[i - i0] = 1.0f / fmaxf(r, FLT_MIN);
-            if (need_x) xsq += K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m);
+        if (i1 > (b + 1) * n) i1 = (b + 1) * n;
+        for (int64_t k0 = i0; k0 < i1; k0 += 4) {
+            int R = i1 - k0 < 4 ? (int)(i1 - k0) : 4;
+            const float *grp = (const float *)(t->g + k0 * m * gsz);
+            float iv[4];
+            if (t->gdt != TT_F32) grp = th->gbuf;
+            for (int r = 0; r < R; r++) {
+                int64_t i = k0 + r;
+                const char *src = t->g + i * m * gsz;
+                for (int64_t o = 0; o < m * gsz && src + pfd + o < gend; o += 64) __builtin_prefetch(src + pfd + o);
+                if (t->gdt != TT_F32) K->load(th->gbuf + r * m, src, m, t->gdt);
+                double s = K->sumsq(grp + r * m, m);
+                float rv = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
+                t->row[i] = rv;
+                iv[r] = 1.0f / fmaxf(rv, FLT_MIN);
+                if (need_x) xsq += K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m);
+            }
+            K->cols_rows(grp, m, R, iv, th->cacc, th->wacc, k0 == i0);
         }
-        K->cols_block(gblk, i1 - i0, m, inv, csum + b * m, wcol + b * m, th->cacc, th->wacc);
+        K->cols_flush(th->cacc, th->wacc, csum + b * m, wcol + b * m, m);
         i0 = i1;
     }
     return xsq;
@@ -316,9 +349,12 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
         float rf = 1.0f / sqrtf(fmaxf(t->row[i] / rmean[b], FLT_MIN));
         const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
         float *x = tt_view(K, t->x, t->xdt, i * m, m, th->xbuf);
-        K->fac_apply(x, g, cf + b * m, m, coef * rf, decay, t->mom ? t->mom + i * m : NULL, h->beta1);
-        if (t->xdt != TT_F32) K->store(t->x + i * m * 2, x, m, t->xdt);
-        xsq += K->sumsq(x, m);
+        double sq = K->fac_apply(x, g, cf + b * m, m, coef * rf, decay, t->mom ? t->mom + i * m : NULL, h->beta1);
+        if (t->xdt != TT_F32) {
+            K->store(t->x + i * m * 2, x, m, t->xdt); /* the norm is of the rounded values */
+            sq = K->sumsq(x, m);
+        }
+        xsq += sq;
     }
     return xsq;
 }
@@ -424,7 +460,7 @@ int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const
 
     /* Scratch per thread: a block of G rows, an X row, float column sums of a block, 2 sets of
      * 2*maxbm double accumulators, cf, old col, wpart (maxbm each) and rmean (maxb). */
-    int64_t gsize = maxrow > TT_BLOCK ? maxrow : TT_BLOCK;
+    int64_t gsize = 4 * maxrow > TT_BLOCK ? 4 * maxrow : TT_BLOCK;
     size_t per_thread = (size_t)maxbm * 5 * sizeof(double) + (size_t)(gsize + 3 * maxrow) * sizeof(float) +
                         (size_t)maxbm * 2 * sizeof(float) + (size_t)maxb * sizeof(float) + 256;
     per_thread = (per_thread + 63) & ~(size_t)63;

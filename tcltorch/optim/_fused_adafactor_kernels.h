@@ -44,66 +44,152 @@ static void TT_FN(store)(void *dst, float *restrict src, int64_t n, int dt) {
     }
 }
 
-/* sum(a^2): float32 sums in 32 lanes over blocks of TT_SUMBLK elements, the blocks added in double
- * (so a sum never holds more than TT_SUMBLK/32 float32 terms). */
+/* sum(a^2): float32 sums in 32 lanes over blocks of TT_SUMBLK elements, each block's lanes added
+ * into 8 double lanes (so a float32 sum never holds more than TT_SUMBLK/32 terms). */
 static double TT_FN(sumsq)(const float *restrict a, int64_t n) {
-    double total = 0.0;
-    for (int64_t o = 0; o < n; o += TT_SUMBLK) {
-        int64_t len = n - o < TT_SUMBLK ? n - o : TT_SUMBLK;
-        const float *restrict p = a + o;
-        float acc[32] = {0.0f};
-        int64_t i = 0;
-        for (; i + 32 <= len; i += 32)
-            for (int k = 0; k < 32; k++) acc[k] += p[i + k] * p[i + k];
-        for (int k = 0; k < 8; k++) acc[k] = (acc[k] + acc[k + 8]) + (acc[k + 16] + acc[k + 24]);
-        double s = 0.0;
-        for (int k = 0; k < 8; k++) s += (double)acc[k];
-        for (; i < len; i++) s += (double)p[i] * (double)p[i];
-        total += s;
+    tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
+    int64_t i = 0;
+    for (; i + TT_SUMBLK <= n; i += TT_SUMBLK) {
+        tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = i; k < i + TT_SUMBLK; k += 32) {
+            tt_v8 x0 = tt_ld(a + k), x1 = tt_ld(a + k + 8), x2 = tt_ld(a + k + 16), x3 = tt_ld(a + k + 24);
+            a0 += x0 * x0;
+            a1 += x1 * x1;
+            a2 += x2 * x2;
+            a3 += x3 * x3;
+        }
+        tt_v8 sum = (a0 + a1) + (a2 + a3);
+        dl += tt_lo(sum);
+        dh += tt_hi(sum);
     }
+    tt_v8 a0 = {0.0f};
+    for (; i + 8 <= n; i += 8) {
+        tt_v8 x = tt_ld(a + i);
+        a0 += x * x;
+    }
+    dl += tt_lo(a0);
+    dh += tt_hi(a0);
+    tt_d4 d = dl + dh;
+    double total = (d[0] + d[1]) + (d[2] + d[3]);
+    for (; i < n; i++) total += (double)a[i] * (double)a[i];
     return total;
 }
 
-/* Column sums of G^2 and of G^2 / r_i over a block of R consecutive rows (float32 over at most
- * TT_ROWBLK rows), added into the double accumulators csum and wcol. */
-static void TT_FN(cols_block)(const float *restrict g, int64_t R, int64_t m, const float *restrict inv,
-                              double *restrict csum, double *restrict wcol, float *restrict cacc,
-                              float *restrict wacc) {
-    {
-        const float iv = inv[0];
-        for (int64_t j = 0; j < m; j++) {
-            float q = g[j] * g[j];
-            cacc[j] = q;
-            wacc[j] = q * iv;
+/* R (1..4) consecutive rows' share of the column sums, in float32 and row order:
+ * cacc_j (+)= G_ij^2 and wacc_j (+)= G_ij^2 / r_i (iv[r] = 1/r_i); first: the rows start a block
+ * (set instead of add).  The accumulators are read and written once per R rows. */
+static void TT_FN(cols_rows)(const float *restrict g, int64_t m, int R, const float *iv, float *restrict cacc,
+                             float *restrict wacc, int first) {
+    const float *restrict g1 = g + m, *restrict g2 = g + 2 * m, *restrict g3 = g + 3 * m;
+    const float i0 = iv[0], i1 = R > 1 ? iv[1] : 0.0f, i2 = R > 2 ? iv[2] : 0.0f, i3 = R > 3 ? iv[3] : 0.0f;
+    int64_t j = 0;
+    for (; j + 8 <= m; j += 8) {
+        tt_v8 x = tt_ld(g + j), q = x * x, c, w;
+        if (first) {
+            c = q;
+            w = q * i0;
+        } else {
+            c = tt_ld(cacc + j) + q;
+            w = tt_ld(wacc + j) + q * i0;
         }
-    }
-    for (int64_t r = 1; r < R; r++) {
-        const float *restrict gr = g + r * m;
-        const float iv = inv[r];
-        for (int64_t j = 0; j < m; j++) {
-            float q = gr[j] * gr[j];
-            cacc[j] += q;
-            wacc[j] += q * iv;
+        if (R > 1) {
+            x = tt_ld(g1 + j);
+            q = x * x;
+            c += q;
+            w += q * i1;
         }
+        if (R > 2) {
+            x = tt_ld(g2 + j);
+            q = x * x;
+            c += q;
+            w += q * i2;
+        }
+        if (R > 3) {
+            x = tt_ld(g3 + j);
+            q = x * x;
+            c += q;
+            w += q * i3;
+        }
+        tt_st(cacc + j, c);
+        tt_st(wacc + j, w);
     }
+    for (; j < m; j++) {
+        float q = g[j] * g[j], c, w;
+        if (first) {
+            c = q;
+            w = q * i0;
+        } else {
+            c = cacc[j] + q;
+            w = wacc[j] + q * i0;
+        }
+        for (int r = 1; r < R; r++) {
+            q = g[r * m + j] * g[r * m + j];
+            c += q;
+            w += q * iv[r];
+        }
+        cacc[j] = c;
+        wacc[j] = w;
+    }
+}
+
+/* A block's float32 column sums (at most TT_ROWBLK rows) added into the double accumulators. */
+static void TT_FN(cols_flush)(const float *restrict cacc, const float *restrict wacc, double *restrict csum,
+                              double *restrict wcol, int64_t m) {
     for (int64_t j = 0; j < m; j++) {
         csum[j] += (double)cacc[j];
         wcol[j] += (double)wacc[j];
     }
 }
 
-static void TT_FN(fac_apply)(float *restrict x, const float *restrict g, const float *restrict cf, int64_t n,
-                             float coef, float decay, float *restrict mom, float beta1) {
-    if (mom) {
-        for (int64_t i = 0; i < n; i++) {
-            float mm = beta1 * mom[i] + (g[i] * cf[i]) * coef;
-            mom[i] = mm;
-            x[i] = x[i] * decay - mm;
+/* X_j <- X_j decay - coef (G_j cf_j), through momentum m_j <- beta1 m_j + coef (G_j cf_j) when mom is
+ * given; returns sum(X_new^2) of the float32 results, summed like sumsq. */
+#define TT_FAC_STEP(k, acc)                                                                  \
+    do {                                                                                     \
+        tt_v8 u_ = (tt_ld(g + (k)) * tt_ld(cf + (k))) * coef, x_;                            \
+        if (mom) {                                                                           \
+            u_ = tt_ld(mom + (k)) * beta1 + u_;                                              \
+            tt_st(mom + (k), u_);                                                            \
+        }                                                                                    \
+        x_ = tt_ld(x + (k)) * decay - u_;                                                    \
+        tt_st(x + (k), x_);                                                                  \
+        acc += x_ * x_;                                                                      \
+    } while (0)
+
+static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const float *restrict cf, int64_t n,
+                               float coef, float decay, float *restrict mom, float beta1) {
+    tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
+    int64_t i = 0;
+    for (; i + TT_SUMBLK <= n; i += TT_SUMBLK) {
+        tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = i; k < i + TT_SUMBLK; k += 32) {
+            TT_FAC_STEP(k, a0);
+            TT_FAC_STEP(k + 8, a1);
+            TT_FAC_STEP(k + 16, a2);
+            TT_FAC_STEP(k + 24, a3);
         }
-    } else {
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] * decay - (g[i] * cf[i]) * coef;
+        tt_v8 sum = (a0 + a1) + (a2 + a3);
+        dl += tt_lo(sum);
+        dh += tt_hi(sum);
     }
+    tt_v8 a0 = {0.0f};
+    for (; i + 8 <= n; i += 8) TT_FAC_STEP(i, a0);
+    dl += tt_lo(a0);
+    dh += tt_hi(a0);
+    tt_d4 d = dl + dh;
+    double total = (d[0] + d[1]) + (d[2] + d[3]);
+    for (; i < n; i++) {
+        float u = (g[i] * cf[i]) * coef;
+        if (mom) {
+            u = mom[i] * beta1 + u;
+            mom[i] = u;
+        }
+        float v = x[i] * decay - u;
+        x[i] = v;
+        total += (double)v * (double)v;
+    }
+    return total;
 }
+#undef TT_FAC_STEP
 
 /* v <- lerp(v, G^2 + eps2, w) (torch's CPU lerp), and sum(U^2) for U = G / sqrt(v), U built in
  * ubuf (n <= TT_VCHUNK). */
