@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
 
 import pytest
 import torch
@@ -72,6 +73,45 @@ def test_float32_shortest_and_exact(interp):
         len(w.lstrip("-").split("e")[0].replace(".", "").lstrip("0")) <= 9 for w in words
     )
     assert interp.eval("torch::tensor_to_list [torch::tensor_create {0.1 1 100000}]") == "0.1 1.0 100000.0"
+
+
+def _f32_reference(x: float) -> str:
+    """What bulk.c's float32 text must be: the least N from 6 (4 for subnormals) whose "%.Ng"
+    reads back to the float32, with ".0" on an integer-looking text (printf's rounding)."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    f32 = lambda text: struct.unpack("f", struct.pack("f", float(text)))[0]
+    for digits in range(4 if 0 < abs(x) < 1.1754943508222875e-38 else 6, 10):
+        text = f"{x:.{digits}g}"
+        if f32(text) == x:
+            break
+    return text if ("." in text or "e" in text) else text + ".0"
+
+
+def test_float32_text_matches_printf_everywhere(interp):
+    """The printf-free formatter (and its printf fallback) against the printf rule, on random
+    bit patterns of every exponent, randn values, subnormals, neighbours of powers of ten and
+    of 2^24, and values whose 6-digit rounding is a near tie."""
+    gen = torch.Generator().manual_seed(5)
+    bits = torch.randint(-(2**31), 2**31 - 1, (20000,), generator=gen, dtype=torch.int64).to(torch.int32)
+    values = [bits.view(torch.float32), torch.randn(5000, generator=gen)]
+    edges = []
+    for e in range(-45, 39):
+        c = torch.tensor(10.0**e, dtype=torch.float32)
+        for k in range(-3, 4):
+            edges.append(torch.nextafter(c, torch.tensor(math.inf)) if k > 0 else c)
+            c = torch.nextafter(c, torch.tensor(-math.inf if k < 0 else math.inf))
+    ties = [float(f"1.234565e{e}") for e in range(-10, 20)] + [16777216.0, 16777217.0, 8388608.5, 0.5, 0.1]
+    values += [torch.stack(edges), torch.tensor(ties, dtype=torch.float32)]
+    t = torch.cat([v.flatten() for v in values] + [torch.tensor([0.0, -0.0, 1e-45, -3.4028235e38])])
+    t = torch.where(torch.isnan(t), torch.tensor(1.5), t)
+    h = interp.put(t)
+    words = interp.eval(f"torch::tensor_to_list {h}").split()
+    expected = [_f32_reference(x) for x in t.tolist()]
+    wrong = [(w, e) for w, e in zip(words, expected) if w != e]
+    assert len(words) == t.numel() and wrong == []
 
 
 def test_float32_elements_are_numbers_in_tcl(interp):
