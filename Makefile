@@ -15,6 +15,7 @@ $(STAMP): $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install -q -e '.[test]'
+	$(PY) -m compileall -q tcltorch  # an editable install compiles no bytecode (start-up)
 	touch $@
 
 # The main job: train a network from a Tcl script in a real tclsh.
