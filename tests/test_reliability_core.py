@@ -105,6 +105,23 @@ def test_ctrl_c_unwinds_through_catch(tmp_path, form):
     assert "Traceback" not in err
 
 
+def test_ctrl_c_outside_the_dispatchers_try_is_still_an_interrupt(interp):
+    """A Ctrl-C that lands in a command's first or last bytecodes (outside its try) once came
+    back as "tcltorch: internal error", which catch swallowed; now it unwinds like any other."""
+    session = interp._session
+    lib = bridge.lib
+
+    def raw(*args):
+        raise KeyboardInterrupt
+
+    session._callables.append(raw)
+    lib.tt_create_command(session.addr, b"raw_interrupted", id(raw))
+    with pytest.raises(tcltorch.TclError) as err:
+        interp.eval("catch {raw_interrupted} m; set reached 1")
+    assert "interrupted" in str(err.value)
+    assert interp.eval("info exists reached") == "0"
+
+
 def test_ctrl_c_in_the_interactive_console_stops_catch_scope(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     from test_console import READY, Session, line

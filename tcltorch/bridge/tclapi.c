@@ -340,6 +340,18 @@ python_failed: {
             Tcl_SetErrorCode(interp, "TCL", "LIMIT", "STACK", NULL);
             return TCL_ERROR;
         }
+        if (type != NULL && PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt)) {
+            /* Ctrl-C landed outside the dispatcher's try (its first or last bytecodes): the
+             * same as inside it, an interrupt that unwinds through every catch */
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            PyGILState_Release(gil);
+            Tcl_CancelEval(interp, Tcl_NewStringObj("interrupted", -1), NULL, TCL_CANCEL_UNWIND);
+            Tcl_SetObjResult(interp, Tcl_NewStringObj("interrupted", -1));
+            Tcl_SetErrorCode(interp, "TORCH", "INTERRUPT", NULL);
+            return TCL_ERROR;
+        }
         PyObject *s = value ? PyObject_Str(value) : NULL;
         if (s == NULL) PyErr_Clear();
         Tcl_Obj *m = s ? tt_tcl_from_str(s) : NULL;
