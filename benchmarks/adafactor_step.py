@@ -313,7 +313,7 @@ def bench_set(name, shapes, device, dtype, impls, rounds: int, warmup: int, budg
 # --------------------------------------------------------------------------- accuracy
 
 
-def accuracy(steps: int = 3, shape=(50257, 768)) -> None:
+def accuracy(steps: int = 3, shape=(50257, 768), compiled: bool = False) -> None:
     """Three steps on a GPT-2 embedding-sized float32 parameter against the float64 computation.
 
     The error is max |X - X64| / max |X64 - X0| (relative to the update), goal <= 1e-5."""
@@ -339,6 +339,8 @@ def accuracy(steps: int = 3, shape=(50257, 768)) -> None:
     ]
     if engine.fused_unavailable() is None:
         cases.append(("tcltorch fused", lambda ps: Adafactor(ps, implementation="fused")))
+    if compiled:  # --all: about 12 s of Inductor compilation
+        cases.append(("tcltorch compiled", lambda ps: Adafactor(ps, implementation="compiled")))
     cases.append(("torch.optim foreach", lambda ps: torch.optim.Adafactor(ps, lr=0.8, foreach=True)))
     for name, make in cases:
         got, opt = run(make, torch.float32)
@@ -431,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in sets:
         bench_set(name, SHAPE_SETS[name](), device, dtype, impls, rounds, args.warmup, budget)
     if do_accuracy:
-        accuracy()
+        accuracy(compiled=args.all)
     if do_startup:
         startup()
     return 0

@@ -251,7 +251,7 @@ def gpt2_embedding():
     return x0, grads, p.detach()
 
 
-@pytest.mark.parametrize("impl", ["fused", "foreach", "reference"])
+@pytest.mark.parametrize("impl", ["fused", "foreach", "reference", "compiled"])
 def test_large_tensor_matches_float64(gpt2_embedding, impl):
     x0, grads, exact = gpt2_embedding
     p = torch.nn.Parameter(x0.clone())
@@ -259,6 +259,8 @@ def test_large_tensor_matches_float64(gpt2_embedding, impl):
     for g in grads:
         p.grad = g
         opt.step()
+    if impl == "compiled" and opt.last_implementation != "compiled":
+        pytest.skip(f"torch.compile does not work here (the step ran {opt.last_implementation})")
     update = (exact - x0.double()).abs().max().item()
     err = (p.detach().double() - exact).abs().max().item() / update
     assert err <= 1e-5, f"{impl}: {err:.2e} of the update"
