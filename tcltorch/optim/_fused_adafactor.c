@@ -19,8 +19,9 @@
  * ranges, one barrier).  No temporary is larger
  * than four rows (or TT_VCHUNK elements) per thread plus B*m doubles per thread.
  *
- * The row kernels (GCC vector extensions, 8 floats wide) are compiled twice, for baseline x86-64 and for AVX2+FMA+F16C (GCC target
- * pragmas), and chosen at run time: the build never uses -march=native.
+ * The row kernels (GCC vector extensions, 8 floats wide) are compiled twice, for baseline x86-64
+ * and for AVX2+FMA+F16C (GCC target pragmas), and chosen at run time: the build never uses
+ * -march=native.
  */
 
 #include <math.h>
