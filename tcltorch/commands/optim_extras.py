@@ -138,7 +138,8 @@ EXTRAS_DOC = (
     "into the parameters every `-emaOverwriteFrequency` steps and by `torch::optimizer_finalize`; the "
     "averages are optimizer state (`ema`), counted by `torch::optimizer_info` and saved in checkpoints. "
     "`-skipNonFinite 1`: a parameter whose gradient holds a NaN or Inf keeps its value and its tensor "
-    "state for that step (decided on the device), and its gradient does not enter the global norm."
+    "state for that step (decided on the device), and its gradient does not enter the global norm; on the "
+    "CPU its step counter is kept too (elsewhere a counter held as a Python number still counts the step)."
 )
 
 

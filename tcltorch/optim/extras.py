@@ -18,9 +18,10 @@ untouched), what ``keras.optimizers.Optimizer`` offers on every optimizer, plus 
 * ``skip_non_finite``: a parameter whose gradient holds a NaN or an Inf keeps its value
   and its tensor state for that step (its gradient is zeroed before any clipping, so
   it cannot poison the global norm of the others).  Decided on the device with
-  ``torch.where``: no host sync.  Step counters kept as Python numbers (Adafactor's)
-  or on another device than the parameter (torch.optim keeps CPU counters for CUDA
-  parameters) still count the step, since restoring them would need that sync.
+  ``torch.where``: no host sync.  Step counters kept as Python numbers (Adafactor's) are
+  put back too when the parameter is on the CPU (reading the flag there is no sync); on
+  another device, they and counters kept off the parameter's device (torch.optim keeps CPU
+  counters for CUDA parameters) still count the step, since restoring them would sync.
 
 Everything happens on the device without reading a value back to the host.  The
 options that are set are stored in each parameter group (``clip_norm``, ...), with
@@ -197,6 +198,7 @@ def _pre_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> tu
             if p.grad is not None:
                 st = optimizer.state.get(p, {})
                 saved = {k: v.clone() for k, v in st.items() if isinstance(v, Tensor)}
+                saved.update((k, v) for k, v in st.items() if _is_number(v))
                 before[p] = (p.detach().clone(), saved, set(st))
     first_values = {}
     if opts["use_ema"] and iterations > 0:  # a parameter's average starts late: it held its value so far
@@ -251,6 +253,10 @@ def _post_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> N
     extras["before"] = extras["first_values"] = extras["flags"] = None
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _ema_update(average: Tensor, p: Tensor, momentum: float) -> None:
     """a = m*a + (1-m)*x, with m and 1-m rounded to the average's dtype as Keras rounds them."""
     m = torch.tensor(momentum, dtype=average.dtype)  # on the CPU: no device transfer
@@ -267,6 +273,12 @@ def _restore(
 ) -> None:
     p.copy_(torch.where(finite, p, value))
     st = optimizer.state.get(p, {})
+    # Python-number state (Adafactor's step counter): put back when the flag is on the CPU,
+    # where reading it is no device sync; state this step created starts again from 0.
+    if finite.device.type == "cpu" and not bool(finite):
+        for key, now in list(st.items()):
+            if _is_number(now):
+                st[key] = saved[key] if key in saved else type(now)(0)
     for key, now in st.items():
         if not isinstance(now, Tensor) or now.device != finite.device:
             continue
