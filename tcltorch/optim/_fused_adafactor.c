@@ -286,7 +286,8 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
             for (int r = 0; r < R; r++) {
                 int64_t i = k0 + r;
                 const char *src = t->g + i * m * gsz;
-                for (int64_t o = 0; o < m * gsz && src + pfd + o < gend; o += 64) __builtin_prefetch(src + pfd + o);
+                for (int64_t o = 0; o < m * gsz && src + pfd + o < gend; o += 64)
+                    __builtin_prefetch(src + pfd + o);
                 if (t->gdt != TT_F32) K->load(th->gbuf + r * m, src, m, t->gdt);
                 double s = K->sumsq(grp + r * m, m);
                 float rv = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
@@ -350,7 +351,8 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
         float rf = 1.0f / sqrtf(fmaxf(t->row[i] / rmean[b], FLT_MIN));
         const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
         float *x = tt_view(K, t->x, t->xdt, i * m, m, th->xbuf);
-        double sq = K->fac_apply(x, g, cf + b * m, m, coef * rf, decay, t->mom ? t->mom + i * m : NULL, h->beta1);
+        float *mom = t->mom ? t->mom + i * m : NULL;
+        double sq = K->fac_apply(x, g, cf + b * m, m, coef * rf, decay, mom, h->beta1);
         if (t->xdt != TT_F32) {
             K->store(t->x + i * m * 2, x, m, t->xdt); /* the norm is of the rounded values */
             sq = K->sumsq(x, m);

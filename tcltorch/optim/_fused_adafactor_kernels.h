@@ -155,8 +155,8 @@ static void TT_FN(cols_flush)(const float *restrict cacc, const float *restrict 
         acc += x_ * x_;                                                                      \
     } while (0)
 
-static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const float *restrict cf, int64_t n,
-                               float coef, float decay, float *restrict mom, float beta1) {
+static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const float *restrict cf,
+                               int64_t n, float coef, float decay, float *restrict mom, float beta1) {
     tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
     int64_t i = 0;
     for (; i + TT_SUMBLK <= n; i += TT_SUMBLK) {
