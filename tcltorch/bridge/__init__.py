@@ -64,29 +64,27 @@ def split(text: str, option: str = "value") -> list[str]:
     return out
 
 
-def nested(text: str, option: str = "-data") -> tuple[list[Any], list[int], bool]:
-    """A rectangular nested Tcl list of numbers -> (flat values, shape, all ints)."""
+def _read_nested(reader: Any, text: str, option: str) -> tuple[Any, list[int], bool]:
+    """Run a C walker of nested number lists; its failure -> the Tcl error naming ``option``."""
     out: list[Any] = []
-    rc = lib.tt_nested(id(text), id(out))
+    rc = reader(id(text), id(out))
     if rc:
         if rc == E_SIZE:
             raise TclError(f"invalid {option}: {MAX_SIZE_MESSAGE}", ["TCL", "MEMORY"])
         problem = out[0].replace("\x00", "\\0").replace(" at index {}", "")
         raise TclError(f"invalid {option}: {problem}", ["TORCH", "VALUE", option])
     return out[0], out[1], out[2]
+
+
+def nested(text: str, option: str = "-data") -> tuple[list[Any], list[int], bool]:
+    """A rectangular nested Tcl list of numbers -> (flat values, shape, all ints)."""
+    return _read_nested(lib.tt_nested, text, option)
 
 
 def nested_buffer(text: str, option: str = "-data") -> tuple[bytearray, list[int], bool]:
     """Like :func:`nested`, but the numbers come back in one buffer: int64 values when
     all are integers, else float64 (the C walker reads the command's Tcl list itself)."""
-    out: list[Any] = []
-    rc = lib.tt_nested_buffer(id(text), id(out))
-    if rc:
-        if rc == E_SIZE:
-            raise TclError(f"invalid {option}: {MAX_SIZE_MESSAGE}", ["TCL", "MEMORY"])
-        problem = out[0].replace("\x00", "\\0").replace(" at index {}", "")
-        raise TclError(f"invalid {option}: {problem}", ["TORCH", "VALUE", option])
-    return out[0], out[1], out[2]
+    return _read_nested(lib.tt_nested_buffer, text, option)
 
 
 # element kinds of tt_tensor_list (bulk.c)

@@ -330,26 +330,22 @@ python_failed: {
         /* Only reached when the Python dispatcher itself failed: report, never crash. */
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        if (type != NULL && PyErr_GivenExceptionMatches(type, PyExc_RecursionError)) {
-            /* Python's own nesting limit, reached through nested evaluations */
+        /* Python's own nesting limit, reached through nested evaluations; or a Ctrl-C that
+         * landed outside the dispatcher's try (its first or last bytecodes): as inside it, an
+         * interrupt that unwinds through every catch */
+        int recursion = type != NULL && PyErr_GivenExceptionMatches(type, PyExc_RecursionError);
+        int interrupt = type != NULL && PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt);
+        if (recursion || interrupt) {
             Py_XDECREF(type);
             Py_XDECREF(value);
             Py_XDECREF(tb);
             PyGILState_Release(gil);
-            Tcl_SetObjResult(interp, Tcl_NewStringObj("too many nested evaluations (infinite loop?)", -1));
-            Tcl_SetErrorCode(interp, "TCL", "LIMIT", "STACK", NULL);
-            return TCL_ERROR;
-        }
-        if (type != NULL && PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt)) {
-            /* Ctrl-C landed outside the dispatcher's try (its first or last bytecodes): the
-             * same as inside it, an interrupt that unwinds through every catch */
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(tb);
-            PyGILState_Release(gil);
-            Tcl_CancelEval(interp, Tcl_NewStringObj("interrupted", -1), NULL, TCL_CANCEL_UNWIND);
-            Tcl_SetObjResult(interp, Tcl_NewStringObj("interrupted", -1));
-            Tcl_SetErrorCode(interp, "TORCH", "INTERRUPT", NULL);
+            const char *message = recursion ? "too many nested evaluations (infinite loop?)" : "interrupted";
+            if (interrupt)
+                Tcl_CancelEval(interp, Tcl_NewStringObj(message, -1), NULL, TCL_CANCEL_UNWIND);
+            Tcl_SetObjResult(interp, Tcl_NewStringObj(message, -1));
+            if (recursion) Tcl_SetErrorCode(interp, "TCL", "LIMIT", "STACK", NULL);
+            else Tcl_SetErrorCode(interp, "TORCH", "INTERRUPT", NULL);
             return TCL_ERROR;
         }
         PyObject *s = value ? PyObject_Str(value) : NULL;

@@ -446,23 +446,6 @@ class Command:
             return kwargs
         return self._parse_general(ctx, args, invoked)
 
-    def _parse_slots(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
-        """The fast path written as a loop (what _compile_fast generates straight-line code for)."""
-        if self._min_positional <= len(args) <= len(self._slots):
-            for word in args:
-                if word[:1] == "-" and word[1:2] in _LETTERS:
-                    break
-            else:
-                kwargs = dict(self._defaults)
-                for (py_name, convert, flag), text in zip(self._slots, args):
-                    kwargs[py_name] = convert(text, flag, ctx)
-                for py_name, factory in self._factories:
-                    kwargs.setdefault(py_name, factory())
-                if self.context:
-                    kwargs["ctx"] = ctx
-                return kwargs
-        return self._parse_general(ctx, args, invoked)
-
     def _parse_general(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         if not self._head and args:
             raise wrong_args(self.usage(invoked))
@@ -522,9 +505,9 @@ class Command:
 
 def _compile_fast(cmd: Command) -> Callable[[Any, tuple[str, ...]], dict[str, Any] | None]:
     """Straight-line code for the common call (only positional words, no option word):
-    ``fast(ctx, args)`` -> the keyword arguments, or None when the general parser must run.
-    It does what :meth:`Command._parse_slots` does, without its loops (a hot path: every
-    command call goes through it)."""
+    ``fast(ctx, args)`` -> the keyword arguments, or None when the general parser must run:
+    each positional word converted by its slot's type, the other options' defaults, no loops
+    (a hot path: every command call goes through it)."""
     namespace: dict[str, Any] = {"L": _LETTERS}
     lines = ["def fast(ctx, args):", "    n = len(args)"]
     slots = cmd._slots
