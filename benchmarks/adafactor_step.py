@@ -176,11 +176,11 @@ def floor_runner() -> Runner:
 
 
 def baseline_step(opt) -> None:
-    engine._FORCE_BASELINE = True
+    engine.fused._FORCE_BASELINE = True
     try:
         opt.step()
     finally:
-        engine._FORCE_BASELINE = False
+        engine.fused._FORCE_BASELINE = False
 
 
 def make_runners(impls: list[str]) -> list[Runner]:

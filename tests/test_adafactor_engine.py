@@ -581,14 +581,17 @@ def test_empty_parameter_advances_its_step():
 
 
 def test_engine_imports_nothing_from_tcltorch():
-    tree = ast.parse(Path(engine.__file__).read_text())
-    imported = {
-        n.module if isinstance(n, ast.ImportFrom) else a.name
-        for n in ast.walk(tree)
-        if isinstance(n, (ast.Import, ast.ImportFrom))
-        for a in n.names
-    }
-    assert not any((m or "").startswith("tcltorch") for m in imported)
+    files = sorted(Path(engine.__file__).parent.glob("*.py"))
+    assert {f.name for f in files} >= {"__init__.py", "optimizer.py", "common.py", "fused.py"}
+    for f in files:
+        tree = ast.parse(f.read_text())
+        imported = {
+            n.module if isinstance(n, ast.ImportFrom) else a.name
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+            for a in n.names
+        }
+        assert not any((m or "").startswith("tcltorch") for m in imported), f.name
 
 
 def test_optimizer_deepcopies():

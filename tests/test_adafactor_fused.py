@@ -128,7 +128,7 @@ def test_what_fused_cannot_take_goes_to_foreach():
 
 
 def test_missing_library_falls_back_to_foreach(monkeypatch):
-    monkeypatch.setattr(engine, "_NATIVE", [None, "not built (test)"])
+    monkeypatch.setattr(engine.fused, "_NATIVE", [None, "not built (test)"])
     assert engine.fused_unavailable() == "not built (test)"
     got, opt = run("fused", SHAPES[:8], torch.float32, beta1=0.9, weight_decay=0.1)
     assert opt.resolved_implementation() == "foreach" and opt.last_implementation == "foreach"
@@ -146,9 +146,9 @@ def test_threads_and_baseline_kernels_agree(monkeypatch):
     finally:
         torch.set_num_threads(threads)
     many, _ = run("fused", SHAPES, torch.float32, beta1=0.5)
-    monkeypatch.setattr(engine, "_FORCE_BASELINE", True)
+    monkeypatch.setattr(engine.fused, "_FORCE_BASELINE", True)
     base, _ = run("fused", SHAPES, torch.float16, beta1=0.5)
-    monkeypatch.setattr(engine, "_FORCE_BASELINE", False)
+    monkeypatch.setattr(engine.fused, "_FORCE_BASELINE", False)
     simd, _ = run("fused", SHAPES, torch.float16, beta1=0.5)
     assert_close(one, many, 1e-6)
     assert_close(base, simd, TOL[torch.float16])

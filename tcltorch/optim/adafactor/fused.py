@@ -1,0 +1,125 @@
+"""The fused CPU implementation: one native call per parameter group (_fused_adafactor.c)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .common import decay_exponent
+
+# --------------------------------------------------------------------------- fused (native CPU)
+#
+# _fused_adafactor.c, built by setup.py into tcltorch/optim/_adafactor_native (cffi): one call per
+# group does every tensor it can take (see _fused_ok), in float32 with double sums, threads as
+# torch.get_num_threads(). RMS(X) of the next step is the norm of what this step wrote, so while a
+# parameter's version counter and storage are unchanged (nobody wrote it since) pass 1 reads G only.
+
+_FUSED_DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
+_NATIVE: list = []  # [module] once loaded, [None, reason] when it is missing
+_REUSE_PARAM_NORM = True
+_FORCE_BASELINE = False  # run the baseline x86-64 row kernels even where AVX2 is there (tests, benchmark)
+
+
+def fused_library():
+    """The native module (``ffi``, ``lib``), or None when it was not built; see fused_unavailable()."""
+    if not _NATIVE:
+        try:
+            from .. import _adafactor_native as native  # built by setup.py, never compiled on use
+
+            _NATIVE.append(native)
+        except ImportError as exc:
+            reason = f"tcltorch.optim._adafactor_native is not built ({exc}); run `make setup` to build it"
+            _NATIVE.extend([None, reason])
+    return _NATIVE[0]
+
+
+def fused_unavailable() -> str | None:
+    """Why the fused path cannot run in this process, or None when it can."""
+    return None if fused_library() is not None else _NATIVE[1]
+
+
+def fused_variant() -> str | None:
+    """Which row kernels the fused library runs on this CPU ("avx2" or "baseline"), or None."""
+    native = fused_library()
+    return None if native is None else native.ffi.string(native.lib.tt_adafactor_variant(0)).decode()
+
+
+def _fused_ok(p: Tensor, g: Tensor, st: dict[str, Any]) -> bool:
+    """Whether the native step can take this tensor: CPU, float32/bf16/fp16, dense, contiguous."""
+    if p.device.type != "cpu" or g.device.type != "cpu":
+        return False
+    if p.dtype not in _FUSED_DTYPES or g.dtype not in _FUSED_DTYPES or g.layout != torch.strided:
+        return False
+    if not (p.is_contiguous() and g.is_contiguous()) or g.is_neg() or g.is_conj():
+        return False
+    m = st.get("exp_avg")
+    return m is None or (m.is_contiguous() and m.dtype == torch.float32)
+
+
+def _fused_update(
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict[str, Any]],
+    group: dict[str, Any],
+    norms: dict | None,
+) -> bool:
+    """One native call for all these tensors; False (and nothing changed) when it could not run."""
+    native = fused_library()
+    if native is None:
+        return False
+    ptrs: list[int] = []
+    meta: list[int] = []
+    xsq: list[float] = []
+    momentum = group["beta1"] >= 0
+    for p, g, st in zip(params, grads, states):
+        shape = p.shape
+        if len(shape) >= 2:
+            rows, cols = shape[-2], shape[-1]
+            batch = p.numel() // (rows * cols)
+            ptrs += (p.data_ptr(), g.data_ptr(), st["row"].data_ptr(), st["col"].data_ptr())
+        else:
+            batch, rows, cols = 1, p.numel(), 0
+            ptrs += (p.data_ptr(), g.data_ptr(), st["v"].data_ptr(), 0)
+        ptrs.append(st["exp_avg"].data_ptr() if momentum else 0)
+        meta += (batch, rows, cols, _FUSED_DTYPES[p.dtype] | (_FUSED_DTYPES[g.dtype] << 4), st["step"])
+        known = norms.get(p) if norms is not None else None
+        if known is not None and known[0] == p.data_ptr() and known[1] == p._version:
+            xsq.append(known[2])
+        else:
+            xsq.append(-1.0)
+    hyper = [
+        float(group["lr"]),
+        decay_exponent(float(group["decay_rate"])),
+        float(group["eps2"]),
+        float(group["eps_scale"]),
+        float(group["clip_threshold"]),
+        float(group["beta1"]),
+        float(group["weight_decay"]),
+        float(bool(group["relative_step"])),
+        float(bool(group["scale_parameter"])),
+        float(bool(group["warmup_init"])),
+        float(bool(group["maximize"])),
+    ]
+    ffi, lib = native.ffi, native.lib
+    n = len(params)
+    out = ffi.new("double[]", n)
+    rc = lib.tt_adafactor_step(
+        n,
+        ffi.new("int64_t[]", ptrs),
+        ffi.new("int64_t[]", meta),
+        ffi.new("double[]", xsq),
+        ffi.new("double[]", hyper),
+        out,
+        torch.get_num_threads(),
+        int(_FORCE_BASELINE),
+    )
+    if rc != 0:
+        return False
+    # Written through raw pointers: tell autograd (and our own norm cache) that X changed.
+    torch._C._increment_version(params)
+    if norms is not None:
+        for k, p in enumerate(params):
+            norms[p] = (p.data_ptr(), p._version, out[k])
+    return True
