@@ -2,7 +2,7 @@
 
 The Tcl side of the package (pkgIndex.tcl and any pure-Tcl files) lives in the top-level
 tcl/ folder; a build copies it into tcltorch/tcl of the wheel. An editable install needs no
-copy: tcltorch.__main__.tcl_path() finds the source tree's tcl/."""
+copy: tcltorch.paths.tcl_path() finds the source tree's tcl/."""
 
 import pathlib
 import shutil

@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import tcltorch
-from tcltorch.__main__ import tcl_path
+from tcltorch.paths import tcl_path
 
 TCL_LOOP = """
 set t [torch::zeros {{2 3}}]

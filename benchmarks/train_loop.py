@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import tcltorch
-from tcltorch.__main__ import tcl_path
+from tcltorch.paths import tcl_path
 from tcltorch.optim import Adafactor
 
 BATCH = 64

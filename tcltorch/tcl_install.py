@@ -67,7 +67,7 @@ def pkgindex_text(source_dir: str) -> str:
 
 def install(directory: str | None = None) -> str:
     """Write ``DIR/tcltorch<version>/pkgIndex.tcl``; returns the package folder."""
-    from tcltorch.__main__ import tcl_path
+    from tcltorch.paths import tcl_path
 
     target_root = os.path.abspath(directory or default_dir())
     target = os.path.join(target_root, FOLDER)

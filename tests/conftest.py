@@ -14,7 +14,7 @@ TCL_TESTS = ROOT / "tests" / "tcl"
 
 
 def tcl_path() -> str:
-    from tcltorch.__main__ import tcl_path as path
+    from tcltorch.paths import tcl_path as path
 
     return path()
 

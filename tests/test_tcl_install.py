@@ -10,7 +10,7 @@ import sys
 from conftest import ROOT
 
 from tcltorch import __version__
-from tcltorch.__main__ import tcl_path
+from tcltorch.paths import tcl_path
 from tcltorch.tcl_install import FOLDER, default_dir, pkgindex_text
 
 

@@ -335,6 +335,41 @@ class Opt:
         self.required = self.default is REQUIRED
 
 
+@dataclass
+class NextWords:
+    """What may come after the words of a command typed so far (see :meth:`Command.next_words`).
+
+    ``slot`` is the option or positional slot whose value the next word is (None where only
+    a ``-flag`` fits); ``after_flag`` says the next word is the value of the ``-flag`` just
+    typed (then ``slot`` is that option, or None for a flag the command does not have);
+    ``flags`` are the options not given yet, in declaration order (none right after a flag)."""
+
+    slot: Opt | None
+    after_flag: bool
+    flags: list[Opt]
+
+    @property
+    def expects_value(self) -> bool:
+        """The next word is the value of an option given by its flag."""
+        return self.after_flag
+
+    @property
+    def positional_name(self) -> str | None:
+        """The name of the positional slot the next word fills, if it fills one."""
+        return None if self.after_flag or self.slot is None else self.slot.name
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values the next word may take where the slot's type has a fixed set: a
+        Choice's choices, a boolean's true/false; () otherwise."""
+        vtype = self.slot.type if self.slot is not None else None
+        if isinstance(vtype, Choice):
+            return tuple(vtype.choices)
+        if isinstance(vtype, Bool):
+            return ("true", "false")
+        return ()
+
+
 class Command:
     """A ``torch::`` command: its spec, its function and what both derive."""
 
@@ -414,6 +449,58 @@ class Command:
             f'{kind} option "{word}": must be {tcl_or_list(self._flags)}',
             ["TCL", "LOOKUP", "INDEX", "option", word],
         )
+
+    def next_words(self, words: Sequence[str]) -> NextWords:
+        """What may follow ``words``, the arguments typed so far (without the command name),
+        by the rules :meth:`parse` applies: positional words first (a ``rest`` slot takes
+        all up to the first option), then ``-flag value`` pairs.  For completion; it never
+        raises (a flag the command does not have has no slot)."""
+        filled, i = self._positional_prefix(words)
+        pairs = words[i:]
+        used = {o.name for o in self.positional[:filled]}
+        for flag in pairs[::2]:
+            opt = self._lookup_option(flag)
+            if opt is not None:
+                used.add(opt.name)
+        if len(pairs) % 2 == 1:  # a -flag waiting for its value
+            return NextWords(self._lookup_option(pairs[-1]), True, [])
+        flags = [o for o in self._head if o.name not in used]
+        return NextWords(self._slot_after(filled, i, len(words)), False, flags)
+
+    def _lookup_option(self, word: str) -> Opt | None:
+        """The option a (possibly abbreviated) flag names, or None."""
+        if not self._lookup:
+            return None
+        try:
+            return self._option(word)
+        except TclError:
+            return None
+
+    def _positional_prefix(self, words: Sequence[str]) -> tuple[int, int]:
+        """(positional slots filled, index of the first word after them); a ``rest`` slot
+        that took words counts as filled."""
+        flags = self._lookup
+        if words and is_option_word(words[0], flags):
+            return 0, 0
+        i = 0
+        for filled, slot in enumerate(self.positional):
+            if i >= len(words) or is_option_word(words[i], flags):
+                return filled, i
+            i += 1
+            while slot.rest and i < len(words) and not is_option_word(words[i], flags):
+                i += 1
+        return len(self.positional), i
+
+    def _slot_after(self, filled: int, i: int, n: int) -> Opt | None:
+        """The slot the next word fills when no flag waits for a value."""
+        if i < n:  # options were given: only another -flag fits (the tail is last)
+            return None
+        if filled < len(self.positional):
+            return self.positional[filled]
+        last = self.positional[-1] if self.positional else None
+        if last is not None and last.rest:
+            return last
+        return self.tail
 
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         """Both argument forms -> keyword arguments for the command function."""
