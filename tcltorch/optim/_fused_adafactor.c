@@ -1,6 +1,6 @@
 /* Fused CPU step of tcltorch.optim.Adafactor: every tensor of a parameter group in one call.
  *
- * The maths is docs/adafactor.md (and the docstring of tcltorch/optim/adafactor.py), in float32
+ * The maths is docs/adafactor.md (and the docstring of tcltorch/optim/adafactor/), in float32
  * with float32 state, and every sum (row and column statistics, RMS(X), RMS(U), mean(r)) in
  * double.  Parameters and gradients may be float32, bfloat16 or float16 (any mix); results are
  * rounded to the parameter's dtype to nearest-even.
@@ -177,18 +177,33 @@ const char *tt_adafactor_variant(int force_baseline) {
 
 /* ------------------------------------------------------------------ the step */
 
-/* Per tensor k:
- *   ptrs[5k..]  X, G, row (or v), col (0 for rank <= 1), exp_avg (0 without momentum)
- *   meta[5k..]  batch, rows, cols (0 for rank <= 1: rows is then numel), dtypes (X | G << 4), step
- *   xsq_in[k]   ||X||^2 known from the previous step (< 0: compute it)
- *   out[k]      ||X_new||^2 after the step (the stored, rounded values)
- * hyper: lr, exponent c, eps2, eps_scale, clip_threshold, beta1 (< 0 off), weight_decay,
- *        relative_step, scale_parameter, warmup_init, maximize  (booleans as 0/1)
- */
+/* The interface (declared again in build_fused_adafactor.py's cdef, filled by name from Python).
+ * The step-size schedule is Python's: rho_t and 1 - beta2_t arrive per tensor, already computed. */
+struct tt_adafactor_options {
+    double eps2;           /* added to G^2 before the statistics */
+    double eps_scale;      /* floor of RMS(X) in alpha_t */
+    double clip_threshold; /* d of the update clipping */
+    double beta1;          /* momentum; < 0: off */
+    double weight_decay;   /* lambda of X -= lambda alpha_t X */
+    int scale_parameter;   /* alpha_t = max(eps_scale, RMS(X)) rho_t; else rho_t */
+    int maximize;          /* ascend */
+    int nthreads;          /* threads to use (at most) */
+    int force_baseline;    /* the baseline x86-64 row kernels even where AVX2 is there */
+};
+
+struct tt_adafactor_tensor {
+    int64_t x, g, row, col, exp_avg; /* addresses: X, G, row (or v), col (0: rank <= 1), exp_avg (0: none) */
+    int64_t batch, rows, cols;       /* cols 0 for rank <= 1: rows is then numel */
+    int x_dtype, g_dtype;            /* TT_F32, TT_BF16, TT_F16 */
+    double rho;                      /* rho_t of this tensor's step */
+    double weight;                   /* 1 - beta2_t of this tensor's step */
+    double xsq;                      /* ||X||^2 known from the previous step (< 0: compute it) */
+    double xsq_out;                  /* written: ||X_new||^2 of the stored, rounded values */
+};
+
 typedef struct {
     float eps2, eps_scale, clip, beta1, wd;
-    double lr, expo;
-    int relative, scale, warmup, maximize, momentum;
+    int scale, maximize, momentum;
 } tt_hyper;
 
 typedef struct {
@@ -211,28 +226,32 @@ typedef struct {
     char pad[64];
 } tt_thread;
 
-static void tt_unpack(tt_tensor *t, const int64_t *ptrs, const int64_t *meta, const double *xsq_in,
-                      const tt_hyper *h, int k) {
-    t->x = (char *)(uintptr_t)ptrs[5 * k];
-    t->g = (char *)(uintptr_t)ptrs[5 * k + 1];
-    t->row = (float *)(uintptr_t)ptrs[5 * k + 2];
-    t->col = (float *)(uintptr_t)ptrs[5 * k + 3];
-    t->mom = (float *)(uintptr_t)ptrs[5 * k + 4];
-    t->B = meta[5 * k];
-    t->n = meta[5 * k + 1];
-    t->m = meta[5 * k + 2];
+static void tt_hyper_of(tt_hyper *h, const struct tt_adafactor_options *o) {
+    h->eps2 = (float)o->eps2;
+    h->eps_scale = (float)o->eps_scale;
+    h->clip = (float)o->clip_threshold;
+    h->beta1 = (float)o->beta1;
+    h->wd = (float)o->weight_decay;
+    h->scale = o->scale_parameter != 0;
+    h->maximize = o->maximize != 0;
+    h->momentum = o->beta1 >= 0.0;
+}
+
+static void tt_unpack(tt_tensor *t, const struct tt_adafactor_tensor *in) {
+    t->x = (char *)(uintptr_t)in->x;
+    t->g = (char *)(uintptr_t)in->g;
+    t->row = (float *)(uintptr_t)in->row;
+    t->col = (float *)(uintptr_t)in->col;
+    t->mom = (float *)(uintptr_t)in->exp_avg;
+    t->B = in->batch;
+    t->n = in->rows;
+    t->m = in->cols;
     t->numel = t->m ? t->B * t->n * t->m : t->n;
-    t->xdt = (int)(meta[5 * k + 3] & 15);
-    t->gdt = (int)((meta[5 * k + 3] >> 4) & 15);
-    double step = (double)meta[5 * k + 4];
-    double rho = h->lr;
-    if (h->relative) {
-        rho = fmin(h->lr, 1.0 / sqrt(step));
-        if (h->warmup) rho = fmin(rho, 1e-6 * step);
-    }
-    t->rho = (float)rho;
-    t->w = (float)pow(step, -h->expo);
-    t->xsq_in = xsq_in[k];
+    t->xdt = in->x_dtype;
+    t->gdt = in->g_dtype;
+    t->rho = (float)in->rho;
+    t->w = (float)in->weight;
+    t->xsq_in = in->xsq;
 }
 
 /* A float view of n elements at element offset off of a tensor: the memory itself for float32,
@@ -423,213 +442,294 @@ static inline void tt_range(int64_t total, int nt, int tid, int64_t *lo, int64_t
     *hi = *lo + per + (tid < extra ? 1 : 0);
 }
 
-/* Returns 0, or -1 when memory for the scratch buffers could not be had (nothing was changed). */
-int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const double *xsq_in,
-                      const double *hyper, double *out, int nthreads, int force_baseline) {
-    const tt_kernels *K = tt_pick(force_baseline);
-    tt_hyper h;
-    h.lr = hyper[0];
-    h.expo = hyper[1];
-    h.eps2 = (float)hyper[2];
-    h.eps_scale = (float)hyper[3];
-    h.clip = (float)hyper[4];
-    h.beta1 = (float)hyper[5];
-    h.wd = (float)hyper[6];
-    h.relative = hyper[7] != 0.0;
-    h.scale = hyper[8] != 0.0;
-    h.warmup = hyper[9] != 0.0;
-    h.maximize = hyper[10] != 0.0;
-    h.momentum = hyper[5] >= 0.0;
+/* ------------------------------------------------------------------ one call */
 
-    tt_tensor *ts = (tt_tensor *)malloc(sizeof(tt_tensor) * (size_t)(count > 0 ? count : 1));
-    if (!ts) return -1;
-    int64_t maxrow = TT_VCHUNK, maxbm = 1, maxb = 1, total = 0;
-    int nlarge = 0;
+/* Everything one call shares between its threads. */
+typedef struct {
+    const tt_kernels *K;
+    tt_hyper h;
+    int count, nt, nlarge; /* tensors, threads, shared tensors */
+    tt_tensor *ts;
+    tt_thread *ths;
+    char *mem;      /* the threads' scratch */
+    double *xpart;  /* [k * nt + tid]: a thread's share of ||X_new||^2 of tensor k */
+    int *large;     /* the shared tensors, in order (nlarge of them) */
+    int *order;     /* every tensor, largest first */
+} tt_step;
+
+/* The sizes that the per-thread scratch is cut for. */
+typedef struct {
+    int64_t maxrow, maxbm, maxb, total, gsize;
+    int nlarge; /* tensors of more than TT_LARGE elements */
+    size_t per_thread;
+} tt_sizes;
+
+static void tt_measure(tt_tensor *ts, int count, const struct tt_adafactor_tensor *in, tt_sizes *z) {
+    z->maxrow = TT_VCHUNK;
+    z->maxbm = z->maxb = 1;
+    z->total = 0;
+    z->nlarge = 0;
     for (int k = 0; k < count; k++) {
-        tt_unpack(&ts[k], ptrs, meta, xsq_in, &h, k);
         tt_tensor *t = &ts[k];
-        total += t->numel;
-        if (t->numel > TT_LARGE) nlarge++;
+        tt_unpack(t, &in[k]);
+        z->total += t->numel;
+        if (t->numel > TT_LARGE) z->nlarge++;
         if (t->m) {
-            if (t->m > maxrow) maxrow = t->m;
-            if (t->B * t->m > maxbm) maxbm = t->B * t->m;
-            if (t->B > maxb) maxb = t->B;
+            if (t->m > z->maxrow) z->maxrow = t->m;
+            if (t->B * t->m > z->maxbm) z->maxbm = t->B * t->m;
+            if (t->B > z->maxb) z->maxb = t->B;
         }
     }
+    /* Per thread: a block of G rows, an X row, float column sums of a block, 2 sets of 2*maxbm
+     * double accumulators, cf, old col, wpart (maxbm each) and rmean (maxb). */
+    z->gsize = 4 * z->maxrow > TT_BLOCK ? 4 * z->maxrow : TT_BLOCK;
+    size_t per_thread = (size_t)z->maxbm * 5 * sizeof(double) +
+                        (size_t)(z->gsize + 3 * z->maxrow) * sizeof(float) +
+                        (size_t)z->maxbm * 2 * sizeof(float) + (size_t)z->maxb * sizeof(float) + 256;
+    z->per_thread = (per_thread + 63) & ~(size_t)63;
+}
+
+static int tt_thread_count(int nthreads, int count, const tt_sizes *z) {
     int nt = nthreads < 1 ? 1 : nthreads;
     if (nt > 256) nt = 256;
-    if (total < 32768) nt = 1;
-    if (nt > count && nlarge == 0) nt = count > 0 ? count : 1;
+    if (z->total < 32768) nt = 1;
+    if (nt > count && z->nlarge == 0) nt = count > 0 ? count : 1;
+    return nt;
+}
 
-    /* Scratch per thread: a block of G rows, an X row, float column sums of a block, 2 sets of
-     * 2*maxbm double accumulators, cf, old col, wpart (maxbm each) and rmean (maxb). */
-    int64_t gsize = 4 * maxrow > TT_BLOCK ? 4 * maxrow : TT_BLOCK;
-    size_t per_thread = (size_t)maxbm * 5 * sizeof(double) + (size_t)(gsize + 3 * maxrow) * sizeof(float) +
-                        (size_t)maxbm * 2 * sizeof(float) + (size_t)maxb * sizeof(float) + 256;
-    per_thread = (per_thread + 63) & ~(size_t)63;
-    char *mem = (char *)malloc(per_thread * (size_t)nt);
-    tt_thread *ths = (tt_thread *)calloc((size_t)nt, sizeof(tt_thread));
-    double *xpart = (double *)calloc((size_t)nt * (size_t)(count > 0 ? count : 1), sizeof(double));
-    if (!mem || !ths || !xpart) {
-        free(mem);
-        free(ths);
-        free(xpart);
-        free(ts);
-        return -1;
-    }
-    for (int k = 0; k < nt; k++) {
-        char *p = mem + per_thread * (size_t)k;
-        tt_thread *th = &ths[k];
-        th->accs[0] = (double *)p;
-        th->accs[1] = th->accs[0] + 2 * maxbm;
-        th->acc = th->accs[0];
-        th->wpart = th->accs[1] + 2 * maxbm;
-        th->gbuf = (float *)(th->wpart + maxbm);
-        th->xbuf = th->gbuf + gsize;
-        th->cacc = th->xbuf + maxrow;
-        th->wacc = th->cacc + maxrow;
-        th->cf = th->wacc + maxrow;
-        th->oldcol = th->cf + maxbm;
-        th->rmean = th->oldcol + maxbm;
-    }
+/* A thread's scratch, cut from its share p of the memory. */
+static void tt_carve(tt_thread *th, char *p, const tt_sizes *z) {
+    th->accs[0] = (double *)p;
+    th->accs[1] = th->accs[0] + 2 * z->maxbm;
+    th->acc = th->accs[0];
+    th->wpart = th->accs[1] + 2 * z->maxbm;
+    th->gbuf = (float *)(th->wpart + z->maxbm);
+    th->xbuf = th->gbuf + z->gsize;
+    th->cacc = th->xbuf + z->maxrow;
+    th->wacc = th->cacc + z->maxrow;
+    th->cf = th->wacc + z->maxrow;
+    th->oldcol = th->cf + z->maxbm;
+    th->rmean = th->oldcol + z->maxbm;
+}
 
-    /* Shared tensors: one barrier each, software-pipelined. Every thread does its rows of pass 1
-     * of tensor k (keeping a copy of the old column state) interleaved with its rows of pass 2 of
-     * tensor k-1, so that the single read stream of pass 1 runs beside the streams of pass 2
-     * (one core alone cannot fill the memory bus from one stream). After the barrier each thread
-     * derives the column statistics, RMS(U) and the scalars of tensor k itself from everyone's
-     * accumulators (tid 0 alone writes the column state). Accumulators alternate between two
-     * sets, so a thread that runs ahead never clears what a slower one still reads. */
-    int *large = (int *)malloc(sizeof(int) * (size_t)(count > 0 ? count : 1) * 2);
-    if (!large) {
-        free(mem);
-        free(ths);
-        free(xpart);
-        free(ts);
-        return -1;
+/* A tensor is shared by all threads only when it alone is most of the group (TT_SHARE); every
+ * other tensor is done whole by one thread, largest first, with no barrier: a barrier waits for
+ * the slowest thread, and on a busy machine that is a thread the OS took the core from (measured
+ * on 2 shared cores: a shared 8192x256 tensor took 3-4x as long as one thread). */
+static void tt_schedule(tt_step *s, int64_t total) {
+    tt_tensor *ts = s->ts;
+    s->nlarge = 0;
+    for (int k = 0; k < s->count; k++) {
+        ts[k].shared = s->nt > 1 && ts[k].numel > TT_LARGE && (double)ts[k].numel > TT_SHARE * (double)total;
+        if (ts[k].shared) s->large[s->nlarge++] = k;
+        s->order[k] = k;
     }
-    /* A tensor is shared by all threads only when it alone is most of the group (TT_SHARE); every
-     * other tensor is done whole by one thread, largest first, with no barrier: a barrier waits
-     * for the slowest thread, and on a busy machine that is a thread the OS took the core from
-     * (measured on 2 shared cores: a shared 8192x256 tensor took 3-4x as long as one thread). */
-    int *order = large + count;
-    nlarge = 0;
-    for (int k = 0; k < count; k++) {
-        ts[k].shared = nt > 1 && ts[k].numel > TT_LARGE && (double)ts[k].numel > TT_SHARE * (double)total;
-        if (ts[k].shared) large[nlarge++] = k;
-        order[k] = k;
-    }
-    for (int a = 1; a < count; a++) { /* largest first (insertion sort: groups are short) */
-        int k = order[a], b = a - 1;
-        while (b >= 0 && ts[order[b]].numel < ts[k].numel) {
-            order[b + 1] = order[b];
+    for (int a = 1; a < s->count; a++) { /* largest first (insertion sort: groups are short) */
+        int k = s->order[a], b = a - 1;
+        while (b >= 0 && ts[s->order[b]].numel < ts[k].numel) {
+            s->order[b + 1] = s->order[b];
             b--;
         }
-        order[b + 1] = k;
+        s->order[b + 1] = k;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        int tid = 0, nth = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        nth = omp_get_num_threads();
-#endif
-        tt_thread *th = &ths[tid];
-        int parity = 0;
-        tt_tensor *prev = NULL; /* the tensor whose pass 2 is pending */
-        int prev_k = -1;
-        int64_t lo2 = 0, hi2 = 0;
-        float coef = 0.0f, decay = 1.0f;
-        for (int q = 0; q <= nlarge; q++) {
-            tt_tensor *t = q < nlarge ? &ts[large[q]] : NULL;
-            int need_x = t && h.scale && t->xsq_in < 0.0;
-            int64_t lo1 = 0, hi1 = 0, unit = 1;
-            if (t) {
-                if (t->m) {
-                    th->acc = th->accs[parity];
-                    memset(th->acc, 0, sizeof(double) * 2 * (size_t)(t->B * t->m));
-                    tt_range(t->B * t->n, nth, tid, &lo1, &hi1);
-                    unit = TT_BLOCK / t->m;
-                    unit = unit < 1 ? 1 : unit > TT_ROWBLK ? TT_ROWBLK : unit;
-                } else {
-                    int64_t nblk = (t->n + TT_VCHUNK - 1) / TT_VCHUNK, blo, bhi;
-                    tt_range(nblk, nth, tid, &blo, &bhi);
-                    lo1 = blo * TT_VCHUNK;
-                    hi1 = bhi * TT_VCHUNK < t->n ? bhi * TT_VCHUNK : t->n;
-                    if (lo1 > hi1) lo1 = hi1;
-                    unit = TT_VCHUNK;
-                }
+}
+
+/* Unpack the tensors, size and get the scratch, plan the work: 0, or -1 when memory could not
+ * be had (then nothing was changed; tt_teardown frees what was had). */
+static int tt_setup(tt_step *s, int count, const struct tt_adafactor_tensor *in,
+                    const struct tt_adafactor_options *o) {
+    size_t n = (size_t)(count > 0 ? count : 1);
+    tt_sizes z;
+    memset(s, 0, sizeof *s);
+    s->K = tt_pick(o->force_baseline);
+    tt_hyper_of(&s->h, o);
+    s->count = count;
+    s->ts = (tt_tensor *)malloc(sizeof(tt_tensor) * n);
+    int ok = s->ts != NULL;
+    if (ok) {
+        tt_measure(s->ts, count, in, &z);
+        s->nt = tt_thread_count(o->nthreads, count, &z);
+        s->mem = (char *)malloc(z.per_thread * (size_t)s->nt);
+        s->ths = (tt_thread *)calloc((size_t)s->nt, sizeof(tt_thread));
+        s->xpart = (double *)calloc((size_t)s->nt * n, sizeof(double));
+        s->large = (int *)malloc(sizeof(int) * n * 2);
+        ok = s->mem && s->ths && s->xpart && s->large;
+    }
+    if (ok) {
+        for (int k = 0; k < s->nt; k++) tt_carve(&s->ths[k], s->mem + z.per_thread * (size_t)k, &z);
+        s->order = s->large + count;
+        tt_schedule(s, z.total);
+    }
+    return ok ? 0 : -1;
+}
+
+static void tt_teardown(tt_step *s) {
+    free(s->large);
+    free(s->xpart);
+    free(s->mem);
+    free(s->ths);
+    free(s->ts);
+}
+
+/* ---- shared tensors: one barrier each, software-pipelined.
+ *
+ * Every thread does its rows of pass 1 of tensor k (keeping a copy of the old column state)
+ * interleaved with its rows of pass 2 of tensor k-1, so that the single read stream of pass 1 runs
+ * beside the streams of pass 2 (one core alone cannot fill the memory bus from one stream). After
+ * the barrier each thread derives the column statistics, RMS(U) and the scalars of tensor k itself
+ * from everyone's accumulators (tid 0 alone writes the column state). Accumulators alternate
+ * between two sets, so a thread that runs ahead never clears what a slower one still reads. */
+
+typedef struct {
+    tt_tensor *t; /* the shared tensor whose pass 2 is pending (NULL: none) */
+    int k;
+    int64_t lo, hi; /* this thread's rows (or elements) of it */
+    float coef, decay;
+} tt_pending;
+
+/* This thread's share of a shared tensor: whole rows (factored) or blocks of TT_VCHUNK elements,
+ * and the unit of work that the pipeline takes at a time. */
+static void tt_share(const tt_tensor *t, int nth, int tid, int64_t *lo, int64_t *hi, int64_t *unit) {
+    if (t->m) {
+        tt_range(t->B * t->n, nth, tid, lo, hi);
+        int64_t u = TT_BLOCK / t->m;
+        *unit = u < 1 ? 1 : u > TT_ROWBLK ? TT_ROWBLK : u;
+    } else {
+        int64_t nblk = (t->n + TT_VCHUNK - 1) / TT_VCHUNK, blo, bhi;
+        tt_range(nblk, nth, tid, &blo, &bhi);
+        *lo = blo * TT_VCHUNK;
+        *hi = bhi * TT_VCHUNK < t->n ? bhi * TT_VCHUNK : t->n;
+        if (*lo > *hi) *lo = *hi;
+        *unit = TT_VCHUNK;
+    }
+}
+
+static void tt_pass1_part(const tt_step *s, tt_tensor *t, int64_t a, int64_t b, tt_thread *th, int need_x,
+                          double *xs, double *us) {
+    if (t->m) {
+        *xs += tt_fac_pass1(s->K, &s->h, t, a, b, th, need_x);
+    } else {
+        double px, pu;
+        tt_vec_pass1(s->K, &s->h, t, a, b, th, need_x, &px, &pu);
+        *xs += px;
+        *us += pu;
+    }
+}
+
+static double tt_pass2_part(const tt_step *s, const tt_pending *p, int64_t a, int64_t b, tt_thread *th) {
+    if (p->t->m) return tt_fac_pass2(s->K, &s->h, p->t, a, b, th, th->cf, th->rmean, p->coef, p->decay);
+    return tt_vec_pass2(s->K, &s->h, p->t, a, b, th, p->coef, p->decay);
+}
+
+/* Pass 1 of [lo1, hi1) of t (none when t is NULL) interleaved with pass 2 of this thread's part of
+ * the pending tensor, back to front; the sums of pass 1 go to xs and us, and the result is
+ * ||X_new||^2 of the pending part. */
+static double tt_interleave(const tt_step *s, tt_thread *th, tt_tensor *t, int need_x, int64_t lo1,
+                            int64_t hi1, int64_t unit, const tt_pending *prev, double *xs, double *us) {
+    const int64_t n1 = hi1 - lo1, n2 = prev->t ? prev->hi - prev->lo : 0;
+    int64_t done1 = 0, done2 = 0;
+    double x2 = 0.0;
+    while (done1 < n1 || done2 < n2) {
+        if (done1 < n1) {
+            int64_t c = n1 - done1 < unit ? n1 - done1 : unit;
+            tt_pass1_part(s, t, lo1 + done1, lo1 + done1 + c, th, need_x, xs, us);
+            done1 += c;
+        }
+        int64_t target = done1 >= n1 ? n2 : (int64_t)((double)done1 / (double)n1 * (double)n2);
+        if (target > done2) {
+            x2 += tt_pass2_part(s, prev, prev->hi - target, prev->hi - done2, th);
+            done2 = target;
+        }
+    }
+    return x2;
+}
+
+/* After the barrier: alpha_t's and the clipping's inputs of shared tensor t from every thread's
+ * partial sums, then its scalars. */
+static void tt_shared_scalars(const tt_step *s, tt_tensor *t, tt_thread *th, int tid, int nth, int parity,
+                              int need_x, float *coef, float *decay) {
+    double xsq = t->xsq_in, usq = 0.0;
+    if (need_x) {
+        xsq = 0.0;
+        for (int r = 0; r < nth; r++) xsq += s->ths[r].part[parity][0];
+    }
+    if (t->m) {
+        tt_fac_cols(&s->h, t, s->ths, nth, parity, th->oldcol, tid == 0 ? t->col : NULL, th->cf, th->wpart);
+        usq = tt_fac_middle(t, th->wpart, th->rmean);
+    } else {
+        for (int r = 0; r < nth; r++) usq += s->ths[r].part[parity][1];
+    }
+    tt_scalars(&s->h, t, xsq, usq, coef, decay);
+}
+
+/* This thread's part of every shared tensor; returns the parity of the accumulator set to use next. */
+static int tt_run_shared(const tt_step *s, tt_thread *th, int tid, int nth) {
+    int parity = 0;
+    tt_pending prev = {NULL, -1, 0, 0, 0.0f, 1.0f};
+    for (int q = 0; q <= s->nlarge; q++) {
+        tt_tensor *t = q < s->nlarge ? &s->ts[s->large[q]] : NULL;
+        int need_x = t && s->h.scale && t->xsq_in < 0.0;
+        int64_t lo1 = 0, hi1 = 0, unit = 1;
+        if (t) {
+            if (t->m) {
+                th->acc = th->accs[parity];
+                memset(th->acc, 0, sizeof(double) * 2 * (size_t)(t->B * t->m));
             }
-            const int64_t n1 = hi1 - lo1, n2 = hi2 - lo2;
-            int64_t done1 = 0, done2 = 0;
-            double xs = 0.0, us = 0.0, x2 = 0.0;
-            while (done1 < n1 || done2 < n2) {
-                if (done1 < n1) {
-                    int64_t c = n1 - done1 < unit ? n1 - done1 : unit;
-                    int64_t a = lo1 + done1;
-                    if (t->m) {
-                        xs += tt_fac_pass1(K, &h, t, a, a + c, th, need_x);
-                    } else {
-                        double px, pu;
-                        tt_vec_pass1(K, &h, t, a, a + c, th, need_x, &px, &pu);
-                        xs += px;
-                        us += pu;
-                    }
-                    done1 += c;
-                }
-                int64_t target = done1 >= n1 ? n2 : (int64_t)((double)done1 / (double)n1 * (double)n2);
-                if (prev && target > done2) {
-                    if (prev->m)
-                        x2 += tt_fac_pass2(K, &h, prev, hi2 - target, hi2 - done2, th, th->cf, th->rmean, coef,
-                                           decay);
-                    else
-                        x2 += tt_vec_pass2(K, &h, prev, hi2 - target, hi2 - done2, th, coef, decay);
-                }
-                if (target > done2) done2 = target;
-            }
-            if (prev) xpart[(size_t)prev_k * nt + tid] = x2;
-            if (!t) break;
+            tt_share(t, nth, tid, &lo1, &hi1, &unit);
+        }
+        double xs = 0.0, us = 0.0;
+        double x2 = tt_interleave(s, th, t, need_x, lo1, hi1, unit, &prev, &xs, &us);
+        if (prev.t) s->xpart[(size_t)prev.k * s->nt + tid] = x2;
+        if (t) {
             th->part[parity][0] = xs;
             th->part[parity][1] = us;
             if (t->m) memcpy(th->oldcol, t->col, sizeof(float) * (size_t)(t->B * t->m));
 #pragma omp barrier
-            double xsq = t->xsq_in, usq = 0.0;
-            if (need_x) {
-                xsq = 0.0;
-                for (int r = 0; r < nth; r++) xsq += ths[r].part[parity][0];
-            }
-            if (t->m) {
-                tt_fac_cols(&h, t, ths, nth, parity, th->oldcol, tid == 0 ? t->col : NULL, th->cf, th->wpart);
-                usq = tt_fac_middle(t, th->wpart, th->rmean);
-            } else {
-                for (int r = 0; r < nth; r++) usq += ths[r].part[parity][1];
-            }
-            tt_scalars(&h, t, xsq, usq, &coef, &decay);
-            prev = t;
-            prev_k = large[q];
-            lo2 = lo1;
-            hi2 = hi1;
+            tt_shared_scalars(s, t, th, tid, nth, parity, need_x, &prev.coef, &prev.decay);
+            prev.t = t;
+            prev.k = s->large[q];
+            prev.lo = lo1;
+            prev.hi = hi1;
             parity ^= 1;
         }
-        /* The other tensors, each whole by one thread, largest first. */
-        th->acc = th->accs[parity];
+    }
+    return parity;
+}
+
+/* One thread's work: its parts of the shared tensors, then whole tensors, largest first. */
+static void tt_run_thread(const tt_step *s, int tid, int nth) {
+    tt_thread *th = &s->ths[tid];
+    int parity = tt_run_shared(s, th, tid, nth);
+    th->acc = th->accs[parity];
 #pragma omp for schedule(dynamic, 1)
-        for (int q = 0; q < count; q++) {
-            int k = order[q];
-            tt_tensor *t = &ts[k];
-            if (t->shared) continue;
-            xpart[(size_t)k * nt + tid] = tt_whole(K, &h, t, th, th->cf, th->wpart, th->rmean);
+    for (int q = 0; q < s->count; q++) {
+        int k = s->order[q];
+        tt_tensor *t = &s->ts[k];
+        if (!t->shared) s->xpart[(size_t)k * s->nt + tid] = tt_whole(s->K, &s->h, t, th, th->cf, th->wpart, th->rmean);
+    }
+}
+
+/* Every tensor of a parameter group in one call. Returns 0 (each tensors[k].xsq_out written), or
+ * -1 when memory for the scratch buffers could not be had (nothing was changed). */
+int tt_adafactor_step(int count, struct tt_adafactor_tensor *tensors, const struct tt_adafactor_options *options) {
+    tt_step s;
+    int rc = tt_setup(&s, count, tensors, options);
+    if (rc == 0) {
+#pragma omp parallel num_threads(s.nt)
+        {
+            int tid = 0, nth = 1;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+            nth = omp_get_num_threads();
+#endif
+            tt_run_thread(&s, tid, nth);
+        }
+        for (int k = 0; k < count; k++) {
+            double x = 0.0;
+            for (int q = 0; q < s.nt; q++) x += s.xpart[(size_t)k * s.nt + q];
+            tensors[k].xsq_out = x;
         }
     }
-    for (int k = 0; k < count; k++) {
-        double x = 0.0;
-        for (int q = 0; q < nt; q++) x += xpart[(size_t)k * nt + q];
-        out[k] = x;
-    }
-    free(large);
-    free(xpart);
-    free(mem);
-    free(ths);
-    free(ts);
-    return 0;
+    tt_teardown(&s);
+    return rc;
 }

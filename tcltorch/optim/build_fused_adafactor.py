@@ -1,5 +1,9 @@
 """cffi builder (API mode) for tcltorch.optim._adafactor_native, the fused CPU Adafactor step.
 
+The structs are those of _fused_adafactor.c (the fields are described there); Python fills the
+options by name and passes rho_t and 1 - beta2_t per tensor (the schedule is computed once, in
+tcltorch/optim/adafactor/common.py).
+
 Built with the other native parts by setup.py at install time, never on first use. Portable:
 no -march=native; _fused_adafactor.c compiles its row kernels for baseline x86-64 and for
 AVX2+FMA+F16C and picks one at run time. OpenMP when the compiler has it (the library then shares
@@ -16,8 +20,28 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 ffibuilder = FFI()
 ffibuilder.cdef(
     """
-    int tt_adafactor_step(int count, const int64_t *ptrs, const int64_t *meta, const double *xsq_in,
-                          const double *hyper, double *out, int nthreads, int force_baseline);
+    struct tt_adafactor_options {
+        double eps2;
+        double eps_scale;
+        double clip_threshold;
+        double beta1;
+        double weight_decay;
+        int scale_parameter;
+        int maximize;
+        int nthreads;
+        int force_baseline;
+    };
+    struct tt_adafactor_tensor {
+        int64_t x, g, row, col, exp_avg;
+        int64_t batch, rows, cols;
+        int x_dtype, g_dtype;
+        double rho;
+        double weight;
+        double xsq;
+        double xsq_out;
+    };
+    int tt_adafactor_step(int count, struct tt_adafactor_tensor *tensors,
+                          const struct tt_adafactor_options *options);
     const char *tt_adafactor_variant(int force_baseline);
     """
 )

@@ -66,6 +66,23 @@ def second_moment_weight(step: int, exponent: float) -> float:
     return float(step) ** -exponent
 
 
+def schedule(group: dict[str, Any], steps: list[int]) -> tuple[list[float], list[float]]:
+    """rho_t and 1 - beta2_t for each step count of a group's tensors (each distinct step once).
+
+    The one place every implementation gets them from: the fused C step receives them too."""
+    exponent = decay_exponent(float(group["decay_rate"]))
+    lr = float(group["lr"])
+    relative, warmup = group["relative_step"], group["warmup_init"]
+    per_step: dict[int, tuple[float, float]] = {}
+    for step in steps:
+        if step not in per_step:
+            per_step[step] = (
+                relative_step_size(lr, step, relative, warmup),
+                second_moment_weight(step, exponent),
+            )
+    return [per_step[t][0] for t in steps], [per_step[t][1] for t in steps]
+
+
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """Arithmetic and state dtype for a parameter dtype: float64 stays, everything else float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .common import decay_exponent
+from .common import _Hyper
 
 # --------------------------------------------------------------------------- fused (native CPU)
 #
@@ -58,68 +58,61 @@ def _fused_ok(p: Tensor, g: Tensor, st: dict[str, Any]) -> bool:
     return m is None or (m.is_contiguous() and m.dtype == torch.float32)
 
 
+def _options(hyper: _Hyper):
+    """The group's options as the C struct ``tt_adafactor_options``, filled by name."""
+    opts = fused_library().ffi.new("struct tt_adafactor_options *")
+    opts.eps2 = hyper.eps2
+    opts.eps_scale = hyper.eps_scale
+    opts.clip_threshold = hyper.clip_threshold
+    opts.beta1 = hyper.beta1
+    opts.weight_decay = hyper.weight_decay
+    opts.scale_parameter = hyper.scale_parameter
+    opts.maximize = hyper.maximize
+    opts.nthreads = torch.get_num_threads()
+    opts.force_baseline = _FORCE_BASELINE
+    return opts
+
+
+def _tensor_entry(p: Tensor, g: Tensor, st: dict[str, Any], rho: float, weight: float, xsq: float) -> tuple:
+    """One ``tt_adafactor_tensor``, its fields in declaration order (x, g, row, col, exp_avg, batch,
+    rows, cols, x_dtype, g_dtype, rho, weight, xsq, xsq_out)."""
+    m = st.get("exp_avg")
+    mom = 0 if m is None else m.data_ptr()
+    shape = p.shape
+    if len(shape) >= 2:
+        rows, cols = shape[-2], shape[-1]
+        stats = (st["row"].data_ptr(), st["col"].data_ptr(), mom, p.numel() // (rows * cols), rows, cols)
+    else:
+        stats = (st["v"].data_ptr(), 0, mom, 1, p.numel(), 0)
+    dtypes = (_FUSED_DTYPES[p.dtype], _FUSED_DTYPES[g.dtype])
+    return (p.data_ptr(), g.data_ptr(), *stats, *dtypes, rho, weight, xsq, 0.0)
+
+
 def _fused_update(
     params: list[Tensor],
     grads: list[Tensor],
     states: list[dict[str, Any]],
-    group: dict[str, Any],
+    rhos: list[float],
+    weights: list[float],
+    hyper: _Hyper,
     norms: dict | None,
 ) -> bool:
-    """One native call for all these tensors; False (and nothing changed) when it could not run."""
+    """One native call for all these tensors, with the rho_t and 1 - beta2_t of each;
+    False (and nothing changed) when it could not run."""
     native = fused_library()
     if native is None:
         return False
-    ptrs: list[int] = []
-    meta: list[int] = []
-    xsq: list[float] = []
-    momentum = group["beta1"] >= 0
-    for p, g, st in zip(params, grads, states):
-        shape = p.shape
-        if len(shape) >= 2:
-            rows, cols = shape[-2], shape[-1]
-            batch = p.numel() // (rows * cols)
-            ptrs += (p.data_ptr(), g.data_ptr(), st["row"].data_ptr(), st["col"].data_ptr())
-        else:
-            batch, rows, cols = 1, p.numel(), 0
-            ptrs += (p.data_ptr(), g.data_ptr(), st["v"].data_ptr(), 0)
-        ptrs.append(st["exp_avg"].data_ptr() if momentum else 0)
-        meta += (batch, rows, cols, _FUSED_DTYPES[p.dtype] | (_FUSED_DTYPES[g.dtype] << 4), st["step"])
+    entries = []
+    for p, g, st, rho, w in zip(params, grads, states, rhos, weights):
         known = norms.get(p) if norms is not None else None
-        if known is not None and known[0] == p.data_ptr() and known[1] == p._version:
-            xsq.append(known[2])
-        else:
-            xsq.append(-1.0)
-    hyper = [
-        float(group["lr"]),
-        decay_exponent(float(group["decay_rate"])),
-        float(group["eps2"]),
-        float(group["eps_scale"]),
-        float(group["clip_threshold"]),
-        float(group["beta1"]),
-        float(group["weight_decay"]),
-        float(bool(group["relative_step"])),
-        float(bool(group["scale_parameter"])),
-        float(bool(group["warmup_init"])),
-        float(bool(group["maximize"])),
-    ]
-    ffi, lib = native.ffi, native.lib
-    n = len(params)
-    out = ffi.new("double[]", n)
-    rc = lib.tt_adafactor_step(
-        n,
-        ffi.new("int64_t[]", ptrs),
-        ffi.new("int64_t[]", meta),
-        ffi.new("double[]", xsq),
-        ffi.new("double[]", hyper),
-        out,
-        torch.get_num_threads(),
-        int(_FORCE_BASELINE),
-    )
-    if rc != 0:
+        fresh = known is not None and known[0] == p.data_ptr() and known[1] == p._version
+        entries.append(_tensor_entry(p, g, st, rho, w, known[2] if fresh else -1.0))
+    tensors = native.ffi.new("struct tt_adafactor_tensor[]", entries)
+    if native.lib.tt_adafactor_step(len(entries), tensors, _options(hyper)) != 0:
         return False
     # Written through raw pointers: tell autograd (and our own norm cache) that X changed.
     torch._C._increment_version(params)
     if norms is not None:
         for k, p in enumerate(params):
-            norms[p] = (p.data_ptr(), p._version, out[k])
+            norms[p] = (p.data_ptr(), p._version, tensors[k].xsq_out)
     return True

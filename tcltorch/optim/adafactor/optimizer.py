@@ -14,7 +14,7 @@ from torch.optim import Optimizer
 
 from . import compiled as _compiled
 from . import fused as _fused
-from .common import _Hyper, compute_dtype, decay_exponent, relative_step_size, second_moment_weight
+from .common import _Hyper, compute_dtype, schedule
 from .foreach import _foreach_bucket
 from .reference import _tensor_update
 
@@ -250,51 +250,45 @@ class Adafactor(Optimizer):
 
     def _update_group(self, group, params, grads, states) -> None:
         hyper = _Hyper.of(group)
+        rhos, weights = schedule(group, [st["step"] for st in states])
         impl = _resolve(self.implementation, params[0].device.type)
-        if impl == "fused":  # the native step derives rho_t and beta2_t itself
-            fused = [
-                i for i, (p, g, st) in enumerate(zip(params, grads, states)) if _fused._fused_ok(p, g, st)
-            ]
-            norms = None
-            if _fused._REUSE_PARAM_NORM and hyper.scale_parameter:
-                norms = self.__dict__.setdefault("_fused_norms", {})
-            if len(fused) == len(params) and _fused._fused_update(params, grads, states, group, norms):
-                self._ran.add("fused")
-                return
-        exponent = decay_exponent(float(group["decay_rate"]))
-        lr = float(group["lr"])
-        rhos = [
-            relative_step_size(lr, st["step"], group["relative_step"], group["warmup_init"]) for st in states
-        ]
-        weights = [second_moment_weight(st["step"], exponent) for st in states]
+        todo = list(range(len(params)))
         if impl == "reference":
             for p, g, st, rho, w in zip(params, grads, states, rhos, weights):
                 _tensor_update(
                     p, g, st.get("row"), st.get("col"), st.get("v"), st.get("exp_avg"), rho, w, hyper
                 )
-            self._ran.add("reference")
-            return
-        todo = list(range(len(params)))
-        if impl == "compiled":
+            todo = []
+        elif impl == "compiled":
             todo = _compiled._compiled_update(params, grads, states, rhos, weights, hyper)
-            if len(todo) < len(params):
-                self._ran.add("compiled")
-        elif (
-            impl == "fused"
-            and 0 < len(fused) < len(params)
-            and _fused._fused_update(
-                [params[i] for i in fused],
-                [grads[i] for i in fused],
-                [states[i] for i in fused],
-                group,
-                norms,
-            )
-        ):
-            self._ran.add("fused")
-            done = set(fused)
-            todo = [i for i in todo if i not in done]
+        elif impl == "fused":
+            todo = self._fused_step(params, grads, states, rhos, weights, hyper)
+        if len(todo) < len(params):
+            self._ran.add(impl)
         if todo:
             self._ran.add("foreach")
+            self._foreach_step(todo, params, grads, states, rhos, weights, hyper)
+
+    def _fused_step(self, params, grads, states, rhos, weights, hyper: _Hyper) -> list[int]:
+        """The tensors the native step can take, in one call; returns the indices left to do."""
+        ok = [i for i, (p, g, st) in enumerate(zip(params, grads, states)) if _fused._fused_ok(p, g, st)]
+        norms = None
+        if _fused._REUSE_PARAM_NORM and hyper.scale_parameter:
+            norms = self.__dict__.setdefault("_fused_norms", {})
+        if len(ok) == len(params):
+            done = _fused._fused_update(params, grads, states, rhos, weights, hyper, norms)
+            return [] if done else ok
+        pick = lambda xs: [xs[i] for i in ok]
+        if ok and _fused._fused_update(
+            pick(params), pick(grads), pick(states), pick(rhos), pick(weights), hyper, norms
+        ):
+            skip = set(ok)
+            return [i for i in range(len(params)) if i not in skip]
+        return list(range(len(params)))
+
+    @staticmethod
+    def _foreach_step(todo, params, grads, states, rhos, weights, hyper: _Hyper) -> None:
+        """The multi-tensor path for the tensors ``todo``, bucketed by device and compute dtype."""
         buckets: dict[tuple, list[int]] = {}
         for i in todo:
             buckets.setdefault((params[i].device, compute_dtype(params[i].dtype)), []).append(i)
