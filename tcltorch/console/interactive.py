@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from tcltorch.console.completion import make_completer
-from tcltorch.console.session import Console, report_output_error, write, write_stdout
+from tcltorch.console.session import Console, os_problem, report_output_error, write, write_stdout
 
 TRACE_HINT = '(.tb or "puts $errorInfo" shows the full trace)'
 
@@ -173,7 +173,7 @@ class Interactive:
         text, prompt = "", first
         try:
             while True:
-                text += input(prompt) + "\n"
+                text += self._input(prompt) + "\n"
                 if self.console.is_complete(text):
                     return text.rstrip("\n")
                 prompt = self.console.prompt_text("tcl_prompt2", "")
@@ -182,6 +182,14 @@ class Interactive:
             return ""
         except EOFError:
             return None
+
+    def _input(self, prompt: str) -> str:
+        try:
+            return input(prompt)
+        except OSError as exc:  # stdout cannot take the prompt: it is lost, not the session
+            self.console.output_error = self.console.output_error or os_problem(exc)
+            self.check_output()
+            return input(prompt)
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:

@@ -15,7 +15,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tcltorch import __version__
-from tcltorch.console.session import Console, new_interp, report_output_error, write, write_stdout
+from tcltorch.console.session import (
+    Console,
+    new_interp,
+    report_output_error,
+    silence_stdout,
+    write,
+    write_stdout,
+)
 
 USAGE = """usage: tcltorch ?FILE.tcl ?arg ...??
        tcltorch -c SCRIPT ?arg ...?
@@ -40,10 +47,14 @@ lives in ~/.tcltorch_history (or $TCLTORCH_HISTORY; set it empty for none)."""
 
 
 def _exit_status(console: Console, status: int) -> int:
-    """``status``, or 1 (said on stderr) when the console's output could not be written."""
-    if console.output_error:
-        return max(status, report_output_error(console.output_error))
-    return status
+    """``status``, or 1 (said on stderr) when the console's output could not be written.
+    A script that failed has said why already (often that very write error)."""
+    if not console.output_error:
+        return status
+    if status != 0:
+        silence_stdout()
+        return status
+    return report_output_error(console.output_error)
 
 
 def run_file(path: str, args: Sequence[str]) -> int:

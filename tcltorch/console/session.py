@@ -109,11 +109,11 @@ def report_output_error(problem: str) -> int:
     Later writes go to /dev/null, so nothing fails again at exit."""
     if not _is_broken_pipe(problem):
         write(sys.stderr, f"tcltorch: {problem}\n")
-    _silence_stdout()
+    silence_stdout()
     return 1
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
@@ -127,11 +127,12 @@ def flush_python_stdout() -> str:
     try:
         sys.stdout.flush()
     except (OSError, ValueError) as exc:
-        return _os_problem(exc)
+        return os_problem(exc)
     return ""
 
 
-def _os_problem(exc: BaseException) -> str:
+def os_problem(exc: BaseException) -> str:
+    """What a failed write of stdout says, as Tcl says it."""
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
         reason = "broken pipe"
@@ -144,7 +145,7 @@ def write_stdout(text: str) -> str:
         sys.stdout.write(text)
         sys.stdout.flush()
     except (OSError, ValueError) as exc:
-        return _os_problem(exc)
+        return os_problem(exc)
     return ""
 
 
