@@ -71,6 +71,16 @@ def validate(options: dict[str, Any]) -> None:
         raise ValueError(f"invalid ema_overwrite_frequency {freq!r}: must be an integer >= 1 or None")
 
 
+def check_supported(optimizer_class: type, options: dict[str, Any]) -> None:
+    """Raise ValueError when ``options`` cannot work on an optimizer of this class; callable before
+    the optimizer is built (the one home of the rule: LBFGS cannot skip a non-finite step, since its
+    line search re-evaluates the closure)."""
+    if options.get("skip_non_finite") and issubclass(optimizer_class, torch.optim.LBFGS):
+        raise ValueError(
+            "skip_non_finite is not supported by LBFGS (its line search re-evaluates the closure)"
+        )
+
+
 def is_active(options: dict[str, Any]) -> bool:
     return any(options.get(k, v) != v for k, v in OPTION_DEFAULTS.items())
 
@@ -81,10 +91,7 @@ def attach(optimizer: torch.optim.Optimizer, **options: Any) -> torch.optim.Opti
     # only the options that are set go into the groups (the others read as their defaults),
     # so a saved group holds no None values
     full = {k: v for k, v in options.items() if v != OPTION_DEFAULTS[k]}
-    if full.get("skip_non_finite") and isinstance(optimizer, torch.optim.LBFGS):
-        raise ValueError(
-            "skip_non_finite is not supported by LBFGS (its line search re-evaluates the closure)"
-        )
+    check_supported(type(optimizer), options)
     if has_extras(optimizer):
         raise ValueError("the optimizer already has these options")
     for group in optimizer.param_groups:
@@ -120,9 +127,17 @@ def clip_each_by_norm(grads: list[Tensor], clip_norm: float) -> None:
 
 
 def global_norm(grads: list[Tensor]) -> Tensor:
+    """The norm of all gradients together, on the first one's device: in float64 when any gradient
+    is float64 (each norm, and their sum, in float64, as ``clip_norm`` measures a float64 gradient),
+    else in float32."""
     device = grads[0].device
-    norms = torch._foreach_norm(grads)
-    return torch.linalg.vector_norm(torch.stack([n.to(device=device, dtype=torch.float32) for n in norms]))
+    if any(g.dtype == torch.float64 for g in grads):
+        norms = torch._foreach_norm(grads, 2, dtype=torch.float64)
+        dtype = torch.float64
+    else:
+        norms = torch._foreach_norm(grads)
+        dtype = torch.float32
+    return torch.linalg.vector_norm(torch.stack([n.to(device=device, dtype=dtype) for n in norms]))
 
 
 def clip_by_global_norm(grads: list[Tensor], clip_norm: float) -> None:

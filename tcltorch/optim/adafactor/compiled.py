@@ -51,6 +51,15 @@ def _compiled_kernel(key: tuple, hyper: _Hyper) -> Callable[..., None]:
     return kernel
 
 
+def _one_element_view(t: Tensor | None) -> Tensor | None:
+    """A 0-d tensor as a 1-element vector view (same storage); other tensors (and None) as they are.
+
+    Inductor's CPU code drops in-place writes to 0-d float64 inputs (torch 2.13: the compiled step
+    of a 0-d float64 parameter left it and its momentum unchanged, issue 20), so the kernels never
+    see a 0-d tensor; the maths of a rank <= 1 tensor is the same for shape () and (1,)."""
+    return t.view(1) if t is not None and t.dim() == 0 else t
+
+
 def _compiled_update(params, grads, states, rhos, weights, hyper: _Hyper) -> list[int]:
     """Run each tensor through its compiled kernel; return the indices left undone on failure."""
     for i, (p, g, st) in enumerate(zip(params, grads, states)):
@@ -59,11 +68,12 @@ def _compiled_update(params, grads, states, rhos, weights, hyper: _Hyper) -> lis
         cd = compute_dtype(p.dtype)
         rho = torch.full((), rhos[i], dtype=cd, device=p.device)
         weight = torch.full((), weights[i], dtype=cd, device=p.device)
-        key = _kernel_key(p, g, st, hyper)
+        args = [
+            _one_element_view(t) for t in (p, g, st.get("row"), st.get("col"), st.get("v"), st.get("exp_avg"))
+        ]
+        key = _kernel_key(args[0], args[1], st, hyper)
         try:
-            _compiled_kernel(key, hyper)(
-                p, g, st.get("row"), st.get("col"), st.get("v"), st.get("exp_avg"), rho, weight
-            )
+            _compiled_kernel(key, hyper)(*args, rho, weight)
         except Exception as exc:  # noqa: BLE001 - no C++ compiler, no Triton, an unsupported backend ...
             _COMPILED_KERNELS.pop(key, None)
             _COMPILE_BROKEN.append(exc)

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from ..state_checks import adafactor_rule, check_optimizer_state, check_param_states
 from . import compiled as _compiled
 from . import fused as _fused
 from .common import _Hyper, compute_dtype, schedule
@@ -199,7 +200,17 @@ class Adafactor(Optimizer):
             st.pop("exp_avg", None)
         return st
 
+    @staticmethod
+    def check_state_dict(state_dict: Any, params: list[Tensor]) -> None:
+        """Raise ValueError unless ``state_dict`` holds Adafactor state for ``params`` (the
+        optimizer's parameters, in order): per stepped parameter ``step`` (a whole number,
+        0 <= step < 2**53), ``row`` and ``col`` (rank >= 2) or ``v``, and ``exp_avg`` while the
+        group's beta1 >= 0, floating-point tensors of the shapes those take for the parameter."""
+        check_param_states(state_dict, params, adafactor_rule, "Adafactor")
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's load, after :meth:`check_state_dict` (ValueError, nothing changed, on bad state)."""
+        check_optimizer_state(self, state_dict)
         _undecorated(Optimizer.load_state_dict)(self, state_dict)
         # torch casts floating state to each parameter's dtype (bf16 -> lossy); ours lives in the
         # compute dtype, so take the saved tensors again, exactly.
