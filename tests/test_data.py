@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tcltorch
-from tcltorch.commands.tensors import tcl_values
+from tcltorch.commands.vocabulary import tcl_values
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +320,7 @@ def test_foreach_batch_covers_rows_once(interp):
 def test_batch_order_is_distributed_sampler(n, world, drop):
     from torch.utils.data.distributed import DistributedSampler
 
-    from tcltorch.commands.data import batch_order
+    from tcltorch.commands.train.data import batch_order
 
     for shuffle in (False, True):
         for rank in range(world):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tcltorch.commands import elementwise
 from tcltorch.commands._tables import operands
+from tcltorch.commands.tensors import elementwise
 
 
 def run(interp, script: str):

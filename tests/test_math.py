@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tcltorch
-from tcltorch.commands.tensor_ops import as_tensors
+from tcltorch.commands.vocabulary import as_tensors
 
 
 def run(interp, script: str):

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from tcltorch.commands import load_all
 from tcltorch.commands import spec as S
-from tcltorch.commands.help import default_text as help_default
-from tcltorch.commands.help import placeholder
+from tcltorch.commands.runtime.help import default_text as help_default
+from tcltorch.commands.runtime.help import placeholder
 from tcltorch.errors import tcl_or_list
 
 # ---------------------------------------------------------------------------

@@ -16,8 +16,7 @@ from typing import Any
 import torch
 
 from tcltorch.commands.spec import Opt, command
-from tcltorch.commands.tensor_ops import as_tensors
-from tcltorch.commands.tensors import TensorOrNumber, _input
+from tcltorch.commands.vocabulary import TensorOrNumber, _input, as_tensors
 
 
 def tensor_literal(data: str, dtype: str | None) -> str:
@@ -39,6 +38,7 @@ UNARY_DOC = (
     "float32, rounding functions keep integer dtypes, tests such as `isnan` give bool. "
     "The result keeps the autograd graph where PyTorch defines a gradient."
 )
+
 
 BINARY_DOC = (
     "Each operand is a tensor handle or a Tcl number, on either side; shapes broadcast as in "

@@ -13,6 +13,7 @@ import functools
 import inspect
 import math
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -386,6 +387,7 @@ class Command:
         examples: Sequence[str | tuple[str, str]] = (),
     ) -> None:
         self.name = name
+        self.family = ""  # "domain/family", e.g. "nn/pooling"; set by add() from the declaring module
         # For tools/gen_docs.py: the page's Description (markdown; may add "## Return Value",
         # "## Errors" or "## See Also" sections) and its Tcl examples (code, or (title, code)).
         self.doc = doc
@@ -638,6 +640,39 @@ def _converter(vtype: ValueType) -> Callable[[str, str, Any], Any]:
 REGISTRY: dict[str, Command] = {}
 
 
+def docstring_parts(docstring: str) -> tuple[str, list[str]]:
+    """A command function's docstring -> (the page's text, its Tcl examples): the text is the
+    summary (first paragraph) and description (markdown, may add ``## Return Value`` ...); after a
+    line ``Examples:`` comes one indented block of Tcl (tools/gen_docs.py renders it; the docs
+    test runs it and checks each ``;# -> value``)."""
+    text = inspect.cleandoc(docstring)
+    if "\nExamples:\n" not in text:
+        return text, []
+    head, block = text.split("\nExamples:\n", 1)
+    return head.strip(), [textwrap.dedent(block).strip("\n")]
+
+
+def add(cmd: Command) -> Command:
+    """Enter a command into the registry, recording its family (the ``FAMILY`` of the module
+    that declares it, found on the call stack when the command has none)."""
+    if not cmd.family:
+        cmd.family = declaring_family()
+    REGISTRY[cmd.name] = cmd
+    return cmd
+
+
+def declaring_family() -> str:
+    """The ``FAMILY`` of the nearest module on the call stack that declares one (table helpers
+    in private modules have none, so the command module calling them decides)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        family = frame.f_globals.get("FAMILY")
+        if isinstance(family, str):
+            return family
+        frame = frame.f_back
+    return ""
+
+
 def command(
     name: str,
     *options: Opt,
@@ -653,16 +688,23 @@ def command(
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
             raise ValueError(f"torch::{name} is declared twice")
-        REGISTRY[name] = Command(
-            name,
-            fn,
-            options,
-            summary or (fn.__doc__ or "").strip().split("\n")[0],
-            alias,
-            extra_aliases,
-            context,
-            inspect.cleandoc(fn.__doc__ or "") if doc is None else doc,
-            examples,
+        if doc is None:
+            text, shown = docstring_parts(fn.__doc__ or "")
+        else:
+            text, shown = docstring_parts(doc) if "\nExamples:\n" in doc else (doc, [])
+        add(
+            Command(
+                name,
+                fn,
+                options,
+                # a docstring with examples is a whole page: its first paragraph is the summary
+                " ".join(text.split("\n\n")[0].split()) if shown else summary or text.split("\n")[0],
+                alias,
+                extra_aliases,
+                context,
+                text,
+                [*examples, *shown],
+            )
         )
         return fn
 

@@ -12,8 +12,7 @@ both forms' options for docs and completion) whose parse picks the form and pars
 words with that form's own spec, so usage and error messages are the form's own.
 
 Each family file declares rows; :func:`layer` turns a row into the command, and the
-docs text of each command (description, example) lives in :data:`DOCS`.
-"""
+docs text of each command (description, example) lives in :data:`DOCS`."""
 
 from __future__ import annotations
 
@@ -32,6 +31,7 @@ from tcltorch.commands.spec import (
     Handle,
     Opt,
     ValueType,
+    add,
     is_option_word,
     parse_tcl_double,
     parse_tcl_int,
@@ -40,14 +40,16 @@ from tcltorch.errors import invalid_value
 
 # name -> {"description": str, "example": str, "see": [names]}: what tools/nn_shown.py runs
 DOCS: dict[str, dict[str, Any]] = {}
+
+
 # name -> what each `puts` line of its example prints, recorded by tools/nn_shown.py; the pages
 # show it as `;# -> ...` and tests/test_docs.py checks it on every run.
 SHOWN_FILE = pathlib.Path(__file__).with_name("shown.json")
+
+
 _SHOWN: dict[str, list[str]] = (
     json.loads(SHOWN_FILE.read_text(encoding="utf-8")) if SHOWN_FILE.exists() else {}
 )
-
-# -- value types -----------------------------------------------------------------------------
 
 
 def int_tuple(n: int, least: int = 1, keywords: tuple[str, ...] = ()) -> Custom:
@@ -141,9 +143,6 @@ def input_opt(help: str = "input tensor handle") -> Opt:
     return Opt("input", Handle("tensor"), help=help, aliases=("tensor",))
 
 
-# -- two-form commands ------------------------------------------------------------------------
-
-
 def _dispatch(_fn: Callable[..., Any], _kwargs: dict[str, Any]) -> Any:
     return _fn(**_kwargs)
 
@@ -215,7 +214,7 @@ class DualCommand(Command):
 def register(cmd: Command) -> Command:
     if cmd.name in REGISTRY:
         raise ValueError(f"torch::{cmd.name} is declared twice")
-    REGISTRY[cmd.name] = cmd
+    add(cmd)
     return cmd
 
 
@@ -304,5 +303,5 @@ def with_tensor_form(
     tensor_cmd = Command(name, fn, options, module_cmd.summary)
     cmd = DualCommand(name, tensor_cmd, module_cmd, torch.Tensor, module_cmd.summary)
     tensor_cmd.aliases = cmd.aliases = [*module_cmd.aliases, *extra_aliases]
-    REGISTRY[name] = cmd
+    add(cmd)
     return cmd

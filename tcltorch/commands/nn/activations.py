@@ -13,9 +13,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.modules import FloatDType
 from tcltorch.commands.nn._dual import input_opt, layer, with_tensor_form
-from tcltorch.commands.spec import Bool, Choice, Device, Double, Handle, Int, Opt
+from tcltorch.commands.nn._vocabulary import FloatDType
+from tcltorch.commands.spec import (
+    Bool,
+    Choice,
+    Device,
+    Double,
+    Handle,
+    Int,
+    Opt,
+    command,
+)
+
+FAMILY = "nn/activations"
+
+
+@command("relu", summary="The activation max(0, x) as a module (nn.ReLU).")
+def relu():
+    return nn.ReLU()
+
+
+@command("sigmoid", summary="The activation 1 / (1 + exp(-x)) as a module (nn.Sigmoid).")
+def sigmoid():
+    return nn.Sigmoid()
+
+
+@command("tanh", summary="The activation tanh(x) as a module (nn.Tanh).")
+def tanh():
+    return nn.Tanh()
+
+
+# With a tensor first, torch::gelu applies F.gelu: see commands/nn/activations.py.
+@command(
+    "gelu",
+    Opt("approximate", Choice("none", "tanh"), default="none", help="exact (none) or the tanh approximation"),
+    summary="The activation x * Phi(x) as a module (nn.GELU).",
+)
+def gelu(approximate):
+    return nn.GELU(approximate=approximate)
+
 
 _X = "{-2.0 -0.5 0.0 1.0 3.0}"
 
@@ -153,6 +190,7 @@ ROWS: list[tuple[str, type, list[Opt], str, str, tuple[str, ...]]] = [
     ),
 ]
 
+
 for name, cls, options, summary, args, aliases in ROWS:
     call = f"torch::{name} $x" + (f" {args}" if args else "")
     example = (
@@ -173,9 +211,6 @@ for name, cls, options, summary, args, aliases in ROWS:
         extra_aliases=aliases,
         see=("relu", "sequential", "layer_forward"),
     )
-
-
-# -- rows with their own tensor form ------------------------------------------------------------
 
 
 def _prelu_tensor(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -225,6 +260,7 @@ _RRELU_OPTS = [
     Opt("lower", Double(), default=1.0 / 8, help="lower bound of the random slope"),
     Opt("upper", Double(), default=1.0 / 3, help="upper bound of the random slope"),
 ]
+
 
 layer(
     "rrelu",
@@ -280,9 +316,6 @@ layer(
 )
 
 
-# -- torch::gelu (modules.py) also takes a tensor first --------------------------------------
-
-
 def _gelu_tensor(input: torch.Tensor, approximate: str) -> torch.Tensor:
     return F.gelu(input, approximate=approximate)
 
@@ -300,6 +333,7 @@ with_tensor_form(
         ),
     ],
 )
+
 
 # torch::relu, torch::sigmoid and torch::tanh (modules.py) take a tensor first too, like every
 # other activation here (the same function as torch::tensor_relu etc.)

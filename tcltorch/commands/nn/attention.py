@@ -3,8 +3,7 @@ stacks, positional_encoding (a module) and the functional scaled_dot_product_att
 
 The layer commands build torch.nn modules with persistent, trainable parameters (the
 other implementation's commands of these names make fresh random weights on every call);
-``torch::layer_forward`` applies them, with the masks and flags their forward takes.
-"""
+``torch::layer_forward`` applies them, with the masks and flags their forward takes."""
 
 from __future__ import annotations
 
@@ -15,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.modules import FloatDType
 from tcltorch.commands.nn._dual import DualCommand, OptionalTensor, register
+from tcltorch.commands.nn._vocabulary import FloatDType
 from tcltorch.commands.spec import (
     Bool,
     Choice,
@@ -32,6 +31,8 @@ from tcltorch.commands.spec import (
 )
 from tcltorch.errors import invalid_value
 from tcltorch.positional import PositionalEncoding
+
+FAMILY = "nn/attention"
 
 
 def _size(text: str, option: str, ctx: Any) -> int:
@@ -72,8 +73,6 @@ def _divides(embed: int, heads: int, option: str = "-numHeads") -> None:
     if embed % heads:
         raise invalid_value(option, str(heads), f"must divide the embedding size ({embed})")
 
-
-# -- multihead attention ----------------------------------------------------------------------
 
 _MHA_OPTS = [
     Opt("embedDim", Size, help="model size (query features)", aliases=("embed_dim",)),
@@ -171,6 +170,7 @@ _MHA_TENSOR_OPTS = [
     ),
 ]
 
+
 _MHA_DOC = """Multi-head attention (Vaswani et al., 2017) as a module with trainable projections (nn.MultiheadAttention).
 
 Two forms:
@@ -202,8 +202,13 @@ A module handle (`multiheadattentionN`); in the tensor form a new tensor handle.
 - `torch::layer_forward`
 """
 
+
 _mha_module_cmd = Command("multihead_attention", _mha_module, _MHA_OPTS)
+
+
 _mha_tensor_cmd = Command("multihead_attention", split_heads_attention, _MHA_TENSOR_OPTS)
+
+
 _mha = DualCommand(
     "multihead_attention",
     _mha_tensor_cmd,
@@ -211,8 +216,14 @@ _mha = DualCommand(
     torch.Tensor,
     "Multi-head attention with trainable projections (nn.MultiheadAttention).",
 )
+
+
 _mha.usage = _mha_module_cmd.usage  # type: ignore[method-assign]  # the module form is the main one
+
+
 _mha.doc = _MHA_DOC
+
+
 _mha.examples = [
     """set mha [torch::multihead_attention -embedDim 8 -numHeads 2 -batchFirst 1]
 set x [torch::randn {2 5 8}]
@@ -229,10 +240,9 @@ puts [list [torch::tensor_shape $out2] $none]   ;# -> {2 5 8} {}""",
 puts [torch::tensor_shape [torch::multiheadAttention $q $q $q 4 2]]   ;# -> 3 1 4""",
     ),
 ]
+
+
 register(_mha)
-
-
-# -- transformer layers and stacks -------------------------------------------------------------
 
 
 def _layer_opts() -> list[Opt]:
@@ -314,6 +324,7 @@ tensor with new random weights each call; this one builds the layer once, so its
 and train. A tensor handle as first argument is therefore an error that says so.
 """
 
+
 command(
     "transformer_encoder_layer",
     *_layer_opts(),
@@ -347,6 +358,7 @@ set pad [torch::tensor_create {{0 0 0 0 0} {0 0 0 1 1}} -dtype bool]
 puts [torch::tensor_shape [torch::layer_forward $layer $x -srcKeyPaddingMask $pad]]   ;# -> 2 5 8"""
     ],
 )(_layer_builder(nn.TransformerEncoderLayer))
+
 
 command(
     "transformer_decoder_layer",
@@ -475,9 +487,6 @@ def transformer_decoder(decoder_layer, num_layers, norm):
     return nn.TransformerDecoder(decoder_layer, num_layers, norm=norm)
 
 
-# -- positional encoding ----------------------------------------------------------------------
-
-
 @command(
     "positional_encoding",
     Opt(
@@ -528,9 +537,6 @@ def positional_encoding(max_len, d_model, dropout, batch_first, device, dtype):
     return PositionalEncoding(
         d_model, max_len=max_len, dropout=dropout, batch_first=batch_first, device=device, dtype=dtype
     )
-
-
-# -- functional attention ---------------------------------------------------------------------
 
 
 @command(

@@ -14,21 +14,99 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.modules import FloatDType
-from tcltorch.commands.nn._dual import (
-    DualCommand,
-    OptionalTensor,
-    document,
-    input_opt,
-    int_tuple,
-    register,
+from tcltorch.commands.nn._dual import DualCommand, OptionalTensor, document, input_opt, int_tuple, register
+from tcltorch.commands.nn._vocabulary import _KERNEL, FloatDType, _device, _dtype, _int_pair, factory_kwargs
+from tcltorch.commands.spec import (
+    Bool,
+    Choice,
+    Command,
+    Device,
+    Handle,
+    Int,
+    Opt,
+    command,
 )
-from tcltorch.commands.spec import Bool, Choice, Command, Device, Handle, Int, Opt, command
 from tcltorch.errors import invalid_value
 
+FAMILY = "nn/conv"
+
+
+@command(
+    "conv2d",
+    Opt("inChannels", Int(ge=1), help="channels of the input image"),
+    Opt("outChannels", Int(ge=1), help="channels produced by the convolution"),
+    Opt("kernelSize", _KERNEL, help="kernel size: k or {kh kw}"),
+    Opt("stride", _KERNEL, default=1, help="stride: s or {sh sw}"),
+    Opt(
+        "padding",
+        _int_pair(0, "a non-negative", ("same", "valid")),
+        default=0,
+        help="zero padding: p, {ph pw}, same or valid",
+    ),
+    Opt("bias", Bool(), default=True, help="learn an additive bias"),
+    Opt(
+        "dilation", _KERNEL, default=1, positional=False, help="spacing between kernel elements: d or {dh dw}"
+    ),
+    Opt(
+        "groups",
+        Int(ge=1),
+        default=1,
+        positional=False,
+        help="blocked connections from input to output channels",
+    ),
+    Opt(
+        "paddingMode",
+        Choice("zeros", "reflect", "replicate", "circular"),
+        default="zeros",
+        positional=False,
+        help="how the padding is filled: zeros, reflect, replicate or circular",
+    ),
+    _device(),
+    _dtype(),
+    extra_aliases=("conv2dLayer",),
+    summary="A 2-d convolution layer (nn.Conv2d).",
+)
+def conv2d(
+    in_channels,
+    out_channels,
+    kernel_size,
+    stride,
+    padding,
+    bias,
+    dilation,
+    groups,
+    padding_mode,
+    device,
+    dtype,
+):
+    for option, channels in (("-inChannels", in_channels), ("-outChannels", out_channels)):
+        if channels % groups:
+            raise invalid_value("-groups", str(groups), f"must divide {option} ({channels})")
+    if padding == "same" and stride not in (1, (1, 1)):
+        raise invalid_value("-padding", padding, "same padding needs -stride 1")
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=bias,
+        padding_mode=padding_mode,
+        **factory_kwargs(device, dtype),
+    )
+
+
 _FUNCTIONS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
 _TRANSPOSED = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
 _CLASSES = {1: nn.Conv1d, 3: nn.Conv3d}
+
+
 _TRANSPOSED_CLASSES = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
@@ -49,9 +127,6 @@ def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
 
 def _like(input: torch.Tensor, other: torch.Tensor | None) -> torch.Tensor | None:
     return other if other is None or other.dtype == input.dtype else other.to(input.dtype)
-
-
-# -- functional forms ---------------------------------------------------------------------------
 
 
 def _conv_fn_opts(n: int) -> list[Opt]:
@@ -108,9 +183,6 @@ def _transposed_fn(n: int):
         )
 
     return conv_transpose
-
-
-# -- module forms --------------------------------------------------------------------------------
 
 
 def _conv_module_opts(n: int) -> list[Opt]:
@@ -252,8 +324,13 @@ def _dual(name: str, fn, fn_opts, build, build_opts, summary: str, cls: type, al
 
 
 _DIMS = {1: "1-d (N, C, L)", 2: "2-d (N, C, H, W)", 3: "3-d (N, C, D, H, W)"}
+
+
 _SHAPES = {1: "{1 1 4}", 2: "{1 1 3 3}", 3: "{1 1 2 2 2}"}
+
+
 _KERNELS = {1: "{1 1 2}", 2: "{1 1 2 2}", 3: "{1 1 2 2 2}"}
+
 
 for n in (1, 3):
     name = f"conv{n}d"
@@ -280,6 +357,7 @@ for n in (1, 3):
         f"puts [torch::tensor_to_list [torch::tensor_reshape [torch::{name} $x $w] {{-1}}]]",
         ("conv2d", f"tensor_conv{n}d" if n == 1 else "conv_transpose3d", "layer_forward"),
     )
+
 
 for n in (1, 2, 3):
     name = f"conv_transpose{n}d"
@@ -309,6 +387,7 @@ for n in (1, 2, 3):
         (f"conv{n}d" if n != 2 else "conv2d", "layer_forward"),
     )
 
+
 for name, fn, opts, what in (
     ("tensor_conv1d", _conv_fn(1), _conv_fn_opts(1), "conv1d"),
     ("tensor_conv_transpose1d", _transposed_fn(1), _transposed_fn_opts(1), "conv_transpose1d"),
@@ -326,9 +405,6 @@ for name, fn, opts, what in (
         f"puts [torch::tensor_shape [torch::{name} -input $x -weight $w -stride 2]]",
         (what,),
     )
-
-
-# -- unfold / fold --------------------------------------------------------------------------------
 
 
 def _tensor_unfold(input, dimension, size, step):
@@ -356,6 +432,8 @@ _dual(
     "Sliding blocks: nn.Unfold (im2col) as a layer, or slices of a tensor along a dimension",
     nn.Unfold,
 )
+
+
 document(
     "unfold",
     "`torch::unfold kernelSize ?dilation? ?padding? ?stride?` builds `nn.Unfold`, which turns an (N, C, H, W) "
@@ -368,6 +446,7 @@ document(
     "puts [torch::tensor_shape [torch::layer_forward [torch::unfold 2] $im]]",
     ("fold", "conv2d"),
 )
+
 
 _dual(
     "fold",
@@ -396,6 +475,8 @@ _dual(
     nn.Fold,
     ("Fold",),
 )
+
+
 document(
     "fold",
     "The inverse arrangement of `torch::unfold`'s layer: blocks (N, C*kh*kw, L) are summed into an image "
@@ -407,9 +488,6 @@ document(
     "puts [torch::tensor_shape [torch::layer_forward [torch::fold {3 3} 2] $blocks]]",
     ("unfold",),
 )
-
-
-# -- conv2d_set_weights ---------------------------------------------------------------------------
 
 
 def _shape(t: torch.Tensor) -> str:

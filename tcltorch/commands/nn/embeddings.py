@@ -14,10 +14,72 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.modules import FloatDType
 from tcltorch.commands.nn._dual import OptionalTensor, input_opt, layer, with_tensor_form
-from tcltorch.commands.spec import Bool, Custom, Device, Double, Int, Opt, dtype_name, parse_tcl_int
+from tcltorch.commands.nn._vocabulary import FloatDType, _device, _dtype, factory_kwargs
+from tcltorch.commands.spec import (
+    Bool,
+    Custom,
+    Device,
+    Double,
+    Int,
+    Opt,
+    command,
+    dtype_name,
+    parse_tcl_int,
+)
 from tcltorch.errors import TclError, invalid_value
+
+FAMILY = "nn/embeddings"
+
+
+# With a tensor of indices first, torch::embedding is F.embedding: see commands/nn/embeddings.py.
+@command(
+    "embedding",
+    Opt("numEmbeddings", Int(ge=1), help="size of the vocabulary"),
+    Opt("embeddingDim", Int(ge=1), help="size of each embedding vector"),
+    Opt(
+        "paddingIdx",
+        Int(),
+        default=None,
+        help="index whose vector is zero and gets no gradient",
+    ),
+    Opt(
+        "maxNorm",
+        Double(gt=0),
+        default=None,
+        positional=False,
+        help="renormalize looked-up vectors to at most this norm",
+    ),
+    Opt("normType", Double(gt=0), default=2.0, positional=False, help="p of the p-norm used with -maxNorm"),
+    Opt(
+        "scaleGradByFreq",
+        Bool(),
+        default=False,
+        positional=False,
+        help="scale gradients by the inverse word frequency in the batch",
+    ),
+    _device(),
+    _dtype(),
+    summary="A lookup table of embedding vectors (nn.Embedding).",
+)
+def embedding(
+    num_embeddings, embedding_dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, device, dtype
+):
+    if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+        raise invalid_value(
+            "-paddingIdx",
+            str(padding_idx),
+            f"must be an integer from {-num_embeddings} to {num_embeddings - 1}",
+        )
+    return nn.Embedding(
+        num_embeddings,
+        embedding_dim,
+        padding_idx=padding_idx,
+        max_norm=max_norm,
+        norm_type=norm_type,
+        scale_grad_by_freq=scale_grad_by_freq,
+        **factory_kwargs(device, dtype),
+    )
 
 
 def _weight(text: str, option: str, ctx: Any) -> torch.Tensor:
@@ -124,6 +186,7 @@ _TABLE_OPTS = [
     Opt("embeddingDim", Int(ge=1), help="size of each vector", aliases=("embedding_dim",)),
 ]
 
+
 layer(
     "sparse_embedding",
     nn.Embedding,
@@ -173,6 +236,7 @@ layer(
     build=_sparse_embedding,
     see=("embedding", "embedding_bag"),
 )
+
 
 _BAG_MODES = {"0": "sum", "1": "mean", "2": "max"}
 
@@ -235,6 +299,8 @@ _LAST = Opt(
     help="offsets has one more entry, the end of the last bag",
     aliases=("include_last_offset",),
 )
+
+
 _PAD = Opt(
     "paddingIdx",
     Int(),
@@ -243,6 +309,7 @@ _PAD = Opt(
     help="index left out of every bag",
     aliases=("padding_idx",),
 )
+
 
 layer(
     "embedding_bag",

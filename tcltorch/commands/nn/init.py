@@ -6,8 +6,7 @@ handle is filled whole; a module handle has the parameters chosen by ``-params``
 weight_ih_l0, in_proj_weight ...), ``biases`` those whose name contains "bias", ``all``
 every parameter.  The fan-based inits (xavier, kaiming, orthogonal) need two or more
 dimensions and skip 1-d parameters (a layer norm's scale).  Draws come from torch's global
-generator, so ``torch::manual_seed`` makes them repeatable.
-"""
+generator, so ``torch::manual_seed`` makes them repeatable."""
 
 from __future__ import annotations
 
@@ -19,6 +18,8 @@ from torch import nn
 
 from tcltorch.commands.spec import Choice, Custom, Double, Opt, command
 from tcltorch.errors import TclError, invalid_value
+
+FAMILY = "nn/init"
 
 
 def _target(text: str, option: str, ctx: Any) -> Any:
@@ -113,6 +114,7 @@ _NONLINEARITIES = (
     "conv_transpose2d",
     "conv_transpose3d",
 )
+
 
 _SEE = """
 ## See Also
@@ -209,6 +211,8 @@ def _kaiming(fill):
 
 
 _SEEDED = "torch::manual_seed 0\n"
+
+
 _init_command(
     "init_xavier_uniform",
     [_GAIN],
@@ -224,6 +228,8 @@ puts [expr {[torch::tensor_item [torch::tensor_max [torch::tensor_abs [dict get 
 set t [torch::zeros {2 2}]
 puts [expr {[torch::initXavierUniform $t 2.0] eq $t}]   ;# -> 1""",
 )
+
+
 _init_command(
     "init_xavier_normal",
     [_GAIN],
@@ -235,6 +241,8 @@ _init_command(
     + """set t [torch::init_xavier_normal [torch::zeros {200 300}]]
 puts [format %.2f [torch::tensor_item [torch::tensor_mean [torch::tensor_mul $t $t]]]]   ;# -> 0.00""",
 )
+
+
 _init_command(
     "init_kaiming_uniform",
     _kaiming_opts(),
@@ -247,6 +255,8 @@ _init_command(
     + """set t [torch::init_kaiming_uniform [torch::zeros {3 6}] -nonlinearity relu]
 puts [expr {[torch::tensor_item [torch::tensor_max [torch::tensor_abs $t]]] <= 1.0}]   ;# -> 1""",
 )
+
+
 _init_command(
     "init_kaiming_normal",
     _kaiming_opts(),
@@ -259,6 +269,8 @@ _init_command(
     + """set conv [torch::conv2d 1 4 3]
 puts [expr {[torch::init_kaiming_normal $conv -mode fan_out -nonlinearity relu] eq $conv}]   ;# -> 1""",
 )
+
+
 _init_command(
     "init_orthogonal",
     [_GAIN],
@@ -271,6 +283,8 @@ _init_command(
     + """set q [torch::init_orthogonal [torch::zeros {3 3}]]
 puts [format %.4f [torch::tensor_item [torch::tensor_sum [torch::tensor_mul $q $q]]]]   ;# -> 3.0000""",
 )
+
+
 _init_command(
     "init_normal",
     [
@@ -287,6 +301,8 @@ torch::init_normal $emb 0.0 0.02
 set W [lindex [torch::layer_parameters $emb] 0]
 puts [expr {[torch::tensor_item [torch::tensor_max [torch::tensor_abs $W]]] < 0.2}]   ;# -> 1""",
 )
+
+
 _init_command(
     "init_uniform",
     [
@@ -301,6 +317,8 @@ _init_command(
     + """set t [torch::init_uniform [torch::zeros {1000}] -1 1]
 puts [expr {[torch::tensor_item [torch::tensor_min $t]] >= -1 && [torch::tensor_item [torch::tensor_max $t]] <= 1}]   ;# -> 1""",
 )
+
+
 _init_command(
     "init_constant",
     [Opt("val", Double(), help="the value", aliases=("value",))],
@@ -312,6 +330,8 @@ _init_command(
 torch::init_constant $lin 0.5 -params biases
 puts [torch::tensor_to_list [dict get [torch::named_parameters $lin] bias]]   ;# -> 0.5 0.5""",
 )
+
+
 _init_command(
     "init_zeros",
     [],
@@ -323,6 +343,8 @@ _init_command(
 torch::init_zeros $lin -params all
 puts [torch::tensor_to_list [dict get [torch::named_parameters $lin] weight]]   ;# -> {0.0 0.0} {0.0 0.0}""",
 )
+
+
 _init_command(
     "init_ones",
     [],

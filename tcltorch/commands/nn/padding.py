@@ -10,14 +10,21 @@ from torch import nn
 from tcltorch.commands.nn._dual import int_list, layer
 from tcltorch.commands.spec import Opt
 
+FAMILY = "nn/padding"
+
 _KINDS = [
     ("reflection", "Reflection", "the input reflected at its border (the border element not repeated)"),
     ("replication", "Replication", "the border element repeated"),
     ("circular", "Circular", "the input wrapped around (the other end's elements)"),
     ("zero", "Zero", "zeros"),
 ]
+
+
 _ORDER = {1: "{left right}", 2: "{left right top bottom}", 3: "{left right top bottom front back}"}
+
+
 _INPUT = {1: "(N, C, W) or (C, W)", 2: "(N, C, H, W) or (C, H, W)", 3: "(N, C, D, H, W) or (C, D, H, W)"}
+
 
 for kind, cls_prefix, fill in _KINDS:
     for n in (1, 2, 3):

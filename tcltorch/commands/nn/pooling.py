@@ -13,7 +13,11 @@ from tcltorch.commands.nn._dual import int_tuple, layer
 from tcltorch.commands.spec import Bool, Custom, Double, Int, Opt, parse_tcl_double
 from tcltorch.errors import TclError, invalid_value
 
+FAMILY = "nn/pooling"
+
 _SPATIAL = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
 _INPUT = {
     1: "set x [torch::tensor_reshape [torch::arange 0 8 -dtype float32] {1 1 8}]",
     2: "set x [torch::tensor_reshape [torch::arange 0 16 -dtype float32] {1 1 4 4}]",
@@ -95,6 +99,7 @@ def _pool(
 _INDICES_NOTE = (
     " With `-returnIndices 1` the result is a list of two handles: the values and the int64 indices."
 )
+
 
 for n in (1, 2, 3):
     _pool(

@@ -3,16 +3,17 @@
 Each builds the torch.nn module (nn.LSTM, nn.GRU, nn.RNN) with torch's options, in
 torch's (and the other implementation's) positional order.  ``torch::layer_forward``
 returns what calling the module returns: ``{output h_n}`` (GRU, RNN) or
-``{output {h_n c_n}}`` (LSTM), and takes an initial state with ``-hx``.
-"""
+``{output {h_n c_n}}`` (LSTM), and takes an initial state with ``-hx``."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from tcltorch.commands.modules import FloatDType
+from tcltorch.commands.nn._vocabulary import FloatDType
 from tcltorch.commands.spec import Bool, Device, Double, Int, Opt, command
 from tcltorch.errors import invalid_value
+
+FAMILY = "nn/recurrent"
 
 
 def _options(proj: bool = False) -> list[Opt]:
@@ -76,6 +77,7 @@ returns: `output` holds the last layer's hidden state at every step,
 warns; here it is an error). Positional order: torch's and the other implementation's,
 `inputSize hiddenSize ?numLayers? ?bias? ?batchFirst? ?dropout? ?bidirectional?`.
 """
+
 
 _ERRORS = """
 ## Errors

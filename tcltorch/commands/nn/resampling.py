@@ -1,0 +1,177 @@
+"""Vision layers: pixel shuffles, upsampling, interpolate, channel shuffle."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from tcltorch.commands.nn._dual import SizeList, float_tuple, input_opt, layer
+from tcltorch.commands.spec import Bool, Choice, Int, Opt
+from tcltorch.errors import TclError
+
+FAMILY = "nn/resampling"
+
+_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+
+
+layer(
+    "pixel_shuffle",
+    nn.PixelShuffle,
+    [
+        Opt(
+            "upscaleFactor",
+            Int(ge=1),
+            help="factor r: (C*r*r, H, W) becomes (C, H*r, W*r)",
+            aliases=("upscale_factor",),
+        )
+    ],
+    "Rearranges (N, C*r^2, H, W) into (N, C, H*r, W*r) (nn.PixelShuffle)",
+    "Moves channel blocks into space: an input (*, C*r*r, H, W) becomes (*, C, H*r, W*r). With a tensor handle "
+    "first it is applied to that tensor; otherwise it builds the module.",
+    "set x [torch::ones {1 4 2 2}]\n"
+    "puts [torch::tensor_shape [torch::pixel_shuffle $x 2]]\n"
+    "puts [torch::tensor_shape [torch::layer_forward [torch::pixel_shuffle 2] $x]]",
+    see=("pixel_unshuffle",),
+)
+
+
+layer(
+    "pixel_unshuffle",
+    nn.PixelUnshuffle,
+    [
+        Opt(
+            "downscaleFactor",
+            Int(ge=1),
+            help="factor r: (C, H*r, W*r) becomes (C*r*r, H, W)",
+            aliases=("downscale_factor",),
+        )
+    ],
+    "Rearranges (N, C, H*r, W*r) into (N, C*r^2, H, W) (nn.PixelUnshuffle)",
+    "The inverse of `torch::pixel_shuffle`: an input (*, C, H*r, W*r) becomes (*, C*r*r, H, W). With a tensor "
+    "handle first it is applied to that tensor; otherwise it builds the module.",
+    "set x [torch::ones {1 1 4 4}]\n"
+    "puts [torch::tensor_shape [torch::pixel_unshuffle $x 2]]\n"
+    "puts [torch::tensor_shape [torch::layer_forward [torch::pixel_unshuffle 2] $x]]",
+    see=("pixel_shuffle",),
+)
+
+
+layer(
+    "channel_shuffle",
+    nn.ChannelShuffle,
+    [Opt("groups", Int(ge=1), help="number of channel groups; must divide the channels")],
+    "Interleaves the channels of g groups (nn.ChannelShuffle)",
+    "Splits the channels of (N, C, *) into `groups` groups and interleaves them (ShuffleNet). With a tensor "
+    "handle first it is applied to that tensor; otherwise it builds the module.",
+    "set x [torch::tensor_reshape [torch::arange 0 4 -dtype float32] {1 4 1}]\n"
+    "puts [torch::tensor_to_list [torch::tensor_reshape [torch::channel_shuffle $x 2] {-1}]]\n"
+    "puts [torch::tensor_shape [torch::layer_forward [torch::channel_shuffle 2] $x]]",
+    see=("pixel_shuffle",),
+)
+
+
+def _size() -> Opt:
+    return Opt("size", SizeList, default=None, help="output size: one or one per spatial dimension")
+
+
+def _scale() -> Opt:
+    return Opt(
+        "scaleFactor",
+        float_tuple(3),
+        default=None,
+        help="multiplier of the spatial size",
+        aliases=("scale_factor",),
+    )
+
+
+_NEEDS = "Exactly one of `-size` and `-scaleFactor` is given."
+
+
+def _one_of(size, scale_factor) -> None:
+    if (size is None) == (scale_factor is None):
+        raise TclError(
+            'exactly one of "-size" and "-scaleFactor" is required', ["TORCH", "ARGS", "REQUIRED", "-size"]
+        )
+
+
+def _interpolate(input, size, mode, align_corners, scale_factor, recompute_scale_factor, antialias):
+    _one_of(size, scale_factor)
+    return F.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+
+
+def _upsample(size, mode, align_corners, scale_factor, recompute_scale_factor):
+    _one_of(size, scale_factor)
+    return nn.Upsample(size, scale_factor, mode, align_corners, recompute_scale_factor)
+
+
+def _upsampling(cls):
+    def build(size, scale_factor):
+        _one_of(size, scale_factor)
+        return cls(size, scale_factor)
+
+    return build
+
+
+for name, cls, how in (
+    ("upsample_nearest", nn.UpsamplingNearest2d, "nearest-neighbour"),
+    ("upsample_bilinear", nn.UpsamplingBilinear2d, "bilinear (align_corners=True)"),
+):
+    layer(
+        name,
+        cls,
+        [_size(), _scale()],
+        f"2-d {how} upsampling of (N, C, H, W) (nn.{cls.__name__})",
+        f"Upsamples an (N, C, H, W) input with {how} interpolation to `size` or by `scaleFactor`. {_NEEDS} With a "
+        "tensor handle first it is applied to that tensor; otherwise it builds the module.",
+        "set x [torch::tensor_create {1.0 2.0 3.0 4.0} -shape {1 1 2 2}]\n"
+        f"puts [torch::tensor_shape [torch::{name} $x -scaleFactor 2]]\n"
+        f"puts [torch::tensor_shape [torch::layer_forward [torch::{name} {{3 3}}] $x]]",
+        build=_upsampling(cls),
+        see=("interpolate",),
+    )
+
+
+_INTERP_OPTS = [
+    _size(),
+    Opt("mode", Choice(*_MODES), default="nearest", help="interpolation: " + ", ".join(_MODES)),
+    Opt(
+        "alignCorners",
+        Bool(),
+        default=None,
+        help="align the corner pixels (linear modes only)",
+        aliases=("align_corners",),
+    ),
+    _scale(),
+    Opt(
+        "recomputeScaleFactor",
+        Bool(),
+        default=None,
+        positional=False,
+        help="compute the scale from the output size for the interpolation",
+        aliases=("recompute_scale_factor",),
+    ),
+]
+
+
+layer(
+    "interpolate",
+    nn.Upsample,
+    _INTERP_OPTS,
+    "Resizes a batch by interpolation (nn.functional.interpolate; nn.Upsample as a layer)",
+    "With a tensor handle first, `torch::interpolate input ?size? ?mode? ?alignCorners? ?scaleFactor?` resizes "
+    "a (N, C, L), (N, C, H, W) or (N, C, D, H, W) tensor (`torch.nn.functional.interpolate`); `-antialias` is "
+    f"for that form only. Otherwise it builds `nn.Upsample` with the same options. {_NEEDS}",
+    "set x [torch::tensor_create {0.0 1.0} -shape {1 1 2}]\n"
+    "puts [torch::tensor_to_list [torch::interpolate $x 4 linear]]\n"
+    "puts [torch::tensor_shape [torch::layer_forward [torch::interpolate -scaleFactor 3] $x]]",
+    tensor_form=(
+        _interpolate,
+        [
+            input_opt(),
+            *_INTERP_OPTS,
+            Opt("antialias", Bool(), default=False, positional=False, help="anti-aliasing when downsampling"),
+        ],
+    ),
+    build=_upsample,
+    see=("upsample_nearest", "upsample_bilinear"),
+)

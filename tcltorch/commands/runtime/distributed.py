@@ -1,0 +1,781 @@
+"""torch.distributed from Tcl: process groups, collectives, point-to-point messages,
+DistributedDataParallel and rank-0-only work.
+
+tcltorch invents no cluster runtime: ``torchrun --no-python tclsh train.tcl`` (or the
+``tcltorch`` console) starts the ranks with ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``
+and ``MASTER_PORT`` set, and ``torch::distributed_init`` reads them.  Collectives work
+in place on the tensor given (as in torch) and return its handle, or a work handle
+with ``-async 1``."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from tcltorch.commands.runtime.core import scoped_eval
+from tcltorch.commands.spec import (
+    Bool,
+    Choice,
+    Double,
+    DType,
+    Handle,
+    Int,
+    Opt,
+    Script,
+    Shape,
+    Str,
+    command,
+)
+from tcltorch.errors import TclError, invalid_value
+from tcltorch.handles import register_kind
+
+FAMILY = "runtime/distributed"
+
+
+@dataclass
+class Pending:
+    """An asynchronous operation: torch's Work, and the tensor it fills or reads."""
+
+    work: Any
+    tensor: torch.Tensor | None
+    returns_tensor: bool
+
+
+register_kind(Pending, "work")
+
+
+register_kind(DistributedDataParallel, "ddp")
+
+
+_OPS = {
+    "sum": dist.ReduceOp.SUM,
+    "product": dist.ReduceOp.PRODUCT,
+    "prod": dist.ReduceOp.PRODUCT,
+    "min": dist.ReduceOp.MIN,
+    "max": dist.ReduceOp.MAX,
+    "avg": dist.ReduceOp.AVG,
+    "mean": dist.ReduceOp.AVG,
+}
+
+
+def _op() -> Opt:
+    return Opt("op", Choice(*_OPS), default="sum", help="reduction: sum, product, min, max or avg")
+
+
+def require_group(what: str) -> None:
+    if not dist.is_available() or not dist.is_initialized():
+        raise TclError(
+            f"{what} needs a process group: call torch::distributed_init first "
+            "(under torchrun, or with -rank and -worldSize)",
+            ["TORCH", "DISTRIBUTED", "NOTINIT"],
+        )
+
+
+def _rank(name: str, help: str) -> Opt:
+    return Opt(name, Int(ge=0), default=0, help=help)
+
+
+def _check_rank(option: str, rank: int) -> None:
+    size = dist.get_world_size()
+    if rank >= size:
+        raise invalid_value(option, str(rank), f"must be a rank from 0 to {size - 1}")
+
+
+def _run(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a collective; a peer that died or a timeout becomes one clear Tcl error."""
+    try:
+        return fn(*args, **kwargs)
+    except (RuntimeError, dist.DistBackendError) as exc:  # type: ignore[misc]
+        first = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).strip().split("\n")[0])  # drop gloo's file:line
+        raise TclError(
+            f"{what} failed on rank {dist.get_rank()}: {first}", ["TORCH", "DISTRIBUTED", "FAILED"]
+        ) from exc
+
+
+def _tensor(help: str = "tensor handle") -> Opt:
+    return Opt("tensor", Handle("tensor"), help=help, aliases=("input",))
+
+
+def _async() -> Opt:
+    return Opt(
+        "asyncOp",
+        Bool(),
+        default=False,
+        positional=False,
+        help="return a work handle at once",
+        aliases=("async", "async_op"),
+    )
+
+
+def _maybe_async(work: Any, tensor: torch.Tensor, async_op: bool) -> Any:
+    if async_op:
+        return Pending(work, tensor, True)
+    return tensor
+
+
+@command(
+    "distributed_init",
+    Opt(
+        "backend",
+        Choice("gloo", "nccl", "auto"),
+        default="auto",
+        help="gloo (CPU), nccl (CUDA); auto picks nccl when CUDA is available, else gloo",
+    ),
+    Opt(
+        "initMethod",
+        Str(),
+        default="env://",
+        help="env://, tcp://HOST:PORT or file://PATH",
+        aliases=("init_method",),
+    ),
+    Opt("rank", Int(ge=0), default=None, help="this process's rank (default: $RANK)"),
+    Opt(
+        "worldSize",
+        Int(ge=1),
+        default=None,
+        help="number of processes (default: $WORLD_SIZE)",
+        aliases=("world_size",),
+    ),
+    Opt("timeout", Double(gt=0), default=600.0, help="seconds a collective may wait for the others"),
+    Opt(
+        "masterAddr",
+        Str(),
+        default=None,
+        help="sets MASTER_ADDR for env:// (default: $MASTER_ADDR)",
+        aliases=("master_addr",),
+    ),
+    Opt(
+        "masterPort",
+        Int(ge=1),
+        default=None,
+        help="sets MASTER_PORT for env:// (default: $MASTER_PORT)",
+        aliases=("master_port",),
+    ),
+)
+def distributed_init(backend, init_method, rank, world_size, timeout, master_addr, master_port):
+    """Join the process group (torch.distributed.init_process_group); returns `rank R worldSize N`.
+
+    Under `torchrun` every option defaults from the environment it sets (`RANK`, `WORLD_SIZE`,
+    `MASTER_ADDR`, `MASTER_PORT`), so a script just calls `torch::distributed_init`. Without a
+    launcher give `-rank` and `-worldSize` and an `-initMethod` (`tcp://HOST:PORT`,
+    `file://PATH`) or `-masterAddr`/`-masterPort`. `-backend auto` picks NCCL when CUDA is
+    available and gloo otherwise. `-timeout` bounds how long any collective waits for the other
+    ranks: a rank that dies or stalls gives a Tcl error (`TORCH DISTRIBUTED FAILED`), not a hang.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A dict: `rank` and `worldSize`.
+
+    Examples:
+        set info [torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]]
+        puts [dict get $info worldSize]   ;# -> 1
+        torch::distributed_destroy
+    """
+    if dist.is_initialized():
+        raise TclError(
+            "the process group is already initialised: call torch::distributed_destroy first",
+            ["TORCH", "DISTRIBUTED", "STATE"],
+        )
+    if rank is None and "RANK" not in os.environ:
+        raise TclError(
+            "no -rank given and $RANK is not set: start the script with torchrun, or give -rank "
+            "and -worldSize",
+            ["TORCH", "ARGS", "REQUIRED", "-rank"],
+        )
+    if world_size is None and "WORLD_SIZE" not in os.environ:
+        raise TclError(
+            "no -worldSize given and $WORLD_SIZE is not set: start the script with torchrun, or "
+            "give -rank and -worldSize",
+            ["TORCH", "ARGS", "REQUIRED", "-worldSize"],
+        )
+    rank = int(os.environ["RANK"]) if rank is None else rank
+    world_size = int(os.environ["WORLD_SIZE"]) if world_size is None else world_size
+    if rank >= world_size:
+        raise invalid_value("-rank", str(rank), f"must be below -worldSize ({world_size})")
+    if backend == "auto":
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl" and not (torch.cuda.is_available() and dist.is_nccl_available()):
+        raise invalid_value(
+            "-backend", "nccl", "needs CUDA and NCCL, which are not available on this machine"
+        )
+    if init_method.startswith("env://"):
+        if master_addr is not None:
+            os.environ["MASTER_ADDR"] = master_addr
+        if master_port is not None:
+            os.environ["MASTER_PORT"] = str(master_port)
+        missing = [v for v in ("MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
+        if missing:
+            raise TclError(
+                f"${missing[0]} is not set: start the script with torchrun, or give "
+                f"-{'masterAddr' if missing[0] == 'MASTER_ADDR' else 'masterPort'}",
+                ["TORCH", "ARGS", "REQUIRED", "-initMethod"],
+            )
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
+    try:
+        dist.init_process_group(
+            backend,
+            init_method=init_method,
+            rank=rank,
+            world_size=world_size,
+            timeout=datetime.timedelta(seconds=timeout),
+        )
+    except (RuntimeError, ValueError, dist.DistError) as exc:  # type: ignore[misc]
+        first = str(exc).strip().split("\n")[0]
+        raise TclError(f"distributed_init failed: {first}", ["TORCH", "DISTRIBUTED", "INIT"]) from exc
+    return {"rank": dist.get_rank(), "worldSize": dist.get_world_size()}
+
+
+@command(
+    "distributed_destroy",
+)
+def distributed_destroy():
+    """Leave the process group (torch.distributed.destroy_process_group); a no-op when there is none.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        torch::distributed_destroy
+        puts [torch::is_distributed]   ;# -> 0
+    """
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@command(
+    "is_distributed",
+)
+def is_distributed():
+    """1 when a process group is initialised, else 0.
+
+    ## Return Value
+
+    A boolean.
+
+    Examples:
+        puts [torch::is_distributed]   ;# -> 0
+    """
+    return dist.is_available() and dist.is_initialized()
+
+
+@command(
+    "get_rank",
+)
+def get_rank():
+    """This process's rank in the group (0 when not distributed).
+
+    ## Return Value
+
+    An integer.
+
+    Examples:
+        puts [torch::get_rank]   ;# -> 0
+    """
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+@command(
+    "get_world_size",
+)
+def get_world_size():
+    """The number of processes in the group (1 when not distributed).
+
+    ## Return Value
+
+    An integer.
+
+    Examples:
+        puts [torch::get_world_size]   ;# -> 1
+    """
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+@command(
+    "distributed_barrier",
+)
+def distributed_barrier():
+    """Wait until every rank reaches this point.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        torch::distributed_barrier
+        torch::distributed_destroy
+    """
+    require_group("torch::distributed_barrier")
+    _run("distributed_barrier", dist.barrier)
+
+
+@command(
+    "distributed_rank0",
+    Opt("script", Script(), help="script run on rank 0 only (and when not distributed)", aliases=("body",)),
+    Opt("barrier", Bool(), default=False, help="then wait until every rank gets here"),
+    context=True,
+)
+def distributed_rank0(script, barrier, ctx):
+    """Run a script on rank 0 only (printing, checkpoint writes); the other ranks get an empty result.
+
+    Without a process group the script always runs, so a script written for torchrun also runs
+    alone. `-barrier 1` makes every rank wait until rank 0 has finished (e.g. before the others
+    read a checkpoint rank 0 wrote). The script runs like `torch::scope`'s.
+
+    ## Return Value
+
+    The script's result on rank 0, an empty string elsewhere.
+
+    Examples:
+        puts [torch::distributed_rank0 { expr {6 * 7} }]   ;# -> 42
+    """
+    result = ""
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        result = scoped_eval(ctx, script)
+    if barrier and dist.is_initialized():
+        _run("distributed_rank0 barrier", dist.barrier)
+    return result
+
+
+@command(
+    "all_reduce",
+    _tensor("tensor reduced in place over every rank"),
+    _op(),
+    _async(),
+    extra_aliases=("distributed_all_reduce", "distributedAllReduce"),
+)
+def all_reduce(tensor, op, async_op):
+    """Reduce a tensor over every rank, in place: every rank ends with the result.
+
+    `-op` is sum (default), product, min, max or avg. The tensor given is changed and its handle
+    returned; with `-async 1` a work handle is returned at once and `torch::distributed_wait`
+    returns the tensor when the reduction is done.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    The tensor's handle, or a work handle with `-async 1`.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set t [torch::tensor_create {1 2 3}]
+        puts [torch::tensor_to_list [torch::all_reduce $t -op max]]   ;# -> 1.0 2.0 3.0
+        set work [torch::all_reduce $t -async 1]
+        puts [torch::tensor_to_list [torch::distributed_wait $work]]   ;# -> 1.0 2.0 3.0
+        torch::distributed_destroy
+    """
+    require_group("torch::all_reduce")
+    work = _run("all_reduce", dist.all_reduce, tensor, op=_OPS[op], async_op=async_op)
+    return _maybe_async(work, tensor, async_op)
+
+
+@command(
+    "broadcast",
+    _tensor("tensor sent from -src, overwritten in place elsewhere"),
+    _rank("src", "rank whose tensor is sent"),
+    _async(),
+    extra_aliases=("distributed_broadcast", "distributedBroadcast"),
+)
+def broadcast(tensor, src, async_op):
+    """Copy a tensor from rank `-src` to every rank, in place.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    The tensor's handle, or a work handle with `-async 1`.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::broadcast [torch::tensor_create {4 5}] 0]]   ;# -> 4.0 5.0
+        torch::distributed_destroy
+    """
+    require_group("torch::broadcast")
+    _check_rank("-src", src)
+    work = _run("broadcast", dist.broadcast, tensor, src=src, async_op=async_op)
+    return _maybe_async(work, tensor, async_op)
+
+
+@command(
+    "distributed_gather",
+    _tensor("this rank's tensor (same shape on every rank)"),
+    _rank("dst", "rank that receives every tensor"),
+)
+def distributed_gather(tensor, dst):
+    """Collect every rank's tensor on rank `-dst`.
+
+    Every rank passes a tensor of the same shape. On `-dst` the result is a list of handles, one
+    per rank in rank order (`torch::tensor_stack` makes one tensor of them); on the other ranks it
+    is empty.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A Tcl list of tensor handles on `-dst`, an empty list elsewhere.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set parts [torch::distributed_gather [torch::tensor_create {7 8}] -dst 0]
+        puts [llength $parts]   ;# -> 1
+        torch::distributed_destroy
+    """
+    require_group("torch::distributed_gather")
+    _check_rank("-dst", dst)
+    mine = dist.get_rank() == dst
+    gathered = [torch.empty_like(tensor) for _ in range(dist.get_world_size())] if mine else None
+    _run("distributed_gather", dist.gather, tensor.contiguous(), gathered, dst=dst)
+    return gathered if mine else []
+
+
+def _chunks(tensor: torch.Tensor, option: str) -> list[torch.Tensor]:
+    size = dist.get_world_size()
+    if tensor.dim() == 0 or tensor.shape[0] % size:
+        raise invalid_value(option, "", f"must have a first dimension divisible by the world size ({size})")
+    return [c.contiguous() for c in tensor.chunk(size)]
+
+
+@command(
+    "distributed_scatter",
+    _tensor(
+        "on -src: the tensor split along dim 0, one chunk per rank; elsewhere: a tensor of the same shape"
+    ),
+    _rank("src", "rank that sends the chunks"),
+)
+def distributed_scatter(tensor, src):
+    """Send chunk i (along dim 0) of rank `-src`'s tensor to rank i; every rank returns its chunk.
+
+    Every rank passes a tensor of the same shape (on ranks other than `-src` its values are not
+    read); its first dimension must divide by the world size.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A new tensor handle: this rank's chunk.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::distributed_scatter [torch::tensor_create {1 2 3}]]]   ;# -> 1.0 2.0 3.0
+        torch::distributed_destroy
+    """
+    require_group("torch::distributed_scatter")
+    _check_rank("-src", src)
+    chunks = _chunks(tensor, "-tensor")
+    out = torch.empty_like(chunks[0])
+    _run("distributed_scatter", dist.scatter, out, chunks if dist.get_rank() == src else None, src=src)
+    return out
+
+
+@command(
+    "distributed_reduce_scatter",
+    _tensor("this rank's tensor, split along dim 0 into one chunk per rank"),
+    _op(),
+)
+def distributed_reduce_scatter(tensor, op):
+    """Reduce every rank's tensor, then give rank i chunk i (along dim 0) of the result.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A new tensor handle: this rank's chunk of the reduction.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::distributed_reduce_scatter [torch::tensor_create {1 2}] -op sum]]   ;# -> 1.0 2.0
+        torch::distributed_destroy
+    """
+    require_group("torch::distributed_reduce_scatter")
+    chunks = _chunks(tensor, "-tensor")
+    out = torch.empty_like(chunks[0])
+    _run("distributed_reduce_scatter", dist.reduce_scatter_single, out, tensor.contiguous(), op=_OPS[op])
+    return out
+
+
+@command(
+    "distributed_all_to_all",
+    _tensor("this rank's tensor: chunk i (along dim 0) goes to rank i"),
+)
+def distributed_all_to_all(tensor):
+    """Every rank sends chunk i (along dim 0) of its tensor to rank i; the result holds the chunks received, in rank order.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A new tensor handle, shaped like the input.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        puts [torch::tensor_to_list [torch::distributed_all_to_all [torch::tensor_create {5 6}]]]   ;# -> 5.0 6.0
+        torch::distributed_destroy
+    """
+    require_group("torch::distributed_all_to_all")
+    _chunks(tensor, "-tensor")
+    out = torch.empty_like(tensor.contiguous())
+    _run("distributed_all_to_all", dist.all_to_all_single, out, tensor.contiguous())
+    return out
+
+
+def _tag() -> Opt:
+    return Opt("tag", Int(ge=0), default=0, help="message tag: a recv takes the send with the same tag")
+
+
+@command(
+    "distributed_send",
+    _tensor("tensor to send"),
+    Opt("dst", Int(ge=0), help="receiving rank"),
+    _tag(),
+)
+def distributed_send(tensor, dst, tag):
+    """Send a tensor to rank `-dst` (blocks until it is received).
+
+    The receiver calls `torch::distributed_recv` with the same shape, dtype and `-tag`.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        # rank 0:  torch::distributed_send [torch::tensor_create {5 6 7}] 1
+        # rank 1:  set t [torch::distributed_recv {3} 0]
+        puts [llength [info commands torch::distributed_send]]   ;# -> 1
+    """
+    require_group("torch::distributed_send")
+    _check_rank("-dst", dst)
+    _run("distributed_send", dist.send, tensor.contiguous(), dst=dst, tag=tag)
+
+
+def _recv_buffer(shape, dtype) -> torch.Tensor:
+    return torch.empty(shape, dtype=dtype, device="cuda" if dist.get_backend() == "nccl" else "cpu")
+
+
+@command(
+    "distributed_recv",
+    Opt("shape", Shape(), help="shape of the tensor to receive"),
+    Opt("src", Int(ge=0), help="sending rank"),
+    _tag(),
+    Opt("dtype", DType(), default=torch.float32, help="element type of the tensor to receive"),
+)
+def distributed_recv(shape, src, tag, dtype):
+    """Receive a tensor from rank `-src`: a new tensor of `-shape` and `-dtype`.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        # rank 0:  torch::distributed_send [torch::tensor_create {5 6 7}] 1
+        # rank 1:  set t [torch::distributed_recv {3} 0]
+        puts [llength [info commands torch::distributed_recv]]   ;# -> 1
+    """
+    require_group("torch::distributed_recv")
+    _check_rank("-src", src)
+    out = _recv_buffer(shape, dtype)
+    _run("distributed_recv", dist.recv, out, src=src, tag=tag)
+    return out
+
+
+@command(
+    "distributed_isend",
+    _tensor("tensor to send (do not change it before distributed_wait)"),
+    Opt("dst", Int(ge=0), help="receiving rank"),
+    _tag(),
+)
+def distributed_isend(tensor, dst, tag):
+    """Start sending a tensor to rank `-dst`; returns a work handle at once.
+
+    Do not change the tensor until `torch::distributed_wait` on the handle returns.
+
+    ## Return Value
+
+    A work handle (`workN`).
+
+    Examples:
+        # rank 0:  torch::distributed_wait [torch::distributed_isend $t 1]
+        # rank 1:  set t [torch::distributed_wait [torch::distributed_irecv {2 2} 0]]
+        puts [llength [info commands torch::distributed_isend]]   ;# -> 1
+    """
+    require_group("torch::distributed_isend")
+    _check_rank("-dst", dst)
+    data = tensor.contiguous()
+    return Pending(_run("distributed_isend", dist.isend, data, dst=dst, tag=tag), data, False)
+
+
+@command(
+    "distributed_irecv",
+    Opt("shape", Shape(), help="shape of the tensor to receive"),
+    Opt("src", Int(ge=0), help="sending rank"),
+    _tag(),
+    Opt("dtype", DType(), default=torch.float32, help="element type of the tensor to receive"),
+)
+def distributed_irecv(shape, src, tag, dtype):
+    """Start receiving a tensor from rank `-src`; `torch::distributed_wait` on the work handle returns it.
+
+    ## Return Value
+
+    A work handle (`workN`).
+
+    Examples:
+        # rank 1:  set work [torch::distributed_irecv {2 2} 0 -dtype float64]
+        #          ... other work ...
+        #          set t [torch::distributed_wait $work]
+        puts [llength [info commands torch::distributed_irecv]]   ;# -> 1
+    """
+    require_group("torch::distributed_irecv")
+    _check_rank("-src", src)
+    out = _recv_buffer(shape, dtype)
+    return Pending(_run("distributed_irecv", dist.irecv, out, src=src, tag=tag), out, True)
+
+
+@command(
+    "distributed_wait",
+    Opt("work", Handle("work"), help="work handle from -async 1, isend or irecv", aliases=("handle",)),
+)
+def distributed_wait(work):
+    """Wait for an asynchronous operation to finish.
+
+    ## Return Value
+
+    The tensor the operation produced (a received tensor, or the tensor an `-async 1` collective
+    reduced), or an empty string for a send.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set work [torch::all_reduce [torch::tensor_create {2 4}] -async 1]
+        puts [torch::tensor_to_list [torch::distributed_wait $work]]   ;# -> 2.0 4.0
+        torch::distributed_destroy
+    """
+    _run("distributed_wait", work.work.wait)
+    return work.tensor if work.returns_tensor else ""
+
+
+@command(
+    "distributed_test",
+    Opt("work", Handle("work"), help="work handle", aliases=("handle",)),
+)
+def distributed_test(work):
+    """1 when an asynchronous operation has completed, else 0; it does not wait.
+
+    ## Return Value
+
+    A boolean.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set work [torch::all_reduce [torch::tensor_create {1}] -async 1]
+        torch::distributed_wait $work
+        puts [torch::distributed_test $work]   ;# -> 1
+        torch::distributed_destroy
+    """
+    return bool(work.work.is_completed())
+
+
+@command(
+    "ddp",
+    Opt(
+        "model",
+        Handle("module"),
+        help="module to wrap (its parameters are broadcast from rank 0)",
+        aliases=("module",),
+    ),
+    Opt(
+        "findUnusedParameters",
+        Bool(),
+        default=False,
+        help="allow parameters that get no gradient in a step",
+        aliases=("find_unused_parameters",),
+    ),
+    Opt(
+        "bucketCapMb",
+        Double(gt=0),
+        default=25.0,
+        help="gradient bucket size in MiB",
+        aliases=("bucket_cap_mb",),
+    ),
+    Opt(
+        "broadcastBuffers",
+        Bool(),
+        default=True,
+        help="sync buffers (batch-norm statistics) each forward",
+        aliases=("broadcast_buffers",),
+    ),
+    extra_aliases=("distributed_data_parallel",),
+)
+def ddp(model, find_unused_parameters, bucket_cap_mb, broadcast_buffers):
+    """Wrap a module in DistributedDataParallel: backward averages the gradients over the ranks.
+
+    Use the returned `ddpN` handle for `torch::layer_forward`; give it (or the inner module) to any
+    optimizer, Adafactor included: they share the same parameters. The inner module's parameters are
+    broadcast from rank 0 when it is wrapped, so every rank starts equal. Checkpoints save the inner
+    module, so a run with another world size (or none) can resume them.
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    A module handle (`ddpN`).
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set model [torch::linear 4 2]
+        set net [torch::ddp $model]
+        set opt [torch::optimizer_adafactor -parameters $net]
+        set loss [torch::tensor_sum [torch::layer_forward $net [torch::ones {3 4}]]]
+        torch::tensor_backward $loss
+        torch::optimizer_step $opt
+        puts [string match ddp* $net]   ;# -> 1
+        torch::distributed_destroy
+    """
+    require_group("torch::ddp")
+    if isinstance(model, DistributedDataParallel):
+        raise invalid_value("-model", "", "is already wrapped by torch::ddp")
+    device_ids = [torch.cuda.current_device()] if dist.get_backend() == "nccl" else None
+    buffers = {_BUFFER_SYNC: broadcast_buffers}  # this torch's name for "sync buffers each forward"
+    return _run(
+        "ddp",
+        DistributedDataParallel,
+        model,
+        device_ids=device_ids,
+        find_unused_parameters=find_unused_parameters,
+        bucket_cap_mb=bucket_cap_mb,
+        **buffers,
+    )
+
+
+_BUFFER_SYNC = (
+    "forward_sync_buffers"
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    else "broadcast_buffers"
+)
+
+
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a DDP wrapper (what checkpoints save and load), or the module itself."""
+    return module.module if isinstance(module, DistributedDataParallel) else module

@@ -1,0 +1,440 @@
+"""Mixed precision: autocast (as a script, or the other implementation's global
+switches) and gradient scaling with torch.amp.GradScaler, on the CPU and CUDA."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from tcltorch.commands.runtime.core import scoped_eval
+from tcltorch.commands.spec import Bool, Custom, Double, Handle, Int, Opt, Script, command, dtype_name
+from tcltorch.errors import TclError, invalid_value
+from tcltorch.handles import register_kind
+
+FAMILY = "train/amp"
+
+register_kind(torch.amp.GradScaler, "scaler")
+
+
+_AMP_DTYPES = {
+    "float16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float": torch.float32,
+}
+
+
+_AMP_REQUIREMENT = "must be float16, bfloat16 or float32"
+
+
+def _amp_dtype(text: str, option: str, ctx: Any) -> torch.dtype:
+    dtype = _AMP_DTYPES.get(text.strip().lower())
+    if dtype is None:
+        raise invalid_value(option, text, _AMP_REQUIREMENT)
+    return dtype
+
+
+AmpDType = Custom(_amp_dtype, "dtype", _AMP_REQUIREMENT)
+
+
+def _device_type(text: str, option: str, ctx: Any) -> str:
+    kind = text.strip().lower()
+    if kind not in ("cpu", "cuda"):
+        raise invalid_value(option, text, "must be cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise invalid_value(option, text, "CUDA is not available on this machine")
+    return kind
+
+
+DeviceType = Custom(_device_type, "cpu|cuda", "must be cpu or cuda")
+
+
+def _device_type_opt(default: str | None) -> Opt:
+    return Opt(
+        "deviceType",
+        DeviceType,
+        default=default,
+        aliases=("device_type", "device"),
+        help="cpu or cuda"
+        + (f" (default {default})" if default else " (default: cuda when available, else cpu)"),
+    )
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@command(
+    "autocast",
+    _device_type_opt(None),
+    Opt(
+        "dtype",
+        AmpDType,
+        default=None,
+        aliases=("data_type",),
+        help="lower-precision type (default: bfloat16 on the CPU, float16 on CUDA)",
+    ),
+    Opt("enabled", Bool(), default=True, help="0 runs the script with autocast off"),
+    Opt(
+        "cacheEnabled",
+        Bool(),
+        default=True,
+        help="cache casted weights inside the region",
+        aliases=("cache_enabled",),
+    ),
+    Opt(
+        "script", Script(), last=True, help="script run with autocast; the previous state returns afterwards"
+    ),
+    context=True,
+)
+def autocast(device_type, dtype, enabled, cache_enabled, script, ctx):
+    """Run a script under torch.autocast: eligible operations compute in a lower precision.
+
+    Matrix products, convolutions and the like run in `-dtype` (bfloat16 on the CPU and float16 on
+    CUDA by default) while numerically sensitive operations stay in float32, exactly as
+    `torch.autocast` decides. The options come first and the script last, as in Tcl's own
+    commands. The script runs like `torch::scope`'s (handles it makes are freed except those in its
+    result) and the previous autocast state returns on every way out: error, `return`, `break`.
+
+    ## Return Value
+
+    The script's result.
+
+    Examples:
+        set a [torch::randn {4 4}]
+        puts [torch::autocast -deviceType cpu { torch::tensor_dtype [torch::tensor_matmul $a $a] }]   ;# -> bfloat16
+        puts [torch::tensor_dtype [torch::tensor_matmul $a $a]]   ;# -> float32
+    """
+    device_type = device_type or _default_device()
+    with torch.autocast(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled):
+        return scoped_eval(ctx, script)
+
+
+@command(
+    "autocast_enable",
+    _device_type_opt("cuda"),
+    Opt(
+        "dtype",
+        AmpDType,
+        default=None,
+        aliases=("data_type",),
+        help="lower-precision type (default: the device's current autocast dtype)",
+    ),
+)
+def autocast_enable(device_type, dtype):
+    """Turn autocast on for a device for the rest of the session (the other implementation's form).
+
+    Prefer `torch::autocast script`, which restores the previous state. The device defaults to
+    `cuda`, as in the other implementation; without CUDA that is an error, never a silent switch to
+    the CPU.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::autocast_enable cpu bfloat16
+        puts [torch::autocast_is_enabled cpu]   ;# -> 1
+        torch::autocast_disable cpu
+    """
+    _device_type(device_type, "-deviceType", None)
+    if dtype is not None:
+        torch.set_autocast_dtype(device_type, dtype)
+    torch.set_autocast_enabled(device_type, True)
+
+
+@command(
+    "autocast_disable",
+    _device_type_opt("cuda"),
+)
+def autocast_disable(device_type):
+    """Turn autocast off for a device.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        torch::autocast_enable cpu
+        torch::autocast_disable cpu
+        puts [torch::autocast_is_enabled cpu]   ;# -> 0
+    """
+    _device_type(device_type, "-deviceType", None)
+    torch.set_autocast_enabled(device_type, False)
+
+
+@command(
+    "autocast_is_enabled",
+    _device_type_opt("cuda"),
+)
+def autocast_is_enabled(device_type):
+    """1 when autocast is on for the device, else 0.
+
+    ## Return Value
+
+    A boolean.
+
+    Examples:
+        puts [torch::autocast_is_enabled cpu]   ;# -> 0
+        puts [torch::autocast -deviceType cpu { torch::autocast_is_enabled cpu }]   ;# -> 1
+    """
+    return torch.is_autocast_enabled(device_type)
+
+
+@command(
+    "autocast_set_dtype",
+    Opt("dtype", AmpDType, aliases=("data_type",), help="float16, bfloat16 or float32"),
+    _device_type_opt("cuda"),
+)
+def autocast_set_dtype(dtype, device_type):
+    """Set the dtype autocast uses on a device; returns it.
+
+    ## Return Value
+
+    The dtype's name.
+
+    Examples:
+        puts [torch::autocast_set_dtype bfloat16 cpu]   ;# -> bfloat16
+    """
+    _device_type(device_type, "-deviceType", None)
+    torch.set_autocast_dtype(device_type, dtype)
+    return dtype_name(torch.get_autocast_dtype(device_type))
+
+
+@command(
+    "grad_scaler_new",
+    Opt("initScale", Double(gt=0), default=65536.0, help="first scale factor", aliases=("init_scale",)),
+    Opt(
+        "growthFactor",
+        Double(gt=1),
+        default=2.0,
+        help="scale multiplier after -growthInterval good steps",
+        aliases=("growth_factor",),
+    ),
+    Opt(
+        "backoffFactor",
+        Double(gt=0, lt=1),
+        default=0.5,
+        help="scale multiplier after a step with Inf/NaN",
+        aliases=("backoff_factor",),
+    ),
+    Opt(
+        "growthInterval",
+        Int(ge=1),
+        default=2000,
+        help="good steps before the scale grows",
+        aliases=("growth_interval",),
+    ),
+    Opt("enabled", Bool(), default=True, help="0 makes every call a pass-through"),
+    _device_type_opt(None),
+)
+def grad_scaler_new(init_scale, growth_factor, backoff_factor, growth_interval, enabled, device_type):
+    """A gradient scaler (torch.amp.GradScaler) for mixed-precision training.
+
+    Scaling the loss before backward keeps small float16 gradients from flushing to zero;
+    `grad_scaler_step` unscales them, skips the step when they hold Inf or NaN, and
+    `grad_scaler_update` lowers the scale after such a step and raises it after
+    `-growthInterval` good ones. Works on the CPU and on CUDA.
+
+    ## Return Value
+
+    A scaler handle (`scalerN`).
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -initScale 8 -deviceType cpu]
+        set loss [torch::tensor_sum [torch::tensor_mul $w $w]]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler $loss]
+        puts [torch::tensor_to_list [torch::tensor_grad $w]]   ;# -> 16.0 16.0
+        puts [torch::grad_scaler_step $scaler $opt]            ;# -> 1
+        puts [torch::grad_scaler_update $scaler]               ;# -> 8.0
+        puts [torch::tensor_to_list $w]                        ;# -> 0.8 0.8
+    """
+    return torch.amp.GradScaler(
+        device_type or _default_device(),
+        init_scale=init_scale,
+        growth_factor=growth_factor,
+        backoff_factor=backoff_factor,
+        growth_interval=growth_interval,
+        enabled=enabled,
+    )
+
+
+def _scaler() -> Opt:
+    return Opt("scaler", Handle("scaler"), help="grad scaler handle")
+
+
+@command(
+    "grad_scaler_scale",
+    _scaler(),
+    Opt("tensor", Handle("tensor"), help="loss to scale", aliases=("outputs", "input", "loss")),
+)
+def grad_scaler_scale(scaler, tensor):
+    """The loss multiplied by the scaler's current scale: backpropagate this one.
+
+    ## Return Value
+
+    A new tensor handle.
+
+    Examples:
+        set scaler [torch::grad_scaler_new -initScale 4 -deviceType cpu]
+        puts [torch::tensor_to_list [torch::grad_scaler_scale $scaler [torch::tensor_create {1.5}]]]   ;# -> 6.0
+    """
+    return scaler.scale(tensor)
+
+
+@command(
+    "grad_scaler_unscale",
+    _scaler(),
+    Opt("optimizer", Handle("optimizer"), help="optimizer whose gradients to unscale in place"),
+)
+def grad_scaler_unscale(scaler, optimizer):
+    """Divide an optimizer's gradients by the scale, in place: do it before clipping them.
+
+    `grad_scaler_step` then does not unscale them a second time.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -initScale 4 -deviceType cpu]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler [torch::tensor_sum $w]]
+        torch::grad_scaler_unscale $scaler $opt
+        puts [torch::tensor_to_list [torch::tensor_grad $w]]   ;# -> 1.0 1.0
+    """
+    scaler.unscale_(optimizer)
+
+
+@command(
+    "grad_scaler_step",
+    _scaler(),
+    Opt("optimizer", Handle("optimizer"), help="optimizer to step"),
+)
+def grad_scaler_step(scaler, optimizer):
+    """Unscale the gradients and step the optimizer, skipping the step when they hold Inf or NaN.
+
+    ## Return Value
+
+    1 when the optimizer stepped, 0 when the step was skipped.
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -deviceType cpu]
+        set loss [torch::tensor_mul [torch::tensor_sum $w] Inf]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler $loss]
+        puts [torch::grad_scaler_step $scaler $opt]   ;# -> 0
+        puts [torch::tensor_to_list $w]               ;# -> 1.0 1.0
+    """
+    if not scaler.is_enabled():
+        optimizer.step()
+        return True
+    if scaler._scale is None:
+        raise TclError(
+            "grad_scaler_step before any grad_scaler_scale: scale the loss and call "
+            "torch::tensor_backward first",
+            ["TORCH", "STATE"],
+        )
+    scaler.step(optimizer)
+    found = scaler._per_optimizer_states[id(optimizer)]["found_inf_per_device"]
+    return not any(bool(v.item()) for v in found.values())
+
+
+@command(
+    "grad_scaler_update",
+    _scaler(),
+    Opt(
+        "newScale",
+        Double(gt=0),
+        default=None,
+        help="set this scale instead of the automatic update",
+        aliases=("new_scale",),
+    ),
+)
+def grad_scaler_update(scaler, new_scale):
+    """Update the scale after a step: back off after Inf/NaN, grow after enough good steps.
+
+    ## Return Value
+
+    The new scale.
+
+    Examples:
+        set w [torch::ones {1} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set scaler [torch::grad_scaler_new -initScale 2 -growthInterval 1 -deviceType cpu]
+        torch::tensor_backward [torch::grad_scaler_scale $scaler [torch::tensor_sum $w]]
+        torch::grad_scaler_step $scaler $opt
+        puts [torch::grad_scaler_update $scaler]   ;# -> 4.0
+    """
+    if scaler.is_enabled() and scaler._scale is None:
+        raise TclError("grad_scaler_update before any grad_scaler_scale", ["TORCH", "STATE"])
+    scaler.update(new_scale)
+    return scaler.get_scale()
+
+
+@command(
+    "grad_scaler_get_scale",
+    _scaler(),
+)
+def grad_scaler_get_scale(scaler):
+    """The scaler's current scale factor.
+
+    ## Return Value
+
+    A double.
+
+    Examples:
+        puts [torch::grad_scaler_get_scale [torch::grad_scaler_new -deviceType cpu]]   ;# -> 65536.0
+    """
+    return float(scaler.get_scale())
+
+
+_SCALER_KEYS = {"scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker"}
+
+
+def scaler_states(scalers: list[Any]) -> dict[str, Any]:
+    """What a checkpoint stores for its grad scalers (plain numbers)."""
+    return {"scalers": [s.state_dict() for s in scalers]} if scalers else {}
+
+
+def check_scaler_states(data: Any, scalers: list[Any], file: str) -> None:
+    """Raise (changing nothing) unless the checkpoint holds one valid scaler state per scaler."""
+
+    def bad(problem: str) -> TclError:
+        return TclError(f'invalid -file "{file}": {problem}', ["TORCH", "VALUE", "-file"])
+
+    if not scalers:
+        return
+    states = data.get("scalers", [])
+    if not isinstance(states, list) or len(states) != len(scalers):
+        raise bad(
+            f"holds {len(states) if isinstance(states, list) else 0} grad scaler states, "
+            f"{len(scalers)} scalers were given"
+        )
+    for scaler, state in zip(scalers, states):
+        if not scaler.is_enabled():
+            continue
+        if not isinstance(state, dict) or set(state) != _SCALER_KEYS:
+            raise bad("holds a grad scaler state without its scale and growth settings")
+        scale, growth, backoff = state["scale"], state["growth_factor"], state["backoff_factor"]
+        interval, tracker = state["growth_interval"], state["_growth_tracker"]
+        numbers = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, growth, backoff)
+        )
+        if not numbers or not (math.isfinite(scale) and scale > 0 and growth > 1 and 0 < backoff < 1):
+            raise bad(f"its grad scaler state has scale {scale!r}, growth {growth!r}, backoff {backoff!r}")
+        if not isinstance(interval, int) or interval < 1 or not isinstance(tracker, int) or tracker < 0:
+            raise bad(f"its grad scaler state has growth interval {interval!r} and tracker {tracker!r}")
+
+
+def load_scaler_states(data: Any, scalers: list[Any]) -> None:
+    for scaler, state in zip(scalers, data.get("scalers", [])):
+        if scaler.is_enabled():
+            scaler.load_state_dict(state)

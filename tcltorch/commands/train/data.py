@@ -1,0 +1,507 @@
+"""Data in and out: tensor files (.npy, .safetensors, .pt), CSV, and the batching loop.
+
+Files are chosen by extension.  Writes are atomic like checkpoints (the helpers of
+:mod:`tcltorch.commands.io`: a temporary file in the target's directory, fsynced and
+renamed; only a regular file is replaced); reads never run code from the file
+(``.npy`` without pickles, ``.pt`` with ``weights_only=True``)."""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from tcltorch.commands.runtime.core import scoped_eval
+from tcltorch.commands.spec import Bool, DType, Int, Opt, Script, Str, command, dtype_name
+from tcltorch.commands.train import checkpoint as io
+from tcltorch.commands.vocabulary import Seed, TensorList, _input
+from tcltorch.errors import TCL_BREAK, TCL_CONTINUE, TclError, TclPassthrough, invalid_value
+
+FAMILY = "train/data"
+
+_EXTENSIONS = (".npy", ".safetensors", ".pt", ".pth")
+
+
+def _format(file: str) -> str:
+    ext = os.path.splitext(file)[1].lower()
+    if ext not in _EXTENSIONS:
+        raise io._bad_file(file, "must end in .npy, .safetensors or .pt (the extension chooses the format)")
+    return ".pt" if ext == ".pth" else ext
+
+
+def _readable(file: str) -> str:
+    """The path of ``file`` when it is a regular file that exists (errors as Tcl says them)."""
+    path = io._path(file)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise io._os_error(file, exc, "open") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise io._os_error(file, IsADirectoryError(21, "is a directory"), "open")
+    if not stat.S_ISREG(info.st_mode):
+        raise io._not_regular(file, info.st_mode)
+    return path
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], file: str) -> None:
+    from safetensors.torch import save
+
+    # own contiguous copies: safetensors refuses tensors that share storage (tied weights)
+    plain = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    data = save(plain)
+    io.atomic_save(data, file, serialize=lambda blob, stream: stream.write(blob))
+
+
+def load_safetensors(file: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    path = _readable(file)
+    try:
+        with open(path, "rb") as stream:
+            blob = stream.read()
+    except OSError as exc:
+        raise io._os_error(file, exc, "read") from None
+    try:
+        return dict(load(blob))
+    except Exception:  # noqa: BLE001 - whatever a damaged file makes the reader raise
+        raise io._bad_file(file, "is not a valid .safetensors file") from None
+
+
+def _save_npy(tensor: torch.Tensor, file: str) -> None:
+    t = tensor.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        raise invalid_value("-tensor", dtype_name(t.dtype), ".npy has no bfloat16: use .safetensors or .pt")
+    array = t.resolve_conj().resolve_neg().contiguous().numpy()
+    io.atomic_save(array, file, serialize=lambda a, stream: np.save(stream, a, allow_pickle=False))
+
+
+def _load_npy(file: str) -> torch.Tensor:
+    path = _readable(file)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise io._os_error(file, exc, "read") from None
+    except Exception:  # noqa: BLE001
+        raise io._bad_file(file, "is not a valid .npy file of numbers") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
+        raise io._bad_file(file, "is not a valid .npy file of numbers")
+    if array.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    return torch.from_numpy(np.ascontiguousarray(array).copy())
+
+
+@command(
+    "tensor_save",
+    _input("tensor to save"),
+    Opt("file", Str(), help="file name; .npy, .safetensors or .pt chooses the format", aliases=("filename",)),
+    summary="Save one tensor to a .npy, .safetensors or .pt file (atomically).",
+)
+def tensor_save(input, file):
+    """Save one tensor to a file, in the format its extension names.
+
+    `.npy` is NumPy's format (every dtype but bfloat16), `.safetensors` holds the tensor
+    under the name `tensor`, `.pt` (or `.pth`) is `torch.save` of the tensor.  The file
+    is written atomically: a temporary file in the same directory is fsynced and renamed
+    over the target, so it is either the old file or the complete new one; only a regular
+    file is replaced.  The tensor is saved as it is on the CPU, detached.
+
+    ## Return Value
+
+    The file name.
+
+    Examples:
+        set f /tmp/tcltorch_doc_t.npy
+        torch::tensor_save [torch::tensor_create {1 2 3}] $f
+        torch::tensor_to_list [torch::tensor_load $f]   ;# -> 1.0 2.0 3.0
+    """
+    fmt = _format(file)
+    if fmt == ".npy":
+        _save_npy(input, file)
+    elif fmt == ".safetensors":
+        save_safetensors({"tensor": input}, file)
+    else:
+        io.atomic_save(input.detach().cpu().clone(), file)
+    return file
+
+
+@command(
+    "tensor_load",
+    Opt("file", Str(), help="a .npy, .safetensors or .pt file", aliases=("filename",)),
+    summary="Load one tensor from a .npy, .safetensors or .pt file.",
+)
+def tensor_load(file):
+    """Load one tensor from a file, in the format its extension names.
+
+    `.npy` files are read without pickles (object arrays are refused); a `.safetensors`
+    file must hold one tensor, or one named `tensor` (use torch::load_state_dict for a
+    model's file); `.pt` files are read with `weights_only=True` (no code runs) and must
+    hold a tensor.  Values, dtype and shape come back bit for bit.
+
+    Examples:
+        set f /tmp/tcltorch_doc_t.safetensors
+        torch::tensor_save [torch::tensor_create {{1 2} {3 4}} -dtype int64] $f
+        torch::tensor_to_list [torch::tensor_load $f]   ;# -> {1 2} {3 4}
+    """
+    fmt = _format(file)
+    if fmt == ".npy":
+        return _load_npy(file)
+    if fmt == ".safetensors":
+        tensors = load_safetensors(file)
+        if "tensor" in tensors:
+            return tensors["tensor"]
+        if len(tensors) == 1:
+            return next(iter(tensors.values()))
+        names = " ".join(sorted(tensors)) or "none"
+        raise io._bad_file(
+            file, f"holds {len(tensors)} tensors ({names}), not one: use torch::load_state_dict"
+        )
+    obj = io.safe_load(file)
+    if not isinstance(obj, torch.Tensor):
+        raise io._bad_file(file, "does not hold a tensor")
+    return obj
+
+
+def _char(text: str, option: str, ctx: Any) -> str:
+    if len(text) != 1 or text in '\n\r"':
+        raise invalid_value(option, text, "must be one character (not a newline or quote)")
+    return text
+
+
+@command(
+    "load_csv",
+    Opt("file", Str(), help="CSV file of numbers", aliases=("filename",)),
+    Opt(
+        "header",
+        Bool(),
+        default=False,
+        positional=False,
+        help="the first row (after -skipRows) names the columns",
+    ),
+    Opt(
+        "columns",
+        Str(),
+        default=None,
+        positional=False,
+        help="columns to read: names (with -header) or 0-based indices",
+        default_doc="all",
+    ),
+    Opt("delimiter", Str(), default=",", positional=False, help="field separator, one character"),
+    Opt("dtype", DType(), default=torch.float32, positional=False, help="element type"),
+    Opt("skipRows", Int(ge=0), default=0, positional=False, help="lines to skip at the top"),
+    context=True,
+    summary="Read a CSV file of numbers into a 2-d tensor (rows x columns).",
+)
+def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
+    """Read a CSV file of numbers into a 2-d tensor, one row per line.
+
+    The file is parsed by NumPy, never through Tcl lists.  Fields are decimal numbers
+    (exponents such as `1.5e-3` allowed, surrounding spaces ignored); empty lines are
+    skipped.  `-header 1` takes the first line after `-skipRows` as column names, which
+    `-columns` may then use; otherwise `-columns` takes 0-based indices.  A field that
+    is not a number is an error naming its line (1-based, in the file) and column
+    (1-based), errorcode `TORCH VALUE -file`.
+
+    Examples:
+        set f /tmp/tcltorch_doc.csv
+        set ch [open $f w]; puts $ch "x,y\\n1,2.5e1\\n3,-4"; close $ch
+        torch::tensor_to_list [torch::load_csv $f -header 1]   ;# -> {1.0 25.0} {3.0 -4.0}
+        torch::tensor_to_list [torch::load_csv $f -header 1 -columns y]   ;# -> 25.0 -4.0
+    """
+    delimiter = _char(delimiter, "-delimiter", ctx)
+    path = _readable(file)
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as stream:
+            lines = stream.read().splitlines()
+    except OSError as exc:
+        raise io._os_error(file, exc, "read") from None
+    first = skip_rows
+    names: list[str] = []
+    if header:
+        while first < len(lines) and not lines[first].strip():
+            first += 1
+        if first >= len(lines):
+            raise io._bad_file(file, "has no header line")
+        names = [n.strip().strip('"') for n in lines[first].split(delimiter)]
+        first += 1
+    body = [(i + 1, line) for i, line in enumerate(lines[first:], start=first) if line.strip()]
+    width = len(body[0][1].split(delimiter)) if body else len(names)
+    wanted = list(range(width))
+    if columns is not None:
+        wanted = []
+        for word in ctx.split(columns, "-columns"):
+            if word in names:
+                wanted.append(names.index(word))
+                continue
+            try:
+                index = int(word)
+            except ValueError:
+                index = -1
+            if not 0 <= index < width:
+                known = f"a column name ({' '.join(names)}) or " if names else ""
+                raise invalid_value(
+                    "-columns", columns, f"must be a list of {known}0-based indices below {width}"
+                )
+            wanted.append(index)
+    text = "\n".join(line for _, line in body)
+    array = None
+    if body:
+        try:
+            with np.errstate(all="ignore"):
+                array = np.loadtxt(
+                    text.splitlines(),
+                    delimiter=delimiter,
+                    dtype=np.float64,
+                    ndmin=2,
+                    usecols=wanted,
+                    comments=None,
+                )
+        except ValueError:
+            _locate_bad_field(file, body, delimiter, width, wanted)
+            raise io._bad_file(file, "is not a CSV file of numbers") from None
+    result = (
+        torch.from_numpy(array) if array is not None else torch.empty(0, len(wanted), dtype=torch.float64)
+    )
+    return result.to(dtype)
+
+
+def _locate_bad_field(
+    file: str, body: list[tuple[int, str]], delimiter: str, width: int, wanted: list[int]
+) -> None:
+    """Raise the error for the first field numpy could not read, by line and column."""
+    for lineno, line in body:
+        fields = line.split(delimiter)
+        if len(fields) != width:
+            raise TclError(
+                f'invalid -file "{file}": line {lineno} has {len(fields)} fields, expected {width}',
+                ["TORCH", "VALUE", "-file"],
+            )
+        for col in wanted:
+            field = fields[col].strip()
+            try:
+                float(field)
+                ok = bool(field) and "_" not in field
+            except ValueError:
+                ok = False
+            if not ok:
+                raise TclError(
+                    f'invalid -file "{file}": line {lineno} column {col + 1}: expected a number but got "{field[:40]}"',
+                    ["TORCH", "VALUE", "-file"],
+                )
+
+
+def _distributed() -> tuple[int, int] | None:
+    """(rank, world size) when torch.distributed is initialised, else None."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return None
+
+
+def batch_order(
+    n: int,
+    shuffle: bool,
+    seed: int | None,
+    epoch: int,
+    drop_last: bool,
+    rank: int = 0,
+    world: int = 1,
+) -> torch.Tensor:
+    """The row indices one rank visits in one epoch, with DistributedSampler's rules:
+    a permutation by a generator seeded ``seed + epoch`` (the global generator without a
+    seed), then padded by repeating (or, with ``drop_last``, cut) to a multiple of the
+    world size, and every ``world``-th row from ``rank``."""
+    if shuffle:
+        if seed is None:
+            order = torch.randperm(n)
+        else:
+            generator = torch.Generator()
+            generator.manual_seed((seed + epoch) % 2**64)
+            order = torch.randperm(n, generator=generator)
+    else:
+        order = torch.arange(n)
+    if world == 1:
+        return order
+    if drop_last and n % world:
+        per_rank = math.ceil((n - world) / world)
+    else:
+        per_rank = math.ceil(n / world)
+    total = per_rank * world
+    if total > n:
+        repeat = math.ceil((total - n) / max(n, 1))
+        order = torch.cat([order] + [order] * repeat)[:total] if n else order
+    else:
+        order = order[:total]
+    return order[rank:total:world]
+
+
+class _Progress:
+    """A progress bar with rate and ETA on a terminal; one line per epoch otherwise."""
+
+    def __init__(self, ctx: Any, total: int, epoch: int) -> None:
+        self.ctx, self.total, self.epoch = ctx, total, epoch
+        self.start = self.last = time.monotonic()
+        self.tty = os.isatty(2)
+        self.drawn = -1
+
+    def _write(self, text: str) -> None:
+        self.ctx.call("puts", "-nonewline", "stderr", text)
+        self.ctx.call("flush", "stderr")
+
+    def step(self, done: int) -> None:
+        if not self.tty:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1 and done < self.total:
+            return
+        self.last, self.drawn = now, done
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        width = 30
+        filled = int(width * done / max(self.total, 1))
+        bar = "#" * filled + "." * (width - filled)
+        self._write(f"\r[{bar}] {done}/{self.total} batches {rate:.1f} batch/s ETA {_clock(eta)}\x1b[K")
+
+    def finish(self, done: int, rows: int) -> None:
+        elapsed = time.monotonic() - self.start
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        if self.tty:
+            if self.drawn != done:
+                self.last = 0.0
+                self.step(done)
+            self._write("\n")
+        else:
+            self._write(
+                f"epoch {self.epoch}: {done}/{self.total} batches, {rows} rows in {elapsed:.2f}s ({rate:.0f} rows/s)\n"
+            )
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@command(
+    "foreach_batch",
+    Opt("vars", Str(), help="list of variable names, one per tensor"),
+    Opt("tensors", TensorList, help="list of tensor handles with the same number of rows"),
+    Opt("batchSize", Int(ge=1), default=64, positional=False, help="rows per batch", aliases=("batch_size",)),
+    Opt("shuffle", Bool(), default=False, positional=False, help="visit the rows in a random order"),
+    Opt(
+        "seed",
+        Seed,
+        default=None,
+        positional=False,
+        help="seed of the shuffle (with -epoch)",
+        default_doc="global generator",
+    ),
+    Opt("epoch", Int(ge=0), default=0, positional=False, help="epoch number, added to -seed to reshuffle"),
+    Opt(
+        "dropLast",
+        Bool(),
+        default=False,
+        positional=False,
+        help="skip a last batch shorter than -batchSize",
+        aliases=("drop_last",),
+    ),
+    Opt("progress", Bool(), default=False, positional=False, help="show progress on stderr"),
+    Opt(
+        "shard",
+        Bool(),
+        default=True,
+        positional=False,
+        help="when distributed, visit only this rank's shard (0: every rank visits every row)",
+    ),
+    Opt("body", Script(), last=True, help="script run for each batch in its own scope"),
+    context=True,
+    summary="Run a script for each mini-batch of rows of one or more tensors.",
+)
+def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, progress, shard, body, ctx):
+    """Run a script once per mini-batch of rows, in Tcl's `foreach` style.
+
+    The tensors (all with the same number of rows, their first dimension) are cut into
+    batches of `-batchSize` rows; for each batch, the variables (in the caller's frame)
+    name that batch's rows of each tensor and the body runs in its own scope: handles it
+    creates are freed when it ends, except those in its result.  `break`, `continue`,
+    `return` and errors behave as in `foreach`.
+
+    `-shuffle 1` visits the rows in a random order: with `-seed`, the order of epoch
+    `-epoch` comes from a generator seeded `seed + epoch` (reproducible, and a new order
+    per epoch); without it, from torch's global generator (torch::manual_seed).  When
+    torch.distributed is initialised (torch::distributed_init), each rank visits only its
+    shard, as torch's DistributedSampler gives it: the order is padded by repeating rows
+    (or, with `-dropLast 1`, cut) to a multiple of the world size and rank r takes every
+    world-size-th row from r; `-shard 0` gives every rank every batch (to split each
+    batch among the ranks yourself, as examples/train_digits.tcl does).  `-dropLast 1`
+    also skips a last batch shorter than `-batchSize`.
+
+    `-progress 1` draws a progress bar with the rate and the time left on stderr when
+    stderr is a terminal, and writes one line when the loop ends otherwise.
+
+    ## Return Value
+
+    An empty result (as `foreach`); `return` in the body returns from the enclosing proc.
+
+    Examples:
+        set X [torch::arange 10]
+        set sizes {}
+        torch::foreach_batch {xb} [list $X] -batchSize 4 {
+            lappend sizes [torch::tensor_numel $xb]
+        }
+        set sizes   ;# -> 4 4 2
+    """
+    names = ctx.split(vars, "-vars")
+    if not names or len(names) != len(tensors):
+        raise invalid_value("-vars", vars, f"must be a list of {len(tensors)} variable names, one per tensor")
+    rows = [t.shape[0] if t.dim() else None for t in tensors]
+    if any(r is None for r in rows):
+        raise invalid_value("-tensors", "", "must be tensors with at least one dimension (rows)")
+    if len(set(rows)) != 1:
+        raise invalid_value("-tensors", " ".join(map(str, rows)), "must all have the same number of rows")
+    n = rows[0]
+    ranks = _distributed() if shard else None
+    rank, world = ranks if ranks else (0, 1)
+    order = batch_order(n, shuffle, seed, epoch, drop_last, rank, world)
+    count = len(order)
+    starts = list(range(0, count, batch_size))
+    if drop_last and starts and count - starts[-1] < batch_size:
+        starts.pop()
+    sequential = not shuffle and world == 1
+    bar = _Progress(ctx, len(starts), epoch) if progress else None
+    handles = ctx.handles
+    done = seen = 0
+    for start in starts:
+        mark = handles.mark()
+        if sequential:
+            batch = [t[start : start + batch_size] for t in tensors]
+        else:
+            index = order[start : start + batch_size]
+            batch = [t.index_select(0, index.to(t.device)) for t in tensors]
+        for name, value in zip(names, batch):
+            ctx.call("set", name, handles.put(value))
+        code = 0
+        try:
+            scoped_eval(ctx, body)
+        except TclPassthrough as exc:
+            code = exc.code
+            if code not in (TCL_BREAK, TCL_CONTINUE):
+                handles.release_since(mark, keep=handles.words_in(ctx.result()))
+                raise
+        except BaseException:
+            handles.release_since(mark)
+            raise
+        handles.release_since(mark)
+        done += 1
+        seen += batch[0].shape[0]
+        if bar is not None:
+            bar.step(done)
+        if code == TCL_BREAK:
+            break
+    if bar is not None:
+        bar.finish(done, seen)

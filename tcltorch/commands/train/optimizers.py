@@ -1,0 +1,1078 @@
+"""Optimizers: the -parameters value type and the commands every optimizer shares.
+
+The rest of the optimizer family: torch.optim where it has the algorithm, tcltorch.optim's
+LAMB and NovoGrad where it does not.  Every command takes the parameter forms of Adafactor
+(tensor, module, list, mix) and the Keras options of optim_extras.
+
+Positional orders follow the C++ extension of this command family; where it takes a pair
+(``betas``, ``etas``, ``stepSizes``) as one positional word, the pair's halves are also
+options of their own (``-beta1``/``-beta2`` ...).
+
+torch::optimizer_adafactor: the Tcl face of tcltorch.optim.Adafactor.
+
+Parsing and validation only; the algorithm lives in the engine."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from tcltorch.commands.spec import (
+    Bool,
+    Choice,
+    Custom,
+    Double,
+    Handle,
+    Int,
+    Opt,
+    Script,
+    camel,
+    command,
+    parse_tcl_double,
+)
+from tcltorch.commands.train._extras import EXTRA_OPTIONS, with_extras
+from tcltorch.errors import TclError, invalid_value
+from tcltorch.optim import extras
+
+FAMILY = "train/optimizers"
+
+PARAMS_REQUIREMENT = "must be a tensor handle, a module handle, or a list of them"
+
+
+class ParameterList(list):
+    """The value of ``-parameters``: the tensors an optimizer will own.
+
+    Tensors given directly must become trainable leaves, but only once the optimizer exists:
+    the command calls :meth:`adopt` after the constructor succeeded (``with_extras`` does), so
+    a failed constructor leaves every tensor's ``requires_grad`` as it was."""
+
+    direct: list[torch.Tensor]
+
+    def adopt(self) -> None:
+        for tensor in self.direct:
+            if not tensor.requires_grad:
+                tensor.requires_grad_(True)
+
+
+def _parameters(text: str, option: str, ctx: Any) -> ParameterList:
+    """Tensor handles, module handles (all their parameters) or a mix; duplicates
+    count once.  Nothing is changed here (see ParameterList.adopt)."""
+    words = ctx.split(text, option)
+    if not words:
+        raise invalid_value(option, text, "the parameter list is empty")
+    params: dict[int, torch.Tensor] = {}
+    direct: list[torch.Tensor] = []
+    for word in words:
+        obj = ctx.handles.get(word)
+        if isinstance(obj, torch.nn.Module):
+            for p in obj.parameters():
+                params.setdefault(id(p), p)
+        elif isinstance(obj, torch.Tensor):
+            if not (obj.is_floating_point() or obj.is_complex()):
+                raise invalid_value(option, word, "parameters must be floating-point tensors")
+            if not obj.is_leaf:
+                raise invalid_value(
+                    option, word, "it is the result of a computation, not a leaf (use torch::tensor_detach)"
+                )
+            params.setdefault(id(obj), obj)
+            direct.append(obj)
+        else:
+            raise TclError(
+                f'"{word}" is {_describe(obj)}, expected a tensor or module', ["TORCH", "HANDLE", word]
+            )
+    if not params:
+        raise invalid_value(option, text, "the modules have no parameters")
+    result = ParameterList(params.values())
+    result.direct = direct
+    return result
+
+
+def adopt_parameters(kwargs: dict[str, Any]) -> None:
+    """After an optimizer command succeeded: make its directly given tensors trainable."""
+    value = kwargs.get("parameters")
+    if isinstance(value, ParameterList):
+        value.adopt()
+
+
+def _describe(obj: Any) -> str:
+    from tcltorch.handles import describe
+
+    return describe(obj)
+
+
+Parameters = Custom(_parameters, "list/handle", PARAMS_REQUIREMENT)
+
+
+_OPTIMIZER = Opt("optimizer", Handle("optimizer"), help="optimizer handle")
+
+
+@command(
+    "optimizer_step",
+    _OPTIMIZER,
+    Opt(
+        "closure",
+        Script(),
+        None,
+        "script that re-evaluates the loss (runs backward, returns the loss handle)",
+    ),
+    context=True,
+    summary="Perform one optimization step; with -closure (L-BFGS needs one) returns the loss.",
+)
+def optimizer_step(optimizer, closure, ctx):
+    if closure is None and isinstance(optimizer, torch.optim.LBFGS):
+        raise TclError(
+            'missing required option "-closure": L-BFGS re-evaluates the loss with a script',
+            ["TORCH", "ARGS", "REQUIRED", "-closure"],
+        )
+    check_step(optimizer, ctx)
+    saved = _counters(optimizer)
+    try:
+        if closure is None:
+            optimizer.step()
+            return None
+        loss = optimizer.step(_closure(ctx, closure))
+    except BaseException:
+        _restore_counters(optimizer, saved)
+        raise
+    return float(loss.item()) if isinstance(loss, torch.Tensor) else float(loss)
+
+
+# Optimizers whose step takes sparse gradients (torch.optim's own list).
+_SPARSE_OK = ("SGD", "SparseAdam", "Adagrad")
+
+
+def check_step(optimizer: torch.optim.Optimizer, ctx: Any) -> None:
+    """Refuse, before anything changes, the steps that would fail part-way through."""
+    kind = type(optimizer).__name__
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            name = ctx.handles.name_of(p) if hasattr(ctx, "handles") else None
+            what = f"parameter {name}" if name else f"a parameter of shape {_shape(p.shape)}"
+            problem = None
+            if kind == "Adafactor" and (p.is_complex() or not p.is_floating_point()):
+                problem = f"Adafactor needs real floating-point parameters; {what} is {_dtype(p.dtype)}"
+            elif g.is_sparse and kind not in _SPARSE_OK:
+                problem = f"{what} has a sparse gradient, which {kind} does not support"
+            elif g.shape != p.shape:
+                problem = f"the gradient of {what} has shape {_shape(g.shape)}"
+            elif g.dtype != p.dtype:
+                problem = f"the gradient of {what} is {_dtype(g.dtype)}, the parameter {_dtype(p.dtype)}"
+            elif g.device != p.device:
+                problem = f"the gradient of {what} is on {g.device}, the parameter on {p.device}"
+            if problem is None:
+                problem = _state_problem(kind, optimizer.state.get(p), p, what)
+            if problem:
+                raise TclError(f"cannot step: {problem}; nothing was changed", ["TORCH", "STEP"])
+
+
+def _state_problem(kind: str, state: Any, p: torch.Tensor, what: str) -> str | None:
+    """A running average kept in another dtype or on another device than its parameter now has
+    (the model was converted with torch::layer_to after the optimizer was made)."""
+    if not state or kind not in ("Adam", "AdamW", "Adafactor"):  # the ones whose step then fails
+        return None
+    if kind == "Adafactor":
+        from tcltorch.optim.adafactor import compute_dtype
+
+        want = compute_dtype(p.dtype)
+    else:
+        want = p.dtype
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor) or value.dim() == 0 or key == "step":
+            continue
+        if value.dtype != want or value.device != p.device:
+            return (
+                f"the optimizer's {key} state of {what} is {_dtype(value.dtype)} on {value.device}, "
+                f"but the parameter is now {_dtype(p.dtype)} on {p.device} (convert the model with "
+                "torch::layer_to before making its optimizer, or make a new one)"
+            )
+    return None
+
+
+def _shape(shape: Any) -> str:
+    return "{" + " ".join(map(str, shape)) + "}"
+
+
+def _dtype(dtype: torch.dtype) -> str:
+    from tcltorch.commands.spec import dtype_name
+
+    return dtype_name(dtype)
+
+
+def _counters(optimizer: torch.optim.Optimizer) -> tuple[dict, list[dict]]:
+    """What a failed step must put back: each parameter's state entries (a step counter is an
+    int or a 0-d tensor changed in place, so those are copied) and the group options."""
+    state = {}
+    for p, st in optimizer.state.items():
+        scalars = {k: v.clone() for k, v in st.items() if isinstance(v, torch.Tensor) and v.dim() == 0}
+        state[p] = (dict(st), scalars)
+    return state, [dict(g) for g in optimizer.param_groups]
+
+
+def _restore_counters(optimizer: torch.optim.Optimizer, saved: tuple[dict, list[dict]]) -> None:
+    state, groups = saved
+    while True:  # idempotent: an interrupt landing here only repeats it
+        try:
+            for p in [p for p in optimizer.state if p not in state]:
+                del optimizer.state[p]  # state the failed step created
+            for p, (entries, scalars) in state.items():
+                st = optimizer.state[p]
+                st.clear()
+                st.update(entries)
+                for k, v in scalars.items():
+                    entries[k].copy_(v)
+            for g, old in zip(optimizer.param_groups, groups):
+                g.clear()
+                g.update(old)
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+def _closure(ctx: Any, script: str):
+    """A torch closure that evaluates ``script`` (through scoped_eval) and returns its loss."""
+    from tcltorch.commands.runtime.core import scoped_eval
+
+    def closure() -> torch.Tensor:
+        mark = ctx.handles.mark()
+        try:
+            result = scoped_eval(ctx, script).strip()
+            obj = ctx.handles.get(result) if result in ctx.handles else None
+            if isinstance(obj, torch.Tensor) and obj.numel() == 1:
+                return obj
+            from tcltorch.commands.spec import parse_tcl_double
+
+            value = parse_tcl_double(result)
+            if value is None:
+                raise TclError(
+                    f'invalid -closure result "{result}": the script must return the loss '
+                    "(a one-element tensor handle or a number)",
+                    ["TORCH", "VALUE", "-closure"],
+                )
+            return torch.tensor(value)
+        finally:
+            ctx.handles.release_since(mark)  # the loss handle too: the optimizer holds the tensor
+
+    return closure
+
+
+@command(
+    "optimizer_zero_grad",
+    _OPTIMIZER,
+    Opt("setToNone", Bool(), True, "drop the gradients (true) or fill them with zeros (false)"),
+    summary="Reset the gradients of an optimizer's parameters.",
+)
+def optimizer_zero_grad(optimizer, set_to_none):
+    optimizer.zero_grad(set_to_none=set_to_none)
+
+
+def _tcl_option_value(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_tcl_option_value(v) for v in value]
+    return value
+
+
+def state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    """Bytes held in tensor state (step counters excluded)."""
+    if hasattr(optimizer, "state_bytes"):
+        return int(optimizer.state_bytes())
+    return sum(
+        v.numel() * v.element_size()
+        for state in optimizer.state.values()
+        for k, v in state.items()
+        if isinstance(v, torch.Tensor) and k != "step"
+    )
+
+
+@command(
+    "optimizer_info", _OPTIMIZER, summary="A dict describing an optimizer: kind, options, steps, state bytes."
+)
+def optimizer_info(optimizer):
+    group = optimizer.param_groups[0]
+    options = {camel(k): _tcl_option_value(v) for k, v in group.items() if k != "params"}
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    steps = []
+    for p in params:
+        step = optimizer.state.get(p, {}).get("step", 0)
+        steps.append(int(step.item()) if isinstance(step, torch.Tensor) else int(step))
+    effective = {}
+    if hasattr(optimizer, "resolved_implementation"):  # Adafactor: what the options resolve to
+        from tcltorch.optim.adafactor import decay_exponent
+
+        effective = {
+            "implementation": optimizer.resolved_implementation(),
+            # the path(s) the last step took ("fused+foreach" when some tensors fell back)
+            "lastImplementation": optimizer.last_implementation or "",
+            "decayExponent": decay_exponent(group["decay_rate"]),
+            "momentum": group["beta1"] >= 0,
+        }
+    return {
+        "kind": type(optimizer).__name__.lower(),
+        "options": options,
+        **({"effective": effective} if effective else {}),
+        "groups": len(optimizer.param_groups),
+        "parameters": len(params),
+        "steps": steps,
+        "stateBytes": state_bytes(optimizer),
+    }
+
+
+def _params_opt() -> Opt:
+    return Opt(
+        "parameters",
+        Parameters,
+        help="tensor handle, module handle, or a list mixing them",
+        aliases=("params",),
+    )
+
+
+def _lr_opt(default: float) -> Opt:
+    return Opt("lr", Double(gt=0), default, "learning rate", aliases=("learningRate",))
+
+
+def _weight_decay_opt(default: float, help: str) -> Opt:
+    return Opt("weightDecay", Double(ge=0), default, help, aliases=("weight_decay",))
+
+
+def _beta_opts() -> list[Opt]:
+    return [
+        Opt("beta1", Double(ge=0, lt=1), 0.9, "decay of the running average of the gradient"),
+        Opt("beta2", Double(ge=0, lt=1), 0.999, "decay of the running average of the squared gradient"),
+    ]
+
+
+def _adam_tail() -> list[Opt]:
+    return [
+        Opt(
+            "eps",
+            Double(ge=0),
+            1e-8,
+            "added to the denominator for numerical stability",
+            aliases=("epsilon",),
+        ),
+        Opt("amsgrad", Bool(), False, "use the maximum of past squared-gradient averages (AMSGrad)"),
+        Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
+    ]
+
+
+@command(
+    "optimizer_adam",
+    _params_opt(),
+    _lr_opt(1e-3),
+    *_beta_opts(),
+    _weight_decay_opt(0.0, "L2 penalty added to the gradient"),
+    *_adam_tail(),
+    *EXTRA_OPTIONS,
+    summary="Create an Adam optimizer (torch.optim.Adam).",
+)
+@with_extras
+def optimizer_adam(parameters, beta1, beta2, **options):
+    return torch.optim.Adam(parameters, betas=(beta1, beta2), **options)
+
+
+@command(
+    "optimizer_adamw",
+    _params_opt(),
+    _lr_opt(1e-3),
+    _weight_decay_opt(
+        0.01, "decoupled weight decay: each step multiplies the parameters by 1 - lr*weightDecay"
+    ),
+    *_beta_opts(),
+    *_adam_tail(),
+    *EXTRA_OPTIONS,
+    extra_aliases=("optimizerAdamW",),
+    summary="Create an AdamW optimizer (torch.optim.AdamW, decoupled weight decay).",
+)
+@with_extras
+def optimizer_adamw(parameters, beta1, beta2, **options):
+    return torch.optim.AdamW(parameters, betas=(beta1, beta2), **options)
+
+
+@command(
+    "optimizer_sgd",
+    _params_opt(),
+    _lr_opt(0.01),
+    Opt("momentum", Double(ge=0), 0.0, "momentum factor"),
+    Opt("dampening", Double(ge=0), 0.0, "dampening of the momentum"),
+    _weight_decay_opt(0.0, "L2 penalty added to the gradient"),
+    Opt("nesterov", Bool(), False, "Nesterov momentum (needs -momentum > 0 and -dampening 0)"),
+    Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
+    *EXTRA_OPTIONS,
+    summary="Create a stochastic gradient descent optimizer (torch.optim.SGD).",
+)
+@with_extras
+def optimizer_sgd(parameters, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise invalid_value("-nesterov", "true", "needs -momentum > 0 and -dampening 0")
+    return torch.optim.SGD(
+        parameters,
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+        maximize=maximize,
+    )
+
+
+def _lr_value(lr: Any) -> float:
+    return float(lr.item()) if isinstance(lr, torch.Tensor) else float(lr)
+
+
+@command(
+    "get_lr",
+    _OPTIMIZER,
+    summary="The learning rate of an optimizer (its first parameter group).",
+)
+def get_lr(optimizer):
+    return _lr_value(optimizer.param_groups[0]["lr"])
+
+
+@command(
+    "set_lr",
+    _OPTIMIZER,
+    Opt("lr", Double(gt=0), help="new learning rate for every parameter group", aliases=("learningRate",)),
+    summary="Set the learning rate of every parameter group of an optimizer.",
+)
+def set_lr(optimizer, lr):
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+    return lr
+
+
+def _params() -> Opt:
+    return Opt(
+        "parameters",
+        Parameters,
+        help="tensor handle, module handle, or a list mixing them",
+        aliases=("params",),
+    )
+
+
+def _lr(default: float) -> Opt:
+    return Opt("lr", Double(gt=0), default, "learning rate", aliases=("learningRate",))
+
+
+def _eps(default: float) -> Opt:
+    return Opt(
+        "eps", Double(ge=0), default, "added to the denominator for numerical stability", aliases=("epsilon",)
+    )
+
+
+def _wd(default: float = 0.0, help: str = "L2 penalty added to the gradient") -> Opt:
+    return Opt("weightDecay", Double(ge=0), default, help, aliases=("weight_decay",))
+
+
+def _maximize() -> Opt:
+    return Opt("maximize", Bool(), False, "ascend instead of descend", positional=False)
+
+
+def _pair(low: float | None, high: float | None, what: str):
+    def convert(text: str, option: str, ctx: Any) -> tuple[float, float]:
+        words = ctx.split(text, option)
+        values = [parse_tcl_double(w) for w in words]
+        if len(values) != 2 or any(v is None for v in values):
+            raise invalid_value(option, text, f"must be a list of two numbers ({what})")
+        for v in values:
+            if (low is not None and v < low) or (high is not None and v >= high):
+                raise invalid_value(option, text, f"must be two numbers in [{low:g}, {high:g})")
+        return (values[0], values[1])
+
+    return Custom(convert, "list of 2 doubles", f"must be a list of two numbers ({what})")
+
+
+def _betas_opts(b1: float, b2: float) -> list[Opt]:
+    return [
+        Opt("betas", _pair(0.0, 1.0, "beta1 beta2"), None, f"{{beta1 beta2}} (default {{{b1} {b2}}})"),
+    ]
+
+
+def _beta_named() -> list[Opt]:
+    return [
+        Opt(
+            "beta1", Double(ge=0, lt=1), None, "decay of the first moment (overrides betas)", positional=False
+        ),
+        Opt(
+            "beta2",
+            Double(ge=0, lt=1),
+            None,
+            "decay of the second moment (overrides betas)",
+            positional=False,
+        ),
+    ]
+
+
+def _betas(betas, beta1, beta2, default: tuple[float, float]) -> tuple[float, float]:
+    if betas is not None and (beta1 is not None or beta2 is not None):
+        flag = "-beta1" if beta1 is not None else "-beta2"
+        raise invalid_value(
+            flag, str(beta1 if beta1 is not None else beta2), "give either -betas or -beta1/-beta2"
+        )
+    b = betas or default
+    return (b[0] if beta1 is None else beta1, b[1] if beta2 is None else beta2)
+
+
+@command(
+    "optimizer_rmsprop",
+    _params(),
+    _lr(0.01),
+    Opt("alpha", Double(ge=0, le=1), 0.99, "smoothing constant of the squared-gradient average"),
+    _eps(1e-8),
+    _wd(),
+    Opt("momentum", Double(ge=0), 0.0, "momentum factor", positional=False),
+    Opt(
+        "centered",
+        Bool(),
+        False,
+        "normalize by the variance estimate instead of the raw second moment",
+        positional=False,
+    ),
+    _maximize(),
+    *EXTRA_OPTIONS,
+    extra_aliases=("optimizerRmsprop",),
+    summary="Create an RMSprop optimizer (torch.optim.RMSprop).",
+)
+@with_extras
+def optimizer_rmsprop(parameters, **options):
+    return torch.optim.RMSprop(parameters, **options)
+
+
+@command(
+    "optimizer_adagrad",
+    _params(),
+    _lr(0.01),
+    _eps(1e-10),
+    _wd(),
+    Opt("lrDecay", Double(ge=0), 0.0, "learning-rate decay", positional=False, aliases=("lr_decay",)),
+    Opt(
+        "initialAccumulatorValue",
+        Double(ge=0),
+        0.0,
+        "start of the squared-gradient sum",
+        positional=False,
+        aliases=("initial_accumulator_value",),
+    ),
+    _maximize(),
+    *EXTRA_OPTIONS,
+    summary="Create an Adagrad optimizer (torch.optim.Adagrad).",
+)
+@with_extras
+def optimizer_adagrad(parameters, **options):
+    return torch.optim.Adagrad(parameters, **options)
+
+
+@command(
+    "optimizer_momentum_sgd",
+    _params(),
+    _lr(0.01),
+    Opt("momentum", Double(ge=0), 0.9, "momentum factor"),
+    _wd(),
+    Opt("dampening", Double(ge=0), 0.0, "dampening of the momentum", positional=False),
+    Opt("nesterov", Bool(), False, "Nesterov momentum (needs -dampening 0)", positional=False),
+    _maximize(),
+    *EXTRA_OPTIONS,
+    extra_aliases=("optimizerMomentumSGD",),
+    summary="Create an SGD optimizer with momentum (torch.optim.SGD, momentum 0.9 by default).",
+)
+@with_extras
+def optimizer_momentum_sgd(parameters, momentum, dampening, nesterov, **options):
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise invalid_value("-nesterov", "true", "needs -momentum > 0 and -dampening 0")
+    return torch.optim.SGD(parameters, momentum=momentum, dampening=dampening, nesterov=nesterov, **options)
+
+
+@command(
+    "optimizer_lbfgs",
+    _params(),
+    _lr(1.0),
+    Opt("maxIter", Int(ge=1), 20, "iterations per optimizer step", aliases=("max_iter",)),
+    Opt(
+        "maxEval",
+        Int(ge=1),
+        None,
+        "closure evaluations per step (default maxIter*5/4)",
+        aliases=("max_eval",),
+    ),
+    Opt(
+        "toleranceGrad",
+        Double(ge=0),
+        1e-7,
+        "stop when the gradient's max-abs falls below this",
+        aliases=("tolerance_grad",),
+    ),
+    Opt(
+        "toleranceChange",
+        Double(ge=0),
+        1e-9,
+        "stop when the loss or parameter change falls below this",
+        aliases=("tolerance_change",),
+    ),
+    Opt(
+        "historySize",
+        Int(ge=1),
+        100,
+        "number of curvature pairs kept",
+        positional=False,
+        aliases=("history_size",),
+    ),
+    Opt(
+        "lineSearch",
+        Choice("none", "strong_wolfe"),
+        "none",
+        "line search of each step",
+        positional=False,
+        aliases=("line_search_fn",),
+    ),
+    *EXTRA_OPTIONS,
+    extra_aliases=("optimizerLbfgs",),
+    summary="Create an L-BFGS optimizer (torch.optim.LBFGS); step it with torch::optimizer_step $opt -closure script.",
+)
+@with_extras
+def optimizer_lbfgs(
+    parameters, lr, max_iter, max_eval, tolerance_grad, tolerance_change, history_size, line_search
+):
+    return torch.optim.LBFGS(
+        parameters,
+        lr=lr,
+        max_iter=max_iter,
+        max_eval=max_eval,
+        tolerance_grad=tolerance_grad,
+        tolerance_change=tolerance_change,
+        history_size=history_size,
+        line_search_fn=None if line_search == "none" else line_search,
+    )
+
+
+@command(
+    "optimizer_rprop",
+    _params(),
+    _lr(0.01),
+    Opt("etas", _pair(None, None, "etaMinus etaPlus"), None, "{etaMinus etaPlus} (default {0.5 1.2})"),
+    Opt(
+        "stepSizes",
+        _pair(None, None, "stepSizeMin stepSizeMax"),
+        None,
+        "{stepSizeMin stepSizeMax} (default {1e-6 50})",
+        aliases=("step_sizes",),
+    ),
+    Opt("etaMinus", Double(gt=0, lt=1), None, "step-size decrease factor (0.5)", positional=False),
+    Opt("etaPlus", Double(gt=1), None, "step-size increase factor (1.2)", positional=False),
+    Opt("stepSizeMin", Double(ge=0), None, "smallest step size (1e-6)", positional=False),
+    Opt("stepSizeMax", Double(gt=0), None, "largest step size (50)", positional=False),
+    _maximize(),
+    *EXTRA_OPTIONS,
+    summary="Create an Rprop optimizer (torch.optim.Rprop, resilient backpropagation).",
+)
+@with_extras
+def optimizer_rprop(
+    parameters, lr, etas, step_sizes, eta_minus, eta_plus, step_size_min, step_size_max, maximize
+):
+    e = list(etas or (0.5, 1.2))
+    s = list(step_sizes or (1e-6, 50.0))
+    for i, v in ((0, eta_minus), (1, eta_plus)):
+        if v is not None:
+            e[i] = v
+    for i, v in ((0, step_size_min), (1, step_size_max)):
+        if v is not None:
+            s[i] = v
+    if not 0 < e[0] < 1 < e[1]:
+        raise invalid_value("-etas", f"{e[0]} {e[1]}", "must be 0 < etaMinus < 1 < etaPlus")
+    if not 0 <= s[0] <= s[1]:
+        raise invalid_value("-stepSizes", f"{s[0]} {s[1]}", "must be 0 <= stepSizeMin <= stepSizeMax")
+    return torch.optim.Rprop(parameters, lr=lr, etas=tuple(e), step_sizes=tuple(s), maximize=maximize)
+
+
+def _adam_like(
+    name: str,
+    cls_summary: str,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+    wd: float,
+    extra: list[Opt],
+    build,
+    with_wd: bool = True,
+    aliases: tuple[str, ...] = (),
+):
+    opts = [_params(), _lr(lr), *_betas_opts(*betas), _eps(eps)]
+    if with_wd:
+        opts.append(_wd(wd, "weight decay (see Description)"))
+    opts += [*_beta_named(), *extra, _maximize(), *EXTRA_OPTIONS]
+
+    def fn(parameters, betas_, beta1, beta2, **options):
+        return build(parameters, _betas(betas_, beta1, beta2, betas), **options)
+
+    def entry(parameters, betas, beta1, beta2, **options):
+        return fn(parameters, betas, beta1, beta2, **options)
+
+    entry.__name__ = name
+    command(name, *opts, summary=cls_summary, extra_aliases=aliases)(with_extras(entry))
+
+
+_adam_like(
+    "optimizer_adamax",
+    "Create an Adamax optimizer (torch.optim.Adamax, Adam with the infinity norm).",
+    0.002,
+    (0.9, 0.999),
+    1e-8,
+    0.0,
+    [],
+    lambda params, betas, **o: torch.optim.Adamax(params, betas=betas, **o),
+)
+
+
+_adam_like(
+    "optimizer_sparse_adam",
+    "Create a SparseAdam optimizer (torch.optim.SparseAdam, for sparse gradients).",
+    0.001,
+    (0.9, 0.999),
+    1e-8,
+    0.0,
+    [],
+    lambda params, betas, **o: torch.optim.SparseAdam(params, betas=betas, **o),
+    with_wd=False,
+)
+
+
+_adam_like(
+    "optimizer_nadam",
+    "Create a NAdam optimizer (torch.optim.NAdam, Adam with Nesterov momentum).",
+    0.002,
+    (0.9, 0.999),
+    1e-8,
+    0.0,
+    [
+        Opt(
+            "momentumDecay",
+            Double(ge=0),
+            0.004,
+            "momentum decay psi",
+            positional=False,
+            aliases=("momentum_decay",),
+        ),
+        Opt(
+            "decoupledWeightDecay",
+            Bool(),
+            False,
+            "AdamW-style decoupled weight decay",
+            positional=False,
+            aliases=("decoupled_weight_decay",),
+        ),
+    ],
+    lambda params, betas, **o: torch.optim.NAdam(params, betas=betas, **o),
+    aliases=("optimizerNAdam",),
+)
+
+
+_adam_like(
+    "optimizer_radam",
+    "Create a RAdam optimizer (torch.optim.RAdam, rectified Adam).",
+    0.001,
+    (0.9, 0.999),
+    1e-8,
+    0.0,
+    [
+        Opt(
+            "decoupledWeightDecay",
+            Bool(),
+            False,
+            "AdamW-style decoupled weight decay",
+            positional=False,
+            aliases=("decoupled_weight_decay",),
+        ),
+    ],
+    lambda params, betas, **o: torch.optim.RAdam(params, betas=betas, **o),
+    aliases=("optimizerRAdam",),
+)
+
+
+def _lamb(params, betas, **o):
+    from tcltorch.optim.lamb import Lamb
+
+    return Lamb(params, betas=betas, **o)
+
+
+def _novograd(params, betas, **o):
+    from tcltorch.optim.novograd import NovoGrad
+
+    return NovoGrad(params, betas=betas, **o)
+
+
+_adam_like(
+    "optimizer_lamb",
+    "Create a LAMB optimizer (tcltorch.optim.Lamb: layer-wise trust ratio, You et al. 2020).",
+    0.001,
+    (0.9, 0.999),
+    1e-6,
+    0.01,
+    [
+        Opt(
+            "biasCorrection",
+            Bool(),
+            True,
+            "divide the moments by 1 - beta^t (Algorithm 2; false: v3 of the paper)",
+            positional=False,
+            aliases=("bias_correction",),
+        )
+    ],
+    _lamb,
+)
+
+
+_adam_like(
+    "optimizer_novograd",
+    "Create a NovoGrad optimizer (tcltorch.optim.NovoGrad: layer-wise second moments).",
+    0.001,
+    (0.95, 0.98),
+    1e-8,
+    0.0,
+    [
+        Opt(
+            "gradAveraging",
+            Bool(),
+            False,
+            "scale the new momentum term by 1 - beta1",
+            positional=False,
+            aliases=("grad_averaging",),
+        )
+    ],
+    _novograd,
+)
+
+
+_RETURN = (
+    "## Return Value\n\nAn optimizer handle (`optimizerN`) for `torch::optimizer_step`, "
+    "`torch::optimizer_zero_grad`, the schedulers and `torch::save_checkpoint`."
+)
+
+
+_TRAIN = (
+    "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
+    "set opt [CREATE]\n"
+    "foreach k {1 2} {\n"
+    "    torch::optimizer_zero_grad $opt\n"
+    "    torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w $w]]\n"
+    "    torch::optimizer_step $opt\n"
+    "}\n"
+    "puts [torch::tensor_to_list $w]    ;# -> SHOWN"
+)
+
+
+_DOCS = {
+    "optimizer_rmsprop": (
+        (
+            "RMSprop (`torch.optim.RMSprop`): divides the gradient by the root of a running average of its square "
+            "(`-alpha`), optionally centered and with momentum."
+        ),
+        "torch::optimizer_rmsprop $w 0.01",
+        "0.832918 -1.8309433",
+    ),
+    "optimizer_adagrad": (
+        "Adagrad (`torch.optim.Adagrad`): divides the gradient by the root of the sum of all past squared gradients.",
+        "torch::optimizer_adagrad -parameters $w -lr 0.1",
+        "0.83310354 -1.831125",
+    ),
+    "optimizer_momentum_sgd": (
+        (
+            "SGD with momentum (`torch.optim.SGD`) whose momentum defaults to 0.9; the peer's positional order "
+            "`parameters lr momentum weightDecay`."
+        ),
+        "torch::optimizer_momentum_sgd $w 0.1 0.9",
+        "0.46 -0.92",
+    ),
+    "optimizer_lbfgs": (
+        (
+            "L-BFGS (`torch.optim.LBFGS`). Each `torch::optimizer_step $opt -closure script` runs up to `-maxIter` "
+            "iterations; the closure script zeroes the gradients, computes the loss, runs `torch::tensor_backward` "
+            "and returns the loss handle. It is evaluated like `torch::scope` (handles it creates are freed), possibly "
+            "several times per step. `-skipNonFinite` is refused: the line search re-evaluates the closure."
+        ),
+        None,
+        None,
+    ),
+    "optimizer_rprop": (
+        (
+            "Rprop (`torch.optim.Rprop`, resilient backpropagation): each element has its own step size, multiplied "
+            "by etaPlus while the gradient keeps its sign and by etaMinus when it flips, within [stepSizeMin, "
+            "stepSizeMax]. Positional pairs `{etaMinus etaPlus}` and `{stepSizeMin stepSizeMax}` as in the peer; "
+            "the halves are also options."
+        ),
+        "torch::optimizer_rprop $w 0.1 {0.5 1.2} {1e-6 50}",
+        "0.78 -1.78",
+    ),
+    "optimizer_adamax": (
+        (
+            "Adamax (`torch.optim.Adamax`): Adam with the infinity norm in place of the second moment. "
+            "`betas` is a pair `{beta1 beta2}`; `-beta1`/`-beta2` set one half."
+        ),
+        "torch::optimizer_adamax $w 0.1",
+        "0.8051683 -1.8025341",
+    ),
+    "optimizer_sparse_adam": (
+        (
+            "SparseAdam (`torch.optim.SparseAdam`): Adam that updates only the rows present in sparse gradients, "
+            "for `torch::embedding ... -sparse 1`. Dense gradients are refused by PyTorch at the step."
+        ),
+        None,
+        None,
+    ),
+    "optimizer_nadam": (
+        (
+            "NAdam (`torch.optim.NAdam`): Adam with Nesterov momentum (`-momentumDecay`), optional decoupled "
+            "weight decay."
+        ),
+        "torch::optimizer_nadam $w 0.1",
+        "0.81997305 -1.8178976",
+    ),
+    "optimizer_radam": (
+        "RAdam (`torch.optim.RAdam`): Adam with the variance of the adaptive rate rectified in early steps.",
+        "torch::optimizer_radam $w 0.1",
+        "0.6210526 -1.2421052",
+    ),
+    "optimizer_lamb": (
+        (
+            "LAMB (tcltorch.optim.Lamb, You et al. 2020, Algorithm 2): Adam's update r = m_hat/(sqrt(v_hat)+eps) "
+            "plus `-weightDecay` times the parameter, scaled per tensor by the trust ratio ||x||/||u|| (1 when a "
+            "norm is 0). `-biasCorrection 0` gives the paper's version 3. Checked against pytorch-optimizer's Lamb "
+            "(tests/data/TRAINING_GOLDEN.md)."
+        ),
+        "torch::optimizer_lamb $w 0.1",
+        "0.7005646 -1.6968709",
+    ),
+    "optimizer_novograd": (
+        (
+            "NovoGrad (tcltorch.optim.NovoGrad, Ginsburg et al. 2019): a second moment per tensor (v = running "
+            "average of ||g||^2), m = beta1*m + g/(sqrt(v)+eps) + weightDecay*x (times 1-beta1 with "
+            "`-gradAveraging`), x -= lr*m. Checked against pytorch-optimizer's NovoGrad."
+        ),
+        "torch::optimizer_novograd $w 0.1",
+        "0.8700346 -1.7400692",
+    ),
+}
+
+
+def _document() -> None:
+    from tcltorch.commands.spec import REGISTRY
+    from tcltorch.commands.train._extras import EXTRAS_DOC
+
+    for name, (text, create, shown) in _DOCS.items():
+        cmd = REGISTRY[name]
+        cmd.doc = text + "\n\n" + EXTRAS_DOC + "\n\n" + _RETURN
+        if create is not None:
+            cmd.examples = [_TRAIN.replace("CREATE", create).replace("SHOWN", shown)]
+    REGISTRY["optimizer_lbfgs"].examples = [
+        (
+            "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
+            "set opt [torch::optimizer_lbfgs $w 1.0 -lineSearch strong_wolfe]\n"
+            "set loss [torch::optimizer_step $opt -closure {\n"
+            "    torch::optimizer_zero_grad $opt\n"
+            "    set l [torch::tensor_sum [torch::tensor_mul $w $w]]\n"
+            "    torch::tensor_backward $l\n"
+            "    set l\n"
+            "}]\n"
+            "puts $loss    ;# -> 5.0\n"
+            "puts [torch::tensor_to_list $w]    ;# -> 1.192e-07 -2.384e-07"
+        )
+    ]
+    REGISTRY["optimizer_sparse_adam"].examples = [
+        (
+            "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
+            "set opt [torch::optimizer_sparse_adam $w 0.1]\n"
+            "puts [torch::get_lr $opt]    ;# -> 0.1"
+        )
+    ]
+
+
+_document()
+
+
+def _decay_rate(text: str, option: str, ctx: Any) -> float:
+    value = parse_tcl_double(text)
+    if value is None or not math.isfinite(value) or not (value == -1.0 or 0 < abs(value) <= 1):
+        raise invalid_value(
+            option, text, "must be -1.0 (the default schedule) or a number c with 0 < |c| <= 1"
+        )
+    return value
+
+
+def _beta1(text: str, option: str, ctx: Any) -> float:
+    value = parse_tcl_double(text)
+    if value is None or not math.isfinite(value) or not value < 1:
+        raise invalid_value(option, text, "must be a finite number < 1 (negative: no momentum)")
+    return value
+
+
+DecayRate = Custom(_decay_rate, "double", "must be -1.0 or 0 < |c| <= 1")
+
+
+Beta1 = Custom(_beta1, "double", "must be a finite number < 1")
+
+
+ADAFACTOR_OPTIONS = [
+    Opt("parameters", Parameters, help="tensor handle, module handle, or a list mixing them"),
+    Opt("lr", Double(gt=0), 0.8, "cap on the relative step (the step itself with -relativeStep false)"),
+    Opt("eps2", Double(ge=0), 1e-30, "added to the squared gradient (second moment epsilon)"),
+    Opt("clipThreshold", Double(gt=0), 1.0, "update clipping threshold d"),
+    Opt("decayRate", DecayRate, -1.0, "second-moment decay exponent c: -1.0 means 0.8"),
+    Opt("beta1", Beta1, -1.0, "momentum on the update; negative turns it off"),
+    Opt("weightDecay", Double(ge=0), 0.0, "decoupled weight decay, scaled by the step size"),
+    Opt("epsScale", Double(ge=0), 1e-3, "floor of the parameter scale RMS(X)", positional=False),
+    Opt("relativeStep", Bool(), True, "step = min(lr, 1/sqrt(t)); false: step = lr", positional=False),
+    Opt("scaleParameter", Bool(), True, "multiply the step by max(epsScale, RMS(X))", positional=False),
+    Opt("warmupInit", Bool(), False, "step = min(lr, 1e-6*t, 1/sqrt(t))", positional=False),
+    Opt("maximize", Bool(), False, "ascend instead of descend", positional=False),
+    Opt(
+        "implementation",
+        Choice("auto", "reference", "foreach", "compiled", "fused"),
+        "auto",
+        "which engine path runs the step",
+        positional=False,
+    ),
+]
+
+
+@command("optimizer_adafactor", *ADAFACTOR_OPTIONS, *EXTRA_OPTIONS, summary="Create an Adafactor optimizer.")
+@with_extras
+def optimizer_adafactor(parameters, implementation, **options):
+    from tcltorch.optim import Adafactor
+
+    return Adafactor(parameters, implementation=implementation, **options)
+
+
+@command(
+    "optimizer_finalize",
+    Opt("optimizer", Handle("optimizer"), help="optimizer handle"),
+)
+def optimizer_finalize(optimizer):
+    """Write an optimizer's moving averages (-useEma) into its parameters (Keras finalize_variable_values).
+
+    Keras's `finalize_variable_values`: for an optimizer created with `-useEma 1`, sets every parameter
+    to its moving average (those not yet stepped keep their value). Without `-useEma` it does nothing,
+    as in Keras. Call it once training is over, before evaluating or saving the model.
+
+    ## Return Value
+
+    The number of parameters written (0 without `-useEma` or before the first step).
+
+    Examples:
+        set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.5 -useEma 1 -emaMomentum 0.5]
+        foreach k {1 2} {
+            torch::optimizer_zero_grad $opt
+            torch::tensor_backward [torch::tensor_sum $w]
+            torch::optimizer_step $opt
+        }
+        puts [torch::tensor_to_list $w]    ;# -> 0.0 1.0
+        puts [torch::optimizer_finalize $opt]    ;# -> 1
+        puts [torch::tensor_to_list $w]    ;# -> 0.25 1.25
+    """
+    return extras.finalize(optimizer)

@@ -1,0 +1,898 @@
+"""Learning-rate schedulers: torch.optim.lr_scheduler classes (and LambdaLR with the formulas of
+tcltorch.optim.schedules where torch has none), as handles of kind ``scheduler``.
+
+A scheduler changes the ``lr`` of its optimizer's parameter groups (on Adafactor, the cap of the
+relative step, as Keras does with a schedule as learning_rate).  Creating one sets the lr of step
+0; ``torch::lr_scheduler_step_update`` advances it by one step (after ``optimizer_step``)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import torch
+from torch.optim import lr_scheduler as lrs
+
+from tcltorch.commands.spec import (
+    Bool,
+    Choice,
+    Custom,
+    Double,
+    Handle,
+    Int,
+    IntList,
+    Opt,
+    command,
+    parse_tcl_double,
+)
+from tcltorch.errors import TclError, invalid_value
+from tcltorch.optim import schedules
+
+FAMILY = "train/schedulers"
+
+_OPTIMIZER = Opt("optimizer", Handle("optimizer"), help="optimizer handle", aliases=("opt",))
+
+
+_SCHEDULER = Opt("scheduler", Handle("scheduler"), help="scheduler handle", aliases=("handle",))
+
+
+def _last_epoch() -> Opt:
+    return Opt(
+        "lastEpoch",
+        Int(ge=-1),
+        -1,
+        "index of the last step when resuming (-1: start; needs initial_lr in the groups)",
+        aliases=("last_epoch",),
+    )
+
+
+def _gamma(default: Any, help: str = "multiplicative decay factor") -> Opt:
+    return Opt("gamma", Double(gt=0), default, help, aliases=("decay",))
+
+
+def _momentum_auto(optimizer: torch.optim.Optimizer, cycle_momentum: bool | None) -> bool:
+    if cycle_momentum is None:
+        defaults = optimizer.defaults
+        return bool(defaults.get("momentum", 0)) or "betas" in defaults
+    return cycle_momentum
+
+
+def _cycle_momentum_opt() -> Opt:
+    return Opt(
+        "cycleMomentum",
+        Bool(),
+        None,
+        "cycle the momentum (or beta1) inversely to the lr; default: when the optimizer has one",
+        positional=False,
+        aliases=("cycle_momentum",),
+    )
+
+
+def _build(factory, optimizer, *args, **kwargs):
+    """Create a scheduler; on failure the optimizer's lr and groups are as before."""
+    saved = [dict(g) for g in optimizer.param_groups]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return factory(optimizer, *args, **kwargs)
+    except BaseException:
+        for group, before in zip(optimizer.param_groups, saved):
+            group.clear()
+            group.update(before)
+        raise
+
+
+@command(
+    "lr_scheduler_step",
+    _OPTIMIZER,
+    Opt("stepSize", Int(ge=1), help="steps between decays", aliases=("step_size",)),
+    _gamma(0.1),
+    _last_epoch(),
+    summary="Create a StepLR scheduler: lr *= gamma every stepSize steps (torch.optim.lr_scheduler.StepLR).",
+)
+def lr_scheduler_step(optimizer, step_size, gamma, last_epoch):
+    return _build(lrs.StepLR, optimizer, step_size=step_size, gamma=gamma, last_epoch=last_epoch)
+
+
+@command(
+    "lr_scheduler_exponential",
+    _OPTIMIZER,
+    _gamma(0.95),
+    _last_epoch(),
+    summary="Create an ExponentialLR scheduler: lr *= gamma every step (torch.optim.lr_scheduler.ExponentialLR).",
+)
+def lr_scheduler_exponential(optimizer, gamma, last_epoch):
+    return _build(lrs.ExponentialLR, optimizer, gamma=gamma, last_epoch=last_epoch)
+
+
+@command(
+    "lr_scheduler_exponential_decay",
+    _OPTIMIZER,
+    _gamma(0.95, "decay rate: lr = initial_lr * gamma**(step/decaySteps)"),
+    Opt("decaySteps", Int(ge=1), 1, "steps per factor gamma (Keras decay_steps)", aliases=("decay_steps",)),
+    Opt("staircase", Bool(), False, "decay in whole multiples of decaySteps (Keras staircase)"),
+    summary="Create a Keras ExponentialDecay schedule: lr = initial_lr * gamma**(step/decaySteps).",
+)
+def lr_scheduler_exponential_decay(optimizer, gamma, decay_steps, staircase):
+    return _build(lrs.LambdaLR, optimizer, schedules.ExponentialDecay(gamma, decay_steps, staircase))
+
+
+def _cosine_options() -> list[Opt]:
+    return [
+        _OPTIMIZER,
+        Opt("tMax", Int(ge=1), help="steps of the half cosine period", aliases=("T_max", "t_max", "TMax")),
+        Opt("etaMin", Double(ge=0), 0.0, "lowest learning rate", aliases=("eta_min",)),
+        _last_epoch(),
+    ]
+
+
+@command(
+    "lr_scheduler_cosine",
+    *_cosine_options(),
+    summary="Create a CosineAnnealingLR scheduler (torch.optim.lr_scheduler.CosineAnnealingLR).",
+)
+def lr_scheduler_cosine(optimizer, t_max, eta_min, last_epoch):
+    return _build(lrs.CosineAnnealingLR, optimizer, T_max=t_max, eta_min=eta_min, last_epoch=last_epoch)
+
+
+@command(
+    "lr_scheduler_cosine_annealing",
+    *_cosine_options(),
+    summary="Create a CosineAnnealingLR scheduler (same as torch::lr_scheduler_cosine).",
+)
+def lr_scheduler_cosine_annealing(optimizer, t_max, eta_min, last_epoch):
+    return lr_scheduler_cosine(optimizer, t_max, eta_min, last_epoch)
+
+
+@command(
+    "lr_scheduler_cosine_annealing_warm_restarts",
+    _OPTIMIZER,
+    Opt("t0", Int(ge=1), help="steps until the first restart", aliases=("T0", "T_0", "t_0")),
+    Opt(
+        "tMult",
+        Int(ge=1),
+        1,
+        "factor by which each period grows after a restart",
+        aliases=("T_mult", "t_mult"),
+    ),
+    Opt("etaMin", Double(ge=0), 0.0, "lowest learning rate", aliases=("eta_min",)),
+    _last_epoch(),
+    summary="Create a CosineAnnealingWarmRestarts scheduler (SGDR; torch.optim.lr_scheduler).",
+)
+def lr_scheduler_cosine_annealing_warm_restarts(optimizer, t0, t_mult, eta_min, last_epoch):
+    return _build(
+        lrs.CosineAnnealingWarmRestarts,
+        optimizer,
+        T_0=t0,
+        T_mult=t_mult,
+        eta_min=eta_min,
+        last_epoch=last_epoch,
+    )
+
+
+def _milestones(text: str, option: str, ctx: Any) -> list[int]:
+    values = IntList().convert(text, option, ctx)
+    if not values or any(v < 1 for v in values):
+        raise invalid_value(option, text, "must be a non-empty list of positive integers")
+    return sorted(values)
+
+
+@command(
+    "lr_scheduler_multi_step",
+    _OPTIMIZER,
+    Opt(
+        "milestones",
+        Custom(_milestones, "list of integers", "must be a list of positive integers"),
+        help="steps at which lr is multiplied by gamma",
+    ),
+    _gamma(0.1),
+    _last_epoch(),
+    summary="Create a MultiStepLR scheduler: lr *= gamma at each milestone (torch.optim.lr_scheduler).",
+)
+def lr_scheduler_multi_step(optimizer, milestones, gamma, last_epoch):
+    return _build(lrs.MultiStepLR, optimizer, milestones=milestones, gamma=gamma, last_epoch=last_epoch)
+
+
+@command(
+    "lr_scheduler_multiplicative",
+    _OPTIMIZER,
+    Opt(
+        "lrLambda",
+        Double(gt=0),
+        help="factor applied at every step: lr = lr * lrLambda",
+        aliases=("lr_lambda",),
+    ),
+    _last_epoch(),
+    summary="Create a MultiplicativeLR scheduler with a constant factor (torch.optim.lr_scheduler).",
+)
+def lr_scheduler_multiplicative(optimizer, lr_lambda, last_epoch):
+    return _build(lrs.MultiplicativeLR, optimizer, schedules.Constant(lr_lambda), last_epoch=last_epoch)
+
+
+@command(
+    "lr_scheduler_lambda",
+    _OPTIMIZER,
+    Opt("multiplier", Double(gt=0), 1.0, "lr = initial_lr * multiplier**step", aliases=("lambda",)),
+    _last_epoch(),
+    summary="Create a LambdaLR scheduler with lr = initial_lr * multiplier**step (torch.optim.lr_scheduler).",
+)
+def lr_scheduler_lambda(optimizer, multiplier, last_epoch):
+    return _build(lrs.LambdaLR, optimizer, schedules.Power(multiplier), last_epoch=last_epoch)
+
+
+@command(
+    "lr_scheduler_polynomial",
+    _OPTIMIZER,
+    Opt("totalIters", Int(ge=1), 5, "steps over which lr decays to 0", aliases=("total_iters",)),
+    Opt("power", Double(ge=0), 1.0, "power of the polynomial"),
+    _last_epoch(),
+    summary="Create a PolynomialLR scheduler: lr decays as (1 - step/totalIters)**power (torch.optim.lr_scheduler).",
+)
+def lr_scheduler_polynomial(optimizer, total_iters, power, last_epoch):
+    return _build(lrs.PolynomialLR, optimizer, total_iters=total_iters, power=power, last_epoch=last_epoch)
+
+
+def _plateau_options(positional_tail: bool) -> list[Opt]:
+    tail = [
+        Opt("threshold", Double(ge=0), 1e-4, "smallest change that counts as an improvement"),
+        Opt(
+            "thresholdMode",
+            Choice("rel", "abs"),
+            "rel",
+            "threshold relative to the best value, or absolute",
+            aliases=("threshold_mode",),
+        ),
+        Opt("minLr", Double(ge=0), 0.0, "lowest learning rate", aliases=("min_lr",)),
+    ]
+    for opt in tail:
+        opt.positional = positional_tail
+    return [
+        _OPTIMIZER,
+        Opt("mode", Choice("min", "max"), "min", "min: the metric should fall; max: it should rise"),
+        Opt("factor", Double(gt=0, lt=1), 0.1, "lr *= factor on a plateau"),
+        Opt("patience", Int(ge=0), 10, "steps without improvement before the lr is reduced"),
+        *tail,
+        Opt(
+            "cooldown",
+            Int(ge=0),
+            0,
+            "steps to wait after a reduction before counting again",
+            positional=False,
+        ),
+        Opt("eps", Double(ge=0), 1e-8, "smaller lr changes are ignored", positional=False),
+    ]
+
+
+def _plateau(optimizer, mode, factor, patience, threshold, threshold_mode, min_lr, cooldown, eps):
+    return _build(
+        lrs.ReduceLROnPlateau,
+        optimizer,
+        mode=mode,
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        cooldown=cooldown,
+        min_lr=min_lr,
+        eps=eps,
+    )
+
+
+@command(
+    "lr_scheduler_plateau",
+    *_plateau_options(False),
+    summary="Create a ReduceLROnPlateau scheduler, fed a metric at each step (torch.optim.lr_scheduler).",
+)
+def lr_scheduler_plateau(**kwargs):
+    return _plateau(**kwargs)
+
+
+@command(
+    "lr_scheduler_reduce_on_plateau",
+    *_plateau_options(True),
+    summary="Create a ReduceLROnPlateau scheduler with every option positional (torch.optim.lr_scheduler).",
+)
+def lr_scheduler_reduce_on_plateau(**kwargs):
+    return _plateau(**kwargs)
+
+
+@command(
+    "lr_scheduler_cyclic",
+    _OPTIMIZER,
+    Opt("baseLr", Double(gt=0), help="lower bound of the cycle", aliases=("base_lr",)),
+    Opt("maxLr", Double(gt=0), help="upper bound of the cycle", aliases=("max_lr",)),
+    Opt("stepSize", Int(ge=1), 2000, "steps of the rising half cycle", aliases=("step_size", "stepSizeUp")),
+    Opt("mode", Choice("triangular", "triangular2", "exp_range"), "triangular", "shape of the cycles"),
+    Opt(
+        "stepSizeDown",
+        Int(ge=1),
+        None,
+        "steps of the falling half (default: stepSize)",
+        positional=False,
+        aliases=("step_size_down",),
+    ),
+    Opt("gamma", Double(gt=0), 1.0, "exp_range: amplitude *= gamma**step", positional=False),
+    _cycle_momentum_opt(),
+    _last_epoch(),
+    summary="Create a CyclicLR scheduler (torch.optim.lr_scheduler.CyclicLR).",
+)
+def lr_scheduler_cyclic(
+    optimizer, base_lr, max_lr, step_size, mode, step_size_down, gamma, cycle_momentum, last_epoch
+):
+    return _build(
+        lrs.CyclicLR,
+        optimizer,
+        base_lr=base_lr,
+        max_lr=max_lr,
+        step_size_up=step_size,
+        step_size_down=step_size_down,
+        mode=mode,
+        gamma=gamma,
+        cycle_momentum=_momentum_auto(optimizer, cycle_momentum),
+        last_epoch=last_epoch,
+    )
+
+
+def _one_cycle_options(final_positional: bool) -> list[Opt]:
+    return [
+        _OPTIMIZER,
+        Opt("maxLr", Double(gt=0), help="peak learning rate", aliases=("max_lr",)),
+        Opt("totalSteps", Int(ge=1), help="length of the cycle in steps", aliases=("total_steps",)),
+        Opt(
+            "pctStart", Double(gt=0, lt=1), 0.3, "fraction of the cycle spent rising", aliases=("pct_start",)
+        ),
+        Opt(
+            "annealStrategy",
+            Choice("cos", "linear"),
+            "cos",
+            "shape of the rise and fall",
+            aliases=("anneal_strategy",),
+        ),
+        Opt("divFactor", Double(gt=0), 25.0, "initial lr = maxLr/divFactor", aliases=("div_factor",)),
+        Opt(
+            "finalDivFactor",
+            Double(gt=0),
+            1e4,
+            "final lr = initial lr/finalDivFactor",
+            positional=final_positional,
+            aliases=("final_div_factor",),
+        ),
+        Opt(
+            "threePhase",
+            Bool(),
+            False,
+            "fall back to the initial lr, then anneal (fastai's schedule)",
+            positional=False,
+            aliases=("three_phase",),
+        ),
+        _cycle_momentum_opt(),
+        _last_epoch(),
+    ]
+
+
+def _one_cycle(
+    optimizer,
+    max_lr,
+    total_steps,
+    pct_start,
+    anneal_strategy,
+    div_factor,
+    final_div_factor,
+    three_phase,
+    cycle_momentum,
+    last_epoch,
+):
+    return _build(
+        lrs.OneCycleLR,
+        optimizer,
+        max_lr=max_lr,
+        total_steps=total_steps,
+        pct_start=pct_start,
+        anneal_strategy=anneal_strategy,
+        div_factor=div_factor,
+        final_div_factor=final_div_factor,
+        three_phase=three_phase,
+        cycle_momentum=_momentum_auto(optimizer, cycle_momentum),
+        last_epoch=last_epoch,
+    )
+
+
+@command(
+    "lr_scheduler_one_cycle",
+    *_one_cycle_options(False),
+    summary="Create a OneCycleLR scheduler (torch.optim.lr_scheduler.OneCycleLR).",
+)
+def lr_scheduler_one_cycle(**kwargs):
+    return _one_cycle(**kwargs)
+
+
+@command(
+    "lr_scheduler_onecycle_advanced",
+    *_one_cycle_options(True),
+    summary="Create a OneCycleLR scheduler with finalDivFactor positional (torch.optim.lr_scheduler.OneCycleLR).",
+)
+def lr_scheduler_onecycle_advanced(**kwargs):
+    return _one_cycle(**kwargs)
+
+
+@command(
+    "lr_scheduler_linear_with_warmup",
+    _OPTIMIZER,
+    Opt(
+        "numWarmupSteps",
+        Int(ge=0),
+        help="steps of the linear rise from 0",
+        aliases=("num_warmup_steps", "warmupSteps", "warmup_steps", "warmup"),
+    ),
+    Opt(
+        "numTrainingSteps",
+        Int(ge=1),
+        help="step at which lr reaches 0",
+        aliases=("num_training_steps", "totalSteps", "total_steps", "total"),
+    ),
+    _last_epoch(),
+    summary="Create HF's linear schedule with warmup: 0 -> lr over the warmup, then linearly to 0.",
+)
+def lr_scheduler_linear_with_warmup(optimizer, num_warmup_steps, num_training_steps, last_epoch):
+    return _build(
+        lrs.LambdaLR,
+        optimizer,
+        schedules.LinearWarmup(num_warmup_steps, num_training_steps),
+        last_epoch=last_epoch,
+    )
+
+
+@command(
+    "lr_scheduler_constant_with_warmup",
+    _OPTIMIZER,
+    Opt(
+        "numWarmupSteps",
+        Int(ge=0),
+        help="steps of the linear rise from 0",
+        aliases=("num_warmup_steps", "warmupSteps", "warmup_steps", "warmup"),
+    ),
+    _last_epoch(),
+    summary="Create HF's constant schedule with warmup: 0 -> lr over the warmup, then constant.",
+)
+def lr_scheduler_constant_with_warmup(optimizer, num_warmup_steps, last_epoch):
+    return _build(lrs.LambdaLR, optimizer, schedules.ConstantWarmup(num_warmup_steps), last_epoch=last_epoch)
+
+
+@command(
+    "lr_scheduler_inverse_sqrt",
+    _OPTIMIZER,
+    Opt("warmupSteps", Int(ge=1), help="steps of the linear rise from 0", aliases=("warmup_steps",)),
+    Opt("decayFactor", Double(gt=0), 1.0, "scale of the whole schedule", aliases=("decay_factor",)),
+    summary="Create an inverse square root schedule (HF get_inverse_sqrt_schedule) times decayFactor.",
+)
+def lr_scheduler_inverse_sqrt(optimizer, warmup_steps, decay_factor):
+    return _build(lrs.LambdaLR, optimizer, schedules.InverseSqrt(warmup_steps, decay_factor))
+
+
+@command(
+    "lr_scheduler_noam",
+    _OPTIMIZER,
+    Opt("modelSize", Int(ge=1), help="model dimension d_model", aliases=("model_size",)),
+    Opt("warmupSteps", Int(ge=1), 4000, "steps of the linear rise", aliases=("warmup_steps",)),
+    summary="Create the Noam schedule of 'Attention Is All You Need': lr = lr0 * d**-0.5 * min(t**-0.5, t*w**-1.5).",
+)
+def lr_scheduler_noam(optimizer, model_size, warmup_steps):
+    return _build(lrs.LambdaLR, optimizer, schedules.Noam(model_size, warmup_steps))
+
+
+def _metric(text: str, option: str, ctx: Any) -> float:
+    value = parse_tcl_double(text)
+    if value is None:
+        obj = ctx.handles.get(text) if text in ctx.handles else None
+        if isinstance(obj, torch.Tensor) and obj.numel() == 1:
+            value = float(obj.detach().reshape(()).item())
+        else:
+            raise invalid_value(option, text, "must be a number or a one-element tensor handle")
+    if math.isnan(value):
+        raise invalid_value(option, text, "must not be NaN")
+    return value
+
+
+_METRIC = Opt(
+    "metric",
+    Custom(_metric, "number/tensor", "must be a number or a one-element tensor handle"),
+    None,
+    "value of the monitored metric (plateau schedulers only): a number or a one-element tensor",
+    aliases=("value",),
+)
+
+
+def scheduler_lr(scheduler: Any) -> float:
+    lrs_ = scheduler.get_last_lr() if hasattr(scheduler, "get_last_lr") else None
+    if not lrs_:
+        lrs_ = [g["lr"] for g in scheduler.optimizer.param_groups]
+    lr = lrs_[0]
+    return float(lr.item()) if isinstance(lr, torch.Tensor) else float(lr)
+
+
+def step_scheduler(scheduler: Any, metric: float | None) -> float:
+    plateau = isinstance(scheduler, lrs.ReduceLROnPlateau)
+    if plateau and metric is None:
+        raise TclError(
+            "missing metric: a plateau scheduler is stepped with the monitored value "
+            "(torch::lr_scheduler_step_update $scheduler $loss)",
+            ["TORCH", "ARGS", "REQUIRED", "-metric"],
+        )
+    if not plateau and metric is not None:
+        raise invalid_value("-metric", repr(metric), "only plateau schedulers take a metric")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stepping before any optimizer step is fine here
+        if plateau:
+            scheduler.step(metric)
+        else:
+            scheduler.step()
+    return scheduler_lr(scheduler)
+
+
+@command(
+    "lr_scheduler_step_update",
+    _SCHEDULER,
+    _METRIC,
+    summary="Advance a scheduler by one step (plateau kinds: fed the metric); returns the new learning rate.",
+)
+def lr_scheduler_step_update(scheduler, metric):
+    return step_scheduler(scheduler, metric)
+
+
+@command(
+    "lr_scheduler_step_advanced",
+    _SCHEDULER,
+    _METRIC,
+    summary="Advance a scheduler by one step, with a metric for plateau kinds (same as lr_scheduler_step_update).",
+)
+def lr_scheduler_step_advanced(scheduler, metric):
+    return step_scheduler(scheduler, metric)
+
+
+@command(
+    "get_lr_advanced",
+    _SCHEDULER,
+    summary="The learning rate a scheduler set last (its first parameter group).",
+)
+def get_lr_advanced(scheduler):
+    return scheduler_lr(scheduler)
+
+
+_SETUP = "set w [torch::ones {2} -requiresGrad 1]\nset opt [torch::optimizer_sgd $w 0.1]\n"
+
+
+_LOOP = "foreach k {1 2 3 4 5 6} {\n    torch::optimizer_step $opt\n    lappend lrs [torch::lr_scheduler_step_update $s]\n}\n"
+
+
+_RETURN = (
+    "## Return Value\n\nA scheduler handle (`schedulerN`). Creating it sets the optimizer's lr for step 0; "
+    "advance it with `torch::lr_scheduler_step_update` after each `torch::optimizer_step`, and read the "
+    "rate with `torch::get_lr` or `torch::get_lr_advanced`. It is saved by `torch::save_checkpoint -scheduler`."
+)
+
+
+def _doc(text: str) -> str:
+    return text.strip() + "\n\n" + _RETURN
+
+
+def _example(create: str, first: str, shown: str) -> str:
+    return f"{_SETUP}set s [{create}]\nputs [torch::get_lr $opt]    ;# -> {first}\n{_LOOP}puts $lrs    ;# -> {shown}"
+
+
+_DOCS: dict[str, tuple[str, list[str]]] = {
+    "lr_scheduler_step": (
+        (
+            "Multiplies the learning rate by `-gamma` every `-stepSize` steps: lr = initial_lr * gamma**floor(step/stepSize), "
+            "as `torch.optim.lr_scheduler.StepLR`. The peer's `-decay` spelling of `-gamma` is accepted."
+        ),
+        [_example("torch::lr_scheduler_step $opt 2 0.5", "0.1", "0.1 0.05 0.05 0.025 0.025 0.0125")],
+    ),
+    "lr_scheduler_exponential": (
+        (
+            "Multiplies the learning rate by `-gamma` at every step: lr = initial_lr * gamma**step "
+            "(`torch.optim.lr_scheduler.ExponentialLR`)."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_exponential $opt 0.5",
+                "0.1",
+                "0.05 0.025 0.0125 0.00625 0.003125 0.0015625",
+            )
+        ],
+    ),
+    "lr_scheduler_exponential_decay": (
+        (
+            "Keras's `ExponentialDecay` schedule: lr = initial_lr * gamma**(step/decaySteps), with `-staircase` "
+            "the exponent is floored. With `-decaySteps 1` (the default) it is `ExponentialLR`. Stepped after each "
+            "optimizer step, it gives the learning rate Keras evaluates at each iteration when an `ExponentialDecay` is "
+            "passed as `learning_rate`; on Adafactor it moves the `-lr` cap of the relative step, as in Keras."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_exponential_decay $opt 0.5 -decaySteps 2 -staircase 1",
+                "0.1",
+                "0.1 0.05 0.05 0.025 0.025 0.0125",
+            )
+        ],
+    ),
+    "lr_scheduler_cosine": (
+        (
+            "Cosine annealing from the initial lr to `-etaMin` over `-tMax` steps (and back up after, "
+            "as `torch.optim.lr_scheduler.CosineAnnealingLR` does)."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_cosine $opt 4 0.01",
+                "0.1",
+                "0.0868198052 0.055 0.0231801948 0.01 0.0231801948 0.055",
+            )
+        ],
+    ),
+    "lr_scheduler_cosine_annealing": (
+        "The same scheduler as `torch::lr_scheduler_cosine` (`CosineAnnealingLR`), under the peer's second name.",
+        [
+            _example(
+                "torch::lr_scheduler_cosine_annealing -optimizer $opt -tMax 3",
+                "0.1",
+                "0.075 0.025 0.0 0.025 0.075 0.1",
+            )
+        ],
+    ),
+    "lr_scheduler_cosine_annealing_warm_restarts": (
+        (
+            "SGDR: cosine annealing from the initial lr to `-etaMin` over `-t0` steps, then a restart; each period is "
+            "`-tMult` times longer than the last (`torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`)."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_cosine_annealing_warm_restarts $opt 2 2",
+                "0.1",
+                "0.05 0.1 0.0853553391 0.05 0.0146446609 0.1",
+            )
+        ],
+    ),
+    "lr_scheduler_multi_step": (
+        (
+            "Multiplies the learning rate by `-gamma` at each step listed in `-milestones` "
+            "(`torch.optim.lr_scheduler.MultiStepLR`)."
+        ),
+        [_example("torch::lr_scheduler_multi_step $opt {2 5} 0.1", "0.1", "0.1 0.01 0.01 0.01 0.001 0.001")],
+    ),
+    "lr_scheduler_multiplicative": (
+        (
+            "Multiplies the current learning rate by the constant `-lrLambda` at every step "
+            "(`torch.optim.lr_scheduler.MultiplicativeLR` with a constant factor, as the peer defines it)."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_multiplicative $opt 0.5",
+                "0.1",
+                "0.05 0.025 0.0125 0.00625 0.003125 0.0015625",
+            )
+        ],
+    ),
+    "lr_scheduler_lambda": (
+        (
+            "`torch.optim.lr_scheduler.LambdaLR` with lr = initial_lr * multiplier**step, the peer's meaning of this "
+            "command (a Tcl number, not a function). `-lambda` is accepted for `-multiplier`."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_lambda $opt 0.5", "0.1", "0.05 0.025 0.0125 0.00625 0.003125 0.0015625"
+            )
+        ],
+    ),
+    "lr_scheduler_polynomial": (
+        (
+            "lr = initial_lr * (1 - step/totalIters)**power until `-totalIters`, then 0 "
+            "(`torch.optim.lr_scheduler.PolynomialLR`)."
+        ),
+        [_example("torch::lr_scheduler_polynomial $opt 4 2.0", "0.1", "0.05625 0.025 0.00625 0.0 0.0 0.0")],
+    ),
+    "lr_scheduler_plateau": (
+        (
+            "`torch.optim.lr_scheduler.ReduceLROnPlateau`: after each step it is fed the monitored value "
+            "(`torch::lr_scheduler_step_update $s $loss`, a number or a one-element tensor); when the value has not "
+            "improved by `-threshold` for more than `-patience` steps the lr is multiplied by `-factor` (not below "
+            "`-minLr`), then `-cooldown` steps pass before it counts again. Positional: `optimizer ?mode? ?factor? "
+            "?patience?`; see `torch::lr_scheduler_reduce_on_plateau` for every option positional."
+        ),
+        [
+            (
+                f"{_SETUP}set s [torch::lr_scheduler_plateau $opt min 0.5 1]\n"
+                "foreach loss {1.0 0.8 0.9 0.85 0.7 0.75 0.8} {\n    lappend lrs [torch::lr_scheduler_step_update $s $loss]\n}\n"
+                "puts $lrs    ;# -> 0.1 0.1 0.1 0.05 0.05 0.05 0.025"
+            )
+        ],
+    ),
+    "lr_scheduler_reduce_on_plateau": (
+        (
+            "`torch.optim.lr_scheduler.ReduceLROnPlateau` (as `torch::lr_scheduler_plateau`) with the positional order "
+            "`optimizer ?mode? ?factor? ?patience? ?threshold? ?thresholdMode? ?minLr?`. Fed the metric at each step "
+            "(`torch::lr_scheduler_step_update $s $metric`)."
+        ),
+        [
+            (
+                f"{_SETUP}set s [torch::lr_scheduler_reduce_on_plateau $opt max 0.1 0 0.01 abs 0.001]\n"
+                "foreach acc {0.5 0.6 0.605 0.7 0.7} {\n    lappend lrs [torch::lr_scheduler_step_update $s $acc]\n}\n"
+                "puts $lrs    ;# -> 0.1 0.1 0.01 0.01 0.001"
+            )
+        ],
+    ),
+    "lr_scheduler_cyclic": (
+        (
+            "`torch.optim.lr_scheduler.CyclicLR`: the lr moves between `-baseLr` and `-maxLr`, rising over `-stepSize` "
+            "steps and falling over `-stepSizeDown` (default the same); `triangular2` halves the amplitude each cycle, "
+            "`exp_range` multiplies it by `-gamma`**step. With `-cycleMomentum` (default: when the optimizer has a "
+            "momentum or betas) the momentum cycles the other way, between 0.8 and 0.9."
+        ),
+        [_example("torch::lr_scheduler_cyclic $opt 0.01 0.1 2", "0.01", "0.055 0.1 0.055 0.01 0.055 0.1")],
+    ),
+    "lr_scheduler_one_cycle": (
+        (
+            "`torch.optim.lr_scheduler.OneCycleLR`: from maxLr/divFactor up to `-maxLr` over the first `-pctStart` of "
+            "`-totalSteps`, then down to initial/finalDivFactor (`cos` or `linear`). Step it exactly `-totalSteps` "
+            "times; one more is an error from PyTorch."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_one_cycle $opt 1.0 7 0.5 linear 10",
+                "0.1",
+                "0.46 0.82 0.8571442857 0.5714328571 0.2857214286 1e-05",
+            )
+        ],
+    ),
+    "lr_scheduler_onecycle_advanced": (
+        (
+            "`torch.optim.lr_scheduler.OneCycleLR` as `torch::lr_scheduler_one_cycle`, with `-finalDivFactor` as a "
+            "seventh positional argument (the peer's order)."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_onecycle_advanced $opt 1.0 7 0.5 cos 10 100",
+                "0.1",
+                "0.4109423525 0.9140576475 0.9505339495 0.6116492065 0.189066844 0.001",
+            )
+        ],
+    ),
+    "lr_scheduler_linear_with_warmup": (
+        (
+            "Hugging Face's `get_linear_schedule_with_warmup`: lr = initial_lr * step/numWarmupSteps during the warmup, "
+            "then falls linearly to 0 at `-numTrainingSteps` (LambdaLR with that formula). Step 0 has lr 0."
+        ),
+        [_example("torch::lr_scheduler_linear_with_warmup $opt 2 6", "0.0", "0.05 0.1 0.075 0.05 0.025 0.0")],
+    ),
+    "lr_scheduler_constant_with_warmup": (
+        (
+            "Hugging Face's `get_constant_schedule_with_warmup`: lr rises linearly from 0 over `-numWarmupSteps`, "
+            "then stays at the initial lr."
+        ),
+        [_example("torch::lr_scheduler_constant_with_warmup $opt 4", "0.0", "0.025 0.05 0.075 0.1 0.1 0.1")],
+    ),
+    "lr_scheduler_inverse_sqrt": (
+        (
+            "Hugging Face's `get_inverse_sqrt_schedule` (timescale = warmup) times `-decayFactor`: "
+            "lr = initial_lr * decayFactor * step/warmupSteps during the warmup, then "
+            "initial_lr * decayFactor * sqrt(warmupSteps/step)."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_inverse_sqrt $opt 2",
+                "0.0",
+                "0.05 0.1 0.0816496581 0.0707106781 0.0632455532 0.0577350269",
+            )
+        ],
+    ),
+    "lr_scheduler_noam": (
+        (
+            "The schedule of 'Attention Is All You Need' (sec. 5.3), as the Annotated Transformer writes it: "
+            "lr = initial_lr * modelSize**-0.5 * min(step**-0.5, step * warmupSteps**-1.5), step 0 read as 1. "
+            "The optimizer's lr is the paper's scale factor (1.0 for the paper's rates)."
+        ),
+        [
+            _example(
+                "torch::lr_scheduler_noam $opt 4 2",
+                "0.0176776695",
+                "0.0176776695 0.0353553391 0.0288675135 0.025 0.0223606798 0.0204124145",
+            )
+        ],
+    ),
+}
+
+
+_STEP_DOCS: dict[str, tuple[str, list[str]]] = {
+    "lr_scheduler_step_update": (
+        (
+            "Advances the scheduler by one step and returns the learning rate it set (first parameter group). "
+            "Call it after `torch::optimizer_step`. Plateau schedulers must be given the monitored value "
+            "(`-metric`, a number or a one-element tensor such as the loss); the others take none.\n\n"
+            "## Return Value\n\nThe new learning rate, a Tcl double.\n\n"
+            "## Errors\n\n| plateau scheduler without a metric | `missing metric: a plateau scheduler is stepped with "
+            "the monitored value ...` | `TORCH ARGS REQUIRED -metric` |\n"
+            '| a metric for another kind | `invalid -metric "1.0": only plateau schedulers take a metric` '
+            "| `TORCH VALUE -metric` |"
+        ),
+        [
+            (
+                f"{_SETUP}set s [torch::lr_scheduler_exponential $opt 0.5]\ntorch::optimizer_step $opt\n"
+                "puts [torch::lr_scheduler_step_update $s]    ;# -> 0.05\n"
+                "set p [torch::lr_scheduler_plateau $opt -patience 0]\n"
+                "puts [torch::lr_scheduler_step_update $p 1.0]    ;# -> 0.05\n"
+                "puts [torch::lr_scheduler_step_update -scheduler $p -metric 2.0]    ;# -> 0.005"
+            )
+        ],
+    ),
+    "lr_scheduler_step_advanced": (
+        (
+            "The same as `torch::lr_scheduler_step_update` under the peer's second name: advances the scheduler "
+            "by one step (plateau kinds fed `-metric`) and returns the new learning rate.\n\n"
+            "## Return Value\n\nThe new learning rate, a Tcl double."
+        ),
+        [
+            (
+                f"{_SETUP}set s [torch::lr_scheduler_plateau $opt min 0.5 0]\n"
+                "set loss [torch::tensor_create {0.25}]\n"
+                "puts [torch::lr_scheduler_step_advanced $s $loss]    ;# -> 0.1\n"
+                "puts [torch::lr_scheduler_step_advanced $s 0.3]    ;# -> 0.05"
+            )
+        ],
+    ),
+    "get_lr_advanced": (
+        (
+            "The learning rate the scheduler set last, for its optimizer's first parameter group "
+            "(`get_last_lr()`); `torch::get_lr $opt` reads the same value from the optimizer.\n\n"
+            "## Return Value\n\nA Tcl double."
+        ),
+        [
+            (
+                f"{_SETUP}set s [torch::lr_scheduler_step $opt 1 0.5]\ntorch::lr_scheduler_step_update $s\n"
+                "puts [torch::get_lr_advanced $s]    ;# -> 0.05\nputs [torch::getLrAdvanced -scheduler $s]    ;# -> 0.05"
+            )
+        ],
+    ),
+}
+
+
+def _document() -> None:
+    from tcltorch.commands.spec import REGISTRY
+
+    for name, (text, examples) in _DOCS.items():
+        REGISTRY[name].doc = _doc(text)
+        REGISTRY[name].examples = examples
+    for name, (text, examples) in _STEP_DOCS.items():
+        REGISTRY[name].doc = text.strip()
+        REGISTRY[name].examples = examples
+
+
+_document()
+
+
+def scheduler_states(schedulers: list[Any]) -> dict[str, Any]:
+    """What a checkpoint stores for its schedulers: their classes and state dicts (plain data)."""
+    return {
+        "scheduler_classes": [type(s).__name__ for s in schedulers],
+        "schedulers": [s.state_dict() for s in schedulers],
+    }
+
+
+def check_scheduler_states(data: Any, schedulers: list[Any], file: str) -> None:
+    """Raise (changing nothing) unless the checkpoint holds one state per scheduler, of its class."""
+
+    def bad(problem: str) -> TclError:
+        return TclError(f'invalid -file "{file}": {problem}', ["TORCH", "VALUE", "-file"])
+
+    classes = data.get("scheduler_classes", []) if schedulers else []
+    states = data.get("schedulers", []) if schedulers else []
+    if len(classes) != len(schedulers) or len(states) != len(schedulers):
+        raise bad(f"holds {len(classes)} scheduler states, {len(schedulers)} schedulers were given")
+    for sched, kind, state in zip(schedulers, classes, states):
+        if kind != type(sched).__name__ or not isinstance(state, dict):
+            raise bad(f"holds a {kind} scheduler state where a {type(sched).__name__} was given")
+        if "lr_lambdas" in state and len(state["lr_lambdas"]) != len(getattr(sched, "lr_lambdas", [])):
+            raise bad(f"its {kind} state does not fit the scheduler")
+
+
+def load_scheduler_states(data: Any, schedulers: list[Any]) -> None:
+    for sched, state in zip(schedulers, data.get("schedulers", [])):
+        sched.load_state_dict(state)
