@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -35,8 +36,11 @@ class Interp:
     # -- evaluation ---------------------------------------------------------------
     def eval(self, script: str) -> str:
         """Evaluate a script at global level and return its result.  A failing
-        script raises :class:`TclError` (with ``errorcode`` and ``errorinfo``), or,
-        when a Python exception inside a command caused it, that exception."""
+        script raises :class:`TclError` (with ``errorcode`` and ``errorinfo``).  When a
+        Python exception inside a command caused it, the exception raised is of that
+        exception's class (a RuntimeError from torch, say), its text is Tcl's message
+        (what tclsh shows), it has ``message``, ``errorcode`` and ``errorinfo`` like a
+        TclError, and the original exception is its ``__cause__``."""
         self._session.check_thread()
         self._session.last_error = None
         code = lib.tt_eval(self.addr, id(script), 1)
@@ -61,17 +65,33 @@ class Interp:
             message, errorcode, errorinfo = out
             last = self._session.last_error
             self._session.last_error = None
-            if (
-                last is not None
-                and not isinstance(last[0], TclError)
-                and (last[1], last[2]) == (message, errorcode)
-            ):
-                exc = last[0]
-                exc.errorcode, exc.errorinfo = errorcode, errorinfo  # type: ignore[attr-defined]
-                raise exc
+            if last is not None and self._ended_by(last, message, errorcode):
+                error = python_error(last[0], message, errorcode, errorinfo)
+                if error is last[0]:  # Ctrl-C's KeyboardInterrupt, as it is
+                    raise error
+                raise error from last[0]
             raise TclError(message, errorcode, errorinfo)
         word = "break" if code == TCL_BREAK else "continue"
         raise TclError(f'invoked "{word}" outside of a loop', ["TCL", "RESULT", str(code)])
+
+    def _ended_by(self, last: tuple[Any, ...], message: str, errorcode: list[str]) -> bool:
+        """Whether the Python failure ``last`` (bridge.Session.last_error) is the error
+        that ended the script: the same message and code, raised by the same command
+        (Tcl's errorstack) -- not one Tcl caught before another error alike ended it."""
+        exc, last_message, last_code, words = last
+        if isinstance(exc, TclError) or (last_message, last_code) != (message, errorcode):
+            return False
+        if isinstance(exc, KeyboardInterrupt) or not words:
+            return True
+        try:
+            stack = bridge.split(self.tk.eval("info errorstack"))
+            inner = bridge.split(stack[1]) if stack[:1] == ["INNER"] else []
+        except Exception:  # noqa: BLE001 (no errorstack to read: trust message and code)
+            return True
+        name, args = words[0], list(words[1:])
+        if len(inner) <= len(args) or inner[len(inner) - len(args) :] != args:
+            return False
+        return inner[-len(args) - 1].rsplit("::", 1)[-1] == name.rsplit("::", 1)[-1]
 
     @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
@@ -82,7 +102,11 @@ class Interp:
         if threading.current_thread() is not threading.main_thread() or self._interruptible:
             yield
             return
-        if signal.getsignal(signal.SIGINT) in (signal.SIG_DFL, signal.SIG_IGN, None):
+        # SIGINT ignored (nohup, a background job) stays ignored; a default action becomes
+        # KeyboardInterrupt while the block runs, and comes back exactly on leaving it.
+        previous = signal.getsignal(signal.SIGINT)
+        replaced = previous == signal.SIG_DFL
+        if replaced:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         lib.tt_interrupt_arm(self.addr)
         self._interruptible = True
@@ -91,6 +115,8 @@ class Interp:
         finally:
             self._interruptible = False
             lib.tt_interrupt_disarm()
+            if replaced:
+                signal.signal(signal.SIGINT, previous)
 
     # -- objects ------------------------------------------------------------------
     def put(self, obj: Any) -> str:
@@ -124,6 +150,42 @@ class Interp:
 
     def getvar(self, name: str) -> str:
         return self.call("set", name)
+
+
+@functools.cache
+def _plain_text_class(base: type[BaseException]) -> type[BaseException]:
+    """``base`` itself when its text is its message (RuntimeError, ValueError, torch's
+    errors), else a subclass of the same name whose text is (KeyError, OSError, ...)."""
+    if base.__str__ is BaseException.__str__:
+        return base
+    return type(
+        base.__name__,
+        (base,),
+        {
+            "__module__": base.__module__,
+            "__qualname__": base.__qualname__,
+            "__doc__": base.__doc__,
+            "__str__": lambda self: str(self.args[0]),
+        },
+    )
+
+
+def python_error(exc: BaseException, message: str, errorcode: list[str], errorinfo: str) -> BaseException:
+    """The exception :meth:`Interp.eval` raises for a script that a Python exception in a
+    command ended: of ``exc``'s class, its text Tcl's message (what tclsh shows), with
+    ``message``, ``errorcode`` and ``errorinfo`` as a TclError has them.  A
+    KeyboardInterrupt or SystemExit stays the very exception."""
+    if not isinstance(exc, Exception):
+        exc.errorcode, exc.errorinfo = errorcode, errorinfo  # type: ignore[attr-defined]
+        return exc
+    try:
+        cls = _plain_text_class(type(exc))
+        new = cls.__new__(cls)
+        new.args = (message,)
+    except Exception:  # noqa: BLE001 (a class that cannot be made so: a plain TclError)
+        return TclError(message, errorcode, errorinfo)
+    new.message, new.errorcode, new.errorinfo = message, errorcode, errorinfo  # type: ignore[attr-defined]
+    return new
 
 
 def install(tk: Any) -> Interp:

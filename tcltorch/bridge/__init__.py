@@ -110,17 +110,6 @@ def tensor_list(address: int, kind: int, shape: list[int]) -> Any:
     return out[0]
 
 
-def _offer_native() -> None:
-    """Give the command layer the C helpers of this module (see tcltorch.commands.contract)."""
-    from tcltorch.commands.contract import native
-
-    native.tensor_list = tensor_list
-    native.list_kinds = LIST_KINDS
-
-
-_offer_native()
-
-
 def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -133,9 +122,11 @@ class Session:
         self.addr = addr
         self.handles = HandleTable()
         self.thread = threading.get_ident()
-        # (exception, message, errorcode) of the last Python failure in a command,
-        # so the Python host can re-raise the original exception object.
-        self.last_error: tuple[BaseException, str, list[str]] | None = None
+        # (exception, message, errorcode, words) of the last Python failure in a command
+        # (words: the command's name as invoked and its arguments), so the Python host can
+        # raise it with Tcl's message when that very error ends the script (not when Tcl
+        # caught it and a later error, alike in message and code, ended it).
+        self.last_error: tuple[BaseException, str, list[str], tuple[str, ...]] | None = None
         self._callables: list[Any] = []
         self._scripts: dict[str, int] = {}  # script text -> Tcl_Obj (keeps its bytecode)
 
@@ -203,7 +194,11 @@ class Session:
 
     # -- used by the bridge ---------------------------------------------------
     def error(
-        self, exc: BaseException, invoked: str | None = None, kwargs: dict[str, Any] | None = None
+        self,
+        exc: BaseException,
+        invoked: str | None = None,
+        kwargs: dict[str, Any] | None = None,
+        words: tuple[str, ...] = (),
     ) -> tuple[int, Any, Any, Any]:
         """A failure -> (code, message, errorcode, errorinfo) for the C side.
 
@@ -234,7 +229,7 @@ class Session:
                 info = None
             else:
                 info = "\n(Python)\n" + "".join(traceback.format_exception(exc)).rstrip("\n")
-        self.last_error = (exc, message, errorcode)
+        self.last_error = (exc, message, errorcode, words)
         return (TCL_ERROR, message, errorcode, info)
 
     def register(self, name: str, fn: Any) -> None:
@@ -246,7 +241,7 @@ class Session:
             try:
                 return (TCL_OK, export(fn(*args)))
             except BaseException as exc:  # noqa: BLE001 (a Tcl error, never a crash)
-                return error(exc)
+                return error(exc, None, None, (name, *args))
 
         self._callables.append(run)
         lib.tt_create_command(self.addr, name.encode(), id(run))
@@ -275,7 +270,7 @@ def _make_callable(session: Session, cmd: Any, invoked: str):
                 kwargs = fast(session, args) or parse(session, args, invoked)
                 return (TCL_OK, export(fn(**kwargs)))
             except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
-                return error(exc, invoked, kwargs)
+                return error(exc, invoked, kwargs, (invoked, *args))
 
         return run_fast
 
@@ -285,7 +280,7 @@ def _make_callable(session: Session, cmd: Any, invoked: str):
             kwargs = parse(session, args, invoked)
             return (TCL_OK, export(fn(**kwargs)))
         except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
-            return error(exc, invoked, kwargs)
+            return error(exc, invoked, kwargs, (invoked, *args))
 
     return run
 
