@@ -371,6 +371,10 @@ class NextWords:
         return ()
 
 
+# parse_hook(cmd, ctx, args, invoked, parse) -> keyword arguments (see Command.parse_hook)
+ParseHook = Callable[["Command", Any, tuple[str, ...], str, Callable[..., dict[str, Any]]], dict[str, Any]]
+
+
 class Command:
     """A ``torch::`` command: its spec, its function and what both derive."""
 
@@ -385,6 +389,7 @@ class Command:
         context: bool = False,
         doc: str = "",
         examples: Sequence[str | tuple[str, str]] = (),
+        parse_hook: ParseHook | None = None,
     ) -> None:
         self.name = name
         self.family = ""  # "domain/family", e.g. "nn/pooling"; set by add() from the declaring module
@@ -396,6 +401,10 @@ class Command:
         self.options = list(options)
         self.summary = summary
         self.context = context
+        # Declared pre-/post-processing of the spec's parse (legacy argument forms): called as
+        # parse_hook(cmd, ctx, args, invoked, parse), where parse(ctx, args, invoked) is the
+        # spec's own; it returns the keyword arguments.
+        self.parse_hook = parse_hook
         generated = camel(name) if alias is None else alias
         self.aliases = [a for a in [generated, *extra_aliases] if a and a != name]
         tails = [o for o in self.options if o.last]
@@ -506,6 +515,12 @@ class Command:
 
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         """Both argument forms -> keyword arguments for the command function."""
+        if self.parse_hook is not None:
+            return self.parse_hook(self, ctx, args, invoked, self._parse_spec)
+        return self._parse_spec(ctx, args, invoked)
+
+    def _parse_spec(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
+        """What the spec alone makes of the words (no parse hook)."""
         if self.tail is not None:  # Tcl style: ?options? body, the body always last
             if not args:
                 raise wrong_args(self.usage(invoked))
@@ -516,10 +531,11 @@ class Command:
 
     def fast_path_applies(self) -> bool:
         """Whether the generated positional fast path is all that parse() would try first
-        (this class's own parse, not replaced or overridden, and no script tail)."""
+        (this class's own parse, not replaced or overridden, no parse hook and no script tail)."""
         cls = type(self)
         return (
             self.tail is None
+            and self.parse_hook is None
             and "parse" not in self.__dict__
             and cls.parse is Command.parse
             and cls._parse_head is Command._parse_head
@@ -682,8 +698,12 @@ def command(
     context: bool = False,
     doc: str | None = None,
     examples: Sequence[str | tuple[str, str]] = (),
+    parse_hook: ParseHook | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a ``torch::name`` command from its options and a plain function."""
+    """Declare a ``torch::name`` command from its options and a plain function.
+
+    ``parse_hook`` (see :attr:`Command.parse_hook`) declares an argument form the spec alone
+    cannot express, e.g. another implementation's positional order."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
@@ -704,6 +724,7 @@ def command(
                 context,
                 text,
                 [*examples, *shown],
+                parse_hook,
             )
         )
         return fn

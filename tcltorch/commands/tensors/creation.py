@@ -13,7 +13,7 @@ from tcltorch.commands._tables import shown
 from tcltorch.commands.spec import (
     DTYPE_ALIASES,
     DTYPES,
-    REGISTRY,
+    Command,
     Device,
     DType,
     Int,
@@ -78,6 +78,26 @@ def full(shape, value, dtype, device, requires_grad):
     return made(torch.full(shape, value, dtype=dtype, device=device), requires_grad)
 
 
+def _is_dtype_word(word: str) -> bool:
+    key = word.strip()
+    return key.lower() in DTYPES or key in DTYPE_ALIASES or key.lower() in DTYPE_ALIASES
+
+
+def _parse_tensor_create(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    # The other implementation's positional form: data dtype ?device? ?requiresGrad?.
+    # A dtype name is never a shape, so a dtype in the second slot means that form.
+    if len(args) >= 2 and not is_option_word(args[0], cmd._lookup) and _is_dtype_word(args[1]):
+        words, rest = [args[0]], list(args[1:])
+        for flag in ("-dtype", "-device", "-requiresGrad"):
+            if not rest or is_option_word(rest[0], cmd._lookup):
+                break
+            words += [flag, rest.pop(0)]
+        if rest and not is_option_word(rest[0], cmd._lookup):
+            raise wrong_args(cmd.usage(invoked))
+        args = (*words, *rest)
+    return parse(ctx, args, invoked)
+
+
 @command(
     "tensor_create",
     Opt("data", Data, help="a number or a rectangular nested list of numbers, any depth"),
@@ -86,6 +106,7 @@ def full(shape, value, dtype, device, requires_grad):
     _device(),
     _requires_grad(),
     summary="A tensor from Tcl data.",
+    parse_hook=_parse_tensor_create,
 )
 def tensor_create(data, shape, dtype, device, requires_grad):
     flat, data_shape, all_ints = data
@@ -107,32 +128,6 @@ def tensor_create(data, shape, dtype, device, requires_grad):
     else:
         tensor = tensor.reshape(data_shape)
     return made(tensor, requires_grad)
-
-
-def _is_dtype_word(word: str) -> bool:
-    key = word.strip()
-    return key.lower() in DTYPES or key in DTYPE_ALIASES or key.lower() in DTYPE_ALIASES
-
-
-def _parse_tensor_create(
-    ctx: Any, args: tuple[str, ...], invoked: str, _parse: Any = REGISTRY["tensor_create"].parse
-) -> Any:
-    # The other implementation's positional form: data dtype ?device? ?requiresGrad?.
-    # A dtype name is never a shape, so a dtype in the second slot means that form.
-    cmd = REGISTRY["tensor_create"]
-    if len(args) >= 2 and not is_option_word(args[0], cmd._lookup) and _is_dtype_word(args[1]):
-        words, rest = [args[0]], list(args[1:])
-        for flag in ("-dtype", "-device", "-requiresGrad"):
-            if not rest or is_option_word(rest[0], cmd._lookup):
-                break
-            words += [flag, rest.pop(0)]
-        if rest and not is_option_word(rest[0], cmd._lookup):
-            raise wrong_args(cmd.usage(invoked))
-        args = (*words, *rest)
-    return _parse(ctx, args, invoked)
-
-
-REGISTRY["tensor_create"].parse = _parse_tensor_create  # type: ignore[method-assign]
 
 
 @command(
@@ -161,6 +156,17 @@ def rand(shape, device, dtype, requires_grad):
     return made(torch.rand(shape, dtype=_float_dtype(dtype), device=device), requires_grad)
 
 
+def _parse_arange(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    # A lone positional number is the end, as in torch.arange(5); a lone -start is not.
+    kwargs = parse(ctx, args, invoked)
+    if kwargs["end"] is None and kwargs["start"] is not None and "start" in _named(cmd, args):
+        raise TclError(
+            'missing required option "-end": -start alone is no range (torch::arange 5 or -end 5 counts 0 to 4)',
+            ["TORCH", "ARGS", "REQUIRED", "-end"],
+        )
+    return kwargs
+
+
 @command(
     "arange",
     Opt("start", FiniteNumber, default=None, help="first value; a lone number is the end", default_doc="0"),
@@ -176,6 +182,7 @@ def rand(shape, device, dtype, requires_grad):
     _device(),
     _requires_grad(),
     summary="A 1-d tensor of evenly spaced values in [start, end).",
+    parse_hook=_parse_arange,
 )
 def arange(start, end, step, dtype, device, requires_grad):
     if end is None:
@@ -185,22 +192,6 @@ def arange(start, end, step, dtype, device, requires_grad):
     if start is None:
         start = 0
     return made(torch.arange(start, end, step, dtype=dtype, device=device), requires_grad)
-
-
-def _parse_arange(
-    ctx: Any, args: tuple[str, ...], invoked: str, _parse: Any = REGISTRY["arange"].parse
-) -> Any:
-    # A lone positional number is the end, as in torch.arange(5); a lone -start is not.
-    kwargs = _parse(ctx, args, invoked)
-    if kwargs["end"] is None and kwargs["start"] is not None and "start" in _named(REGISTRY["arange"], args):
-        raise TclError(
-            'missing required option "-end": -start alone is no range (torch::arange 5 or -end 5 counts 0 to 4)',
-            ["TORCH", "ARGS", "REQUIRED", "-end"],
-        )
-    return kwargs
-
-
-REGISTRY["arange"].parse = _parse_arange  # type: ignore[method-assign]
 
 
 @command(
