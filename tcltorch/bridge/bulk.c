@@ -170,13 +170,6 @@ static int tt_walk_buffer(TTBuffer *b, Tcl_Obj *o, int depth) {
                  st->shape[depth]);
         return 1;
     }
-    if (depth + 1 == st->ndim) { /* the innermost dimension: no recursion per number */
-        for (int i = 0; i < n; i++) {
-            st->path[depth] = i;
-            if (tt_walk_buffer(b, elems[i], depth + 1)) return 1;
-        }
-        return 0;
-    }
     for (int i = 0; i < n; i++) {
         st->path[depth] = i;
         if (tt_walk_buffer(b, elems[i], depth + 1)) return 1;
