@@ -52,7 +52,7 @@ def _params_opt() -> Opt:
     )
 
 
-def _selected(module: nn.Module, which: str, fan_based: bool, ctx: Any, name: str) -> list[torch.Tensor]:
+def _selected(module: nn.Module, which: str, fan_based: bool, ctx: Any) -> list[torch.Tensor]:
     chosen = []
     for pname, p in module.named_parameters():
         last = pname.rsplit(".", 1)[-1]
@@ -80,7 +80,7 @@ def _apply(
     target: Any, which: str, fan_based: bool, ctx: Any, name: str, fill: Callable[[torch.Tensor], Any]
 ) -> Any:
     if isinstance(target, nn.Module):
-        tensors = _selected(target, which, fan_based, ctx, name)
+        tensors = _selected(target, which, fan_based, ctx)
     else:
         if fan_based and target.dim() < 2:
             raise invalid_value(

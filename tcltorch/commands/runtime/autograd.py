@@ -542,9 +542,8 @@ def _tensor_dict(text: str, option: str, ctx: Any) -> dict[str, torch.Tensor]:
         help="input tensor handles of the forward call",
         aliases=("inputs", "input"),
     ),
-    context=True,
 )
-def functional_call(module, parameters, args, ctx):
+def functional_call(module, parameters, args):
     """Run a module's forward with some parameters or buffers replaced (torch.func.functional_call).
 
     `-parameters` is a Tcl dict from names (as `named_parameters` gives them: `weight`,

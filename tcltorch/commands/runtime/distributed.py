@@ -774,8 +774,3 @@ _BUFFER_SYNC = (
     if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
     else "broadcast_buffers"
 )
-
-
-def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    """The module inside a DDP wrapper (what checkpoints save and load), or the module itself."""
-    return module.module if isinstance(module, DistributedDataParallel) else module

@@ -89,13 +89,6 @@ def _parameters(text: str, option: str, ctx: Any) -> ParameterList:
     return result
 
 
-def adopt_parameters(kwargs: dict[str, Any]) -> None:
-    """After an optimizer command succeeded: make its directly given tensors trainable."""
-    value = kwargs.get("parameters")
-    if isinstance(value, ParameterList):
-        value.adopt()
-
-
 def _describe(obj: Any) -> str:
     from tcltorch.handles import describe
 
