@@ -26,3 +26,5 @@ package ifneeded tcltorch 0.1.0 [list apply {{dir} {
 }} $dir]
 # tcltest helpers for suites that test torch:: commands (err, near, L, T, freeAll)
 package ifneeded tcltorch::test 0.1.0 [list source [file join $dir tcltorch_test.tcl]]
+# a live chart of training curves on a Tk canvas (pure Tcl/Tk; see docs/visualize.md)
+package ifneeded tcltorch::chart 0.1.0 [list source [file join $dir tcltorch_chart.tcl]]

@@ -44,9 +44,22 @@ def kind_of(obj: Any) -> str:
 KINDS: dict[type, str] = {}
 
 
-def register_kind(cls: type, kind: str) -> None:
-    """Give objects of ``cls`` handles named ``kindN`` (and make ``Handle(kind)`` accept them)."""
+# Objects released by torch::free or a scope's end that must be closed then (writers): class -> closer.
+CLOSERS: dict[type, Any] = {}
+
+
+def register_kind(cls: type, kind: str, on_free: Any = None) -> None:
+    """Give objects of ``cls`` handles named ``kindN`` (and make ``Handle(kind)`` accept them);
+    ``on_free(obj)``, when given, runs when the handle is freed (to close a file)."""
     KINDS[cls] = kind
+    if on_free is not None:
+        CLOSERS[cls] = on_free
+
+
+def _release(obj: Any) -> None:
+    closer = CLOSERS.get(type(obj)) if CLOSERS else None
+    if closer is not None:
+        closer(obj)
 
 
 def describe(obj: Any) -> str:
@@ -109,6 +122,10 @@ class HandleTable:
         self._serials: dict[str, int] = {}
         self._by_id: dict[int, str] = {}
         self._serial = 0
+        # (serial, name) in creation order: a scope's exit pops only what it made, whatever the
+        # number of live handles; entries of handles freed one by one are skipped, and dropped
+        # when they outnumber the live ones
+        self._order: list[tuple[int, str]] = []
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -132,6 +149,7 @@ class HandleTable:
         self._objects[name] = obj
         self._serials[name] = serial
         self._by_id[key] = name
+        self._order.append((serial, name))
         return name
 
     def lookup(self, name: str) -> Any:
@@ -174,11 +192,18 @@ class HandleTable:
         self._serials.pop(name, None)
         if self._by_id.get(id(obj)) == name:
             del self._by_id[id(obj)]
+        self._compact()
+        _release(obj)
+
+    def _compact(self) -> None:
+        """Drop the creation-order entries of freed handles once they outnumber the live ones."""
+        if len(self._order) > 2 * len(self._objects) + 64:
+            self._order = [(self._serials[n], n) for n in self._objects]
 
     def names(self, kind: str | None = None) -> list[str]:
         """Live handles in creation order, optionally only those of one kind
         ('tensor', 'module', 'optimizer' or a module kind)."""
-        names = sorted(self._objects, key=lambda n: self._serials.get(n, 0))
+        names = list(self._objects)  # insertion order is creation order
         if kind is None:
             return names
         return [n for n in names if self._is(self._objects[n], kind)]
@@ -189,19 +214,26 @@ class HandleTable:
 
     def release_since(self, mark: int, keep: Iterable[str] = ()) -> int:
         """Free every handle created after ``mark`` except those in ``keep``.
-        Walks only the newer handles: the table is kept in creation order."""
+        Walks only the newer handles (``_order`` is in creation order): the cost is the number
+        of handles made since the mark, not the number alive."""
         keep = set(keep)
-        doomed = []
-        for name in reversed(self._serials):
-            if self._serials[name] <= mark:
-                break
-            if name not in keep:
-                doomed.append(name)
+        order, serials = self._order, self._serials
+        cut = len(order)
+        while cut and order[cut - 1][0] > mark:
+            cut -= 1
+        newer = order[cut:]
+        kept = [entry for entry in newer if entry[1] in keep and serials.get(entry[1]) == entry[0]]
+        doomed = [n for s, n in reversed(newer) if n not in keep and serials.get(n) == s]
+        del order[cut:]
+        order.extend(kept)
+        self._compact()
         for name in doomed:
             obj = self._objects.pop(name, None)
             self._serials.pop(name, None)
             if obj is not None and self._by_id.get(id(obj)) == name:
                 del self._by_id[id(obj)]
+            if obj is not None and CLOSERS:
+                _release(obj)
         return len(doomed)
 
     def words_in(self, text: str) -> list[str]:
