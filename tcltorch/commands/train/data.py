@@ -20,6 +20,7 @@ import torch
 from tcltorch.commands.runtime.core import scoped_eval
 from tcltorch.commands.spec import Bool, DType, Int, Opt, Script, Str, command, dtype_name
 from tcltorch.commands.train import checkpoint as io
+from tcltorch.commands.train.visualize import LogTarget
 from tcltorch.commands.vocabulary import Seed, TensorList, _input
 from tcltorch.errors import TCL_BREAK, TCL_CONTINUE, TclError, TclPassthrough, invalid_value
 
@@ -418,11 +419,20 @@ def _clock(seconds: float) -> str:
         positional=False,
         help="when distributed, visit only this rank's shard (0: every rank visits every row)",
     ),
+    Opt(
+        "log",
+        LogTarget,
+        default=None,
+        positional=False,
+        help="{WRITER ?TAG?}: log each body's result (the loss) as TAG (train/loss) to a torch::summary_writer",
+    ),
     Opt("body", Script(), last=True, help="script run for each batch in its own scope"),
     context=True,
     summary="Run a script for each mini-batch of rows of one or more tensors.",
 )
-def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, progress, shard, body, ctx):
+def foreach_batch(
+    vars, tensors, batch_size, shuffle, seed, epoch, drop_last, progress, shard, log, body, ctx
+):
     """Run a script once per mini-batch of rows, in Tcl's `foreach` style.
 
     The tensors (all with the same number of rows, their first dimension) are cut into
@@ -443,6 +453,11 @@ def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, pr
 
     `-progress 1` draws a progress bar with the rate and the time left on stderr when
     stderr is a terminal, and writes one line when the loop ends otherwise.
+
+    `-log {WRITER ?TAG?}` logs each batch's result, which must then be a number or a
+    one-element tensor (end the body with the loss), to a torch::summary_writer as TAG
+    (default train/loss, steps counted on), and their mean as TAG/epoch_mean at step `-epoch`
+    when the loop ends; the writer's `-chart`s see them too.
 
     ## Return Value
 
@@ -487,7 +502,9 @@ def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, pr
             ctx.call("set", name, handles.put(value))
         code = 0
         try:
-            scoped_eval(ctx, body)
+            result = scoped_eval(ctx, body)
+            if log is not None:
+                log.batch(result, ctx)
         except TclPassthrough as exc:
             code = exc.code
             if code not in (TCL_BREAK, TCL_CONTINUE):
@@ -505,3 +522,5 @@ def foreach_batch(vars, tensors, batch_size, shuffle, seed, epoch, drop_last, pr
             break
     if bar is not None:
         bar.finish(done, seen)
+    if log is not None:
+        log.end(epoch, ctx)

@@ -3,6 +3,7 @@ Tk chart fed by the same calls (the tcltorch::chart package) and curves plotted 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -142,6 +143,59 @@ def _check_charts(charts: list[str], ctx: Any) -> None:
             )
         if ctx.call(CHART_KNOWN, chart) != "1":
             raise invalid_value("-chart", chart, "must be a chart made by tcltorch::chart::create")
+
+
+class BatchLog:
+    """torch::foreach_batch's ``-log {WRITER ?TAG?}``: each batch's result logged as TAG, and
+    the loop's mean as TAG/epoch_mean at step -epoch when it ends."""
+
+    __slots__ = ("count", "tag", "total", "writer")
+
+    def __init__(self, writer: Writer, tag: str) -> None:
+        self.writer = writer
+        self.tag = tag
+        self.total = 0.0
+        self.count = 0
+
+    def batch(self, result: str, ctx: Any) -> None:
+        """Log a batch body's result (a number or a one-element tensor handle)."""
+        _open(self.writer, _writer_name(ctx, self.writer))
+        try:
+            number = _number(_scalar(result, "-log", ctx))
+        except TclError:
+            raise TclError(
+                f"torch::foreach_batch -log: the body must end with the value to log (a number or a "
+                f'one-element tensor), not "{result[:60]}"',
+                ["TORCH", "VALUE", "-log"],
+            ) from None
+        step = self.writer.next_step(self.tag)
+        self.writer.writer.add_scalar(self.tag, number, step)
+        self.writer.record(self.tag, step, number, ctx)
+        if math.isfinite(number):
+            self.total += number
+            self.count += 1
+
+    def end(self, epoch: int, ctx: Any) -> None:
+        """Log the mean of the loop's values at step ``epoch``."""
+        if self.count and not self.writer.closed:
+            tag = self.tag + "/epoch_mean"
+            mean = self.total / self.count
+            self.writer.writer.add_scalar(tag, mean, epoch)
+            self.writer.record(tag, epoch, mean, ctx)
+
+
+def _batch_log(text: str, option: str, ctx: Any) -> BatchLog | None:
+    words = ctx.split(text, option)
+    if not words:
+        return None
+    if len(words) > 2:
+        raise invalid_value(option, text, "must be a writer handle and an optional tag")
+    writer = ctx.handles.get(words[0], "writer")
+    _open(writer, words[0])
+    return BatchLog(writer, words[1] if len(words) == 2 else "train/loss")
+
+
+LogTarget = Custom(_batch_log, "{writer ?tag?}", "must be a writer handle and an optional tag")
 
 
 def _missing(exc: MissingExtra) -> TclError:
