@@ -73,21 +73,6 @@ def _options(hyper: _Hyper):
     return opts
 
 
-def _tensor_entry(p: Tensor, g: Tensor, st: dict[str, Any], rho: float, weight: float, xsq: float) -> tuple:
-    """One ``tt_adafactor_tensor``, its fields in declaration order (x, g, row, col, exp_avg, batch,
-    rows, cols, x_dtype, g_dtype, rho, weight, xsq, xsq_out)."""
-    m = st.get("exp_avg")
-    mom = 0 if m is None else m.data_ptr()
-    shape = p.shape
-    if len(shape) >= 2:
-        rows, cols = shape[-2], shape[-1]
-        stats = (st["row"].data_ptr(), st["col"].data_ptr(), mom, p.numel() // (rows * cols), rows, cols)
-    else:
-        stats = (st["v"].data_ptr(), 0, mom, 1, p.numel(), 0)
-    dtypes = (_FUSED_DTYPES[p.dtype], _FUSED_DTYPES[g.dtype])
-    return (p.data_ptr(), g.data_ptr(), *stats, *dtypes, rho, weight, xsq, 0.0)
-
-
 def _fused_update(
     params: list[Tensor],
     grads: list[Tensor],
@@ -102,11 +87,26 @@ def _fused_update(
     native = fused_library()
     if native is None:
         return False
+    # One tt_adafactor_tensor per tensor, its fields in declaration order: x, g, row (or v), col,
+    # exp_avg, batch, rows, cols, x_dtype, g_dtype, rho, weight, xsq, xsq_out. Built inline: this
+    # loop is the Python cost of a step of many small tensors.
     entries = []
+    dtypes = _FUSED_DTYPES
     for p, g, st, rho, w in zip(params, grads, states, rhos, weights):
         known = norms.get(p) if norms is not None else None
-        fresh = known is not None and known[0] == p.data_ptr() and known[1] == p._version
-        entries.append(_tensor_entry(p, g, st, rho, w, known[2] if fresh else -1.0))
+        xsq = known[2] if known is not None and known[0] == p.data_ptr() and known[1] == p._version else -1.0
+        m = st.get("exp_avg")
+        mom = 0 if m is None else m.data_ptr()
+        shape = p.shape
+        if len(shape) >= 2:
+            rows, cols = shape[-2], shape[-1]
+            row, col, batch = st["row"].data_ptr(), st["col"].data_ptr(), p.numel() // (rows * cols)
+        else:
+            row, col, batch, rows, cols = st["v"].data_ptr(), 0, 1, p.numel(), 0
+        x_dtype, g_dtype = dtypes[p.dtype], dtypes[g.dtype]
+        entries.append(
+            (p.data_ptr(), g.data_ptr(), row, col, mom, batch, rows, cols, x_dtype, g_dtype, rho, w, xsq, 0.0)
+        )
     tensors = native.ffi.new("struct tt_adafactor_tensor[]", entries)
     if native.lib.tt_adafactor_step(len(entries), tensors, _options(hyper)) != 0:
         return False
