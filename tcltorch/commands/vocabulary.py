@@ -16,6 +16,7 @@ import torch
 
 from tcltorch.commands.contract import native
 from tcltorch.commands.spec import (
+    REQUIRED,
     Bool,
     Custom,
     Device,
@@ -24,6 +25,7 @@ from tcltorch.commands.spec import (
     Int,
     IntList,
     Opt,
+    ValueType,
     command,
     dtype_name,
     is_option_word,
@@ -33,16 +35,40 @@ from tcltorch.commands.spec import (
 from tcltorch.errors import TclError, invalid_value
 
 
-def _input(help: str = "tensor handle") -> Opt:
-    return Opt("input", Handle("tensor"), help=help, aliases=("tensor",))
+def tensor_opt(name: str, help: str, aliases: tuple[str, ...] = (), type: ValueType | None = None) -> Opt:
+    """An option that takes a tensor handle (``type``: a narrower handle type, e.g. sparse only)."""
+    return Opt(name, Handle("tensor") if type is None else type, help=help, aliases=aliases)
 
 
-def _dtype(default: torch.dtype | None = torch.float32) -> Opt:
-    return Opt("dtype", DType(), default=default, help="element type")
+def _input(
+    help: str = "tensor handle", *, type: ValueType | None = None, aliases: tuple[str, ...] = ("tensor",)
+) -> Opt:
+    """``-input`` (alias ``-tensor``): the tensor a command works on."""
+    return tensor_opt("input", help, aliases, type)
 
 
-def _device() -> Opt:
-    return Opt("device", Device(), default=None, help="cpu, cuda or cuda:N", default_doc="cpu")
+def _dtype(
+    default: Any = torch.float32,
+    help: str = "element type",
+    *,
+    type: ValueType | None = None,
+    positional: bool = True,
+    default_doc: str = "",
+) -> Opt:
+    """``-dtype``; ``type`` narrows the dtypes taken (floating-point, quantized)."""
+    return Opt(
+        "dtype",
+        DType() if type is None else type,
+        default=default,
+        help=help,
+        positional=positional,
+        default_doc=default_doc,
+    )
+
+
+def _device(help: str = "cpu, cuda or cuda:N", *, positional: bool = True, default_doc: str = "cpu") -> Opt:
+    """``-device``, default None (the docs show ``default_doc``)."""
+    return Opt("device", Device(), default=None, help=help, positional=positional, default_doc=default_doc)
 
 
 def _requires_grad() -> Opt:
@@ -294,8 +320,9 @@ def _named(cmd: Any, args: tuple[str, ...]) -> set[str]:
     return names
 
 
-def _dim(default: Any = 0, help: str = "dimension; negative counts from the end") -> Opt:
-    return Opt("dim", Int(), default=default, help=help, aliases=("dimension",))
+def _dim(default: Any = None, help: str = "dimension", **kw: Any) -> Opt:
+    """``-dim`` (alias ``-dimension``): one dimension; ``kw`` go to :class:`Opt` (default_doc)."""
+    return Opt("dim", Int(), default=default, help=help, aliases=("dimension",), **kw)
 
 
 Operand = int | float | torch.Tensor
@@ -335,31 +362,27 @@ def _unary(name: str, fn: Any, summary: str) -> None:
     command(name, _input(), summary=summary)(run)
 
 
-def _keepdim() -> Opt:
-    return Opt("keepdim", Bool(), default=False, help="keep reduced dimensions with size 1")
+def _keepdim(aliases: tuple[str, ...] = ()) -> Opt:
+    return Opt("keepdim", Bool(), default=False, help="keep reduced dimensions with size 1", aliases=aliases)
 
 
-def _dims() -> Opt:
+def _dims(default: Any = None, doc: str = "all elements") -> Opt:
+    """``-dim``: a dimension or a list of them (the docs show ``doc`` for the default None)."""
     return Opt(
         "dim",
         IntList(),
-        default=None,
+        default=default,
         help="dimension or list of dimensions",
         aliases=("dimension",),
-        default_doc="all elements",
+        default_doc=doc if default is None else "",
     )
+
+
+def _dim_list(default: Any = REQUIRED, help: str = "list of dimensions") -> Opt:
+    """``-dims`` (aliases ``-dim``, ``-dimensions``): an ordered list of dimensions."""
+    return Opt("dims", IntList(), default=default, help=help, aliases=("dim", "dimensions"))
 
 
 def _all(result: torch.Tensor, input: torch.Tensor, keepdim: bool) -> torch.Tensor:
     """A reduction over every element; with keepdim, shaped [1, 1, ...] like the input."""
     return result.reshape([1] * input.dim()) if keepdim else result
-
-
-def _one_dim() -> Opt:
-    return Opt(
-        "dim", Int(), default=None, help="dimension", aliases=("dimension",), default_doc="all elements"
-    )
-
-
-def _softmax_dim() -> Opt:
-    return Opt("dim", Int(), default=-1, help="dimension that sums to one", aliases=("dimension",))

@@ -28,7 +28,6 @@ from tcltorch.commands.spec import (
     REGISTRY,
     Command,
     Custom,
-    Handle,
     Opt,
     ValueType,
     add,
@@ -36,6 +35,7 @@ from tcltorch.commands.spec import (
     parse_tcl_double,
     parse_tcl_int,
 )
+from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import invalid_value
 
 # name -> {"description": str, "example": str, "see": [names]}: what tools/nn_shown.py runs
@@ -137,10 +137,6 @@ class Reduction(ValueType):
         if word not in self.choices:
             raise self.fail(option, text)
         return word
-
-
-def input_opt(help: str = "input tensor handle") -> Opt:
-    return Opt("input", Handle("tensor"), help=help, aliases=("tensor",))
 
 
 def _dispatch(_fn: Callable[..., Any], _kwargs: dict[str, Any]) -> Any:
@@ -284,7 +280,7 @@ def layer(
         cmd: Command = module_cmd
     else:
         if tensor_form is True:
-            fn, t_opts = module_applier(build or cls), [input_opt(), *options]
+            fn, t_opts = module_applier(build or cls), [_input("input tensor handle"), *options]
         else:
             fn, t_opts = tensor_form
         tensor_cmd = Command(name, fn, t_opts, summary, None, extra_aliases)

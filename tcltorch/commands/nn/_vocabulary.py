@@ -11,13 +11,13 @@ from torch import nn
 
 from tcltorch.commands.spec import (
     Custom,
-    Device,
     DType,
     Handle,
     Opt,
     Shape,
     parse_tcl_int,
 )
+from tcltorch.commands.vocabulary import _device, _dtype, tensor_opt
 from tcltorch.errors import TclError, invalid_value
 
 FLOAT_DTYPE_REQUIREMENT = (
@@ -78,26 +78,27 @@ NormalizedShape = Custom(
 )
 
 
-def _device() -> Opt:
-    return Opt(
-        "device",
-        Device(),
-        default=None,
+def _param_device(
+    help: str = "device of the parameters: cpu, cuda or cuda:N", default_doc: str = "cpu"
+) -> Opt:
+    """``-device`` of a layer's parameters (named only)."""
+    return _device(help, positional=False, default_doc=default_doc)
+
+
+def _param_dtype(default_doc: str = "float32") -> Opt:
+    """``-dtype`` of a layer's parameters: floating-point only, named only."""
+    return _dtype(
+        None,
+        "floating-point dtype of the parameters",
+        type=FloatDType,
         positional=False,
-        help="device of the parameters: cpu, cuda or cuda:N",
-        default_doc="cpu",
+        default_doc=default_doc,
     )
 
 
-def _dtype() -> Opt:
-    return Opt(
-        "dtype",
-        FloatDType,
-        default=None,
-        positional=False,
-        help="floating-point dtype of the parameters",
-        default_doc="float32",
-    )
+def _target(help: str = "target tensor handle, same shape as the input") -> Opt:
+    """A loss's ``-target``."""
+    return tensor_opt("target", help)
 
 
 def _module(name: str = "model", help: str = "module handle") -> Opt:

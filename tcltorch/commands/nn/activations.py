@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.nn._dual import input_opt, layer, with_tensor_form
+from tcltorch.commands.nn._dual import layer, with_tensor_form
 from tcltorch.commands.nn._vocabulary import FloatDType
 from tcltorch.commands.spec import (
     Bool,
@@ -25,6 +25,7 @@ from tcltorch.commands.spec import (
     Opt,
     command,
 )
+from tcltorch.commands.vocabulary import _dim, _input
 
 FAMILY = "nn/activations"
 
@@ -59,10 +60,6 @@ _X = "{-2.0 -0.5 0.0 1.0 3.0}"
 
 def _inplace() -> Opt:
     return Opt("inplace", Bool(), default=False, help="overwrite the input tensor with the result")
-
-
-def _dim(default: int | None = -1, help: str = "dimension the function runs along") -> Opt:
-    return Opt("dim", Int(), default=default, help=help, aliases=("dimension",))
 
 
 # name, class, options, summary, example arguments, extra aliases
@@ -167,7 +164,7 @@ ROWS: list[tuple[str, type, list[Opt], str, str, tuple[str, ...]]] = [
     (
         "softmin",
         nn.Softmin,
-        [_dim()],
+        [_dim(-1, "dimension the function runs along")],
         "Softmin: softmax of -x along a dimension (nn.Softmin)",
         "",
         ("softMin",),
@@ -175,7 +172,7 @@ ROWS: list[tuple[str, type, list[Opt], str, str, tuple[str, ...]]] = [
     (
         "logsoftmax",
         nn.LogSoftmax,
-        [_dim()],
+        [_dim(-1, "dimension the function runs along")],
         "Log-softmax along a dimension (nn.LogSoftmax)",
         "",
         ("logSoftmax",),
@@ -183,7 +180,7 @@ ROWS: list[tuple[str, type, list[Opt], str, str, tuple[str, ...]]] = [
     (
         "glu",
         nn.GLU,
-        [_dim(help="dimension split in halves a, b; the result is a * sigmoid(b)")],
+        [_dim(-1, "dimension split in halves a, b; the result is a * sigmoid(b)")],
         "Gated linear unit: a * sigmoid(b) of the two halves (nn.GLU)",
         "",
         (),
@@ -244,7 +241,10 @@ layer(
     "set p [torch::prelu 1 0.5]\n"
     "puts [torch::tensor_to_list [torch::layer_forward $p $x]]\n"
     "puts [torch::tensor_to_list [torch::prelu $x [torch::tensor_create {0.1}]]]",
-    tensor_form=(_prelu_tensor, [input_opt(), Opt("weight", Handle("tensor"), help="slopes: 1 or C values")]),
+    tensor_form=(
+        _prelu_tensor,
+        [_input("input tensor handle"), Opt("weight", Handle("tensor"), help="slopes: 1 or C values")],
+    ),
     build=_prelu,
     see=("leaky_relu", "layer_parameters"),
 )
@@ -278,7 +278,7 @@ layer(
     tensor_form=(
         _rrelu_tensor,
         [
-            input_opt(),
+            _input("input tensor handle"),
             *_RRELU_OPTS,
             Opt("training", Bool(), default=False, help="draw random slopes (1) or use the mean slope (0)"),
             _inplace(),
@@ -309,7 +309,7 @@ layer(
     "puts [torch::tensor_shape [torch::layer_forward [torch::softmax2d] $x]]",
     tensor_form=(
         _softmax2d_tensor,
-        [input_opt(), _dim(None, "dimension of the softmax (default: see above)")],
+        [_input("input tensor handle"), _dim(None, "dimension of the softmax (default: see above)")],
     ),
     extra_aliases=("softmax2D",),
     see=("tensor_softmax", "logsoftmax"),
@@ -324,7 +324,7 @@ with_tensor_form(
     "gelu",
     _gelu_tensor,
     [
-        input_opt(),
+        _input("input tensor handle"),
         Opt(
             "approximate",
             Choice("none", "tanh"),
@@ -338,4 +338,4 @@ with_tensor_form(
 # torch::relu, torch::sigmoid and torch::tanh (modules.py) take a tensor first too, like every
 # other activation here (the same function as torch::tensor_relu etc.)
 for _name, _fn in (("relu", torch.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh)):
-    with_tensor_form(_name, lambda input, _fn=_fn: _fn(input), [input_opt()])
+    with_tensor_form(_name, lambda input, _fn=_fn: _fn(input), [_input("input tensor handle")])

@@ -15,13 +15,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from tcltorch.commands.nn._dual import DualCommand, OptionalTensor, register
-from tcltorch.commands.nn._vocabulary import FloatDType
+from tcltorch.commands.nn._vocabulary import _param_device, _param_dtype
 from tcltorch.commands.spec import (
     Bool,
     Choice,
     Command,
     Custom,
-    Device,
     Double,
     Handle,
     Int,
@@ -46,16 +45,6 @@ def _size(text: str, option: str, ctx: Any) -> int:
 
 
 Size = Custom(_size, "integer", "must be an integer >= 1")
-
-
-def _device() -> Opt:
-    return Opt("device", Device(), default=None, positional=False, help="device of the parameters")
-
-
-def _dtype() -> Opt:
-    return Opt(
-        "dtype", FloatDType, default=None, positional=False, help="floating-point dtype of the parameters"
-    )
 
 
 def _batch_first(positional: bool = False) -> Opt:
@@ -98,8 +87,8 @@ _MHA_OPTS = [
     Opt("kdim", Int(ge=1), default=None, positional=False, help="key features (default: -embedDim)"),
     Opt("vdim", Int(ge=1), default=None, positional=False, help="value features (default: -embedDim)"),
     _batch_first(),
-    _device(),
-    _dtype(),
+    _param_device("device of the parameters", default_doc=""),
+    _param_dtype(default_doc=""),
 ]
 
 
@@ -280,8 +269,8 @@ def _layer_opts() -> list[Opt]:
         Opt(
             "bias", Bool(), default=True, positional=False, help="biases in the linear and layer-norm layers"
         ),
-        _device(),
-        _dtype(),
+        _param_device("device of the parameters", default_doc=""),
+        _param_dtype(default_doc=""),
     ]
 
 
@@ -498,8 +487,8 @@ def transformer_decoder(decoder_layer, num_layers, norm):
     Opt("dModel", Size, help="model size (features of each position)", aliases=("d_model",)),
     Opt("dropout", Double(ge=0, le=1), default=0.0, help="dropout after adding the encoding (training mode)"),
     _batch_first(positional=True),
-    _device(),
-    _dtype(),
+    _param_device("device of the parameters", default_doc=""),
+    _param_dtype(default_doc=""),
     summary="Sinusoidal positional encoding as a module: adds PE[:seq] to its input, then dropout.",
     doc="""Sinusoidal positional encoding as a module: adds PE[:seq] to its input, then dropout.
 

@@ -14,8 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.nn._dual import DualCommand, OptionalTensor, document, input_opt, int_tuple, register
-from tcltorch.commands.nn._vocabulary import _KERNEL, FloatDType, _device, _dtype, _int_pair, factory_kwargs
+from tcltorch.commands.nn._dual import DualCommand, OptionalTensor, document, int_tuple, register
+from tcltorch.commands.nn._vocabulary import (
+    _KERNEL,
+    FloatDType,
+    _int_pair,
+    _param_device,
+    _param_dtype,
+    factory_kwargs,
+)
 from tcltorch.commands.spec import (
     Bool,
     Choice,
@@ -26,6 +33,7 @@ from tcltorch.commands.spec import (
     Opt,
     command,
 )
+from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import invalid_value
 
 FAMILY = "nn/conv"
@@ -61,8 +69,8 @@ FAMILY = "nn/conv"
         positional=False,
         help="how the padding is filled: zeros, reflect, replicate or circular",
     ),
-    _device(),
-    _dtype(),
+    _param_device(),
+    _param_dtype(),
     extra_aliases=("conv2dLayer",),
     summary="A 2-d convolution layer (nn.Conv2d).",
 )
@@ -131,7 +139,7 @@ def _like(input: torch.Tensor, other: torch.Tensor | None) -> torch.Tensor | Non
 
 def _conv_fn_opts(n: int) -> list[Opt]:
     return [
-        input_opt("input tensor (N, C_in, *spatial) or unbatched (C_in, *spatial)"),
+        _input("input tensor (N, C_in, *spatial) or unbatched (C_in, *spatial)"),
         Opt("weight", Handle("tensor"), help="filters (C_out, C_in/groups, *kernel)"),
         Opt("bias", OptionalTensor, default=None, help="bias (C_out), or none"),
         Opt("stride", int_tuple(n), default=1, help="stride"),
@@ -157,7 +165,7 @@ def _conv_fn(n: int):
 
 def _transposed_fn_opts(n: int) -> list[Opt]:
     return [
-        input_opt("input tensor (N, C_in, *spatial) or unbatched (C_in, *spatial)"),
+        _input("input tensor (N, C_in, *spatial) or unbatched (C_in, *spatial)"),
         Opt("weight", Handle("tensor"), help="filters (C_in, C_out/groups, *kernel)"),
         Opt("bias", OptionalTensor, default=None, help="bias (C_out), or none"),
         Opt("stride", int_tuple(n), default=1, help="stride"),
@@ -417,7 +425,7 @@ _dual(
     "unfold",
     _tensor_unfold,
     [
-        input_opt(),
+        _input("input tensor handle"),
         Opt("dimension", Int(), help="dimension to take slices along", aliases=("dim",)),
         Opt("size", Int(ge=1), help="length of each slice"),
         Opt("step", Int(ge=1), help="step between slices"),
@@ -454,7 +462,7 @@ _dual(
         input, output_size, kernel_size, dilation, padding, stride
     ),
     [
-        input_opt("blocks (N, C*kh*kw, L) or (C*kh*kw, L)"),
+        _input("blocks (N, C*kh*kw, L) or (C*kh*kw, L)"),
         Opt("outputSize", int_tuple(2), help="spatial size of the output {h w}", aliases=("output_size",)),
         Opt("kernelSize", int_tuple(2), help="size of the sliding blocks", aliases=("kernel_size",)),
         Opt("dilation", int_tuple(2), default=1, help="spacing between block elements"),

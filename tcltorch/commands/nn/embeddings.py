@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.nn._dual import OptionalTensor, input_opt, layer, with_tensor_form
-from tcltorch.commands.nn._vocabulary import FloatDType, _device, _dtype, factory_kwargs
+from tcltorch.commands.nn._dual import OptionalTensor, layer, with_tensor_form
+from tcltorch.commands.nn._vocabulary import FloatDType, _param_device, _param_dtype, factory_kwargs
 from tcltorch.commands.spec import (
     Bool,
     Custom,
@@ -27,6 +27,7 @@ from tcltorch.commands.spec import (
     dtype_name,
     parse_tcl_int,
 )
+from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import TclError, invalid_value
 
 FAMILY = "nn/embeddings"
@@ -58,8 +59,8 @@ FAMILY = "nn/embeddings"
         positional=False,
         help="scale gradients by the inverse word frequency in the batch",
     ),
-    _device(),
-    _dtype(),
+    _param_device(),
+    _param_dtype(),
     summary="A lookup table of embedding vectors (nn.Embedding).",
 )
 def embedding(
@@ -99,7 +100,7 @@ Weight = Custom(_weight, "tensor handle", "must be a tensor handle (the embeddin
 
 def _lookup_opts(sparse_default: bool) -> list[Opt]:
     return [
-        input_opt("indices, an integer tensor of any shape"),
+        _input("indices, an integer tensor of any shape"),
         Opt("weight", Weight, help="embedding matrix (num_embeddings, embedding_dim)"),
         Opt(
             "paddingIdx",
@@ -361,7 +362,7 @@ layer(
     tensor_form=(
         _bag_tensor,
         [
-            input_opt("indices: 1-d with offsets, or 2-d (one bag per row)"),
+            _input("indices: 1-d with offsets, or 2-d (one bag per row)"),
             Opt("weight", Weight, help="embedding matrix (num_embeddings, embedding_dim)"),
             Opt("offsets", OptionalTensor, default=None, help="start of each bag in a 1-d input, or none"),
             Opt("mode", BagMode, default="mean", help="sum, mean or max (or 0, 1, 2)"),

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from tcltorch.commands.nn._dual import OptionalTensor
-from tcltorch.commands.nn._vocabulary import ModuleList, _device, _dtype, factory_kwargs
+from tcltorch.commands.nn._vocabulary import ModuleList, _param_device, _param_dtype, factory_kwargs
 from tcltorch.commands.spec import (
     Bool,
     Command,
@@ -67,8 +67,8 @@ FAMILY = "nn/layers"
     Opt("inFeatures", Int(ge=1), help="size of each input sample"),
     Opt("outFeatures", Int(ge=1), help="size of each output sample"),
     Opt("bias", Bool(), default=True, help="learn an additive bias"),
-    _device(),
-    _dtype(),
+    _param_device(),
+    _param_dtype(),
     extra_aliases=("linearLayer",),
     summary="A fully connected layer y = x W^T + b (nn.Linear).",
 )
@@ -268,10 +268,20 @@ def layer_forward(layer: torch.nn.Module, input: torch.Tensor, more: tuple = (),
     return layer(input, *more, **_keywords(layer, camel_given))
 
 
+# Handles that layer_forward runs besides modules: class -> parser(ctx, args, invoked) giving the
+# call's kwargs (commands/nn/interop.py registers ONNX Runtime sessions).
+FORWARD_RUNNERS: dict[type, Any] = {}
+
+
 class ForwardCommand(Command):
     """``layer_forward``: the two-handle call takes a short path; everything else the spec's."""
 
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
+        if FORWARD_RUNNERS and args:
+            first = args[1] if args[0] in ("-layer", "-model", "-module") and len(args) > 1 else args[0]
+            runner = FORWARD_RUNNERS.get(type(ctx.handles.lookup(first)))
+            if runner is not None:
+                return runner(ctx, args, invoked)
         if len(args) == 2 and not is_option_word(args[0]) and not is_option_word(args[1]):
             handles = ctx.handles
             return {"layer": handles.get(args[0], "module"), "input": handles.get(args[1], "tensor")}

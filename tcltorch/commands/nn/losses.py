@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from tcltorch.commands.nn._dual import OptionalTensor, Reduction, document, register
+from tcltorch.commands.nn._vocabulary import _target
 from tcltorch.commands.spec import (
     Bool,
     Choice,
@@ -42,6 +43,7 @@ from tcltorch.commands.spec import (
     command,
     dtype_name,
 )
+from tcltorch.commands.vocabulary import _input, tensor_opt
 from tcltorch.errors import invalid_value
 from tcltorch.nn import losses as engine
 
@@ -69,12 +71,7 @@ def _optional_tensor(text: str, option: str, ctx: Any) -> torch.Tensor | None:
 WeightTensor = Custom(_optional_tensor, "tensor handle", _WEIGHT_REQUIREMENT)
 
 
-def _input() -> Opt:
-    return Opt("input", Handle("tensor"), help="prediction tensor handle")
-
-
-def _target(help: str = "target tensor handle, same shape as the input") -> Opt:
-    return Opt("target", Handle("tensor"), help=help)
+_PREDICTION = "prediction tensor handle"
 
 
 def _reduction() -> Opt:
@@ -140,7 +137,7 @@ def _class_target(input: torch.Tensor, target: torch.Tensor, ctx: Any, probabili
 
 @command(
     "mse_loss",
-    _input(),
+    _input(_PREDICTION, aliases=()),
     _target(),
     _reduction(),
     context=True,
@@ -152,7 +149,7 @@ def mse_loss(input, target, reduction, ctx):
 
 @command(
     "l1_loss",
-    _input(),
+    _input(_PREDICTION, aliases=()),
     _target(),
     _reduction(),
     context=True,
@@ -164,7 +161,7 @@ def l1_loss(input, target, reduction, ctx):
 
 @command(
     "smooth_l1_loss",
-    _input(),
+    _input(_PREDICTION, aliases=()),
     _target(),
     _reduction(),
     Opt(
@@ -183,7 +180,7 @@ def smooth_l1_loss(input, target, reduction, beta, ctx):
 
 @command(
     "bce_loss",
-    _input(),
+    _input(_PREDICTION, aliases=()),
     _target("target probabilities in [0, 1], same shape as the input"),
     _weight("rescaling weight of each element, broadcastable to the input"),
     _reduction(),
@@ -198,7 +195,7 @@ def bce_loss(input, target, weight, reduction, ctx):
 
 @command(
     "bce_with_logits_loss",
-    _input(),
+    _input(_PREDICTION, aliases=()),
     _target("target probabilities in [0, 1], same shape as the input"),
     _weight("rescaling weight of each element, broadcastable to the input"),
     _reduction(),
@@ -234,7 +231,7 @@ def _ignore_index() -> Opt:
 
 @command(
     "cross_entropy_loss",
-    _input(),
+    _input(_PREDICTION, aliases=()),
     _target("class indices (N) or class probabilities (N, C)"),
     _weight("weight of each class, a 1-d tensor of C values"),
     _reduction(),
@@ -263,7 +260,7 @@ def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smo
 
 @command(
     "nll_loss",
-    _input(),
+    _input(_PREDICTION, aliases=()),
     _target("class indices (N)"),
     _weight("weight of each class, a 1-d tensor of C values"),
     _reduction(),
@@ -278,20 +275,8 @@ def nll_loss(input, target, weight, reduction, ignore_index, ctx):
     )
 
 
-def _t(name: str, help: str, aliases: tuple[str, ...] = ()) -> Opt:
-    return Opt(name, Handle("tensor"), help=help, aliases=aliases)
-
-
 def _red(*extra: str) -> Opt:
     return Opt("reduction", Reduction(*extra), default="mean", help="mean, sum or none (or 1, 2, 0)")
-
-
-def _input(help: str = "prediction tensor handle") -> Opt:
-    return _t("input", help, ("tensor",))
-
-
-def _target(help: str = "target tensor handle, same shape as the input") -> Opt:
-    return _t("target", help)
 
 
 def _loss(
@@ -327,7 +312,7 @@ _loss(
     "huber_loss",
     huber_loss,
     [
-        _input(),
+        _input(_PREDICTION),
         _target(),
         _red(),
         Opt("delta", Double(gt=0), default=1.0, help="where quadratic turns linear"),
@@ -353,7 +338,7 @@ _loss(
     "kl_div_loss",
     kl_div_loss,
     [
-        _t("input", "log-probabilities", ("tensor",)),
+        tensor_opt("input", "log-probabilities", ("tensor",)),
         _target("probabilities (log-probabilities with -logTarget 1), the input's shape"),
         _red("batchmean"),
         Opt(
@@ -385,7 +370,7 @@ _loss(
     "poisson_nll_loss",
     poisson_nll_loss,
     [
-        _input(),
+        _input(_PREDICTION),
         _target("counts, same shape as the input"),
         Opt(
             "logInput",
@@ -419,7 +404,9 @@ _loss(
     [
         _input("predicted means"),
         _target("observed values"),
-        _t("var", "predicted variances: the input's shape, or one fewer trailing dimension of size 1"),
+        tensor_opt(
+            "var", "predicted variances: the input's shape, or one fewer trailing dimension of size 1"
+        ),
         Opt("full", Bool(), default=False, help="add the constant 0.5 log(2 pi)"),
         Opt("eps", Double(gt=0), default=1e-6, help="lower clamp of the variance"),
         _red(),
@@ -446,8 +433,8 @@ _loss(
     "cosine_embedding_loss",
     cosine_embedding_loss,
     [
-        _t("input1", "first embeddings (N, D) or (D)"),
-        _t("input2", "second embeddings, same shape"),
+        tensor_opt("input1", "first embeddings (N, D) or (D)"),
+        tensor_opt("input2", "second embeddings, same shape"),
         _target("1 (similar) or -1 (dissimilar) per pair"),
         Opt(
             "margin",
@@ -480,8 +467,8 @@ _loss(
     "margin_ranking_loss",
     margin_ranking_loss,
     [
-        _t("input1", "first scores"),
-        _t("input2", "second scores, same shape"),
+        tensor_opt("input1", "first scores"),
+        tensor_opt("input2", "second scores, same shape"),
         _target("1 (input1 should rank higher) or -1 (input2 should)"),
         Opt("margin", Double(), default=0.0, help="required gap between the scores"),
         _red(),
@@ -529,9 +516,9 @@ def triplet_margin_loss(anchor, positive, negative, margin, p, reduction, eps, s
 
 
 _TRIPLET = [
-    _t("anchor", "anchor embeddings (N, D) or (D)"),
-    _t("positive", "embeddings like the anchor's"),
-    _t("negative", "embeddings unlike the anchor's"),
+    tensor_opt("anchor", "anchor embeddings (N, D) or (D)"),
+    tensor_opt("positive", "embeddings like the anchor's"),
+    tensor_opt("negative", "embeddings unlike the anchor's"),
 ]
 
 
@@ -703,7 +690,7 @@ def soft_margin_loss(input, target, reduction, ctx):
 _loss(
     "soft_margin_loss",
     soft_margin_loss,
-    [_input(), _target("1 or -1, same shape as the input"), _red()],
+    [_input(_PREDICTION), _target("1 or -1, same shape as the input"), _red()],
     "Two-class logistic loss log(1 + exp(-target * input)) (F.soft_margin_loss)",
     "The logistic loss of scores and labels 1 / -1.",
     "set s [torch::tensor_create {2.0 -1.0}]\n"

@@ -9,8 +9,14 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from tcltorch.commands.nn._dual import DualCommand, document, input_opt, layer, register
-from tcltorch.commands.nn._vocabulary import FloatDType, NormalizedShape, _device, _dtype, factory_kwargs
+from tcltorch.commands.nn._dual import DualCommand, document, layer, register
+from tcltorch.commands.nn._vocabulary import (
+    FloatDType,
+    NormalizedShape,
+    _param_device,
+    _param_dtype,
+    factory_kwargs,
+)
 from tcltorch.commands.spec import (
     Bool,
     Command,
@@ -23,6 +29,7 @@ from tcltorch.commands.spec import (
     command,
     dtype_name,
 )
+from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import TclError, invalid_value
 
 FAMILY = "nn/normalization"
@@ -42,13 +49,17 @@ FAMILY = "nn/normalization"
         positional=False,
         help="learn the shift too (only with -elementwiseAffine 1)",
     ),
-    _device(),
-    _dtype(),
+    _param_device(),
+    _param_dtype(),
     summary="Layer normalization over the trailing dimensions (nn.LayerNorm).",
 )
 def layer_norm(normalized_shape, eps, elementwise_affine, bias, device, dtype):
     return nn.LayerNorm(
-        normalized_shape, eps=eps, elementwise_affine=elementwise_affine, bias=bias, **factory_kwargs(device, dtype)
+        normalized_shape,
+        eps=eps,
+        elementwise_affine=elementwise_affine,
+        bias=bias,
+        **factory_kwargs(device, dtype),
     )
 
 
@@ -259,7 +270,7 @@ def _spectral_tensor(input: torch.Tensor) -> torch.Tensor:
 
 _spectral = DualCommand(
     "spectral_norm",
-    Command("spectral_norm", _spectral_tensor, [input_opt("a tensor of 2 or more dimensions")]),
+    Command("spectral_norm", _spectral_tensor, [_input("a tensor of 2 or more dimensions")]),
     Command(
         "spectral_norm",
         _spectral_module,

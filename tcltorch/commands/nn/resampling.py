@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.nn._dual import SizeList, float_tuple, input_opt, layer
+from tcltorch.commands.nn._dual import SizeList, float_tuple, layer
 from tcltorch.commands.spec import Bool, Choice, Int, Opt
+from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import TclError
 
 FAMILY = "nn/resampling"
@@ -167,7 +168,7 @@ layer(
     tensor_form=(
         _interpolate,
         [
-            input_opt(),
+            _input("input tensor handle"),
             *_INTERP_OPTS,
             Opt("antialias", Bool(), default=False, positional=False, help="anti-aliasing when downsampling"),
         ],

@@ -34,6 +34,7 @@ from tcltorch.commands.spec import (
     Str,
     command,
 )
+from tcltorch.commands.vocabulary import tensor_opt
 from tcltorch.errors import TclError, invalid_value
 from tcltorch.handles import register_kind
 
@@ -98,10 +99,6 @@ def _run(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise TclError(
             f"{what} failed on rank {dist.get_rank()}: {first}", ["TORCH", "DISTRIBUTED", "FAILED"]
         ) from exc
-
-
-def _tensor(help: str = "tensor handle") -> Opt:
-    return Opt("tensor", Handle("tensor"), help=help, aliases=("input",))
 
 
 def _async() -> Opt:
@@ -356,7 +353,7 @@ def distributed_rank0(script, barrier, ctx):
 
 @command(
     "all_reduce",
-    _tensor("tensor reduced in place over every rank"),
+    tensor_opt("tensor", "tensor reduced in place over every rank", ("input",)),
     _op(),
     _async(),
     extra_aliases=("distributed_all_reduce", "distributedAllReduce"),
@@ -390,7 +387,7 @@ def all_reduce(tensor, op, async_op):
 
 @command(
     "broadcast",
-    _tensor("tensor sent from -src, overwritten in place elsewhere"),
+    tensor_opt("tensor", "tensor sent from -src, overwritten in place elsewhere", ("input",)),
     _rank("src", "rank whose tensor is sent"),
     _async(),
     extra_aliases=("distributed_broadcast", "distributedBroadcast"),
@@ -418,7 +415,7 @@ def broadcast(tensor, src, async_op):
 
 @command(
     "distributed_gather",
-    _tensor("this rank's tensor (same shape on every rank)"),
+    tensor_opt("tensor", "this rank's tensor (same shape on every rank)", ("input",)),
     _rank("dst", "rank that receives every tensor"),
 )
 def distributed_gather(tensor, dst):
@@ -458,8 +455,10 @@ def _chunks(tensor: torch.Tensor, option: str) -> list[torch.Tensor]:
 
 @command(
     "distributed_scatter",
-    _tensor(
-        "on -src: the tensor split along dim 0, one chunk per rank; elsewhere: a tensor of the same shape"
+    tensor_opt(
+        "tensor",
+        "on -src: the tensor split along dim 0, one chunk per rank; elsewhere: a tensor of the same shape",
+        ("input",),
     ),
     _rank("src", "rank that sends the chunks"),
 )
@@ -491,7 +490,7 @@ def distributed_scatter(tensor, src):
 
 @command(
     "distributed_reduce_scatter",
-    _tensor("this rank's tensor, split along dim 0 into one chunk per rank"),
+    tensor_opt("tensor", "this rank's tensor, split along dim 0 into one chunk per rank", ("input",)),
     _op(),
 )
 def distributed_reduce_scatter(tensor, op):
@@ -518,7 +517,7 @@ def distributed_reduce_scatter(tensor, op):
 
 @command(
     "distributed_all_to_all",
-    _tensor("this rank's tensor: chunk i (along dim 0) goes to rank i"),
+    tensor_opt("tensor", "this rank's tensor: chunk i (along dim 0) goes to rank i", ("input",)),
 )
 def distributed_all_to_all(tensor):
     """Every rank sends chunk i (along dim 0) of its tensor to rank i; the result holds the chunks received, in rank order.
@@ -548,7 +547,7 @@ def _tag() -> Opt:
 
 @command(
     "distributed_send",
-    _tensor("tensor to send"),
+    tensor_opt("tensor", "tensor to send", ("input",)),
     Opt("dst", Int(ge=0), help="receiving rank"),
     _tag(),
 )
@@ -603,7 +602,7 @@ def distributed_recv(shape, src, tag, dtype):
 
 @command(
     "distributed_isend",
-    _tensor("tensor to send (do not change it before distributed_wait)"),
+    tensor_opt("tensor", "tensor to send (do not change it before distributed_wait)", ("input",)),
     Opt("dst", Int(ge=0), help="receiving rank"),
     _tag(),
 )

@@ -14,7 +14,6 @@ from tcltorch.commands.spec import (
     DTYPE_ALIASES,
     DTYPES,
     Command,
-    Device,
     DType,
     Int,
     Opt,
@@ -221,12 +220,7 @@ def eye(n, m, dtype, device, requires_grad):
     return made(torch.eye(n, n if m is None else m, dtype=dtype, device=device), requires_grad)
 
 
-def _like_dtype(doc: str = "the input's") -> Opt:
-    return Opt("dtype", DType(), default=None, help="element type", default_doc=doc)
-
-
-def _like_device() -> Opt:
-    return Opt("device", Device(), default=None, help="cpu, cuda or cuda:N", default_doc="the input's")
+_LIKE = "the input's"  # the default of the _like commands' -dtype and -device
 
 
 def _check_grad(tensor: torch.Tensor, requires_grad: bool) -> torch.Tensor:
@@ -257,8 +251,8 @@ def _like_command(
     command(
         name,
         _input("tensor handle whose shape is copied"),
-        _like_dtype(),
-        _like_device(),
+        _dtype(None, default_doc=_LIKE),
+        _device(default_doc=_LIKE),
         _requires_grad(),
         summary=summary,
         doc=f"{summary}\n\nAs `torch.{name}`. {LIKE_DOC}{extra}",
@@ -331,8 +325,8 @@ _like_command(
     "full_like",
     _input("tensor handle whose shape is copied"),
     Opt("value", Number, help="fill value", aliases=("fillValue", "fill_value")),
-    _like_dtype(),
-    _like_device(),
+    _dtype(None, default_doc=_LIKE),
+    _device(default_doc=_LIKE),
     _requires_grad(),
     summary="A tensor of the input's shape filled with one value.",
     doc=f"A tensor of the input's shape filled with one value.\n\nAs `torch.full_like`. {LIKE_DOC}",
@@ -359,8 +353,8 @@ def _bounds(low: int, high: int) -> None:
     _input("tensor handle whose shape is copied"),
     Opt("high", Int(), help="upper bound, exclusive"),
     Opt("low", Int(), default=0, help="lower bound, inclusive"),
-    _like_dtype("int64"),
-    _like_device(),
+    _dtype(None, default_doc="int64"),
+    _device(default_doc=_LIKE),
     _requires_grad(),
     summary="Random integers in [low, high) with the input's shape.",
     doc="Random integers in [low, high) with the input's shape.\n\n"

@@ -20,10 +20,10 @@ from tcltorch.commands.spec import Bool, Choice, Double, Int, Opt, command
 from tcltorch.commands.vocabulary import (
     TensorOrNumber,
     _alpha,
+    _dim,
     _input,
     _left,
     _right,
-    _softmax_dim,
     _unary,
     as_tensors,
 )
@@ -593,11 +593,18 @@ def tensor_eq(input, other):
     return torch.eq(a, b)
 
 
-@command("tensor_softmax", _input(), _softmax_dim(), summary="Softmax along one dimension.")
+@command(
+    "tensor_softmax", _input(), _dim(-1, "dimension that sums to one"), summary="Softmax along one dimension."
+)
 def tensor_softmax(input, dim):
     return torch.softmax(input, dim)
 
 
-@command("tensor_log_softmax", _input(), _softmax_dim(), summary="Log of the softmax along one dimension.")
+@command(
+    "tensor_log_softmax",
+    _input(),
+    _dim(-1, "dimension that sums to one"),
+    summary="Log of the softmax along one dimension.",
+)
 def tensor_log_softmax(input, dim):
     return torch.log_softmax(input, dim)

@@ -30,6 +30,7 @@ from tcltorch.commands.spec import (
     parse_tcl_int,
 )
 from tcltorch.commands.tensors.shape import _tensors, _tensors_opt, check_dim, check_dims
+from tcltorch.commands.vocabulary import _input, _keepdim
 from tcltorch.errors import TclError, invalid_value
 
 FAMILY = "tensors/linalg"
@@ -43,10 +44,6 @@ FAMILY = "tensors/linalg"
 )
 def tensor_matmul(input, other):
     return torch.matmul(input, other)
-
-
-def _tensor(help: str = "tensor handle") -> Opt:
-    return Opt("input", Handle("tensor"), help=help, aliases=("tensor",))
 
 
 def _other(help: str = "tensor handle") -> Opt:
@@ -200,7 +197,7 @@ def einsum(equation, tensors):
         ) from None
 
 
-@command("kron", _tensor(), _other())
+@command("kron", _input(), _other())
 def kron(input, other):
     """The Kronecker product of two tensors.
 
@@ -215,7 +212,7 @@ def kron(input, other):
 
 @command(
     "cross",
-    _tensor(),
+    _input(),
     _other(),
     Opt("dim", Int(), default=-1, help="dimension of size 3 holding the vectors", aliases=("dimension",)),
 )
@@ -237,7 +234,7 @@ def cross(input, other, dim):
     return torch.linalg.cross(input, other, dim=dim)
 
 
-@command("dot", _tensor("1-d tensor"), _other("1-d tensor of the same size and dtype"))
+@command("dot", _input("1-d tensor"), _other("1-d tensor of the same size and dtype"))
 def dot(input, other):
     """The dot product of two 1-d tensors (a 0-d tensor).
 
@@ -253,7 +250,7 @@ def dot(input, other):
     return torch.dot(input, other)
 
 
-@command("outer", _tensor("1-d tensor"), _other("1-d tensor"), extra_aliases=("Outer",))
+@command("outer", _input("1-d tensor"), _other("1-d tensor"), extra_aliases=("Outer",))
 def outer(input, other):
     """The outer product of two 1-d tensors: out[i][j] = input[i] * other[j].
 
@@ -277,7 +274,7 @@ def _matrix(t: torch.Tensor, option: str = "-input", square: bool = False, batch
         raise invalid_value(option, "{" + " ".join(map(str, t.shape)) + "}", "must be square")
 
 
-@command("trace", _tensor("matrix"), extra_aliases=("Trace",))
+@command("trace", _input("matrix"), extra_aliases=("Trace",))
 def trace(input):
     """The sum of the main diagonal of a matrix (a 0-d tensor).
 
@@ -292,7 +289,7 @@ def trace(input):
 
 @command(
     "diag",
-    _tensor("1-d tensor (makes a matrix) or matrix (reads a diagonal)"),
+    _input("1-d tensor (makes a matrix) or matrix (reads a diagonal)"),
     Opt("diagonal", Int(), default=0, help="which diagonal: 0 main, > 0 above, < 0 below"),
 )
 def diag(input, diagonal):
@@ -310,7 +307,7 @@ def diag(input, diagonal):
 
 @command(
     "diagflat",
-    _tensor("tensor whose elements (flattened) fill the diagonal"),
+    _input("tensor whose elements (flattened) fill the diagonal"),
     Opt(
         "offset", Int(), default=0, help="which diagonal: 0 main, > 0 above, < 0 below", aliases=("diagonal",)
     ),
@@ -346,7 +343,7 @@ def _triangle(name: str, fn: Any, part: str, shift: int, out0: str, out1: str) -
     """
     command(
         name,
-        _tensor("matrix or batch of matrices"),
+        _input("matrix or batch of matrices"),
         Opt("diagonal", Int(), default=0, help="0: main diagonal; > 0 above it; < 0 below it"),
     )(run)
 
@@ -359,7 +356,7 @@ _triangle("triu", torch.triu, "upper", -1, "{1 2 3} {0 5 6} {0 0 9}", "{1 2 3} {
 
 @command(
     "matrix_power",
-    _tensor("square matrix or batch of them"),
+    _input("square matrix or batch of them"),
     Opt("n", Int(), default=2, help="exponent; 0 gives the identity, negative ones use the inverse"),
 )
 def matrix_power(input, n):
@@ -376,7 +373,7 @@ def matrix_power(input, n):
         return torch.linalg.matrix_power(input, n)
 
 
-@command("tensor_matrix_exp", _tensor("square matrix or batch of them"))
+@command("tensor_matrix_exp", _input("square matrix or batch of them"))
 def tensor_matrix_exp(input):
     """The matrix exponential exp(A) = I + A + A²/2! + ... of a square matrix.
 
@@ -392,7 +389,7 @@ def tensor_matrix_exp(input):
 
 @command(
     "tensor_pinv",
-    _tensor("matrix or batch of matrices"),
+    _input("matrix or batch of matrices"),
     Opt(
         "rtol",
         Double(ge=0),
@@ -421,7 +418,7 @@ def tensor_pinv(input, rtol, hermitian):
 
 @command(
     "tensor_svd",
-    _tensor("matrix or batch of matrices"),
+    _input("matrix or batch of matrices"),
     Opt(
         "fullMatrices",
         Bool(),
@@ -455,7 +452,7 @@ def tensor_svd(input, full_matrices):
 
 @command(
     "tensor_eigen",
-    _tensor("square matrix or batch of them"),
+    _input("square matrix or batch of them"),
     Opt(
         "symmetric",
         Bool(),
@@ -502,7 +499,7 @@ def tensor_eigen(input, symmetric, uplo):
 
 @command(
     "tensor_qr",
-    _tensor("matrix or batch of matrices"),
+    _input("matrix or batch of matrices"),
     Opt(
         "mode",
         Choice("reduced", "complete"),
@@ -532,7 +529,7 @@ def tensor_qr(input, mode):
 
 @command(
     "tensor_cholesky",
-    _tensor("symmetric positive-definite matrix or batch of them"),
+    _input("symmetric positive-definite matrix or batch of them"),
     Opt("upper", Bool(), default=False, help="return U with A = Uᵀ U instead of L with A = L Lᵀ"),
 )
 def tensor_cholesky(input, upper):
@@ -550,7 +547,7 @@ def tensor_cholesky(input, upper):
         return torch.linalg.cholesky(input, upper=upper)
 
 
-@command("lu_factor", _tensor("square matrix or batch of them"), alias="luFactor")
+@command("lu_factor", _input("square matrix or batch of them"), alias="luFactor")
 def lu_factor(input):
     """The LU factorization with partial pivoting, compact form: a Tcl list `LU pivots`
     for `torch::lu_solve`.
@@ -684,13 +681,9 @@ def lu_solve(b, lu_data, lu_pivots):
         return torch.linalg.lu_solve(lu_data, lu_pivots.to(torch.int32), b)
 
 
-def _keepdim() -> Opt:
-    return Opt("keepdim", Bool(), default=False, help="keep reduced dimensions with size 1")
-
-
 @command(
     "vector_norm",
-    _tensor(),
+    _input(),
     Opt("ord", Ord, default=2, help="order: a number, inf or -inf (0 counts non-zeros)"),
     Opt("dim", IntList(), default=None, help="dimensions to reduce (default: all)", aliases=("dims",)),
     _keepdim(),
@@ -715,7 +708,7 @@ def vector_norm(input, ord, dim, keepdim):
 
 @command(
     "matrix_norm",
-    _tensor("matrix or batch of matrices"),
+    _input("matrix or batch of matrices"),
     Opt("ord", Ord, default="fro", help="fro, nuc, inf, -inf, 1, -1, 2 or -2"),
     Opt(
         "dim", IntList(), default=(-2, -1), help="the two dimensions holding the matrices", aliases=("dims",)
@@ -746,7 +739,7 @@ def matrix_norm(input, ord, dim, keepdim):
 
 @command(
     "tensor_norm",
-    _tensor(),
+    _input(),
     Opt("p", Ord, default=2, help="order: a number, inf, -inf, or fro / nuc (matrix norms)"),
     Opt("dim", IntList(), default=None, help="dimension(s) to reduce (default: all)", aliases=("dims",)),
     _keepdim(),
@@ -776,7 +769,7 @@ def tensor_norm(input, p, dim, keepdim):
 
 @command(
     "tensor_normalize",
-    _tensor(),
+    _input(),
     Opt("p", Double(finite=False), default=2.0, help="order of the norm (inf: the largest absolute value)"),
     Opt(
         "dim",
@@ -813,7 +806,7 @@ def tensor_normalize(input, p, dim, eps):
 
 @command(
     "matrix_rank",
-    _tensor("matrix or batch of matrices"),
+    _input("matrix or batch of matrices"),
     Opt(
         "tol",
         Double(ge=0),
@@ -843,7 +836,7 @@ def matrix_rank(input, tol, hermitian):
 
 @command(
     "cond",
-    _tensor("matrix or batch of matrices"),
+    _input("matrix or batch of matrices"),
     Opt(
         "p", Ord, default=None, help="norm: 2 (default), -2, 1, -1, inf, -inf, fro or nuc", aliases=("norm",)
     ),

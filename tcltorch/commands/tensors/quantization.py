@@ -26,7 +26,7 @@ from tcltorch.commands.spec import (
     parse_tcl_double,
     parse_tcl_int,
 )
-from tcltorch.commands.vocabulary import _HANDLE_WORD
+from tcltorch.commands.vocabulary import _HANDLE_WORD, _dtype, _input
 from tcltorch.errors import TclError, invalid_value
 
 FAMILY = "tensors/quantization"
@@ -192,8 +192,7 @@ def _channel_params(x: torch.Tensor, scales: torch.Tensor, zero_points: torch.Te
     return axis
 
 
-def _input(type: Handle, help: str) -> Opt:
-    return Opt("input", type, help=help, aliases=("tensor", "quantized_tensor", "quantizedTensor"))
+_QUANTIZED_ALIASES = ("tensor", "quantized_tensor", "quantizedTensor")
 
 
 def _scale(help: str = "step between quantized levels") -> Opt:
@@ -204,16 +203,12 @@ def _zero_point(help: str = "the integer that stands for 0.0") -> Opt:
     return Opt("zeroPoint", Int(), help=help, aliases=("zero_point",))
 
 
-def _dtype() -> Opt:
-    return Opt("dtype", QDType(), default=torch.quint8, help="quantized element type")
-
-
 @command(
     "quantize_per_tensor",
-    _input(FloatTensor(), "floating-point tensor to quantize"),
+    _input("floating-point tensor to quantize", type=FloatTensor(), aliases=_QUANTIZED_ALIASES),
     _scale(),
     _zero_point(),
-    _dtype(),
+    _dtype(torch.quint8, "quantized element type", type=QDType()),
 )
 def quantize_per_tensor(input, scale, zero_point, dtype):
     """A quantized tensor with one scale and zero point: q = clamp(round(x / scale) + zeroPoint)
@@ -240,11 +235,11 @@ def quantize_per_tensor(input, scale, zero_point, dtype):
 
 @command(
     "quantize_per_channel",
-    _input(FloatTensor(), "floating-point tensor to quantize"),
+    _input("floating-point tensor to quantize", type=FloatTensor(), aliases=_QUANTIZED_ALIASES),
     Opt("scales", _SCALES, help="one scale per index along -axis"),
     Opt("zeroPoints", _ZERO_POINTS, help="one zero point per index along -axis", aliases=("zero_points",)),
     Opt("axis", Int(), help="the channel dimension"),
-    _dtype(),
+    _dtype(torch.quint8, "quantized element type", type=QDType()),
 )
 def quantize_per_channel(input, scales, zero_points, axis, dtype):
     """A quantized tensor with a scale and zero point per slice along one dimension
@@ -273,7 +268,11 @@ def quantize_per_channel(input, scales, zero_points, axis, dtype):
     )
 
 
-@command("dequantize", _input(QuantizedTensor(), "quantized tensor"), extra_aliases=("deQuantize",))
+@command(
+    "dequantize",
+    _input("quantized tensor", type=QuantizedTensor(), aliases=_QUANTIZED_ALIASES),
+    extra_aliases=("deQuantize",),
+)
 def dequantize(input):
     """The real values a quantized tensor stands for: (q - zeroPoint) × scale, as float32
     (Tensor.dequantize).
@@ -289,7 +288,7 @@ def dequantize(input):
     return input.dequantize()
 
 
-@command("int_repr", _input(QuantizedTensor(), "quantized tensor"))
+@command("int_repr", _input("quantized tensor", type=QuantizedTensor(), aliases=_QUANTIZED_ALIASES))
 def int_repr(input):
     """The integers a quantized tensor stores, as an ordinary integer tensor (Tensor.int_repr).
 
@@ -307,7 +306,10 @@ def int_repr(input):
     return input.int_repr()
 
 
-@command("q_scale", _input(QuantizedTensor("per_tensor"), "per-tensor quantized tensor"))
+@command(
+    "q_scale",
+    _input("per-tensor quantized tensor", type=QuantizedTensor("per_tensor"), aliases=_QUANTIZED_ALIASES),
+)
 def q_scale(input):
     """The scale of a per-tensor quantized tensor (Tensor.q_scale).
 
@@ -322,7 +324,10 @@ def q_scale(input):
     return input.q_scale()
 
 
-@command("q_zero_point", _input(QuantizedTensor("per_tensor"), "per-tensor quantized tensor"))
+@command(
+    "q_zero_point",
+    _input("per-tensor quantized tensor", type=QuantizedTensor("per_tensor"), aliases=_QUANTIZED_ALIASES),
+)
 def q_zero_point(input):
     """The zero point of a per-tensor quantized tensor (Tensor.q_zero_point).
 
@@ -337,7 +342,10 @@ def q_zero_point(input):
     return input.q_zero_point()
 
 
-@command("q_per_channel_scales", _input(QuantizedTensor("per_channel"), "per-channel quantized tensor"))
+@command(
+    "q_per_channel_scales",
+    _input("per-channel quantized tensor", type=QuantizedTensor("per_channel"), aliases=_QUANTIZED_ALIASES),
+)
 def q_per_channel_scales(input):
     """The scales of a per-channel quantized tensor, one per index along its axis
     (Tensor.q_per_channel_scales).
@@ -354,7 +362,10 @@ def q_per_channel_scales(input):
     return input.q_per_channel_scales()
 
 
-@command("q_per_channel_zero_points", _input(QuantizedTensor("per_channel"), "per-channel quantized tensor"))
+@command(
+    "q_per_channel_zero_points",
+    _input("per-channel quantized tensor", type=QuantizedTensor("per_channel"), aliases=_QUANTIZED_ALIASES),
+)
 def q_per_channel_zero_points(input):
     """The zero points of a per-channel quantized tensor, one per index along its axis
     (Tensor.q_per_channel_zero_points).
@@ -371,7 +382,10 @@ def q_per_channel_zero_points(input):
     return input.q_per_channel_zero_points()
 
 
-@command("q_per_channel_axis", _input(QuantizedTensor("per_channel"), "per-channel quantized tensor"))
+@command(
+    "q_per_channel_axis",
+    _input("per-channel quantized tensor", type=QuantizedTensor("per_channel"), aliases=_QUANTIZED_ALIASES),
+)
 def q_per_channel_axis(input):
     """The dimension a per-channel quantized tensor was quantized along (Tensor.q_per_channel_axis).
 
@@ -401,7 +415,7 @@ def _check_range(quant_min: int, quant_max: int) -> None:
 
 @command(
     "fake_quantize_per_tensor",
-    _input(FloatTensor(), "floating-point tensor"),
+    _input("floating-point tensor", type=FloatTensor(), aliases=_QUANTIZED_ALIASES),
     _scale(),
     _zero_point(),
     *_quant_range(),
@@ -434,7 +448,7 @@ def fake_quantize_per_tensor(input, scale, zero_point, quant_min, quant_max):
 
 @command(
     "fake_quantize_per_channel",
-    _input(FloatTensor(), "floating-point tensor"),
+    _input("floating-point tensor", type=FloatTensor(), aliases=_QUANTIZED_ALIASES),
     Opt("scales", _SCALES, help="one scale per index along -axis", aliases=("scale",)),
     Opt(
         "zeroPoints",
@@ -571,7 +585,11 @@ def quantized_mul(input, other, scale, zero_point, ctx):
     return _kernel("mul")(input, other, scale, zero_point)
 
 
-@command("quantized_relu", _input(QuantizedTensor(), "quantized tensor"), context=True)
+@command(
+    "quantized_relu",
+    _input("quantized tensor", type=QuantizedTensor(), aliases=_QUANTIZED_ALIASES),
+    context=True,
+)
 def quantized_relu(input, ctx):
     """ReLU on a quantized tensor, in the quantized domain: stored integers below the zero point
     become the zero point (torch.relu's quantized kernel).

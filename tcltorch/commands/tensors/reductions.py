@@ -26,7 +26,7 @@ from tcltorch.commands.spec import (
     command,
     parse_tcl_double,
 )
-from tcltorch.commands.vocabulary import _all, _dims, _input, _keepdim, _one_dim
+from tcltorch.commands.vocabulary import _all, _dim, _dims, _input, _keepdim
 from tcltorch.errors import invalid_value
 
 FAMILY = "tensors/reductions"
@@ -59,7 +59,11 @@ def tensor_mean(input, dim, keepdim):
 
 
 @command(
-    "tensor_max", _input(), _one_dim(), _keepdim(), summary="Largest element, overall or along a dimension."
+    "tensor_max",
+    _input(),
+    _dim(None, default_doc="all elements"),
+    _keepdim(),
+    summary="Largest element, overall or along a dimension.",
 )
 def tensor_max(input, dim, keepdim):
     if dim is None:
@@ -68,7 +72,11 @@ def tensor_max(input, dim, keepdim):
 
 
 @command(
-    "tensor_min", _input(), _one_dim(), _keepdim(), summary="Smallest element, overall or along a dimension."
+    "tensor_min",
+    _input(),
+    _dim(None, default_doc="all elements"),
+    _keepdim(),
+    summary="Smallest element, overall or along a dimension.",
 )
 def tensor_min(input, dim, keepdim):
     if dim is None:
@@ -79,7 +87,7 @@ def tensor_min(input, dim, keepdim):
 @command(
     "tensor_argmax",
     _input(),
-    _one_dim(),
+    _dim(None, default_doc="all elements"),
     _keepdim(),
     summary="Index of the largest element, overall (flattened) or along a dimension.",
 )
@@ -89,29 +97,8 @@ def tensor_argmax(input, dim, keepdim):
     return torch.argmax(input, dim, keepdim)
 
 
-def _dim(default: Any = None, help: str = "dimension", **kw: Any) -> Opt:
-    return Opt("dim", Int(), default=default, help=help, aliases=("dimension",), **kw)
-
-
-def _dims(default: Any = None, doc: str = "all elements") -> Opt:
-    return Opt(
-        "dim",
-        IntList(),
-        default=default,
-        help="dimension or list of dimensions",
-        aliases=("dimension",),
-        default_doc=doc if default is None else "",
-    )
-
-
-def _keepdim() -> Opt:
-    return Opt(
-        "keepdim",
-        Bool(),
-        default=False,
-        help="keep reduced dimensions with size 1",
-        aliases=("keepDim", "keep_dim"),
-    )
+# the reductions below also take -keepDim and -keep_dim (the reductions above predate them)
+_KEEPDIM_ALIASES = ("keepDim", "keep_dim")
 
 
 def _unbiased() -> Opt:
@@ -143,7 +130,7 @@ VALUES_RETURN = (
     "mean_dim",
     _input(),
     _dims(),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     summary="Mean over one or several dimensions.",
     doc="Mean over one or several dimensions.\n\nAs `torch.mean(input, dim, keepdim)`; without `-dim` every element. "
     "The input must be floating point (PyTorch refuses integer means). Same computation as `torch::tensor_mean`.",
@@ -173,7 +160,7 @@ def _spread(fn, input, dim, unbiased, keepdim):
     _input(),
     _dims(),
     _unbiased(),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     summary="Standard deviation over one or several dimensions.",
     doc="Standard deviation over one or several dimensions.\n\nAs `torch.std(input, dim, correction=1 or 0, keepdim)`. "
     "A dimension of one element gives NaN with `-unbiased true`.",
@@ -194,7 +181,7 @@ def std_dim(input, dim, unbiased, keepdim):
     _input(),
     _dims(),
     _unbiased(),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     summary="Variance over one or several dimensions.",
     doc="Variance over one or several dimensions.\n\nAs `torch.var(input, dim, correction=1 or 0, keepdim)`.",
     examples=[
@@ -214,7 +201,7 @@ def var_dim(input, dim, unbiased, keepdim):
     _input(),
     _dims(),
     _unbiased(),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     summary="Standard deviation of all elements or over some dimensions.",
     doc="Standard deviation of all elements or over some dimensions.\n\nAs `torch.std`; the same as "
     "`torch::std_dim` with `-dim` optional.",
@@ -235,7 +222,7 @@ def tensor_std(input, dim, unbiased, keepdim):
     _input(),
     _dims(),
     _unbiased(),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     summary="Variance of all elements or over some dimensions.",
     doc="Variance of all elements or over some dimensions.\n\nAs `torch.var`; the same as "
     "`torch::var_dim` with `-dim` optional.",
@@ -255,7 +242,7 @@ def tensor_var(input, dim, unbiased, keepdim):
     "median_dim",
     _input(),
     _dim(REQUIRED),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     _indices(),
     summary="Median along one dimension (the lower of the two middle values for an even count).",
     doc="Median along one dimension (the lower of the two middle values for an even count).\n\n"
@@ -277,7 +264,7 @@ def median_dim(input, dim, keepdim, indices):
     "tensor_median",
     _input(),
     _dim(None, default_doc="all elements"),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     _indices(),
     summary="Median of all elements, or along one dimension (lower middle value for an even count).",
     doc="Median of all elements, or along one dimension (lower middle value for an even count).\n\n"
@@ -304,7 +291,7 @@ def tensor_median(input, dim, keepdim, indices):
     _input(),
     Opt("k", Int(ge=1), help="which smallest value: 1 is the minimum"),
     _dim(-1),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     _indices(),
     extra_aliases=("kthValue",),
     summary="The k-th smallest element along a dimension.",
@@ -523,7 +510,7 @@ Quantiles = Custom(_q, "number/list", "must be a number from 0 to 1, or a list o
     _input(),
     Opt("q", Quantiles, help="quantile in [0, 1], or a list of them", aliases=("quantile",)),
     _dim(None, default_doc="all elements"),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     Opt(
         "interpolation",
         Choice("linear", "lower", "higher", "midpoint", "nearest"),
@@ -558,7 +545,7 @@ def tensor_quantile(input, q, dim, keepdim, interpolation):
     "tensor_mode",
     _input(),
     _dim(None, default_doc="all elements"),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     _indices(),
     summary="Most frequent value, of all elements or along a dimension (the smallest on ties).",
     doc="Most frequent value, of all elements or along a dimension (the smallest on ties).\n\n"
@@ -590,7 +577,7 @@ def tensor_mode(input, dim, keepdim, indices):
     "tensor_argmin",
     _input(),
     _dim(None, default_doc="all elements"),
-    _keepdim(),
+    _keepdim(_KEEPDIM_ALIASES),
     extra_aliases=("argmin",),
     summary="Index of the smallest element, overall (flattened) or along a dimension.",
     doc="Index of the smallest element, overall (flattened) or along a dimension.\n\n"

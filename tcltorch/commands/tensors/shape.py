@@ -26,7 +26,15 @@ from tcltorch.commands.spec import (
     command,
     parse_tcl_int,
 )
-from tcltorch.commands.vocabulary import Indices, SliceEnd, TensorList, TensorOrNumber, _dim, _input
+from tcltorch.commands.vocabulary import (
+    Indices,
+    SliceEnd,
+    TensorList,
+    TensorOrNumber,
+    _dim,
+    _dim_list,
+    _input,
+)
 from tcltorch.errors import TclError, invalid_value
 
 FAMILY = "tensors/shape"
@@ -101,14 +109,6 @@ def tensor_slice(input, dim, start, end, step):
     return input[index]
 
 
-def _tensor(help: str = "tensor handle") -> Opt:
-    return Opt("input", Handle("tensor"), help=help, aliases=("tensor",))
-
-
-def _dims(default: Any = REQUIRED, help: str = "list of dimensions") -> Opt:
-    return Opt("dims", IntList(), default=default, help=help, aliases=("dim", "dimensions"))
-
-
 def check_dim(tensor: torch.Tensor, dim: int, option: str = "-dim", extra: int = 0) -> int:
     """``dim`` normalized for a tensor of ``tensor.dim() + extra`` dims (0-d counts as 1-d,
     as torch does), or a Tcl error naming the option."""
@@ -162,7 +162,7 @@ def _tensors_opt(help: str = "tensor handles: several words, or one list") -> Op
     return Opt("tensors", TensorList, rest=True, help=help, aliases=("inputs",))
 
 
-@command("tensor_permute", _tensor(), _dims(help="new order of the dimensions, a permutation"))
+@command("tensor_permute", _input(), _dim_list(help="new order of the dimensions, a permutation"))
 def tensor_permute(input, dims):
     """The dimensions of a tensor in a new order (a view).
 
@@ -184,7 +184,7 @@ def tensor_permute(input, dims):
 
 @command(
     "tensor_transpose",
-    _tensor(),
+    _input(),
     Opt("dim0", Int(), default=-2, help="first dimension to swap"),
     Opt("dim1", Int(), default=-1, help="second dimension to swap"),
 )
@@ -206,7 +206,7 @@ def tensor_transpose(input, dim0, dim1):
 
 @command(
     "tensor_squeeze",
-    _tensor(),
+    _input(),
     Opt(
         "dim",
         IntList(),
@@ -231,7 +231,7 @@ def tensor_squeeze(input, dim):
     return torch.squeeze(input, tuple(check_dims(input, dim, "-dim")))
 
 
-@command("tensor_unsqueeze", _tensor(), _dim(REQUIRED, "position of the new dimension of size 1"))
+@command("tensor_unsqueeze", _input(), _dim(REQUIRED, "position of the new dimension of size 1"))
 def tensor_unsqueeze(input, dim):
     """A tensor with a new dimension of size 1 inserted (a view).
 
@@ -247,8 +247,8 @@ def tensor_unsqueeze(input, dim):
 
 @command(
     "squeeze_multiple",
-    _tensor(),
-    _dims(None, "dimensions to drop if of size 1 (default: all of size 1)"),
+    _input(),
+    _dim_list(None, "dimensions to drop if of size 1 (default: all of size 1)"),
 )
 def squeeze_multiple(input, dims):
     """A tensor without the given dimensions of size 1 (default: every dimension of size 1).
@@ -266,7 +266,7 @@ def squeeze_multiple(input, dims):
     return torch.squeeze(input, tuple(check_dims(input, dims)))
 
 
-@command("unsqueeze_multiple", _tensor(), _dims(help="positions of the new dimensions in the result"))
+@command("unsqueeze_multiple", _input(), _dim_list(help="positions of the new dimensions in the result"))
 def unsqueeze_multiple(input, dims):
     """A tensor with several new dimensions of size 1 (a view).
 
@@ -289,7 +289,7 @@ def unsqueeze_multiple(input, dims):
 
 @command(
     "tensor_view",
-    _tensor(),
+    _input(),
     Opt("shape", IntList(), help="new dimensions; one of them may be -1", aliases=("size", "sizes")),
 )
 def tensor_view(input, shape):
@@ -309,7 +309,7 @@ def tensor_view(input, shape):
 
 @command(
     "tensor_expand",
-    _tensor(),
+    _input(),
     Opt("sizes", IntList(), help="new sizes; -1 keeps a dimension's size", aliases=("shape", "size")),
 )
 def tensor_expand(input, sizes):
@@ -328,7 +328,7 @@ def tensor_expand(input, sizes):
 
 @command(
     "tensor_repeat",
-    _tensor(),
+    _input(),
     Opt("repeats", IntList(), help="how many times to repeat along each dimension"),
 )
 def tensor_repeat(input, repeats):
@@ -353,7 +353,7 @@ def tensor_repeat(input, repeats):
     return input.repeat(repeats)
 
 
-@command("tensor_contiguous", _tensor())
+@command("tensor_contiguous", _input())
 def tensor_contiguous(input):
     """A tensor with its data contiguous in memory (a copy only when needed).
 
@@ -381,7 +381,7 @@ def _atleast(name: str, fn: Any, n: int) -> None:
         puts [torch::tensor_shape [torch::{name} [torch::tensor_create 5]]]   ;# -> {" ".join(["1"] * n)}
         puts [torch::tensor_shape [torch::atleast{n}d [torch::zeros {{2 2 2 2}}]]]   ;# -> 2 2 2 2
     """
-    command(name, _tensor())(run)  # its camelCase alias is the other implementation's atleastNd
+    command(name, _input())(run)  # its camelCase alias is the other implementation's atleastNd
 
 
 _atleast("atleast_1d", torch.atleast_1d, 1)
@@ -393,7 +393,7 @@ _atleast("atleast_2d", torch.atleast_2d, 2)
 _atleast("atleast_3d", torch.atleast_3d, 3)
 
 
-@command("flip", _tensor(), _dims(help="dimensions to reverse"), extra_aliases=("Flip",))
+@command("flip", _input(), _dim_list(help="dimensions to reverse"), extra_aliases=("Flip",))
 def flip(input, dims):
     """A tensor with the order of its entries reversed along some dimensions (a copy).
 
@@ -407,9 +407,9 @@ def flip(input, dims):
 
 @command(
     "roll",
-    _tensor(),
+    _input(),
     Opt("shifts", IntList(), help="shift per dimension (one value without -dims)"),
-    _dims(None, "dimensions to roll (default: the flattened tensor)"),
+    _dim_list(None, "dimensions to roll (default: the flattened tensor)"),
     extra_aliases=("Roll",),
 )
 def roll(input, shifts, dims):
@@ -443,9 +443,9 @@ def roll(input, shifts, dims):
 
 @command(
     "rot90",
-    _tensor(),
+    _input(),
     Opt("k", Int(), default=1, help="number of quarter turns (negative: clockwise)"),
-    _dims((0, 1), "the two dimensions of the plane to rotate in"),
+    _dim_list((0, 1), "the two dimensions of the plane to rotate in"),
     extra_aliases=("Rot90",),
 )
 def rot90(input, k, dims):
@@ -469,7 +469,7 @@ def rot90(input, k, dims):
 
 @command(
     "narrow_copy",
-    _tensor(),
+    _input(),
     _dim(REQUIRED, "dimension to narrow"),
     Opt("start", Int(), help="first index; negative counts from the end"),
     Opt("length", Int(ge=0), help="number of entries to keep"),
@@ -507,7 +507,7 @@ def _index_opt(
 
 @command(
     "tensor_gather",
-    _tensor(),
+    _input(),
     _dim(REQUIRED, "dimension to gather along"),
     _index_opt(aliases=("indices",), help="int64 tensor of indices, same number of dimensions as the input"),
 )
@@ -529,7 +529,7 @@ def tensor_gather(input, dim, index):
 
 @command(
     "tensor_scatter",
-    _tensor(),
+    _input(),
     _dim(REQUIRED, "dimension to scatter along"),
     _index_opt(aliases=("indices",), help="int64 tensor of target indices along -dim"),
     Opt(
@@ -574,7 +574,7 @@ def tensor_scatter(input, dim, index, src, reduce):
 
 @command(
     "take_along_dim",
-    _tensor(),
+    _input(),
     Opt("indices", Handle("tensor"), help="int64 tensor of indices", aliases=("index",)),
     _dim(None, "dimension to take along (default: the flattened input)"),
 )
@@ -622,7 +622,7 @@ def _nd_index(input: torch.Tensor, indices: torch.Tensor) -> tuple[torch.Tensor,
 
 @command(
     "gather_nd",
-    _tensor(),
+    _input(),
     Opt("indices", Handle("tensor"), help="int64 tensor [..., k] of coordinates into the first k dimensions"),
 )
 def gather_nd(input, indices):
@@ -645,7 +645,7 @@ def gather_nd(input, indices):
 
 @command(
     "scatter_nd",
-    _tensor(),
+    _input(),
     Opt("indices", Handle("tensor"), help="int64 tensor [..., k] of coordinates into the first k dimensions"),
     Opt("updates", Handle("tensor"), help="values, shape indices.shape[:-1] + input.shape[k:]"),
     Opt(
@@ -684,7 +684,7 @@ def scatter_nd(input, indices, updates, reduce):
 
 @command(
     "tensor_masked_fill",
-    _tensor(),
+    _input(),
     Opt("mask", Handle("tensor"), help="bool tensor, broadcastable to the input"),
     Opt("value", TensorOrNumber, help="number (or 0-d tensor) written where the mask is true"),
 )
@@ -735,7 +735,7 @@ AdvancedIndices = Custom(
 
 @command(
     "tensor_advanced_index",
-    _tensor(),
+    _input(),
     Opt(
         "indices",
         AdvancedIndices,
@@ -804,7 +804,7 @@ Sections = Custom(_sections, "integer or list", "must be a number of sections or
 
 def _split_opts(dim: bool) -> list[Opt]:
     opts = [
-        _tensor(),
+        _input(),
         Opt(
             "sections",
             Sections,
@@ -906,7 +906,7 @@ _xsplit(
 
 @command(
     "tensor_chunk",
-    _tensor(),
+    _input(),
     Opt("chunks", Int(ge=1), help="number of parts (at most)"),
     _dim(0, "dimension to split"),
 )
@@ -1008,7 +1008,7 @@ def meshgrid(tensors, indexing):
 
 @command(
     "combinations",
-    _tensor("1-d tensor handle"),
+    _input("1-d tensor handle"),
     Opt("r", Int(ge=0), default=2, help="length of each combination"),
     Opt(
         "withReplacement",
@@ -1113,7 +1113,7 @@ def broadcast_shapes(shapes):
 
 @command(
     "one_hot",
-    _tensor("int64 tensor of class indices"),
+    _input("int64 tensor of class indices"),
     Opt(
         "numClasses",
         Int(ge=-1),

@@ -25,7 +25,7 @@ from tcltorch.commands.spec import (
     Opt,
     command,
 )
-from tcltorch.commands.vocabulary import _input
+from tcltorch.commands.vocabulary import _dim, _input
 from tcltorch.errors import invalid_value
 
 FAMILY = "tensors/signal"
@@ -37,10 +37,6 @@ def _norm() -> Opt:
     return Opt(
         "norm", _NORM, default="backward", help="scaling: backward (1/n on the inverse), forward, ortho"
     )
-
-
-def _dim(default: int | None = -1, help: str = "dimension to transform") -> Opt:
-    return Opt("dim", Int(), default=default, help=help, aliases=("dimension",))
 
 
 def _n() -> Opt:
@@ -57,9 +53,13 @@ def _fft1(name: str, fn: Any, with_n: bool, doc: str) -> None:
         _check_dim(input, dim)
         return fn(input, n=n, dim=dim, norm=norm)
 
-    options = [_input("signal tensor handle"), _dim()] + ([_n()] if with_n else []) + [_norm()]
+    options = (
+        [_input("signal tensor handle"), _dim(-1, "dimension to transform")]
+        + ([_n()] if with_n else [])
+        + [_norm()]
+    )
     if name in ("tensor_rfft", "tensor_irfft"):  # the other implementation's order: tensor ?n? ?dim?
-        options = [_input("signal tensor handle"), _n(), _dim(), _norm()]
+        options = [_input("signal tensor handle"), _n(), _dim(-1, "dimension to transform"), _norm()]
     run.__name__ = name
     command(name, *options, doc=doc)(run)
 

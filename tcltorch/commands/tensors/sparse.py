@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from tcltorch.commands.spec import REGISTRY, Bool, Device, DType, Handle, Int, IntList, Opt, Shape, command
-from tcltorch.commands.vocabulary import FiniteNumber
+from tcltorch.commands.vocabulary import FiniteNumber, _input
 from tcltorch.errors import invalid_value
 
 FAMILY = "tensors/sparse"
@@ -121,8 +121,7 @@ _COO = SparseTensor(
 )
 
 
-def _input(type: Handle = _ANY_SPARSE, help: str = "sparse tensor", aliases: tuple[str, ...] = ()) -> Opt:
-    return Opt("input", type, help=help, aliases=("tensor", "sparse_tensor", "sparseTensor", *aliases))
+_SPARSE_ALIASES = ("tensor", "sparse_tensor", "sparseTensor")
 
 
 def _make_options(values_help: str = "values, one per stored element (a dense tensor)") -> list[Opt]:
@@ -340,7 +339,7 @@ _compressed(
 )
 
 
-@command("sparse_to_dense", _input())
+@command("sparse_to_dense", _input("sparse tensor", type=_ANY_SPARSE, aliases=_SPARSE_ALIASES))
 def sparse_to_dense(input):
     """The dense tensor a sparse tensor stands for: stored values in place, zeros elsewhere.
 
@@ -358,7 +357,7 @@ def sparse_to_dense(input):
     return input.to_dense()
 
 
-@command("sparse_coalesce", _input(_COO, "sparse COO tensor"))
+@command("sparse_coalesce", _input("sparse COO tensor", type=_COO, aliases=_SPARSE_ALIASES))
 def sparse_coalesce(input):
     """A COO tensor with duplicate coordinates summed and coordinates sorted (Tensor.coalesce).
 
@@ -376,7 +375,7 @@ def sparse_coalesce(input):
 
 @command(
     "sparse_transpose",
-    _input(),
+    _input("sparse tensor", type=_ANY_SPARSE, aliases=_SPARSE_ALIASES),
     Opt("dim0", Int(), help="first dimension to swap"),
     Opt("dim1", Int(), help="second dimension to swap"),
 )
@@ -447,7 +446,7 @@ def _reshape_coo(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
 
 @command(
     "sparse_reshape",
-    _input(),
+    _input("sparse tensor", type=_ANY_SPARSE, aliases=_SPARSE_ALIASES),
     Opt("shape", IntList(), help="the new shape (one entry may be -1)", aliases=("size",)),
     context=True,
 )
@@ -581,7 +580,7 @@ def _dims(x: torch.Tensor, dim: tuple[int, ...] | None) -> tuple[int, ...] | Non
 
 @command(
     "sparse_sum",
-    _input(),
+    _input("sparse tensor", type=_ANY_SPARSE, aliases=_SPARSE_ALIASES),
     Opt(
         "dim",
         IntList(),

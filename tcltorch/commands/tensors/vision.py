@@ -14,20 +14,16 @@ from tcltorch.commands.spec import (
     Choice,
     Custom,
     Double,
-    Handle,
     Int,
     Opt,
     Shape,
     command,
     parse_tcl_int,
 )
+from tcltorch.commands.vocabulary import tensor_opt
 from tcltorch.errors import invalid_value
 
 FAMILY = "tensors/vision"
-
-
-def _tensor(name: str, help: str, aliases: tuple[str, ...] = ()) -> Opt:
-    return Opt(name, Handle("tensor"), help=help, aliases=aliases)
 
 
 def _boxes(t: torch.Tensor, option: str, columns: tuple[int, ...] = (4,)) -> None:
@@ -51,8 +47,8 @@ OutputSize = Custom(_pair, "list of integers", "must be a positive integer or a 
 
 @command(
     "grid_sample",
-    _tensor("input", "images N×C×H×W (or N×C×D×H×W)", ("tensor",)),
-    _tensor("grid", "sampling locations N×Hout×Wout×2 in [-1, 1] (x, y)"),
+    tensor_opt("input", "images N×C×H×W (or N×C×D×H×W)", ("tensor",)),
+    tensor_opt("grid", "sampling locations N×Hout×Wout×2 in [-1, 1] (x, y)"),
     Opt("mode", Choice("bilinear", "nearest", "bicubic"), default="bilinear", help="interpolation"),
     Opt(
         "paddingMode",
@@ -91,7 +87,7 @@ def grid_sample(input, grid, mode, padding_mode, align_corners):
 
 @command(
     "affine_grid",
-    _tensor("theta", "affine matrices N×2×3 (N×3×4 in 3-d)"),
+    tensor_opt("theta", "affine matrices N×2×3 (N×3×4 in 3-d)"),
     Opt("size", Shape(), help="output size N C H W (or N C D H W)"),
     Opt("alignCorners", Bool(), default=False, help="as for grid_sample", aliases=("align_corners",)),
 )
@@ -120,8 +116,8 @@ def affine_grid(theta, size, align_corners):
 
 @command(
     "box_iou",
-    _tensor("boxes1", "N×4 boxes x1 y1 x2 y2", ("boxes",)),
-    _tensor("boxes2", "M×4 boxes x1 y1 x2 y2"),
+    tensor_opt("boxes1", "N×4 boxes x1 y1 x2 y2", ("boxes",)),
+    tensor_opt("boxes2", "M×4 boxes x1 y1 x2 y2"),
 )
 def box_iou(boxes1, boxes2):
     """Intersection over union of every pair of boxes (x1, y1, x2, y2), as torchvision.ops.box_iou.
@@ -143,8 +139,8 @@ def box_iou(boxes1, boxes2):
 
 @command(
     "nms",
-    _tensor("boxes", "N×4 boxes x1 y1 x2 y2"),
-    _tensor("scores", "N scores"),
+    tensor_opt("boxes", "N×4 boxes x1 y1 x2 y2"),
+    tensor_opt("scores", "N scores"),
     Opt(
         "iouThreshold",
         Double(ge=0),
@@ -185,8 +181,8 @@ def _roi_args(input: torch.Tensor, boxes: torch.Tensor) -> None:
 
 @command(
     "roi_align",
-    _tensor("input", "feature map N×C×H×W", ("tensor",)),
-    _tensor("boxes", "K×4 boxes on image 0, or K×5 rows (image x1 y1 x2 y2)", ("rois",)),
+    tensor_opt("input", "feature map N×C×H×W", ("tensor",)),
+    tensor_opt("boxes", "K×4 boxes on image 0, or K×5 rows (image x1 y1 x2 y2)", ("rois",)),
     Opt("outputSize", OutputSize, help="output height and width", aliases=("output_size",)),
     Opt(
         "spatialScale",
@@ -229,8 +225,8 @@ def roi_align(input, boxes, output_size, spatial_scale, sampling_ratio, aligned)
 
 @command(
     "roi_pool",
-    _tensor("input", "feature map N×C×H×W", ("tensor",)),
-    _tensor("boxes", "K×4 boxes on image 0, or K×5 rows (image x1 y1 x2 y2)", ("rois",)),
+    tensor_opt("input", "feature map N×C×H×W", ("tensor",)),
+    tensor_opt("boxes", "K×4 boxes on image 0, or K×5 rows (image x1 y1 x2 y2)", ("rois",)),
     Opt("outputSize", OutputSize, help="output height and width", aliases=("output_size",)),
     Opt(
         "spatialScale",
@@ -266,9 +262,9 @@ def _channels(image: torch.Tensor, values: torch.Tensor, option: str) -> None:
 
 def _image_opts() -> list[Opt]:
     return [
-        _tensor("image", "image C×H×W or batch N×C×H×W", ("input", "tensor")),
-        _tensor("mean", "per-channel means (C values, or one)"),
-        _tensor("std", "per-channel standard deviations (C values, or one)"),
+        tensor_opt("image", "image C×H×W or batch N×C×H×W", ("input", "tensor")),
+        tensor_opt("mean", "per-channel means (C values, or one)"),
+        tensor_opt("std", "per-channel standard deviations (C values, or one)"),
     ]
 
 
@@ -312,7 +308,7 @@ def denormalize_image(image, mean, std):
 
 @command(
     "resize_image",
-    _tensor("image", "image C×H×W or batch N×C×H×W", ("input", "tensor")),
+    tensor_opt("image", "image C×H×W or batch N×C×H×W", ("input", "tensor")),
     Opt("size", OutputSize, help="new height and width (one number: a square)"),
     Opt("mode", Choice("bilinear", "nearest", "bicubic", "area"), default="bilinear", help="interpolation"),
     Opt(
