@@ -422,6 +422,15 @@ proc ::tcltorch::chart::Redraw {w} {
     if {$log} {
         set ticks {}
         for {set e [expr {int(ceil($ymin))}]} {$e <= floor($ymax)} {incr e} { lappend ticks $e }
+        if {[llength $ticks] < 2} {   ;# less than two decades: 1, 2 and 5 times powers of ten
+            set ticks {}
+            for {set e [expr {int(floor($ymin))}]} {$e <= ceil($ymax)} {incr e} {
+                foreach m {1 2 5} {
+                    set t [expr {$e + log10($m)}]
+                    if {$t >= $ymin && $t <= $ymax} { lappend ticks $t }
+                }
+            }
+        }
         if {[llength $ticks] < 2} { set ticks [Ticks $ymin $ymax 4] }
     } else {
         set ticks [Ticks $ymin $ymax 5]

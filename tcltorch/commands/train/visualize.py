@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from typing import Any
 
 import torch
@@ -570,7 +571,9 @@ def add_graph(writer, model, input, verbose, ctx):
         raise invalid_value("-input", input, "must be a tensor handle or a list of them")
     inputs = tuple(ctx.handles.get(n, "tensor") for n in names)
     try:
-        writer.writer.add_graph(model, inputs[0] if len(inputs) == 1 else inputs, verbose=verbose)
+        with warnings.catch_warnings():  # SummaryWriter traces with torch.jit, which warns it is deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            writer.writer.add_graph(model, inputs[0] if len(inputs) == 1 else inputs, verbose=verbose)
     except (RuntimeError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TclError(
