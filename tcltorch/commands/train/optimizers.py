@@ -32,7 +32,7 @@ from tcltorch.commands.spec import (
     command,
     parse_tcl_double,
 )
-from tcltorch.commands.train._extras import EXTRA_OPTIONS, with_extras
+from tcltorch.commands.train._extras import EXTRA_OPTIONS, EXTRAS_DOC, with_extras
 from tcltorch.errors import TclError, invalid_value
 from tcltorch.optim import extras
 
@@ -514,6 +514,152 @@ def _betas(betas, beta1, beta2, default: tuple[float, float]) -> tuple[float, fl
     return (b[0] if beta1 is None else beta1, b[1] if beta2 is None else beta2)
 
 
+_RETURN = (
+    "## Return Value\n\nAn optimizer handle (`optimizerN`) for `torch::optimizer_step`, "
+    "`torch::optimizer_zero_grad`, the schedulers and `torch::save_checkpoint`."
+)
+
+
+_TRAIN = (
+    "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
+    "set opt [CREATE]\n"
+    "foreach k {1 2} {\n"
+    "    torch::optimizer_zero_grad $opt\n"
+    "    torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w $w]]\n"
+    "    torch::optimizer_step $opt\n"
+    "}\n"
+    "puts [torch::tensor_to_list $w]    ;# -> SHOWN"
+)
+
+
+_DOCS = {
+    "optimizer_rmsprop": (
+        (
+            "RMSprop (`torch.optim.RMSprop`): divides the gradient by the root of a running average of its square "
+            "(`-alpha`), optionally centered and with momentum."
+        ),
+        "torch::optimizer_rmsprop $w 0.01",
+        "0.832918 -1.8309433",
+    ),
+    "optimizer_adagrad": (
+        "Adagrad (`torch.optim.Adagrad`): divides the gradient by the root of the sum of all past squared gradients.",
+        "torch::optimizer_adagrad -parameters $w -lr 0.1",
+        "0.83310354 -1.831125",
+    ),
+    "optimizer_momentum_sgd": (
+        (
+            "SGD with momentum (`torch.optim.SGD`) whose momentum defaults to 0.9; the peer's positional order "
+            "`parameters lr momentum weightDecay`."
+        ),
+        "torch::optimizer_momentum_sgd $w 0.1 0.9",
+        "0.46 -0.92",
+    ),
+    "optimizer_lbfgs": (
+        (
+            "L-BFGS (`torch.optim.LBFGS`). Each `torch::optimizer_step $opt -closure script` runs up to `-maxIter` "
+            "iterations; the closure script zeroes the gradients, computes the loss, runs `torch::tensor_backward` "
+            "and returns the loss handle. It is evaluated like `torch::scope` (handles it creates are freed), possibly "
+            "several times per step. `-skipNonFinite` is refused: the line search re-evaluates the closure."
+        ),
+        None,
+        None,
+    ),
+    "optimizer_rprop": (
+        (
+            "Rprop (`torch.optim.Rprop`, resilient backpropagation): each element has its own step size, multiplied "
+            "by etaPlus while the gradient keeps its sign and by etaMinus when it flips, within [stepSizeMin, "
+            "stepSizeMax]. Positional pairs `{etaMinus etaPlus}` and `{stepSizeMin stepSizeMax}` as in the peer; "
+            "the halves are also options."
+        ),
+        "torch::optimizer_rprop $w 0.1 {0.5 1.2} {1e-6 50}",
+        "0.78 -1.78",
+    ),
+    "optimizer_adamax": (
+        (
+            "Adamax (`torch.optim.Adamax`): Adam with the infinity norm in place of the second moment. "
+            "`betas` is a pair `{beta1 beta2}`; `-beta1`/`-beta2` set one half."
+        ),
+        "torch::optimizer_adamax $w 0.1",
+        "0.8051683 -1.8025341",
+    ),
+    "optimizer_sparse_adam": (
+        (
+            "SparseAdam (`torch.optim.SparseAdam`): Adam that updates only the rows present in sparse gradients, "
+            "for `torch::embedding ... -sparse 1`. Dense gradients are refused by PyTorch at the step."
+        ),
+        None,
+        None,
+    ),
+    "optimizer_nadam": (
+        (
+            "NAdam (`torch.optim.NAdam`): Adam with Nesterov momentum (`-momentumDecay`), optional decoupled "
+            "weight decay."
+        ),
+        "torch::optimizer_nadam $w 0.1",
+        "0.81997305 -1.8178976",
+    ),
+    "optimizer_radam": (
+        "RAdam (`torch.optim.RAdam`): Adam with the variance of the adaptive rate rectified in early steps.",
+        "torch::optimizer_radam $w 0.1",
+        "0.6210526 -1.2421052",
+    ),
+    "optimizer_lamb": (
+        (
+            "LAMB (tcltorch.optim.Lamb, You et al. 2020, Algorithm 2): Adam's update r = m_hat/(sqrt(v_hat)+eps) "
+            "plus `-weightDecay` times the parameter, scaled per tensor by the trust ratio ||x||/||u|| (1 when a "
+            "norm is 0). `-biasCorrection 0` gives the paper's version 3. Checked against pytorch-optimizer's Lamb "
+            "(tests/data/TRAINING_GOLDEN.md)."
+        ),
+        "torch::optimizer_lamb $w 0.1",
+        "0.7005646 -1.6968709",
+    ),
+    "optimizer_novograd": (
+        (
+            "NovoGrad (tcltorch.optim.NovoGrad, Ginsburg et al. 2019): a second moment per tensor (v = running "
+            "average of ||g||^2), m = beta1*m + g/(sqrt(v)+eps) + weightDecay*x (times 1-beta1 with "
+            "`-gradAveraging`), x -= lr*m. Checked against pytorch-optimizer's NovoGrad."
+        ),
+        "torch::optimizer_novograd $w 0.1",
+        "0.8700346 -1.7400692",
+    ),
+}
+
+
+# examples other than the _TRAIN loop
+_EXAMPLES = {
+    "optimizer_lbfgs": [
+        (
+            "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
+            "set opt [torch::optimizer_lbfgs $w 1.0 -lineSearch strong_wolfe]\n"
+            "set loss [torch::optimizer_step $opt -closure {\n"
+            "    torch::optimizer_zero_grad $opt\n"
+            "    set l [torch::tensor_sum [torch::tensor_mul $w $w]]\n"
+            "    torch::tensor_backward $l\n"
+            "    set l\n"
+            "}]\n"
+            "puts $loss    ;# -> 5.0\n"
+            "puts [torch::tensor_to_list $w]    ;# -> 1.192e-07 -2.384e-07"
+        )
+    ],
+    "optimizer_sparse_adam": [
+        (
+            "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
+            "set opt [torch::optimizer_sparse_adam $w 0.1]\n"
+            "puts [torch::get_lr $opt]    ;# -> 0.1"
+        )
+    ],
+}
+
+
+def _page(name: str) -> dict[str, Any]:
+    """``doc=`` and ``examples=`` for the declaration of optimizer ``name`` (its _DOCS entry)."""
+    text, create, shown = _DOCS[name]
+    examples = _EXAMPLES.get(name)
+    if examples is None:
+        examples = [] if create is None else [_TRAIN.replace("CREATE", create).replace("SHOWN", shown)]
+    return {"doc": text + "\n\n" + EXTRAS_DOC + "\n\n" + _RETURN, "examples": examples}
+
+
 @command(
     "optimizer_rmsprop",
     _params(),
@@ -533,6 +679,7 @@ def _betas(betas, beta1, beta2, default: tuple[float, float]) -> tuple[float, fl
     *EXTRA_OPTIONS,
     extra_aliases=("optimizerRmsprop",),
     summary="Create an RMSprop optimizer (torch.optim.RMSprop).",
+    **_page("optimizer_rmsprop"),
 )
 @with_extras
 def optimizer_rmsprop(parameters, **options):
@@ -557,6 +704,7 @@ def optimizer_rmsprop(parameters, **options):
     _maximize(),
     *EXTRA_OPTIONS,
     summary="Create an Adagrad optimizer (torch.optim.Adagrad).",
+    **_page("optimizer_adagrad"),
 )
 @with_extras
 def optimizer_adagrad(parameters, **options):
@@ -575,6 +723,7 @@ def optimizer_adagrad(parameters, **options):
     *EXTRA_OPTIONS,
     extra_aliases=("optimizerMomentumSGD",),
     summary="Create an SGD optimizer with momentum (torch.optim.SGD, momentum 0.9 by default).",
+    **_page("optimizer_momentum_sgd"),
 )
 @with_extras
 def optimizer_momentum_sgd(parameters, momentum, dampening, nesterov, **options):
@@ -628,6 +777,7 @@ def optimizer_momentum_sgd(parameters, momentum, dampening, nesterov, **options)
     *EXTRA_OPTIONS,
     extra_aliases=("optimizerLbfgs",),
     summary="Create an L-BFGS optimizer (torch.optim.LBFGS); step it with torch::optimizer_step $opt -closure script.",
+    **_page("optimizer_lbfgs"),
 )
 @with_extras
 def optimizer_lbfgs(
@@ -664,6 +814,7 @@ def optimizer_lbfgs(
     _maximize(),
     *EXTRA_OPTIONS,
     summary="Create an Rprop optimizer (torch.optim.Rprop, resilient backpropagation).",
+    **_page("optimizer_rprop"),
 )
 @with_extras
 def optimizer_rprop(
@@ -708,7 +859,7 @@ def _adam_like(
         return fn(parameters, betas, beta1, beta2, **options)
 
     entry.__name__ = name
-    command(name, *opts, summary=cls_summary, extra_aliases=aliases)(with_extras(entry))
+    command(name, *opts, summary=cls_summary, extra_aliases=aliases, **_page(name))(with_extras(entry))
 
 
 _adam_like(
@@ -840,152 +991,6 @@ _adam_like(
     ],
     _novograd,
 )
-
-
-_RETURN = (
-    "## Return Value\n\nAn optimizer handle (`optimizerN`) for `torch::optimizer_step`, "
-    "`torch::optimizer_zero_grad`, the schedulers and `torch::save_checkpoint`."
-)
-
-
-_TRAIN = (
-    "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
-    "set opt [CREATE]\n"
-    "foreach k {1 2} {\n"
-    "    torch::optimizer_zero_grad $opt\n"
-    "    torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w $w]]\n"
-    "    torch::optimizer_step $opt\n"
-    "}\n"
-    "puts [torch::tensor_to_list $w]    ;# -> SHOWN"
-)
-
-
-_DOCS = {
-    "optimizer_rmsprop": (
-        (
-            "RMSprop (`torch.optim.RMSprop`): divides the gradient by the root of a running average of its square "
-            "(`-alpha`), optionally centered and with momentum."
-        ),
-        "torch::optimizer_rmsprop $w 0.01",
-        "0.832918 -1.8309433",
-    ),
-    "optimizer_adagrad": (
-        "Adagrad (`torch.optim.Adagrad`): divides the gradient by the root of the sum of all past squared gradients.",
-        "torch::optimizer_adagrad -parameters $w -lr 0.1",
-        "0.83310354 -1.831125",
-    ),
-    "optimizer_momentum_sgd": (
-        (
-            "SGD with momentum (`torch.optim.SGD`) whose momentum defaults to 0.9; the peer's positional order "
-            "`parameters lr momentum weightDecay`."
-        ),
-        "torch::optimizer_momentum_sgd $w 0.1 0.9",
-        "0.46 -0.92",
-    ),
-    "optimizer_lbfgs": (
-        (
-            "L-BFGS (`torch.optim.LBFGS`). Each `torch::optimizer_step $opt -closure script` runs up to `-maxIter` "
-            "iterations; the closure script zeroes the gradients, computes the loss, runs `torch::tensor_backward` "
-            "and returns the loss handle. It is evaluated like `torch::scope` (handles it creates are freed), possibly "
-            "several times per step. `-skipNonFinite` is refused: the line search re-evaluates the closure."
-        ),
-        None,
-        None,
-    ),
-    "optimizer_rprop": (
-        (
-            "Rprop (`torch.optim.Rprop`, resilient backpropagation): each element has its own step size, multiplied "
-            "by etaPlus while the gradient keeps its sign and by etaMinus when it flips, within [stepSizeMin, "
-            "stepSizeMax]. Positional pairs `{etaMinus etaPlus}` and `{stepSizeMin stepSizeMax}` as in the peer; "
-            "the halves are also options."
-        ),
-        "torch::optimizer_rprop $w 0.1 {0.5 1.2} {1e-6 50}",
-        "0.78 -1.78",
-    ),
-    "optimizer_adamax": (
-        (
-            "Adamax (`torch.optim.Adamax`): Adam with the infinity norm in place of the second moment. "
-            "`betas` is a pair `{beta1 beta2}`; `-beta1`/`-beta2` set one half."
-        ),
-        "torch::optimizer_adamax $w 0.1",
-        "0.8051683 -1.8025341",
-    ),
-    "optimizer_sparse_adam": (
-        (
-            "SparseAdam (`torch.optim.SparseAdam`): Adam that updates only the rows present in sparse gradients, "
-            "for `torch::embedding ... -sparse 1`. Dense gradients are refused by PyTorch at the step."
-        ),
-        None,
-        None,
-    ),
-    "optimizer_nadam": (
-        (
-            "NAdam (`torch.optim.NAdam`): Adam with Nesterov momentum (`-momentumDecay`), optional decoupled "
-            "weight decay."
-        ),
-        "torch::optimizer_nadam $w 0.1",
-        "0.81997305 -1.8178976",
-    ),
-    "optimizer_radam": (
-        "RAdam (`torch.optim.RAdam`): Adam with the variance of the adaptive rate rectified in early steps.",
-        "torch::optimizer_radam $w 0.1",
-        "0.6210526 -1.2421052",
-    ),
-    "optimizer_lamb": (
-        (
-            "LAMB (tcltorch.optim.Lamb, You et al. 2020, Algorithm 2): Adam's update r = m_hat/(sqrt(v_hat)+eps) "
-            "plus `-weightDecay` times the parameter, scaled per tensor by the trust ratio ||x||/||u|| (1 when a "
-            "norm is 0). `-biasCorrection 0` gives the paper's version 3. Checked against pytorch-optimizer's Lamb "
-            "(tests/data/TRAINING_GOLDEN.md)."
-        ),
-        "torch::optimizer_lamb $w 0.1",
-        "0.7005646 -1.6968709",
-    ),
-    "optimizer_novograd": (
-        (
-            "NovoGrad (tcltorch.optim.NovoGrad, Ginsburg et al. 2019): a second moment per tensor (v = running "
-            "average of ||g||^2), m = beta1*m + g/(sqrt(v)+eps) + weightDecay*x (times 1-beta1 with "
-            "`-gradAveraging`), x -= lr*m. Checked against pytorch-optimizer's NovoGrad."
-        ),
-        "torch::optimizer_novograd $w 0.1",
-        "0.8700346 -1.7400692",
-    ),
-}
-
-
-def _document() -> None:
-    from tcltorch.commands.spec import REGISTRY
-    from tcltorch.commands.train._extras import EXTRAS_DOC
-
-    for name, (text, create, shown) in _DOCS.items():
-        cmd = REGISTRY[name]
-        cmd.doc = text + "\n\n" + EXTRAS_DOC + "\n\n" + _RETURN
-        if create is not None:
-            cmd.examples = [_TRAIN.replace("CREATE", create).replace("SHOWN", shown)]
-    REGISTRY["optimizer_lbfgs"].examples = [
-        (
-            "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
-            "set opt [torch::optimizer_lbfgs $w 1.0 -lineSearch strong_wolfe]\n"
-            "set loss [torch::optimizer_step $opt -closure {\n"
-            "    torch::optimizer_zero_grad $opt\n"
-            "    set l [torch::tensor_sum [torch::tensor_mul $w $w]]\n"
-            "    torch::tensor_backward $l\n"
-            "    set l\n"
-            "}]\n"
-            "puts $loss    ;# -> 5.0\n"
-            "puts [torch::tensor_to_list $w]    ;# -> 1.192e-07 -2.384e-07"
-        )
-    ]
-    REGISTRY["optimizer_sparse_adam"].examples = [
-        (
-            "set w [torch::tensor_create {1.0 -2.0} -requiresGrad 1]\n"
-            "set opt [torch::optimizer_sparse_adam $w 0.1]\n"
-            "puts [torch::get_lr $opt]    ;# -> 0.1"
-        )
-    ]
-
-
-_document()
 
 
 def _decay_rate(text: str, option: str, ctx: Any) -> float:
