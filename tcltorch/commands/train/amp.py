@@ -3,7 +3,6 @@ switches) and gradient scaling with torch.amp.GradScaler, on the CPU and CUDA.""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -394,47 +393,3 @@ def grad_scaler_get_scale(scaler):
         puts [torch::grad_scaler_get_scale [torch::grad_scaler_new -deviceType cpu]]   ;# -> 65536.0
     """
     return float(scaler.get_scale())
-
-
-_SCALER_KEYS = {"scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker"}
-
-
-def scaler_states(scalers: list[Any]) -> dict[str, Any]:
-    """What a checkpoint stores for its grad scalers (plain numbers)."""
-    return {"scalers": [s.state_dict() for s in scalers]} if scalers else {}
-
-
-def check_scaler_states(data: Any, scalers: list[Any], file: str) -> None:
-    """Raise (changing nothing) unless the checkpoint holds one valid scaler state per scaler."""
-
-    def bad(problem: str) -> TclError:
-        return TclError(f'invalid -file "{file}": {problem}', ["TORCH", "VALUE", "-file"])
-
-    if not scalers:
-        return
-    states = data.get("scalers", [])
-    if not isinstance(states, list) or len(states) != len(scalers):
-        raise bad(
-            f"holds {len(states) if isinstance(states, list) else 0} grad scaler states, "
-            f"{len(scalers)} scalers were given"
-        )
-    for scaler, state in zip(scalers, states):
-        if not scaler.is_enabled():
-            continue
-        if not isinstance(state, dict) or set(state) != _SCALER_KEYS:
-            raise bad("holds a grad scaler state without its scale and growth settings")
-        scale, growth, backoff = state["scale"], state["growth_factor"], state["backoff_factor"]
-        interval, tracker = state["growth_interval"], state["_growth_tracker"]
-        numbers = all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, growth, backoff)
-        )
-        if not numbers or not (math.isfinite(scale) and scale > 0 and growth > 1 and 0 < backoff < 1):
-            raise bad(f"its grad scaler state has scale {scale!r}, growth {growth!r}, backoff {backoff!r}")
-        if not isinstance(interval, int) or interval < 1 or not isinstance(tracker, int) or tracker < 0:
-            raise bad(f"its grad scaler state has growth interval {interval!r} and tracker {tracker!r}")
-
-
-def load_scaler_states(data: Any, scalers: list[Any]) -> None:
-    for scaler, state in zip(scalers, data.get("scalers", [])):
-        if scaler.is_enabled():
-            scaler.load_state_dict(state)

@@ -1,100 +1,30 @@
 """Data in and out: tensor files (.npy, .safetensors, .pt), CSV, and the batching loop.
 
-Files are chosen by extension.  Writes are atomic like checkpoints (the helpers of
-:mod:`tcltorch.commands.io`: a temporary file in the target's directory, fsynced and
-renamed; only a regular file is replaced); reads never run code from the file
-(``.npy`` without pickles, ``.pt`` with ``weights_only=True``)."""
+Files are chosen by extension.  The files are written and read by
+:mod:`tcltorch.serialization` (atomic writes: a temporary file in the target's directory,
+fsynced and renamed; only a regular, writable file is replaced; reads never run code from the
+file: ``.npy`` without pickles, ``.pt`` with ``weights_only=True``)."""
 
 from __future__ import annotations
 
 import math
 import os
-import stat
-import sys
+import re
 import time
 from typing import Any
 
 import numpy as np
 import torch
 
+from tcltorch import serialization
 from tcltorch.commands.runtime.core import scoped_eval
 from tcltorch.commands.spec import Bool, DType, Int, Opt, Script, Str, command, dtype_name
-from tcltorch.commands.train import checkpoint as io
+from tcltorch.commands.train._files import bad_file, translated
 from tcltorch.commands.train.visualize import LogTarget
 from tcltorch.commands.vocabulary import Seed, TensorList, _input
 from tcltorch.errors import TCL_BREAK, TCL_CONTINUE, TclError, TclPassthrough, invalid_value
 
 FAMILY = "train/data"
-
-_EXTENSIONS = (".npy", ".safetensors", ".pt", ".pth")
-
-
-def _format(file: str) -> str:
-    ext = os.path.splitext(file)[1].lower()
-    if ext not in _EXTENSIONS:
-        raise io._bad_file(file, "must end in .npy, .safetensors or .pt (the extension chooses the format)")
-    return ".pt" if ext == ".pth" else ext
-
-
-def _readable(file: str) -> str:
-    """The path of ``file`` when it is a regular file that exists (errors as Tcl says them)."""
-    path = io._path(file)
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise io._os_error(file, exc, "open") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise io._os_error(file, IsADirectoryError(21, "is a directory"), "open")
-    if not stat.S_ISREG(info.st_mode):
-        raise io._not_regular(file, info.st_mode)
-    return path
-
-
-def save_safetensors(tensors: dict[str, torch.Tensor], file: str) -> None:
-    from safetensors.torch import save
-
-    # own contiguous copies: safetensors refuses tensors that share storage (tied weights)
-    plain = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    data = save(plain)
-    io.atomic_save(data, file, serialize=lambda blob, stream: stream.write(blob))
-
-
-def load_safetensors(file: str) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load
-
-    path = _readable(file)
-    try:
-        with open(path, "rb") as stream:
-            blob = stream.read()
-    except OSError as exc:
-        raise io._os_error(file, exc, "read") from None
-    try:
-        return dict(load(blob))
-    except Exception:  # noqa: BLE001 - whatever a damaged file makes the reader raise
-        raise io._bad_file(file, "is not a valid .safetensors file") from None
-
-
-def _save_npy(tensor: torch.Tensor, file: str) -> None:
-    t = tensor.detach().cpu()
-    if t.dtype == torch.bfloat16:
-        raise invalid_value("-tensor", dtype_name(t.dtype), ".npy has no bfloat16: use .safetensors or .pt")
-    array = t.resolve_conj().resolve_neg().contiguous().numpy()
-    io.atomic_save(array, file, serialize=lambda a, stream: np.save(stream, a, allow_pickle=False))
-
-
-def _load_npy(file: str) -> torch.Tensor:
-    path = _readable(file)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except OSError as exc:
-        raise io._os_error(file, exc, "read") from None
-    except Exception:  # noqa: BLE001
-        raise io._bad_file(file, "is not a valid .npy file of numbers") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
-        raise io._bad_file(file, "is not a valid .npy file of numbers")
-    if array.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
-        array = array.astype(array.dtype.newbyteorder("="))
-    return torch.from_numpy(np.ascontiguousarray(array).copy())
 
 
 @command(
@@ -121,13 +51,12 @@ def tensor_save(input, file):
         torch::tensor_save [torch::tensor_create {1 2 3}] $f
         torch::tensor_to_list [torch::tensor_load $f]   ;# -> 1.0 2.0 3.0
     """
-    fmt = _format(file)
-    if fmt == ".npy":
-        _save_npy(input, file)
-    elif fmt == ".safetensors":
-        save_safetensors({"tensor": input}, file)
-    else:
-        io.atomic_save(input.detach().cpu().clone(), file)
+    if input.dtype == torch.bfloat16 and file.lower().endswith(".npy"):
+        raise invalid_value(
+            "-tensor", dtype_name(input.dtype), ".npy has no bfloat16: use .safetensors or .pt"
+        )
+    with translated():
+        serialization.save_tensor(input, file)
     return file
 
 
@@ -149,23 +78,8 @@ def tensor_load(file):
         torch::tensor_save [torch::tensor_create {{1 2} {3 4}} -dtype int64] $f
         torch::tensor_to_list [torch::tensor_load $f]   ;# -> {1 2} {3 4}
     """
-    fmt = _format(file)
-    if fmt == ".npy":
-        return _load_npy(file)
-    if fmt == ".safetensors":
-        tensors = load_safetensors(file)
-        if "tensor" in tensors:
-            return tensors["tensor"]
-        if len(tensors) == 1:
-            return next(iter(tensors.values()))
-        names = " ".join(sorted(tensors)) or "none"
-        raise io._bad_file(
-            file, f"holds {len(tensors)} tensors ({names}), not one: use torch::load_state_dict"
-        )
-    obj = io.safe_load(file)
-    if not isinstance(obj, torch.Tensor):
-        raise io._bad_file(file, "does not hold a tensor")
-    return obj
+    with translated():
+        return serialization.load_tensor(file)
 
 
 def _char(text: str, option: str, ctx: Any) -> str:
@@ -215,19 +129,21 @@ def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
         torch::tensor_to_list [torch::load_csv $f -header 1 -columns y]   ;# -> 25.0 -4.0
     """
     delimiter = _char(delimiter, "-delimiter", ctx)
-    path = _readable(file)
+    with translated():
+        path = serialization.readable_path(file)
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as stream:
             lines = stream.read().splitlines()
     except OSError as exc:
-        raise io._os_error(file, exc, "read") from None
+        with translated():
+            raise serialization.FileAccessError(file, "read", exc.errno) from None
     first = skip_rows
     names: list[str] = []
     if header:
         while first < len(lines) and not lines[first].strip():
             first += 1
         if first >= len(lines):
-            raise io._bad_file(file, "has no header line")
+            raise bad_file(file, "has no header line")
         names = [n.strip().strip('"') for n in lines[first].split(delimiter)]
         first += 1
     body = [(i + 1, line) for i, line in enumerate(lines[first:], start=first) if line.strip()]
@@ -249,51 +165,79 @@ def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
                     "-columns", columns, f"must be a list of {known}0-based indices below {width}"
                 )
             wanted.append(index)
-    text = "\n".join(line for _, line in body)
-    array = None
-    if body:
-        try:
-            with np.errstate(all="ignore"):
-                array = np.loadtxt(
-                    text.splitlines(),
-                    delimiter=delimiter,
-                    dtype=np.float64,
-                    ndmin=2,
-                    usecols=wanted,
-                    comments=None,
-                )
-        except ValueError:
-            _locate_bad_field(file, body, delimiter, width, wanted)
-            raise io._bad_file(file, "is not a CSV file of numbers") from None
-    result = (
-        torch.from_numpy(array) if array is not None else torch.empty(0, len(wanted), dtype=torch.float64)
-    )
-    return result.to(dtype)
+    integer = _INTEGER_DTYPES.get(dtype)
+    if not body:
+        return torch.empty(0, len(wanted), dtype=dtype)
+    try:
+        with np.errstate(all="ignore"):
+            array = np.loadtxt(
+                [line for _, line in body],
+                delimiter=delimiter,
+                dtype=integer if integer is not None else np.float64,
+                ndmin=2,
+                usecols=wanted,
+                comments=None,
+            )
+    except (ValueError, OverflowError):
+        _locate_bad_field(file, body, delimiter, width, wanted, dtype if integer is not None else None)
+        raise bad_file(file, "is not a CSV file of numbers") from None
+    return torch.from_numpy(array).to(dtype)
+
+
+# integer element types are read as integers (exactly, range-checked), never through float64
+_INTEGER_DTYPES = {
+    torch.uint8: np.uint8,
+    torch.int8: np.int8,
+    torch.int16: np.int16,
+    torch.int32: np.int32,
+    torch.int64: np.int64,
+    torch.uint16: np.uint16,
+    torch.uint32: np.uint32,
+    torch.uint64: np.uint64,
+}
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _field_error(file: str, lineno: int, col: int, problem: str) -> TclError:
+    return bad_file(file, f"line {lineno} column {col + 1}: {problem}")
 
 
 def _locate_bad_field(
-    file: str, body: list[tuple[int, str]], delimiter: str, width: int, wanted: list[int]
+    file: str,
+    body: list[tuple[int, str]],
+    delimiter: str,
+    width: int,
+    wanted: list[int],
+    integer: torch.dtype | None = None,
 ) -> None:
-    """Raise the error for the first field numpy could not read, by line and column."""
+    """Raise the error for the first field numpy could not read, by line and column (for an
+    integer dtype: a field that is not an integer, or does not fit the dtype)."""
+    bounds = torch.iinfo(integer) if integer is not None else None
     for lineno, line in body:
         fields = line.split(delimiter)
         if len(fields) != width:
-            raise TclError(
-                f'invalid -file "{file}": line {lineno} has {len(fields)} fields, expected {width}',
-                ["TORCH", "VALUE", "-file"],
-            )
+            raise bad_file(file, f"line {lineno} has {len(fields)} fields, expected {width}")
         for col in wanted:
             field = fields[col].strip()
+            if bounds is not None:
+                if not _INTEGER.fullmatch(field):
+                    raise _field_error(file, lineno, col, f'expected an integer but got "{field[:40]}"')
+                if not bounds.min <= int(field) <= bounds.max:
+                    raise _field_error(
+                        file,
+                        lineno,
+                        col,
+                        f"{field[:40]} does not fit {dtype_name(integer)} ({bounds.min} to {bounds.max})",
+                    )
+                continue
             try:
                 float(field)
                 ok = bool(field) and "_" not in field
             except ValueError:
                 ok = False
             if not ok:
-                raise TclError(
-                    f'invalid -file "{file}": line {lineno} column {col + 1}: expected a number but got "{field[:40]}"',
-                    ["TORCH", "VALUE", "-file"],
-                )
+                raise _field_error(file, lineno, col, f'expected a number but got "{field[:40]}"')
 
 
 def _distributed() -> tuple[int, int] | None:

@@ -866,33 +866,3 @@ def _document() -> None:
 
 
 _document()
-
-
-def scheduler_states(schedulers: list[Any]) -> dict[str, Any]:
-    """What a checkpoint stores for its schedulers: their classes and state dicts (plain data)."""
-    return {
-        "scheduler_classes": [type(s).__name__ for s in schedulers],
-        "schedulers": [s.state_dict() for s in schedulers],
-    }
-
-
-def check_scheduler_states(data: Any, schedulers: list[Any], file: str) -> None:
-    """Raise (changing nothing) unless the checkpoint holds one state per scheduler, of its class."""
-
-    def bad(problem: str) -> TclError:
-        return TclError(f'invalid -file "{file}": {problem}', ["TORCH", "VALUE", "-file"])
-
-    classes = data.get("scheduler_classes", []) if schedulers else []
-    states = data.get("schedulers", []) if schedulers else []
-    if len(classes) != len(schedulers) or len(states) != len(schedulers):
-        raise bad(f"holds {len(classes)} scheduler states, {len(schedulers)} schedulers were given")
-    for sched, kind, state in zip(schedulers, classes, states):
-        if kind != type(sched).__name__ or not isinstance(state, dict):
-            raise bad(f"holds a {kind} scheduler state where a {type(sched).__name__} was given")
-        if "lr_lambdas" in state and len(state["lr_lambdas"]) != len(getattr(sched, "lr_lambdas", [])):
-            raise bad(f"its {kind} state does not fit the scheduler")
-
-
-def load_scheduler_states(data: Any, schedulers: list[Any]) -> None:
-    for sched, state in zip(schedulers, data.get("schedulers", [])):
-        sched.load_state_dict(state)

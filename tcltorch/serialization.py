@@ -1,0 +1,547 @@
+"""Files of tensors and checkpoints, written atomically and read without running code.
+
+Pure Python and PyTorch (nothing here knows Tcl); every refusal is a :class:`SerializationError`
+(a ``ValueError``) that names the file and the problem; an operating-system error while opening,
+reading or writing is a :class:`FileAccessError` that keeps its ``errno``.
+
+Writes (:func:`atomic_save`, :func:`atomic_write`) go to a temporary file in the target's
+directory (``.NAME.tmp-PID-RANDOM``, created with ``O_EXCL``), which is flushed, fsynced and then
+renamed over the target: the rename is the commit point.  Before it, a failure or a
+``KeyboardInterrupt`` leaves the old file as it was (the temporary file is removed); from the
+rename on, Ctrl-C is deferred and the save completes and returns normally.  Temporary files of the
+same target left by a process that no longer runs are removed by the next save.  Only a regular,
+writable file is replaced (a FIFO, device node or socket, or a file without write permission, is
+refused); the new file keeps the old one's permission bits (and its owner, where allowed).
+
+Reads (:func:`safe_load`) never run code from the file (``torch.load(weights_only=True)``); the
+zip archive's declared sizes are checked first (a zip bomb is refused before anything is
+inflated), then the CRC-32 of every record, so a damaged file is refused, not loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pickle
+import re
+import secrets
+import signal
+import stat
+import sys
+import threading
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "MAX_INFLATION",
+    "TENSOR_EXTENSIONS",
+    "CorruptFileError",
+    "FileAccessError",
+    "SerializationError",
+    "UnsafeFileError",
+    "atomic_save",
+    "atomic_write",
+    "check_zip_sizes",
+    "load_npy",
+    "load_safetensors",
+    "load_tensor",
+    "readable_path",
+    "remove_stale_temps",
+    "safe_load",
+    "save_npy",
+    "save_safetensors",
+    "save_tensor",
+    "tensor_format",
+    "verify_checksums",
+]
+
+
+class SerializationError(ValueError):
+    """A file that cannot be written or read as asked; ``file`` is the name as given, ``problem``
+    what is wrong with it (``str()`` of the error is ``"FILE: PROBLEM"``)."""
+
+    def __init__(self, file: str, problem: str) -> None:
+        super().__init__(f"{file}: {problem}")
+        self.file = file
+        self.problem = problem
+
+
+class FileAccessError(SerializationError):
+    """The operating system refused to ``verb`` (open, read, write) the file: ``errno`` says why."""
+
+    def __init__(self, file: str, verb: str, code: int | None) -> None:
+        self.errno = code or errno.EIO
+        self.verb = verb
+        self.reason = os.strerror(self.errno).lower()
+        super().__init__(file, f"couldn't {verb}: {self.reason}")
+
+
+class CorruptFileError(SerializationError):
+    """Not a file of the expected format, or a truncated or damaged one."""
+
+
+class UnsafeFileError(SerializationError):
+    """A file refused for what it would do when read: run code, or inflate without bound."""
+
+
+def _access(file: str, exc: OSError, verb: str) -> FileAccessError:
+    return FileAccessError(file, verb, exc.errno)
+
+
+def _corrupt(file: str) -> CorruptFileError:
+    return CorruptFileError(file, "is not a PyTorch file, or it is truncated or corrupt")
+
+
+def expand(file: str) -> str:
+    """The path of a file name (``~`` expanded); an empty name is refused."""
+    if not file.strip():
+        raise SerializationError(file, "must be a file name")
+    return os.path.expanduser(file)
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(file: str, mode: int) -> SerializationError:
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+    return SerializationError(file, f"is {kind}, not a regular file")
+
+
+def readable_path(file: str) -> str:
+    """The path of ``file`` when it is a regular file that exists; otherwise the error saying why
+    (a FIFO is refused, not opened: opening it would block)."""
+    path = expand(file)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise _access(file, exc, "open") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise FileAccessError(file, "open", errno.EISDIR)
+    if not stat.S_ISREG(info.st_mode):
+        raise _not_regular(file, info.st_mode)
+    return path
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _serialize(obj: Any, stream: Any) -> None:
+    """Write ``obj`` to an open binary stream (the one place torch.save is called)."""
+    torch.save(obj, stream)
+
+
+class _Writer:
+    """The binary stream a serializer writes to: ``os.write`` on a file descriptor, keeping the
+    exception of a failed write (an OSError, or a KeyboardInterrupt that landed in it).  torch's
+    zip writer swallows that and reports a bare ``[enforce fail at inline_container.cc] ...``;
+    with it kept, a full disk reads "no space left on device" and Ctrl-C stays an interrupt."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.error: BaseException | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except BaseException as exc:
+            self.error = exc
+            raise
+        return total
+
+    def flush(self) -> None:
+        pass
+
+
+_TEMP_TAIL = re.compile(r"(\d+)-[0-9a-f]{8}")  # PID-RANDOM after ".NAME.tmp-"
+
+
+def _temp_name(base: str) -> str:
+    return f".{base}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a process id we wrote: leave the file alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    try:  # a killed process that nobody has reaped yet is no writer either
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def remove_stale_temps(directory: str, base: str) -> list[str]:
+    """Remove the temporary files of target ``base`` whose writing process no longer runs
+    (a save killed with SIGKILL, or a crash); returns the names removed."""
+    prefix = f".{base}.tmp-"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        found = _TEMP_TAIL.fullmatch(name[len(prefix) :])
+        if found is None or _pid_alive(int(found.group(1))):
+            continue
+        full = os.path.join(directory, name)
+        try:
+            if stat.S_ISREG(os.lstat(full).st_mode):
+                os.unlink(full)
+                removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _writable(existing: os.stat_result, path: str) -> bool:
+    """Whether the file may be replaced: writable by this process (root: a write bit is set)."""
+    if os.geteuid() == 0:
+        return bool(existing.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return os.access(path, os.W_OK)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """A signal-safe section: SIGINT that arrives inside it is recorded (in the yielded list), not
+    raised.  Only the main thread can hold signals back; elsewhere the section is plain."""
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    except (ValueError, OSError, TypeError):  # no Python-level signal handling here
+        yield pending
+        return
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+_TORCH_WRITER = re.compile(r"enforce fail|PytorchStreamWriter|inline_container", re.IGNORECASE)
+
+
+def atomic_write(file: str, write: Callable[[Any], None]) -> str:
+    """Write a file through ``write(stream)`` so that it is either the old file or the complete
+    new one; returns the path written (a symbolic link's target is replaced, the link is kept).
+
+    Refused (nothing written): an empty name, a directory, a target that is not a regular file, a
+    target without write permission.  An interrupt before the rename leaves the old file and
+    propagates; one after it is too late to stop the save, which completes."""
+    path = expand(file)
+    if os.path.islink(path):  # replace the file the link points to, keep the link
+        path = os.path.realpath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    if not base:
+        raise SerializationError(file, "must name a file, not a directory")
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise _access(file, exc, "write") from None
+    if existing is not None:
+        if stat.S_ISDIR(existing.st_mode):
+            raise FileAccessError(file, "write", errno.EISDIR)
+        if not stat.S_ISREG(existing.st_mode):
+            raise _not_regular(file, existing.st_mode)
+        if not _writable(existing, path):
+            raise FileAccessError(file, "write", errno.EACCES)
+    remove_stale_temps(directory, base)
+    tmp = None
+    try:
+        try:
+            for _ in range(100):
+                candidate = os.path.join(directory, _temp_name(base))
+                try:
+                    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                except FileExistsError:
+                    continue
+                tmp = candidate
+                break
+            else:
+                raise FileExistsError(errno.EEXIST, "could not create a temporary file")
+            _fill(fd, existing, write, file)
+        except BaseException:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise
+        _commit(tmp, path, directory)
+    except OSError as exc:
+        raise _access(file, exc, "write") from None
+    return path
+
+
+def _fill(fd: int, existing: os.stat_result | None, write: Callable[[Any], None], file: str) -> None:
+    """Write the temporary file: its permissions (and owner) those of the file it replaces, the
+    data, an fsync; the descriptor is closed on every way out."""
+    writer = _Writer(fd)
+    try:
+        if existing is not None:  # a replaced file keeps its permissions and, where allowed, owner
+            os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+            if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, existing.st_uid, existing.st_gid)
+        try:
+            write(writer)
+        except RuntimeError as exc:
+            if writer.error is not None:  # the write that failed, not torch's garbled report
+                raise writer.error from None
+            if _TORCH_WRITER.search(str(exc)):
+                raise SerializationError(file, "could not be written: PyTorch's file writer failed") from None
+            raise
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _commit(tmp: str, path: str, directory: str) -> None:
+    """Rename the complete temporary file over the target: the commit point.  Ctrl-C is held back
+    around it; the rename either happened (the save succeeded) or not (the temporary file is
+    removed and a held-back interrupt is raised: the old file is intact)."""
+    done = False
+    with deferred_interrupts() as pending:
+        try:
+            os.replace(tmp, path)
+            done = True
+        except KeyboardInterrupt:
+            done = not os.path.exists(tmp)  # raised by the rename's caller after it returned
+            if not done:
+                pending.append(signal.SIGINT)
+        finally:
+            if not done:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+    if not done and pending:
+        raise KeyboardInterrupt
+    if done:
+        with contextlib.suppress(KeyboardInterrupt):  # too late to stop the save
+            _fsync_directory(directory)
+
+
+def atomic_save(obj: Any, file: str, serialize: Callable[[Any, Any], None] | None = None) -> str:
+    """Save ``obj`` to ``file`` atomically (see :func:`atomic_write`); ``serialize(obj, stream)``
+    writes it (default: ``torch.save``).  Returns the path written."""
+    return atomic_write(file, lambda stream: (serialize or _serialize)(obj, stream))
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+MAX_INFLATION = 64
+"""A zip archive may declare at most this many times its own size (plus 1 MiB) uncompressed:
+torch stores its records uncompressed, so a larger ratio is a zip bomb, refused unread."""
+
+_SLACK = 1 << 20
+
+
+def check_zip_sizes(archive: zipfile.ZipFile, size: int, file: str) -> None:
+    """Refuse an archive whose records declare more data than :data:`MAX_INFLATION` times the
+    archive's ``size`` (bytes), before anything is inflated."""
+    declared = sum(info.file_size for info in archive.infolist())
+    if declared > MAX_INFLATION * size + _SLACK:
+        raise UnsafeFileError(
+            file,
+            f"refused: its records declare {declared} bytes uncompressed in a file of {size} bytes "
+            f"(more than {MAX_INFLATION} times its size: a zip bomb)",
+        )
+
+
+def verify_checksums(stream: Any, file: str) -> None:
+    """Check the declared sizes (:func:`check_zip_sizes`) and then the CRC-32 of every record of a
+    zip-format PyTorch file (torch.load never does).  A file in torch's legacy (pre-1.6, not zip)
+    format has no checksums; torch.load judges it."""
+    try:
+        if not zipfile.is_zipfile(stream):
+            return
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+        with zipfile.ZipFile(stream) as archive:
+            check_zip_sizes(archive, size, file)
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        if isinstance(exc, SerializationError):
+            raise
+        raise _corrupt(file) from None
+    except OSError as exc:
+        raise _access(file, exc, "read") from None
+    finally:
+        stream.seek(0)
+    if bad is not None:
+        raise CorruptFileError(file, f'is corrupt: its record "{bad}" does not match its checksum (CRC-32)')
+
+
+_REFUSED = re.compile(r"WeightsUnpickler error:\s*(.*?)(?:\s+was not an allowed global|\.\s|\n|$)", re.DOTALL)
+
+
+def safe_load(file: str) -> Any:
+    """``torch.load`` with ``weights_only=True`` onto the CPU; every failure a SerializationError.
+
+    Only a regular file is read (a FIFO would block for ever), and its zip records' sizes and
+    checksums are verified before anything in it is unpickled."""
+    path = readable_path(file)
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - opened apart, so that only its errors read "couldn't open"
+    except OSError as exc:
+        raise _access(file, exc, "open") from None
+    with stream:
+        verify_checksums(stream, file)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.load(stream, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            text = str(exc)
+            found = _REFUSED.search(text)
+            detail = found.group(1).strip() if found else ""
+            if "Weights only load failed" in text and not detail.startswith("Unsupported operand"):
+                # An operand the restricted unpickler does not know means a damaged or foreign
+                # file; anything else (a global, a class, a call) is code it refused to run.
+                detail = f" ({detail})" if detail else ""
+                raise UnsafeFileError(
+                    file,
+                    "refused: the file holds Python objects other than tensors and plain data, "
+                    f"which could run code{detail}",
+                ) from None
+            raise _corrupt(file) from None
+        except Exception:  # noqa: BLE001 - whatever a damaged file makes the reader raise
+            raise _corrupt(file) from None
+
+
+# -- tensor files -----------------------------------------------------------------------------
+
+TENSOR_EXTENSIONS = (".npy", ".safetensors", ".pt", ".pth")
+
+
+def tensor_format(file: str) -> str:
+    """``.npy``, ``.safetensors`` or ``.pt`` (for ``.pt`` and ``.pth``), from the file's extension."""
+    ext = os.path.splitext(file)[1].lower()
+    if ext not in TENSOR_EXTENSIONS:
+        raise SerializationError(
+            file, "must end in .npy, .safetensors or .pt (the extension chooses the format)"
+        )
+    return ".pt" if ext == ".pth" else ext
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], file: str) -> str:
+    """Save named tensors as a ``.safetensors`` file (atomically); tied tensors are copied apart."""
+    from safetensors.torch import save
+
+    plain = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    data = save(plain)
+    return atomic_save(data, file, serialize=lambda blob, stream: stream.write(blob))
+
+
+def load_safetensors(file: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    path = readable_path(file)
+    try:
+        with open(path, "rb") as stream:
+            blob = stream.read()
+    except OSError as exc:
+        raise _access(file, exc, "read") from None
+    try:
+        return dict(load(blob))
+    except Exception:  # noqa: BLE001 - whatever a damaged file makes the reader raise
+        raise CorruptFileError(file, "is not a valid .safetensors file") from None
+
+
+def save_npy(tensor: torch.Tensor, file: str) -> str:
+    """Save a tensor as NumPy's ``.npy`` (no pickles; bfloat16 has no NumPy type and is refused)."""
+    t = tensor.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        raise SerializationError(file, ".npy has no bfloat16: use .safetensors or .pt")
+    array = t.resolve_conj().resolve_neg().contiguous().numpy()
+    return atomic_save(array, file, serialize=lambda a, stream: np.save(stream, a, allow_pickle=False))
+
+
+def load_npy(file: str) -> torch.Tensor:
+    """A ``.npy`` file of numbers as a tensor (object arrays and dtypes torch lacks are refused)."""
+    path = readable_path(file)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise _access(file, exc, "read") from None
+    except Exception:  # noqa: BLE001
+        raise CorruptFileError(file, "is not a valid .npy file of numbers") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
+        raise CorruptFileError(file, "is not a valid .npy file of numbers")
+    if array.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    try:
+        return torch.from_numpy(np.ascontiguousarray(array).copy())
+    except TypeError:
+        raise SerializationError(
+            file, f"holds numbers of NumPy type {array.dtype.name}, which torch has no type for"
+        ) from None
+
+
+def save_tensor(tensor: torch.Tensor, file: str) -> str:
+    """Save one tensor in the format the extension names (``.safetensors``: under ``tensor``)."""
+    fmt = tensor_format(file)
+    if fmt == ".npy":
+        return save_npy(tensor, file)
+    if fmt == ".safetensors":
+        return save_safetensors({"tensor": tensor}, file)
+    return atomic_save(tensor.detach().cpu().clone(), file)
+
+
+def load_tensor(file: str) -> torch.Tensor:
+    """Load one tensor from a ``.npy``, ``.safetensors`` (one tensor, or one named ``tensor``) or
+    ``.pt`` file (read with ``weights_only=True``)."""
+    fmt = tensor_format(file)
+    if fmt == ".npy":
+        return load_npy(file)
+    if fmt == ".safetensors":
+        tensors = load_safetensors(file)
+        if "tensor" in tensors:
+            return tensors["tensor"]
+        if len(tensors) == 1:
+            return next(iter(tensors.values()))
+        names = " ".join(sorted(tensors)) or "none"
+        raise SerializationError(
+            file, f"holds {len(tensors)} tensors ({names}), not one: use torch::load_state_dict"
+        )
+    obj = safe_load(file)
+    if not isinstance(obj, torch.Tensor):
+        raise SerializationError(file, "does not hold a tensor")
+    return obj
