@@ -12,7 +12,7 @@ import pickle
 import pytest
 import torch
 
-from tcltorch.commands.train import checkpoint as tio
+from tcltorch import serialization as tio
 from tcltorch.optim.adafactor import Adafactor
 
 

@@ -17,7 +17,7 @@ import zipfile
 import pytest
 import torch
 
-from tcltorch.commands.train import checkpoint as tio
+from tcltorch import serialization as tio
 from tcltorch.optim.adafactor import Adafactor
 
 
