@@ -71,9 +71,28 @@ _PARAMETERS = Opt(
         "raise an error when the total norm is NaN or Inf",
         aliases=("error_if_nonfinite",),
     ),
-    summary="Scale the gradients so that their total norm is at most maxNorm; returns the total norm before.",
 )
 def clip_grad_norm(parameters, max_norm, norm_type, error_if_nonfinite):
+    """Scale the gradients so that their total norm is at most maxNorm; returns the total norm before.
+
+    `torch.nn.utils.clip_grad_norm_`: computes the `-normType` norm of all the gradients together (as
+    one vector) and, when it exceeds `-maxNorm`, scales every gradient by maxNorm/(norm + 1e-6) in
+    place. Tensors without a gradient are skipped. With `-errorIfNonfinite 1` a NaN or Inf total norm is
+    an error and nothing is changed. Use it between `torch::tensor_backward` and
+    `torch::optimizer_step`; the optimizers' `-clipNorm`/`-globalClipNorm` options do the same inside
+    the step without reading the norm back.
+
+    ## Return Value
+
+    The total norm of the gradients before clipping, a Tcl double.
+
+    Examples:
+        set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]
+        torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w [torch::tensor_create {3.0 4.0}]]]
+        puts [torch::clip_grad_norm -parameters $w -maxNorm 1.0]    ;# -> 5.0
+        puts [torch::tensor_to_list [torch::tensor_grad $w]]    ;# -> 0.5999999 0.79999983
+        puts [torch::clip_grad_norm $w 10 inf]    ;# -> 0.7999998331069946
+    """
     total = torch.nn.utils.clip_grad_norm_(
         parameters, max_norm, norm_type=norm_type, error_if_nonfinite=error_if_nonfinite
     )
@@ -89,48 +108,21 @@ def clip_grad_norm(parameters, max_norm, norm_type, error_if_nonfinite):
         help="gradients are clamped to [-clipValue, clipValue]",
         aliases=("clip_value",),
     ),
-    summary="Clamp every gradient element to [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_).",
 )
 def clip_grad_value(parameters, clip_value):
+    """Clamp every gradient element to [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_).
+
+    `torch.nn.utils.clip_grad_value_`: clamps every element of every gradient to [-clipValue, clipValue]
+    in place; tensors without a gradient are skipped.
+
+    ## Return Value
+
+    An empty string.
+
+    Examples:
+        set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]
+        torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w [torch::tensor_create {3.0 -0.1}]]]
+        torch::clip_grad_value -parameters $w -clipValue 0.5
+        puts [torch::tensor_to_list [torch::tensor_grad $w]]    ;# -> 0.5 -0.1
+    """
     torch.nn.utils.clip_grad_value_(parameters, clip_value)
-
-
-def _document() -> None:
-    from tcltorch.commands.spec import REGISTRY
-
-    norm = REGISTRY["clip_grad_norm"]
-    norm.doc = (
-        "`torch.nn.utils.clip_grad_norm_`: computes the `-normType` norm of all the gradients together (as "
-        "one vector) and, when it exceeds `-maxNorm`, scales every gradient by maxNorm/(norm + 1e-6) in place. "
-        "Tensors without a gradient are skipped. With `-errorIfNonfinite 1` a NaN or Inf total norm is an error "
-        "and nothing is changed. Use it between `torch::tensor_backward` and `torch::optimizer_step`; the "
-        "optimizers' `-clipNorm`/`-globalClipNorm` options do the same inside the step without reading the norm "
-        "back.\n\n"
-        "## Return Value\n\nThe total norm of the gradients before clipping, a Tcl double."
-    )
-    norm.examples = [
-        (
-            "set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]\n"
-            "torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w [torch::tensor_create {3.0 4.0}]]]\n"
-            "puts [torch::clip_grad_norm -parameters $w -maxNorm 1.0]    ;# -> 5.0\n"
-            "puts [torch::tensor_to_list [torch::tensor_grad $w]]    ;# -> 0.5999999 0.79999983\n"
-            "puts [torch::clip_grad_norm $w 10 inf]    ;# -> 0.7999998331069946"
-        )
-    ]
-    value = REGISTRY["clip_grad_value"]
-    value.doc = (
-        "`torch.nn.utils.clip_grad_value_`: clamps every element of every gradient to [-clipValue, clipValue] "
-        "in place; tensors without a gradient are skipped.\n\n"
-        "## Return Value\n\nAn empty string."
-    )
-    value.examples = [
-        (
-            "set w [torch::tensor_create {1.0 2.0} -requiresGrad 1]\n"
-            "torch::tensor_backward [torch::tensor_sum [torch::tensor_mul $w [torch::tensor_create {3.0 -0.1}]]]\n"
-            "torch::clip_grad_value -parameters $w -clipValue 0.5\n"
-            "puts [torch::tensor_to_list [torch::tensor_grad $w]]    ;# -> 0.5 -0.1"
-        )
-    ]
-
-
-_document()
