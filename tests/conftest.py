@@ -2,58 +2,37 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-TCL_TESTS = ROOT / "tests" / "tcl"
+# The helpers live in tests/helpers.py; these names stay importable from conftest.
+from helpers import ROOT, TCL_TESTS, run_console, run_tclsh, tcl_path, tclsh_env  # noqa: F401
 
 
-def tcl_path() -> str:
-    from tcltorch.paths import tcl_path as path
-
-    return path()
-
-
-def tclsh_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["TCLLIBPATH"] = tcl_path()
-    env.update(extra)
-    return env
-
-
-def run_tclsh(script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 300):
-    """Run a Tcl script (text) in a real tclsh with tcltorch on its auto_path."""
-    return subprocess.run(
-        ["tclsh", "/dev/stdin", *args],
-        check=False,
-        input=script,
-        capture_output=True,
-        text=True,
-        env=env or tclsh_env(),
-        timeout=timeout,
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "shared_interp: the interp/tcl fixtures give every test of the file one interpreter"
     )
 
 
-def run_console(*args: str, stdin: str | None = None, timeout: float = 300, cwd: str | None = None):
-    """Run the tcltorch console command (the installed entry point's module)."""
-    return subprocess.run(
-        [sys.executable, "-m", "tcltorch", *args],
-        check=False,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-    )
-
-
-@pytest.fixture
-def interp():
+@pytest.fixture(scope="module")
+def _file_interp():
     from tcltorch import Interp
 
     return Interp()
+
+
+@pytest.fixture
+def interp(request):
+    """A tcltorch.Interp: a fresh one per test, or one per file where the file says
+    ``pytestmark = pytest.mark.shared_interp`` (making one costs more than most cases)."""
+    if request.node.get_closest_marker("shared_interp") is not None:
+        return request.getfixturevalue("_file_interp")
+    from tcltorch import Interp
+
+    return Interp()
+
+
+@pytest.fixture
+def tcl(interp):
+    """The same as ``interp`` (the name some files use)."""
+    return interp

@@ -37,7 +37,7 @@ TOL = {torch.float32: 5e-6, torch.bfloat16: 1.6e-2, torch.float16: 2e-3}  # abou
 DTYPES = list(TOL)
 
 
-def run(impl, shapes, dtype, steps=3, seed=0, params=None, **options):
+def run_adafactor(impl, shapes, dtype, steps=3, seed=0, params=None, **options):
     gen = torch.Generator().manual_seed(seed)
     if params is None:
         params = [torch.nn.Parameter(torch.randn(s, generator=gen).to(dtype)) for s in shapes]
@@ -65,8 +65,8 @@ def assert_close(a_params, b_params, tol, a_opt=None, b_opt=None):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
 def test_fused_agrees_with_reference(options, dtype):
-    ref, ref_opt = run("reference", SHAPES, dtype, **options)
-    got, opt = run("fused", SHAPES, dtype, **options)
+    ref, ref_opt = run_adafactor("reference", SHAPES, dtype, **options)
+    got, opt = run_adafactor("fused", SHAPES, dtype, **options)
     assert opt.last_implementation == "fused"
     assert_close(ref, got, TOL[dtype], ref_opt, opt)
     assert opt.state_bytes() == ref_opt.state_bytes()
@@ -77,8 +77,8 @@ def test_fused_agrees_with_reference(options, dtype):
 def test_a_tensor_shared_by_all_threads_agrees(shape, dtype):
     """A group that is mostly one large tensor: all threads share its rows (one barrier)."""
     options = {"beta1": 0.9, "weight_decay": 0.1, "maximize": True}
-    ref, ref_opt = run("reference", [shape, (7,)], dtype, **options)
-    got, opt = run("fused", [shape, (7,)], dtype, **options)
+    ref, ref_opt = run_adafactor("reference", [shape, (7,)], dtype, **options)
+    got, opt = run_adafactor("fused", [shape, (7,)], dtype, **options)
     assert_close(ref, got, TOL[dtype], ref_opt, opt)
 
 
@@ -103,7 +103,7 @@ def test_zero_gradients_change_nothing(dtype, eps2):
 
 
 def test_auto_takes_the_fused_path_and_info_says_so():
-    _, opt = run("auto", [(3, 4), (5,)], torch.float32, steps=1)
+    _, opt = run_adafactor("auto", [(3, 4), (5,)], torch.float32, steps=1)
     assert opt.resolved_implementation() == "fused" and opt.last_implementation == "fused"
 
 
@@ -119,8 +119,8 @@ def test_what_fused_cannot_take_goes_to_foreach():
             torch.nn.Parameter(torch.randn(10, generator=g)),
         ]
 
-    ref, _ = run("reference", None, None, params=make(), beta1=0.9)
-    got, opt = run("fused", None, None, params=make(), beta1=0.9)
+    ref, _ = run_adafactor("reference", None, None, params=make(), beta1=0.9)
+    got, opt = run_adafactor("fused", None, None, params=make(), beta1=0.9)
     assert opt.last_implementation == "foreach+fused"
     for a, b in zip(ref, got):
         tol = 1e-12 if a.dtype == torch.float64 else 5e-6
@@ -130,11 +130,11 @@ def test_what_fused_cannot_take_goes_to_foreach():
 def test_missing_library_falls_back_to_foreach(monkeypatch):
     monkeypatch.setattr(engine.fused, "_NATIVE", [None, "not built (test)"])
     assert engine.fused_unavailable() == "not built (test)"
-    got, opt = run("fused", SHAPES[:8], torch.float32, beta1=0.9, weight_decay=0.1)
+    got, opt = run_adafactor("fused", SHAPES[:8], torch.float32, beta1=0.9, weight_decay=0.1)
     assert opt.resolved_implementation() == "foreach" and opt.last_implementation == "foreach"
-    want, _ = run("foreach", SHAPES[:8], torch.float32, beta1=0.9, weight_decay=0.1)
+    want, _ = run_adafactor("foreach", SHAPES[:8], torch.float32, beta1=0.9, weight_decay=0.1)
     assert all(torch.equal(a, b) for a, b in zip(got, want))
-    _, auto = run("auto", [(3, 3)], torch.float32, steps=1)
+    _, auto = run_adafactor("auto", [(3, 3)], torch.float32, steps=1)
     assert auto.last_implementation == "foreach"
 
 
@@ -142,14 +142,14 @@ def test_threads_and_baseline_kernels_agree(monkeypatch):
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one, _ = run("fused", SHAPES, torch.float32, beta1=0.5)
+        one, _ = run_adafactor("fused", SHAPES, torch.float32, beta1=0.5)
     finally:
         torch.set_num_threads(threads)
-    many, _ = run("fused", SHAPES, torch.float32, beta1=0.5)
+    many, _ = run_adafactor("fused", SHAPES, torch.float32, beta1=0.5)
     monkeypatch.setattr(engine.fused, "_FORCE_BASELINE", True)
-    base, _ = run("fused", SHAPES, torch.float16, beta1=0.5)
+    base, _ = run_adafactor("fused", SHAPES, torch.float16, beta1=0.5)
     monkeypatch.setattr(engine.fused, "_FORCE_BASELINE", False)
-    simd, _ = run("fused", SHAPES, torch.float16, beta1=0.5)
+    simd, _ = run_adafactor("fused", SHAPES, torch.float16, beta1=0.5)
     assert_close(one, many, 1e-6)
     assert_close(base, simd, TOL[torch.float16])
 
@@ -177,14 +177,14 @@ def test_parameter_norm_is_reread_after_an_outside_write():
 
 
 def test_state_dict_resume_matches(tmp_path):
-    full, _ = run("fused", SHAPES, torch.bfloat16, steps=4, beta1=0.9)
-    params, opt = run("fused", SHAPES, torch.bfloat16, steps=2, beta1=0.9)
+    full, _ = run_adafactor("fused", SHAPES, torch.bfloat16, steps=4, beta1=0.9)
+    params, opt = run_adafactor("fused", SHAPES, torch.bfloat16, steps=2, beta1=0.9)
     saved = opt.state_dict()
     again = [torch.nn.Parameter(p.detach().clone()) for p in params]
     resumed = Adafactor(again, beta1=0.9, implementation="fused")
     resumed.load_state_dict(saved)
     gen = torch.Generator().manual_seed(1)
-    for _ in range(2):  # the gradients of steps 1 and 2 first, as run() drew them
+    for _ in range(2):  # the gradients of steps 1 and 2 first, as run_adafactor() drew them
         for p in again:
             torch.randn(p.shape, generator=gen)
     for _ in range(2):
@@ -195,7 +195,7 @@ def test_state_dict_resume_matches(tmp_path):
 
 
 def test_step_reads_nothing_back_from_tensors(monkeypatch):
-    params, opt = run("fused", SHAPES, torch.float32, steps=1, beta1=0.9, weight_decay=0.1)
+    params, opt = run_adafactor("fused", SHAPES, torch.float32, steps=1, beta1=0.9, weight_decay=0.1)
     reads = []
     for p in params:
         p.grad = torch.randn_like(p)

@@ -8,11 +8,6 @@ import torch
 import tcltorch
 
 
-@pytest.fixture
-def tcl():
-    return tcltorch.Interp()
-
-
 def test_autocast_region_matches_torch_and_restores_state(tcl):
     a = torch.randn(4, 4)
     name = tcl.put(a)

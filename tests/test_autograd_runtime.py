@@ -10,11 +10,6 @@ import torch
 import tcltorch
 
 
-@pytest.fixture
-def tcl():
-    return tcltorch.Interp()
-
-
 def value(tcl, script):
     return tcl.get(tcl.eval(script))
 

@@ -9,10 +9,10 @@ import torch
 import tcltorch
 
 
-@pytest.fixture
-def tcl(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Every test runs in its own scratch directory (the checkpoints are written there)."""
     monkeypatch.chdir(tmp_path)
-    return tcltorch.Interp()
 
 
 def _setup(tcl):

@@ -5,18 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-
-def run(interp, script: str):
-    return interp.get(interp.eval(script))
-
-
-def same(got: torch.Tensor, want: torch.Tensor) -> None:
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    assert got.device == want.device
-    assert torch.equal(got, want)
-
+from helpers import assert_same, tcl_tensor
 
 REFS = {
     "f32-2x3": lambda: torch.zeros(2, 3),
@@ -36,11 +25,13 @@ LIKE = [  # command, torch function, extra positional words, whether the values 
 def test_constant_like(interp, name, fn, ref):
     x = REFS[ref]()
     h = interp.put(x)
-    same(run(interp, f"torch::{name} {h}"), fn(x))
-    same(run(interp, f"torch::{name} {h} float64"), fn(x, dtype=torch.float64))
-    same(run(interp, f"torch::{name} -input {h} -dtype int32 -device cpu"), fn(x, dtype=torch.int32))
+    assert_same(tcl_tensor(interp, f"torch::{name} {h}"), fn(x))
+    assert_same(tcl_tensor(interp, f"torch::{name} {h} float64"), fn(x, dtype=torch.float64))
+    assert_same(
+        tcl_tensor(interp, f"torch::{name} -input {h} -dtype int32 -device cpu"), fn(x, dtype=torch.int32)
+    )
     camel = {"zeros_like": "zerosLike", "ones_like": "onesLike"}[name]
-    same(run(interp, f"torch::{camel} -tensor {h}"), fn(x))
+    assert_same(tcl_tensor(interp, f"torch::{camel} -tensor {h}"), fn(x))
 
 
 @pytest.mark.parametrize("ref", REFS, ids=list(REFS))
@@ -51,14 +42,14 @@ def test_full_and_empty_like(interp, ref):
         number = float(value) if "." in value else int(value)
         want = torch.full_like(x, number) if x.dtype != torch.bool or value == "1" else None
         if want is not None:
-            same(run(interp, f"torch::full_like {h} {value}"), want)
-        same(
-            run(interp, f"torch::fullLike -input {h} -value {value} -dtype float64"),
+            assert_same(tcl_tensor(interp, f"torch::full_like {h} {value}"), want)
+        assert_same(
+            tcl_tensor(interp, f"torch::fullLike -input {h} -value {value} -dtype float64"),
             torch.full_like(x, number, dtype=torch.float64),
         )
-    e = run(interp, f"torch::empty_like {h}")
+    e = tcl_tensor(interp, f"torch::empty_like {h}")
     assert e.shape == x.shape and e.dtype == x.dtype
-    e = run(interp, f"torch::emptyLike -input {h} -dtype int16")
+    e = tcl_tensor(interp, f"torch::emptyLike -input {h} -dtype int16")
     assert e.shape == x.shape and e.dtype == torch.int16
 
 
@@ -68,15 +59,15 @@ def test_random_like_equals_torch(interp, name, fn, dtype):
     x = torch.zeros(3, 5, dtype=dtype)
     h = interp.put(x)
     interp.eval("torch::manual_seed 123")
-    got = run(interp, f"torch::{name} {h}")
+    got = tcl_tensor(interp, f"torch::{name} {h}")
     torch.manual_seed(123)
-    same(got, fn(x))
+    assert_same(got, fn(x))
     interp.eval("torch::manual_seed 7")
-    got = run(interp, f"torch::{name} -input {h} -dtype float64 -requiresGrad 1")
+    got = tcl_tensor(interp, f"torch::{name} -input {h} -dtype float64 -requiresGrad 1")
     torch.manual_seed(7)
     want = fn(x, dtype=torch.float64)
     assert got.requires_grad and got.is_leaf
-    same(got.detach(), want)
+    assert_same(got.detach(), want)
 
 
 def test_randint_family_equals_torch(interp):
@@ -101,9 +92,9 @@ def test_randint_family_equals_torch(interp):
     ]
     for script, make in cases:
         interp.eval("torch::manual_seed 42")
-        got = run(interp, script)
+        got = tcl_tensor(interp, script)
         torch.manual_seed(42)
-        same(got, make())
+        assert_same(got, make())
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
@@ -115,7 +106,7 @@ def test_logspace_and_empty(interp, dtype):
         ("2 2 1", (2, 2, 1)),
         ("0 1 0", (0, 1, 0)),
     ]:
-        got = run(
+        got = tcl_tensor(
             interp,
             f"torch::logspace {words} {name}" if len(args) == 4 else f"torch::logspace {words} -dtype {name}",
         )
@@ -125,9 +116,9 @@ def test_logspace_and_empty(interp, dtype):
             torch.testing.assert_close(got, want)  # pow kernels may round differently
         else:
             assert torch.equal(got, want)
-    e = run(interp, f"torch::empty {{2 0 3}} {name}")
+    e = tcl_tensor(interp, f"torch::empty {{2 0 3}} {name}")
     assert e.shape == (2, 0, 3) and e.dtype == dtype
-    e = run(interp, f"torch::Empty -shape {{4}} -dtype {name}")
+    e = tcl_tensor(interp, f"torch::Empty -shape {{4}} -dtype {name}")
     assert e.shape == (4,) and e.dtype == dtype
 
 
@@ -141,7 +132,7 @@ def test_requires_grad_needs_floats(interp):
         with pytest.raises(Exception) as info:
             interp.eval(script)
         assert info.value.errorcode == ["TORCH", "VALUE", "-requiresGrad"]
-    t = run(interp, f"torch::ones_like {h} -requiresGrad 1")
+    t = tcl_tensor(interp, f"torch::ones_like {h} -requiresGrad 1")
     assert t.requires_grad and t.is_leaf
 
 

@@ -9,20 +9,13 @@ import struct
 
 import pytest
 import torch
+from helpers import tcl_error
 
 import tcltorch
 from tcltorch.commands.vocabulary import tcl_values
 
-
-@pytest.fixture(scope="module")
-def interp():
-    return tcltorch.Interp()
-
-
-def error(interp, script: str) -> tuple[str, list[str]]:
-    with pytest.raises(Exception) as info:
-        interp.eval(script)
-    return str(info.value), info.value.errorcode
+# one interpreter for the whole file (making one costs more than most cases)
+pytestmark = pytest.mark.shared_interp
 
 
 # --- bulk conversion -------------------------------------------------------------------------
@@ -163,7 +156,7 @@ def test_create_big_list_from_a_variable(interp):
     ],
 )
 def test_create_errors(interp, data, message):
-    text, code = error(interp, f"torch::tensor_create {data}")
+    text, code = tcl_error(interp, f"torch::tensor_create {data}")
     assert text == message
     assert code == ["TORCH", "VALUE", "-data"]
 
@@ -196,7 +189,7 @@ def test_tensor_file_round_trip_bit_exact(interp, tmp_path, ext, dtype):
     f = str(tmp_path / f"t.{ext}")
     h = interp.put(t)
     if dtype == torch.bfloat16 and ext == "npy":
-        text, code = error(interp, f"torch::tensor_save {h} {f}")
+        text, code = tcl_error(interp, f"torch::tensor_save {h} {f}")
         assert "bfloat16" in text and code[:2] == ["TORCH", "VALUE"]
         return
     assert interp.eval(f"torch::tensor_save {h} {f}") == f
@@ -224,21 +217,23 @@ def test_tensor_file_errors(interp, tmp_path):
     import numpy as np
 
     h = interp.put(torch.ones(2))
-    text, _ = error(interp, f"torch::tensor_save {h} {tmp_path}/a.txt")
+    text, _ = tcl_error(interp, f"torch::tensor_save {h} {tmp_path}/a.txt")
     assert "must end in .npy, .safetensors or .pt" in text
-    text, code = error(interp, f"torch::tensor_load {tmp_path}/missing.npy")
+    text, code = tcl_error(interp, f"torch::tensor_load {tmp_path}/missing.npy")
     assert "couldn't open" in text and code[0] == "POSIX"
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
-    assert "not a valid .safetensors" in error(interp, f"torch::tensor_load {tmp_path}/bad.safetensors")[0]
+    assert (
+        "not a valid .safetensors" in tcl_error(interp, f"torch::tensor_load {tmp_path}/bad.safetensors")[0]
+    )
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert "not a valid .npy" in error(interp, f"torch::tensor_load {tmp_path}/obj.npy")[0]
+    assert "not a valid .npy" in tcl_error(interp, f"torch::tensor_load {tmp_path}/obj.npy")[0]
     torch.save({"a": torch.ones(1)}, tmp_path / "d.pt")
-    assert "does not hold a tensor" in error(interp, f"torch::tensor_load {tmp_path}/d.pt")[0]
+    assert "does not hold a tensor" in tcl_error(interp, f"torch::tensor_load {tmp_path}/d.pt")[0]
     os_fifo = tmp_path / "fifo.npy"
     import os
 
     os.mkfifo(os_fifo)
-    assert "FIFO" in error(interp, f"torch::tensor_save {h} {os_fifo}")[0]
+    assert "FIFO" in tcl_error(interp, f"torch::tensor_save {h} {os_fifo}")[0]
 
 
 def test_state_dict_safetensors(interp, tmp_path):
@@ -254,7 +249,7 @@ def test_state_dict_safetensors(interp, tmp_path):
     interp.eval(f"torch::load_state_dict {m2} {f}")
     assert torch.equal(interp.get(m2).weight, model.weight)
     m3 = interp.eval("torch::linear 4 2")
-    assert "weight" in error(interp, f"torch::load_state_dict {m3} {f}")[0]
+    assert "weight" in tcl_error(interp, f"torch::load_state_dict {m3} {f}")[0]
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -276,14 +271,14 @@ def test_load_csv_header_exponents_columns(interp, tmp_path):
 def test_load_csv_bad_field_line_and_column(interp, tmp_path):
     f = tmp_path / "d.csv"
     f.write_text("a,b,c\n1,2,3\n4,five,6\n")
-    text, code = error(interp, f"torch::load_csv {f} -header 1")
+    text, code = tcl_error(interp, f"torch::load_csv {f} -header 1")
     assert text == f'invalid -file "{f}": line 3 column 2: expected a number but got "five"'
     assert code == ["TORCH", "VALUE", "-file"]
     f.write_text("1,2\n3\n")
-    assert "line 2 has 1 fields, expected 2" in error(interp, f"torch::load_csv {f}")[0]
+    assert "line 2 has 1 fields, expected 2" in tcl_error(interp, f"torch::load_csv {f}")[0]
     f.write_text("1,2\n3,\n")
-    assert "line 2 column 2" in error(interp, f"torch::load_csv {f}")[0]
-    assert "-columns" in error(interp, f"torch::load_csv {f} -columns q")[0]
+    assert "line 2 column 2" in tcl_error(interp, f"torch::load_csv {f}")[0]
+    assert "-columns" in tcl_error(interp, f"torch::load_csv {f} -columns q")[0]
 
 
 # --- batching loop -----------------------------------------------------------------------------
@@ -336,5 +331,5 @@ def test_foreach_batch_frees_handles_and_checks(interp):
     before = len(interp.handles())
     interp.eval("torch::foreach_batch {a} [list $X] -batchSize 2 { torch::ones 3; torch::tensor_add $a 1 }")
     assert len(interp.handles()) == before
-    assert "same number of rows" in error(interp, "torch::foreach_batch {a b} [list $X $Y] {}")[0]
-    assert "-batchSize" in error(interp, "torch::foreach_batch {a} [list $X] -batchSize 0 {}")[0]
+    assert "same number of rows" in tcl_error(interp, "torch::foreach_batch {a b} [list $X $Y] {}")[0]
+    assert "-batchSize" in tcl_error(interp, "torch::foreach_batch {a} [list $X] -batchSize 0 {}")[0]

@@ -5,24 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import assert_close, tcl_tensor
 
 from tcltorch.commands._tables import operands
 from tcltorch.commands.tensors import elementwise
-
-
-def run(interp, script: str):
-    return interp.get(interp.eval(script))
-
-
-def close(got: torch.Tensor, want: torch.Tensor) -> None:
-    """Same dtype and shape; exact for integer/bool results, a tolerance for floats."""
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    if want.is_floating_point():
-        torch.testing.assert_close(got, want, equal_nan=True)  # dtype-based rtol/atol
-    else:
-        assert torch.equal(got, want)
-
 
 INPUTS = {
     "f32-2x3": lambda: torch.linspace(-2.5, 3.0, 6).reshape(2, 3),
@@ -45,7 +31,7 @@ def expect_same(interp, script: str, compute) -> None:
             interp.eval(script)
         assert "PyTorch" in str(info.value) or str(exc).split("\n")[0][:20] in str(info.value)
         return
-    close(run(interp, script), want)
+    assert_close(tcl_tensor(interp, script), want)
 
 
 @pytest.mark.parametrize("row", elementwise.UNARY, ids=lambda r: r[0])
@@ -59,8 +45,8 @@ def test_unary_rows(interp, row):
     h = interp.put(x)
     want = fn(x)
     for alias in aliases:  # every alias is the same command
-        close(run(interp, f"torch::{alias} -input {h}"), want)
-    close(run(interp, f"torch::{name} -tensor {h}"), want)
+        assert_close(tcl_tensor(interp, f"torch::{alias} -input {h}"), want)
+    assert_close(tcl_tensor(interp, f"torch::{name} -tensor {h}"), want)
 
 
 OPERANDS = [
@@ -101,18 +87,18 @@ def test_binary_rows(interp, row):
     want = fn(a, b)
     ha, hb = interp.put(a), interp.put(b)
     for alias in (name, *aliases):
-        close(run(interp, f"torch::{alias} -input1 {ha} -input2 {hb}"), want)
-        close(run(interp, f"torch::{alias} -tensor1 {ha} -tensor2 {hb}"), want)
+        assert_close(tcl_tensor(interp, f"torch::{alias} -input1 {ha} -input2 {hb}"), want)
+        assert_close(tcl_tensor(interp, f"torch::{alias} -tensor1 {ha} -tensor2 {hb}"), want)
 
 
 def test_eq_and_pow_are_the_tensor_commands(interp):
     a, b = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 0.0, 3.0])
     ha, hb = interp.put(a), interp.put(b)
     for cmd in ("eq", "Eq", "tensor_eq"):
-        close(run(interp, f"torch::{cmd} -tensor1 {ha} -tensor2 {hb}"), torch.eq(a, b))
-    close(run(interp, f"torch::pow -base {ha} -exponent 2"), torch.pow(a, 2))
-    close(run(interp, f"torch::pow -input1 {ha} -input2 {hb}"), torch.pow(a, b))
-    close(run(interp, f"torch::pow 2 {ha}"), torch.pow(torch.tensor(2.0), a))
+        assert_close(tcl_tensor(interp, f"torch::{cmd} -tensor1 {ha} -tensor2 {hb}"), torch.eq(a, b))
+    assert_close(tcl_tensor(interp, f"torch::pow -base {ha} -exponent 2"), torch.pow(a, 2))
+    assert_close(tcl_tensor(interp, f"torch::pow -input1 {ha} -input2 {hb}"), torch.pow(a, b))
+    assert_close(tcl_tensor(interp, f"torch::pow 2 {ha}"), torch.pow(torch.tensor(2.0), a))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -120,9 +106,9 @@ def test_atan2(interp, dtype):
     y = torch.tensor([[1.0, -1.0, 0.0], [2.0, -3.0, 0.5]], dtype=dtype)
     x = torch.tensor([-1.0, 0.0, 2.0], dtype=dtype)
     hy, hx = interp.put(y), interp.put(x)
-    close(run(interp, f"torch::atan2 {hy} {hx}"), torch.atan2(y, x))
-    close(run(interp, f"torch::atan2 -y {hy} -x {hx}"), torch.atan2(y, x))
-    close(run(interp, f"torch::atan2 {hy} 1"), torch.atan2(y, torch.tensor(1, dtype=dtype)))
+    assert_close(tcl_tensor(interp, f"torch::atan2 {hy} {hx}"), torch.atan2(y, x))
+    assert_close(tcl_tensor(interp, f"torch::atan2 -y {hy} -x {hx}"), torch.atan2(y, x))
+    assert_close(tcl_tensor(interp, f"torch::atan2 {hy} 1"), torch.atan2(y, torch.tensor(1, dtype=dtype)))
 
 
 @pytest.mark.parametrize("decimals", [0, 1, 2, -1])
@@ -132,24 +118,29 @@ def test_round(interp, decimals):
         torch.tensor([1.25, 9.999], dtype=torch.float64),
     ):
         h = interp.put(x)
-        close(run(interp, f"torch::round {h} {decimals}"), torch.round(x, decimals=decimals))
-        close(run(interp, f"torch::Round -input {h} -decimals {decimals}"), torch.round(x, decimals=decimals))
+        assert_close(tcl_tensor(interp, f"torch::round {h} {decimals}"), torch.round(x, decimals=decimals))
+        assert_close(
+            tcl_tensor(interp, f"torch::Round -input {h} -decimals {decimals}"),
+            torch.round(x, decimals=decimals),
+        )
     i = torch.tensor([1, -2, 3])
-    close(run(interp, f"torch::round {interp.put(i)}"), torch.round(i))
+    assert_close(tcl_tensor(interp, f"torch::round {interp.put(i)}"), torch.round(i))
 
 
 def test_clamp(interp):
     x = torch.linspace(-3, 3, 7).reshape(7)
     i = torch.tensor([[-5, 0, 5]])
     hx, hi = interp.put(x), interp.put(i)
-    close(run(interp, f"torch::tensor_clamp {hx} -1 2"), torch.clamp(x, -1, 2))
-    close(run(interp, f"torch::tensor_clamp {hx} 0.5"), torch.clamp(x, min=0.5))
-    close(run(interp, f"torch::tensorClamp -tensor {hx} -max -1"), torch.clamp(x, max=-1))
-    close(run(interp, f"torch::clamp {hi} -1 1"), torch.clamp(i, -1, 1))
-    close(run(interp, f"torch::tensor_clamp {hx}"), x)
+    assert_close(tcl_tensor(interp, f"torch::tensor_clamp {hx} -1 2"), torch.clamp(x, -1, 2))
+    assert_close(tcl_tensor(interp, f"torch::tensor_clamp {hx} 0.5"), torch.clamp(x, min=0.5))
+    assert_close(tcl_tensor(interp, f"torch::tensorClamp -tensor {hx} -max -1"), torch.clamp(x, max=-1))
+    assert_close(tcl_tensor(interp, f"torch::clamp {hi} -1 1"), torch.clamp(i, -1, 1))
+    assert_close(tcl_tensor(interp, f"torch::tensor_clamp {hx}"), x)
     lo = torch.zeros(7) - torch.arange(7.0) / 3
-    close(run(interp, f"torch::tensor_clamp -input {hx} -min {interp.put(lo)}"), torch.clamp(x, min=lo))
-    assert run(interp, f"torch::tensor_clamp {hx}") is not x  # a copy, not the input
+    assert_close(
+        tcl_tensor(interp, f"torch::tensor_clamp -input {hx} -min {interp.put(lo)}"), torch.clamp(x, min=lo)
+    )
+    assert tcl_tensor(interp, f"torch::tensor_clamp {hx}") is not x  # a copy, not the input
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -164,15 +155,19 @@ def test_isclose_allclose(interp, dtype):
         ("-atol 0.2 -equalNan 1", {"atol": 0.2, "equal_nan": True}),
         ("-relativeTolerance 0 -absoluteTolerance 0 -equal_nan 1", {"rtol": 0, "atol": 0, "equal_nan": True}),
     ]:
-        close(run(interp, f"torch::isclose -input {ha} -other {hb} {opts}"), torch.isclose(a, b, **kw))
+        assert_close(
+            tcl_tensor(interp, f"torch::isclose -input {ha} -other {hb} {opts}"), torch.isclose(a, b, **kw)
+        )
         want = int(torch.allclose(*torch.broadcast_tensors(a, b), **kw))
         assert interp.eval(f"torch::allclose -input {ha} -other {hb} {opts}") == str(want)
     same = torch.tensor([1.0, 2.0], dtype=dtype)
     hs = interp.put(same)
     assert interp.eval(f"torch::allClose {hs} {hs}") == "1"
-    close(run(interp, f"torch::isClose {hs} 1.0"), torch.isclose(same, torch.tensor(1.0, dtype=dtype)))
+    assert_close(
+        tcl_tensor(interp, f"torch::isClose {hs} 1.0"), torch.isclose(same, torch.tensor(1.0, dtype=dtype))
+    )
     i = torch.tensor([1, 2])
-    close(run(interp, f"torch::isclose {interp.put(i)} {hs}"), torch.isclose(i.to(dtype), same))
+    assert_close(tcl_tensor(interp, f"torch::isclose {interp.put(i)} {hs}"), torch.isclose(i.to(dtype), same))
 
 
 def test_errors_name_the_option(interp):

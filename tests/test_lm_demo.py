@@ -4,25 +4,13 @@ checkpoint and the resume, and the flag errors."""
 from __future__ import annotations
 
 import re
-import subprocess
 
-from conftest import ROOT, tclsh_env
+from conftest import ROOT
+from helpers import run_tclsh_file
 
 SCRIPT = ROOT / "examples" / "train_lm.tcl"
 TINY = ["--dmodel", "16", "--heads", "2", "--layers", "1", "--context", "12", "--batch", "8",
         "--chars", "8000", "--sample", "100"]  # fmt: skip
-
-
-def run(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["tclsh", str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        env=tclsh_env(),
-        check=False,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def results(out: str) -> dict[str, str]:
@@ -41,7 +29,7 @@ def results(out: str) -> dict[str, str]:
 
 def test_tiny_run_resume_and_lines(tmp_path):
     ckpt = str(tmp_path / "lm.ckpt")
-    p = run("--steps", "40", "--fresh", "--checkpoint", ckpt, *TINY, cwd=tmp_path)
+    p = run_tclsh_file(SCRIPT, "--steps", "40", "--fresh", "--checkpoint", ckpt, *TINY, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     r = results(p.stdout)
     assert re.search(r"^step +1/40 +loss [0-9.]+ +\d+ tokens/s", p.stdout, re.MULTILINE)
@@ -52,7 +40,7 @@ def test_tiny_run_resume_and_lines(tmp_path):
     assert 0 < ada < 0.1 * adam
     assert len(r["sample"]) >= 100 and r["sample"].startswith("proc ")
     # the second run resumes from the checkpoint and trains the steps that are left
-    p2 = run("--steps", "45", "--checkpoint", ckpt, *TINY, cwd=tmp_path)
+    p2 = run_tclsh_file(SCRIPT, "--steps", "45", "--checkpoint", ckpt, *TINY, cwd=tmp_path)
     assert p2.returncode == 0, p2.stderr
     assert "resumed from" in p2.stdout and "at step 40" in p2.stdout
     assert re.search(r"^step +41/45", p2.stdout, re.MULTILINE) and not re.search(
@@ -60,14 +48,14 @@ def test_tiny_run_resume_and_lines(tmp_path):
     )
     results(p2.stdout)
     # nothing left to do: still the four lines
-    p3 = run("--steps", "45", "--checkpoint", ckpt, *TINY, cwd=tmp_path)
+    p3 = run_tclsh_file(SCRIPT, "--steps", "45", "--checkpoint", ckpt, *TINY, cwd=tmp_path)
     assert p3.returncode == 0, p3.stderr
     assert "nothing to do" in p3.stdout
     results(p3.stdout)
 
 
 def test_bad_flags(tmp_path):
-    p = run("--steps", "x", cwd=tmp_path)
+    p = run_tclsh_file(SCRIPT, "--steps", "x", cwd=tmp_path)
     assert p.returncode == 2 and "--steps must be a positive integer" in p.stderr
-    p = run("--nope", "1", cwd=tmp_path)
+    p = run_tclsh_file(SCRIPT, "--nope", "1", cwd=tmp_path)
     assert p.returncode == 2 and 'unknown argument "--nope"' in p.stderr

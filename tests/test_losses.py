@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tcl_error
 
 torch.manual_seed(1234)
 X = torch.randn(6, 4, dtype=torch.float64)
@@ -20,14 +21,6 @@ def loss(interp, script: str, **tensors: torch.Tensor) -> torch.Tensor:
     for name, value in tensors.items():
         interp.eval(f"set {name} {interp.put(value)}")
     return interp.get(interp.eval(script))
-
-
-def error(interp, script: str, **tensors: torch.Tensor):
-    for name, value in tensors.items():
-        interp.eval(f"set {name} {interp.put(value)}")
-    with pytest.raises(Exception) as info:
-        interp.eval(script)
-    return str(info.value), list(info.value.errorcode)
 
 
 REDUCTIONS = ["mean", "sum", "none"]
@@ -238,7 +231,7 @@ def test_gradients_flow_through_the_loss(interp):
     ],
 )
 def test_errors(interp, script, tensors, errorcode, text):
-    message, code = error(interp, script, **tensors)
+    message, code = tcl_error(interp, script, **tensors)
     assert code[: len(errorcode)] == errorcode, message
     assert text in message
 

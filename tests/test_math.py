@@ -6,28 +6,10 @@ import operator
 
 import pytest
 import torch
+from helpers import assert_same, tcl_error, tcl_tensor
 
 import tcltorch
 from tcltorch.commands.vocabulary import as_tensors
-
-
-def run(interp, script: str):
-    return interp.get(interp.eval(script))
-
-
-def error(interp, script: str) -> tuple[str, list[str]]:
-    with pytest.raises(Exception) as info:
-        interp.eval(script)
-    return str(info.value), info.value.errorcode
-
-
-def same(got: torch.Tensor, want: torch.Tensor) -> None:
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    torch.testing.assert_close(
-        got, want, rtol=0, atol=0, equal_nan=True
-    )  # bit-equal, NaN where torch has NaN
-
 
 # --- binary operations: tensor or number on either side -------------------------------------
 
@@ -56,8 +38,8 @@ def test_binary_tensor_tensor(interp, cmd, left, right):
     a, b = OPERANDS[left](), OPERANDS[right]()
     if cmd == "tensor_pow" and left == "i64" and right == "i64":
         b = b.abs()  # integers to negative integer powers are an error in torch
-    got = run(interp, f"torch::{cmd} {interp.put(a)} {interp.put(b)}")
-    same(got, BINARY[cmd](a, b))
+    got = tcl_tensor(interp, f"torch::{cmd} {interp.put(a)} {interp.put(b)}")
+    assert_same(got, BINARY[cmd](a, b), nan_equal=True)
 
 
 @pytest.mark.parametrize("cmd", sorted(BINARY))
@@ -67,8 +49,8 @@ def test_binary_with_a_number_on_either_side(interp, cmd, number, operand):
     t = OPERANDS[operand]()
     n = int(number) if number.lstrip("-").isdigit() else float(number)
     h = interp.put(t)
-    same(run(interp, f"torch::{cmd} {h} {number}"), BINARY[cmd](t, n))
-    got, want = run(interp, f"torch::{cmd} {number} {h}"), BINARY[cmd](n, t)
+    assert_same(tcl_tensor(interp, f"torch::{cmd} {h} {number}"), BINARY[cmd](t, n), nan_equal=True)
+    got, want = tcl_tensor(interp, f"torch::{cmd} {number} {h}"), BINARY[cmd](n, t)
     if cmd == "tensor_div":
         # torch computes number / tensor as reciprocal(tensor) * number (two roundings);
         # the command divides, which is correctly rounded: equal within one ulp
@@ -80,13 +62,13 @@ def test_binary_with_a_number_on_either_side(interp, cmd, number, operand):
         exact = (n_rounded / t.to(torch.float64)).to(got.dtype)
         assert torch.equal(got, exact)
     else:
-        same(got, want)
+        assert_same(got, want, nan_equal=True)
 
 
 @pytest.mark.parametrize("cmd", sorted(BINARY))
 def test_binary_with_two_numbers_gives_a_0d_tensor(interp, cmd):
-    got = run(interp, f"torch::{cmd} 3 2")
-    same(got, BINARY[cmd](torch.tensor(3), 2))
+    got = tcl_tensor(interp, f"torch::{cmd} 3 2")
+    assert_same(got, BINARY[cmd](torch.tensor(3), 2), nan_equal=True)
 
 
 def test_number_on_the_left_promotes_like_torch_scalars():
@@ -100,17 +82,29 @@ def test_number_on_the_left_promotes_like_torch_scalars():
 def test_add_sub_alpha(interp):
     a, b = torch.randn(3, 2), torch.randn(3, 2)
     ha, hb = interp.put(a), interp.put(b)
-    same(run(interp, f"torch::tensor_add {ha} {hb} 0.5"), torch.add(a, b, alpha=0.5))
-    same(run(interp, f"torch::tensorSub -input {ha} -other {hb} -alpha -2"), torch.sub(a, b, alpha=-2))
-    same(run(interp, f"torch::tensor_add -input1 {ha} -input2 {hb}"), a + b)
+    assert_same(
+        tcl_tensor(interp, f"torch::tensor_add {ha} {hb} 0.5"), torch.add(a, b, alpha=0.5), nan_equal=True
+    )
+    assert_same(
+        tcl_tensor(interp, f"torch::tensorSub -input {ha} -other {hb} -alpha -2"),
+        torch.sub(a, b, alpha=-2),
+        nan_equal=True,
+    )
+    assert_same(tcl_tensor(interp, f"torch::tensor_add -input1 {ha} -input2 {hb}"), a + b, nan_equal=True)
 
 
 @pytest.mark.parametrize("mode", ["trunc", "floor"])
 def test_div_rounding_mode(interp, mode):
     a = torch.tensor([7, -7, 9])
     h = interp.put(a)
-    same(run(interp, f"torch::tensor_div {h} 2 {mode}"), torch.div(a, 2, rounding_mode=mode))
-    same(run(interp, f"torch::tensor_div -input {h} -other 2 -roundingMode none"), a / 2)
+    assert_same(
+        tcl_tensor(interp, f"torch::tensor_div {h} 2 {mode}"),
+        torch.div(a, 2, rounding_mode=mode),
+        nan_equal=True,
+    )
+    assert_same(
+        tcl_tensor(interp, f"torch::tensor_div -input {h} -other 2 -roundingMode none"), a / 2, nan_equal=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,7 +112,11 @@ def test_div_rounding_mode(interp, mode):
 )
 def test_matmul(interp, shapes):
     a, b = torch.randn(*shapes[0]), torch.randn(*shapes[1])
-    same(run(interp, f"torch::tensor_matmul {interp.put(a)} {interp.put(b)}"), torch.matmul(a, b))
+    assert_same(
+        tcl_tensor(interp, f"torch::tensor_matmul {interp.put(a)} {interp.put(b)}"),
+        torch.matmul(a, b),
+        nan_equal=True,
+    )
 
 
 # --- element-wise functions ----------------------------------------------------------------
@@ -141,9 +139,9 @@ def test_unary_matches_torch(interp, cmd, dtype):
     if cmd in ("tensor_log", "tensor_sqrt"):
         t = t.abs() + 0.01
     h = interp.put(t)
-    same(run(interp, f"torch::{cmd} {h}"), UNARY[cmd](t))
+    assert_same(tcl_tensor(interp, f"torch::{cmd} {h}"), UNARY[cmd](t), nan_equal=True)
     alias = "tensor" + cmd[len("tensor_") :].capitalize()
-    same(run(interp, f"torch::{alias} -input {h}"), UNARY[cmd](t))
+    assert_same(tcl_tensor(interp, f"torch::{alias} -input {h}"), UNARY[cmd](t), nan_equal=True)
 
 
 # --- reductions ---------------------------------------------------------------------------
@@ -161,7 +159,7 @@ def test_sum_mean(interp, cmd, fn, dim, keepdim):
     else:
         dims = tuple(int(d) for d in dim.strip("{}").split())
         want = fn(t, dim=dims, keepdim=keepdim)
-    got = run(interp, script)
+    got = tcl_tensor(interp, script)
     assert got.shape == want.shape
     torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
 
@@ -175,16 +173,16 @@ def test_max_min_argmax(interp, cmd, fn, dim, keepdim):
     t = torch.randn(3, 4)
     h = interp.put(t)
     if dim is None:
-        got = run(interp, f"torch::{cmd} {h} -keepdim {int(keepdim)}")
+        got = tcl_tensor(interp, f"torch::{cmd} {h} -keepdim {int(keepdim)}")
         want = fn(t)
         if keepdim:
             want = want.reshape(1, 1)
     else:
-        got = run(interp, f"torch::{cmd} {h} {dim} {int(keepdim)}")
+        got = tcl_tensor(interp, f"torch::{cmd} {h} {dim} {int(keepdim)}")
         want = fn(t, dim, keepdim)
         if cmd != "tensor_argmax":
             want = want.values
-    same(got, want)
+    assert_same(got, want, nan_equal=True)
 
 
 # --- comparison, softmax --------------------------------------------------------------------
@@ -192,8 +190,8 @@ def test_max_min_argmax(interp, cmd, fn, dim, keepdim):
 
 def test_eq_gives_bool(interp):
     a, b = torch.tensor([1, 2, 3]), torch.tensor([1, 0, 3])
-    got = run(interp, f"torch::tensor_eq {interp.put(a)} {interp.put(b)}")
-    same(got, a == b)
+    got = tcl_tensor(interp, f"torch::tensor_eq {interp.put(a)} {interp.put(b)}")
+    assert_same(got, a == b, nan_equal=True)
 
 
 @pytest.mark.parametrize(
@@ -203,8 +201,8 @@ def test_eq_gives_bool(interp):
 def test_softmax(interp, cmd, fn, dim):
     t = torch.randn(3, 5, dtype=torch.float64)
     h = interp.put(t)
-    got = run(interp, f"torch::{cmd} {h}" + ("" if dim is None else f" {dim}"))
-    same(got, fn(t, -1 if dim is None else dim))
+    got = tcl_tensor(interp, f"torch::{cmd} {h}" + ("" if dim is None else f" {dim}"))
+    assert_same(got, fn(t, -1 if dim is None else dim), nan_equal=True)
 
 
 # --- autograd end to end -------------------------------------------------------------------
@@ -237,7 +235,7 @@ def test_two_layer_network_gradients_match_torch(interp):
         torch::tensor_backward $loss
         set loss
     """
-    loss = run(interp, script)
+    loss = tcl_tensor(interp, script)
 
     p = {k: v.clone().requires_grad_() for k, v in {"w1": w1, "b1": b1, "w2": w2}.items()}
     hidden = torch.relu(x @ p["w1"] + p["b1"])
@@ -249,7 +247,7 @@ def test_two_layer_network_gradients_match_torch(interp):
 
     torch.testing.assert_close(loss.detach(), want.detach(), rtol=1e-12, atol=1e-12)
     for name in ("w1", "b1", "w2"):
-        grad = run(interp, f"torch::tensor_grad {names[name]}")
+        grad = tcl_tensor(interp, f"torch::tensor_grad {names[name]}")
         torch.testing.assert_close(grad, p[name].grad, rtol=1e-12, atol=1e-12)
 
 
@@ -316,7 +314,7 @@ def test_gradient_through_number_on_the_left(interp):
     ],
 )
 def test_error_classes(interp, script, message, errorcode):
-    assert error(interp, script) == (message, errorcode)
+    assert tcl_error(interp, script) == (message, errorcode)
 
 
 def test_wrong_kind_operand(interp):
@@ -326,7 +324,7 @@ def test_wrong_kind_operand(interp):
         f"torch::tensor_matmul {lin} {lin}",
         f"torch::tensor_sum {lin}",
     ):
-        assert error(interp, script) == (
+        assert tcl_error(interp, script) == (
             f'"{lin}" is a linear module, expected a tensor',
             ["TORCH", "HANDLE", lin],
         )

@@ -10,17 +10,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-import tcltorch
 from tcltorch.commands import load_all
 from tcltorch.commands.nn._dual import DualCommand
 
+# one interpreter for the whole file (making one costs more than most cases)
+pytestmark = pytest.mark.shared_interp
+
 F32, F64 = torch.float32, torch.float64
-
-
-@pytest.fixture(scope="module")
-def interp():
-    """One interpreter for the whole file (making one costs more than most cases)."""
-    return tcltorch.Interp()
 
 
 # name, Tcl arguments, reference module, input shape, tensor form too (None: it has one if dual)

@@ -9,14 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import tcltorch
+# one interpreter for the whole file (making one costs more than most cases)
+pytestmark = pytest.mark.shared_interp
 
 F32, F64 = torch.float32, torch.float64
-
-
-@pytest.fixture(scope="module")
-def interp():
-    return tcltorch.Interp()
 
 
 def _pm1(*shape):

@@ -10,41 +10,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import ROOT, run_tclsh
+from helpers import deep_equal, tcl_error, tcl_eval
 from torch import nn
 
 from tcltorch.positional import PositionalEncoding
 
 
-def run(interp, script):
-    return interp.eval(script)
-
-
-def error(interp, script):
-    with pytest.raises(Exception) as info:
-        interp.eval(script)
-    return str(info.value), list(info.value.errorcode)
-
-
 def obj(interp, script):
-    return interp.get(run(interp, script))
+    return interp.get(tcl_eval(interp, script))
 
 
-def handles(interp, value):
+def read_nested(interp, value):
     """A Tcl result of handles (any nesting) -> the same nesting of Python objects."""
     if value == "":
         return None
     words = interp.tk.splitlist(value)
     if len(words) == 1 and words[0] == value:
         return interp.get(value) if value else None
-    return tuple(handles(interp, w) for w in words)
-
-
-def same(a, b):
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and torch.equal(a, b)
-    if a is None or b is None:
-        return a is None and b is None
-    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return tuple(read_nested(interp, w) for w in words)
 
 
 # -- recurrent ---------------------------------------------------------------------------------
@@ -120,43 +103,43 @@ def test_recurrent_layers_are_the_torch_modules(interp, script, cls, kwargs):
 @pytest.mark.parametrize("batch_first", [0, 1])
 def test_recurrent_forward_is_the_module_call_with_and_without_state(interp, kind, batch_first):
     torch.manual_seed(0)
-    h = run(
+    h = tcl_eval(
         interp, f"torch::{kind} 3 4 -numLayers 2 -bidirectional 1 -batchFirst {batch_first} -dtype float64"
     )
     m = interp.get(h)
     x = torch.randn(2, 5, 3, dtype=torch.float64)
     xh = interp.put(x)
-    got = handles(interp, run(interp, f"torch::layer_forward {h} {xh}"))
-    assert same(got, m(x))
-    state = run(interp, f"lindex [torch::layer_forward {h} {xh}] 1")
-    again = handles(interp, run(interp, f"torch::layer_forward {h} {xh} -hx {{{state}}}"))
-    hx = handles(interp, state)
-    assert same(again, m(x, hx))
+    got = read_nested(interp, tcl_eval(interp, f"torch::layer_forward {h} {xh}"))
+    assert deep_equal(got, m(x), strict_sequences=False)
+    state = tcl_eval(interp, f"lindex [torch::layer_forward {h} {xh}] 1")
+    again = read_nested(interp, tcl_eval(interp, f"torch::layer_forward {h} {xh} -hx {{{state}}}"))
+    hx = read_nested(interp, state)
+    assert deep_equal(again, m(x, hx), strict_sequences=False)
     assert got[0].shape == (2, 5, 8)
     n_state = (hx[0] if kind == "lstm" else hx).shape
     assert n_state == (4, 5 if batch_first == 0 else 2, 4)
 
 
 def test_lstm_state_pair_and_gradients(interp):
-    h = run(interp, "torch::lstm 2 3")
+    h = tcl_eval(interp, "torch::lstm 2 3")
     x = interp.put(torch.randn(4, 1, 2))
-    result = run(interp, f"torch::layer_forward {h} {x}")
+    result = tcl_eval(interp, f"torch::layer_forward {h} {x}")
     out, state = interp.tk.splitlist(result)
     assert len(interp.tk.splitlist(state)) == 2
-    run(interp, f"torch::tensor_backward [torch::tensor_sum {out}]")
+    tcl_eval(interp, f"torch::tensor_backward [torch::tensor_sum {out}]")
     assert all(p.grad is not None for p in interp.get(h).parameters())
 
 
 def test_recurrent_errors(interp):
-    assert error(interp, "torch::lstm 3 4 -dropout 0.5")[1] == ["TORCH", "VALUE", "-dropout"]
-    assert error(interp, "torch::lstm 3 4 -projSize 4")[1] == ["TORCH", "VALUE", "-projSize"]
-    assert error(interp, "torch::gru 3")[1] == ["TCL", "WRONGARGS"]
-    assert error(interp, "torch::rnn_tanh 0 3")[1] == ["TORCH", "VALUE", "-inputSize"]
-    h = run(interp, "torch::lstm 3 4")
+    assert tcl_error(interp, "torch::lstm 3 4 -dropout 0.5")[1] == ["TORCH", "VALUE", "-dropout"]
+    assert tcl_error(interp, "torch::lstm 3 4 -projSize 4")[1] == ["TORCH", "VALUE", "-projSize"]
+    assert tcl_error(interp, "torch::gru 3")[1] == ["TCL", "WRONGARGS"]
+    assert tcl_error(interp, "torch::rnn_tanh 0 3")[1] == ["TORCH", "VALUE", "-inputSize"]
+    h = tcl_eval(interp, "torch::lstm 3 4")
     x = interp.put(torch.ones(5, 1, 3))
-    msg, code = error(interp, f"torch::layer_forward {h} {x} -isCausal 1")
+    msg, code = tcl_error(interp, f"torch::layer_forward {h} {x} -isCausal 1")
     assert code == ["TORCH", "VALUE", "-isCausal"] and "LSTM.forward takes input, hx" in msg
-    assert error(interp, f"torch::layer_forward {h} {x} -hx nosuch")[1] == ["TORCH", "HANDLE", "nosuch"]
+    assert tcl_error(interp, f"torch::layer_forward {h} {x} -hx nosuch")[1] == ["TORCH", "HANDLE", "nosuch"]
 
 
 # -- attention and transformers ----------------------------------------------------------------
@@ -164,7 +147,7 @@ def test_recurrent_errors(interp):
 
 def test_multihead_attention_module_and_forward_options(interp):
     torch.manual_seed(1)
-    h = run(interp, "torch::multihead_attention 8 2 0.0 1 -kdim 6 -vdim 5 -batchFirst 1 -addBiasKv 1")
+    h = tcl_eval(interp, "torch::multihead_attention 8 2 0.0 1 -kdim 6 -vdim 5 -batchFirst 1 -addBiasKv 1")
     m = interp.get(h)
     ref = nn.MultiheadAttention(8, 2, kdim=6, vdim=5, batch_first=True, add_bias_kv=True)
     assert type(m) is nn.MultiheadAttention
@@ -176,22 +159,30 @@ def test_multihead_attention_module_and_forward_options(interp):
     qh, kh, vh = (interp.put(t) for t in (q, k, v))
     pad = torch.tensor([[False, False, False, True], [False, False, False, False]])
     ph = interp.put(pad)
-    got = handles(interp, run(interp, f"torch::layer_forward {h} {qh} {kh} {vh} -keyPaddingMask {ph}"))
-    assert same(got, m(q, k, v, key_padding_mask=pad))
-    got = handles(interp, run(interp, f"torch::layer_forward {h} {qh} {kh} {vh} -needWeights 0"))
+    got = read_nested(
+        interp, tcl_eval(interp, f"torch::layer_forward {h} {qh} {kh} {vh} -keyPaddingMask {ph}")
+    )
+    assert deep_equal(got, m(q, k, v, key_padding_mask=pad), strict_sequences=False)
+    got = read_nested(interp, tcl_eval(interp, f"torch::layer_forward {h} {qh} {kh} {vh} -needWeights 0"))
     assert got[1] is None and torch.equal(got[0], m(q, k, v, need_weights=False)[0])
-    got = handles(interp, run(interp, f"torch::layer_forward {h} {qh} {kh} {vh} -averageAttnWeights 0"))
-    assert same(got, m(q, k, v, average_attn_weights=False)) and got[1].shape == (2, 2, 3, 5)
+    got = read_nested(
+        interp, tcl_eval(interp, f"torch::layer_forward {h} {qh} {kh} {vh} -averageAttnWeights 0")
+    )
+    assert deep_equal(got, m(q, k, v, average_attn_weights=False), strict_sequences=False) and got[
+        1
+    ].shape == (2, 2, 3, 5)
 
 
 def test_multihead_attention_causal_mask(interp):
-    h = run(interp, "torch::multihead_attention -embedDim 4 -numHeads 1")
+    h = tcl_eval(interp, "torch::multihead_attention -embedDim 4 -numHeads 1")
     m = interp.get(h)
     x = torch.randn(5, 2, 4)
     mask = nn.Transformer.generate_square_subsequent_mask(5)
     xh, mh = interp.put(x), interp.put(mask)
-    got = handles(interp, run(interp, f"torch::layer_forward {h} {xh} {xh} {xh} -attnMask {mh} -isCausal 1"))
-    assert same(got, m(x, x, x, attn_mask=mask, is_causal=True))
+    got = read_nested(
+        interp, tcl_eval(interp, f"torch::layer_forward {h} {xh} {xh} {xh} -attnMask {mh} -isCausal 1")
+    )
+    assert deep_equal(got, m(x, x, x, attn_mask=mask, is_causal=True), strict_sequences=False)
     assert torch.all(got[1][:, 0, 1:] == 0)  # position 0 sees only itself
 
 
@@ -210,9 +201,9 @@ def test_multihead_attention_tensor_form_splits_heads(interp):
         f"-value {interp.put(v)} -embedDim 8 -numHeads 2",
     )
     assert torch.equal(named, got)
-    assert error(interp, f"torch::multihead_attention {interp.put(q)} {interp.put(k)} {interp.put(v)} 8 3")[
-        1
-    ] == ["TORCH", "VALUE", "-numHeads"]
+    assert tcl_error(
+        interp, f"torch::multihead_attention {interp.put(q)} {interp.put(k)} {interp.put(v)} 8 3"
+    )[1] == ["TORCH", "VALUE", "-numHeads"]
 
 
 LAYER_CASES = [
@@ -258,8 +249,8 @@ def test_transformer_layers_are_the_torch_modules(interp, script, cls, kwargs):
 
 @pytest.mark.parametrize("training", [False, True])
 def test_encoder_stack_forward_with_masks(interp, training):
-    layer = run(interp, "torch::transformer_encoder_layer 8 2 16 0.0 -batchFirst 1")
-    enc = run(interp, f"torch::transformer_encoder {layer} 2 [torch::layer_norm 8]")
+    layer = tcl_eval(interp, "torch::transformer_encoder_layer 8 2 16 0.0 -batchFirst 1")
+    enc = tcl_eval(interp, f"torch::transformer_encoder {layer} 2 [torch::layer_norm 8]")
     m = interp.get(enc)
     assert type(m) is nn.TransformerEncoder and len(m.layers) == 2 and m.norm is not None
     m.train(training)
@@ -285,8 +276,8 @@ def test_encoder_stack_forward_with_masks(interp, training):
 
 
 def test_decoder_layer_and_stack_forward(interp):
-    layer = run(interp, "torch::transformer_decoder_layer 8 2 16 0.0")
-    dec = run(interp, f"torch::transformer_decoder -decoderLayer {layer} -numLayers 2")
+    layer = tcl_eval(interp, "torch::transformer_decoder_layer 8 2 16 0.0")
+    dec = tcl_eval(interp, f"torch::transformer_decoder -decoderLayer {layer} -numLayers 2")
     for h in (layer, dec):
         m = interp.get(h)
         tgt, memory = torch.randn(4, 2, 8), torch.randn(6, 2, 8)
@@ -301,28 +292,28 @@ def test_decoder_layer_and_stack_forward(interp):
 
 def test_layer_command_rejects_a_tensor_first(interp):
     t = interp.put(torch.ones(2, 4))
-    msg, code = error(interp, f"torch::transformer_encoder_layer {t} 4 2 8 0.1")
+    msg, code = tcl_error(interp, f"torch::transformer_encoder_layer {t} 4 2 8 0.1")
     assert code == ["TORCH", "VALUE", "-dModel"] and "torch::layer_forward" in msg
-    assert error(interp, "torch::transformer_encoder_layer 8 3")[1] == ["TORCH", "VALUE", "-nhead"]
-    lin = run(interp, "torch::linear 2 2")
-    assert error(interp, f"torch::transformer_encoder {lin} 2")[1] == ["TORCH", "HANDLE", lin]
+    assert tcl_error(interp, "torch::transformer_encoder_layer 8 3")[1] == ["TORCH", "VALUE", "-nhead"]
+    lin = tcl_eval(interp, "torch::linear 2 2")
+    assert tcl_error(interp, f"torch::transformer_encoder {lin} 2")[1] == ["TORCH", "HANDLE", lin]
 
 
 def test_ambiguous_and_inapplicable_forward_options(interp):
-    tf = run(
+    tf = tcl_eval(
         interp,
         "torch::nn_module Transformer -dModel 8 -nhead 2 -numEncoderLayers 1 -numDecoderLayers 1 "
         "-dimFeedforward 8 -dropout 0",
     )
     src, tgt = interp.put(torch.randn(3, 1, 8)), interp.put(torch.randn(2, 1, 8))
     mask = interp.put(torch.zeros(2, 2))
-    msg, code = error(interp, f"torch::layer_forward {tf} {src} {tgt} -attnMask {mask}")
+    msg, code = tcl_error(interp, f"torch::layer_forward {tf} {src} {tgt} -attnMask {mask}")
     assert code == ["TORCH", "VALUE", "-attnMask"] and "-srcMask or -tgtMask" in msg
     m = interp.get(tf)
     got = obj(interp, f"torch::layer_forward {tf} {src} {tgt} -tgtMask {mask}")
     assert torch.equal(got, m(interp.get(src), interp.get(tgt), tgt_mask=interp.get(mask)))
-    lin = run(interp, "torch::linear 8 2")
-    assert error(interp, f"torch::layer_forward {lin} {src} -attnMask {mask}")[1] == [
+    lin = tcl_eval(interp, "torch::linear 8 2")
+    assert tcl_error(interp, f"torch::layer_forward {lin} {src} -attnMask {mask}")[1] == [
         "TORCH",
         "VALUE",
         "-attnMask",
@@ -330,7 +321,7 @@ def test_ambiguous_and_inapplicable_forward_options(interp):
 
 
 def test_positional_encoding_is_the_sinusoid_table(interp):
-    h = run(interp, "torch::positional_encoding 12 6")
+    h = tcl_eval(interp, "torch::positional_encoding 12 6")
     m = interp.get(h)
     assert isinstance(m, PositionalEncoding) and h.startswith("positionalencoding")
     pe = m.pe
@@ -341,14 +332,14 @@ def test_positional_encoding_is_the_sinusoid_table(interp):
             assert math.isclose(pe[pos, 2 * i + 1].item(), math.cos(angle), abs_tol=1e-6)
     x = torch.randn(5, 2, 6)
     assert torch.equal(obj(interp, f"torch::layer_forward {h} {interp.put(x)}"), x + pe[:5].unsqueeze(1))
-    bf = run(interp, "torch::positional_encoding -seqLen 12 -dModel 6 -batchFirst 1")
+    bf = tcl_eval(interp, "torch::positional_encoding -seqLen 12 -dModel 6 -batchFirst 1")
     xb = torch.randn(2, 5, 6)
     assert torch.equal(obj(interp, f"torch::layer_forward {bf} {interp.put(xb)}"), xb + pe[:5].unsqueeze(0))
-    odd = interp.get(run(interp, "torch::positional_encoding 4 5 0.1 -dtype float64"))
+    odd = interp.get(tcl_eval(interp, "torch::positional_encoding 4 5 0.1 -dtype float64"))
     assert odd.pe.shape == (4, 5) and odd.pe.dtype == torch.float64 and odd.dropout.p == 0.1
-    msg, _code = error(interp, f"torch::layer_forward {h} {interp.put(torch.randn(13, 1, 6))}")
+    msg, _code = tcl_error(interp, f"torch::layer_forward {h} {interp.put(torch.randn(13, 1, 6))}")
     assert "exceeds max_len 12" in msg
-    assert run(interp, f"dict keys [torch::named_buffers {h}]") == "pe"
+    assert tcl_eval(interp, f"dict keys [torch::named_buffers {h}]") == "pe"
     assert len(list(m.parameters())) == 0
 
 
@@ -378,7 +369,7 @@ def test_scaled_dot_product_attention_matches_torch(interp, dtype):
     got = obj(interp, f"torch::scaled_dot_product_attention {qh} {kh} {vh} -dropoutP 0.5")
     torch.manual_seed(5)
     assert torch.allclose(got, F.scaled_dot_product_attention(q, k, v, dropout_p=0.5), atol=1e-6)
-    assert error(
+    assert tcl_error(
         interp, f"torch::scaled_dot_product_attention {qh} {kh} {vh} -isCausal 1 -attnMask {interp.put(mask)}"
     )[1] == ["TORCH", "VALUE", "-isCausal"]
 
@@ -415,8 +406,8 @@ INIT_CASES = [
 def test_init_on_a_tensor_equals_torch_seeded(interp, name, args, fill, shape, dtype):
     t = torch.zeros(shape, dtype=dtype)
     h = interp.put(t)
-    run(interp, "torch::manual_seed 42")
-    assert run(interp, f"torch::{name} {h} {args}") == h
+    tcl_eval(interp, "torch::manual_seed 42")
+    assert tcl_eval(interp, f"torch::{name} {h} {args}") == h
     want = torch.zeros(shape, dtype=dtype)
     torch.manual_seed(42)
     fill(want)
@@ -424,10 +415,10 @@ def test_init_on_a_tensor_equals_torch_seeded(interp, name, args, fill, shape, d
 
 
 def test_init_on_a_module_fills_its_weights(interp):
-    model = run(interp, "torch::sequential [torch::linear 3 4] [torch::layer_norm 4] [torch::lstm 4 2]")
+    model = tcl_eval(interp, "torch::sequential [torch::linear 3 4] [torch::layer_norm 4] [torch::lstm 4 2]")
     m = interp.get(model)
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    run(interp, f"torch::manual_seed 7; torch::init_xavier_uniform {model}")
+    tcl_eval(interp, f"torch::manual_seed 7; torch::init_xavier_uniform {model}")
     ref = [
         torch.zeros_like(p)
         for n, p in m.named_parameters()
@@ -441,85 +432,95 @@ def test_init_on_a_module_fills_its_weights(interp):
     after = m.state_dict()
     assert torch.equal(after["1.weight"], before["1.weight"])  # 1-d layer-norm scale skipped
     assert torch.equal(after["0.bias"], before["0.bias"])
-    run(interp, f"torch::init_zeros {model} -params biases")
+    tcl_eval(interp, f"torch::init_zeros {model} -params biases")
     assert all(torch.count_nonzero(p) == 0 for n, p in m.named_parameters() if "bias" in n)
-    run(interp, f"torch::init_constant {model} 2 -params all")
+    tcl_eval(interp, f"torch::init_constant {model} 2 -params all")
     assert all(torch.all(p == 2) for p in m.parameters())
     assert all(p.is_leaf and p.requires_grad for p in m.parameters())
 
 
 def test_init_errors(interp):
-    no_bias = run(interp, "torch::linear 2 2 -bias 0")
-    assert error(interp, f"torch::init_zeros {no_bias} -params biases")[1] == ["TORCH", "VALUE", "-params"]
-    assert error(interp, f"torch::init_xavier_uniform {interp.put(torch.zeros(3))}")[1] == [
+    no_bias = tcl_eval(interp, "torch::linear 2 2 -bias 0")
+    assert tcl_error(interp, f"torch::init_zeros {no_bias} -params biases")[1] == [
+        "TORCH",
+        "VALUE",
+        "-params",
+    ]
+    assert tcl_error(interp, f"torch::init_xavier_uniform {interp.put(torch.zeros(3))}")[1] == [
         "TORCH",
         "VALUE",
         "-tensor",
     ]
-    assert error(interp, f"torch::init_ones {interp.put(torch.zeros(3, dtype=torch.int64))}")[1] == [
+    assert tcl_error(interp, f"torch::init_ones {interp.put(torch.zeros(3, dtype=torch.int64))}")[1] == [
         "TORCH",
         "VALUE",
         "-tensor",
     ]
-    assert error(interp, f"torch::init_kaiming_normal {interp.put(torch.zeros(2, 2))} -mode sideways")[1] == [
+    assert tcl_error(interp, f"torch::init_kaiming_normal {interp.put(torch.zeros(2, 2))} -mode sideways")[
+        1
+    ] == [
         "TORCH",
         "VALUE",
         "-mode",
     ]
-    assert error(interp, "torch::init_normal nosuch")[1] == ["TORCH", "HANDLE", "nosuch"]
+    assert tcl_error(interp, "torch::init_normal nosuch")[1] == ["TORCH", "HANDLE", "nosuch"]
 
 
 # -- model management --------------------------------------------------------------------------
 
 
 def test_model_summary_table_and_dict(interp):
-    model = run(interp, "torch::sequential [torch::linear 4 8] [torch::relu] [torch::lstm 8 3]")
+    model = tcl_eval(interp, "torch::sequential [torch::linear 4 8] [torch::relu] [torch::lstm 8 3]")
     x = interp.put(torch.zeros(5, 2, 4))
-    table = run(interp, f"torch::model_summary {model} {x}")
+    table = tcl_eval(interp, f"torch::model_summary {model} {x}")
     assert re.search(r"^sequential\d+ \(Sequential\)", table.splitlines()[2])
     assert "0 (Linear)" in table and "[5, 2, 8]" in table and "([5, 2, 3], ([1, 2, 3], [1, 2, 3]))" in table
     total = sum(p.numel() for p in interp.get(model).parameters())
     assert f"Total parameters: {total:,}" in table and "Non-trainable parameters: 0" in table
-    run(interp, f"torch::freeze_model [dict get [torch::named_modules {model}] 0]")
-    info = interp.tk.splitlist(run(interp, f"torch::model_summary -model {model} -input {x} -format dict"))
+    tcl_eval(interp, f"torch::freeze_model [dict get [torch::named_modules {model}] 0]")
+    info = interp.tk.splitlist(
+        tcl_eval(interp, f"torch::model_summary -model {model} -input {x} -format dict")
+    )
     d = dict(zip(info[::2], info[1::2]))
     assert int(d["total"]) == total and int(d["frozen"]) == 40 and int(d["trainable"]) == total - 40
     rows = [dict(zip(*[iter(interp.tk.splitlist(r))] * 2)) for r in interp.tk.splitlist(d["layers"])]
     assert [r["name"] for r in rows] == ["", "0", "1", "2"] and rows[1]["shape"] == "5 2 8"
-    assert run(interp, f"torch::model_summary {model}").count(" -") >= 4  # no input: no shapes
+    assert tcl_eval(interp, f"torch::model_summary {model}").count(" -") >= 4  # no input: no shapes
 
 
 def test_model_summary_changes_nothing(interp):
-    model = run(interp, "torch::sequential [torch::nn_module BatchNorm1d 3] [torch::dropout 0.5]")
+    model = tcl_eval(interp, "torch::sequential [torch::nn_module BatchNorm1d 3] [torch::dropout 0.5]")
     m = interp.get(model)
     m[1].eval()
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    run(interp, f"torch::model_summary {model} {interp.put(torch.randn(4, 3))}")
+    tcl_eval(interp, f"torch::model_summary {model} {interp.put(torch.randn(4, 3))}")
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
     assert m.training and m[0].training and not m[1].training
 
 
 def test_freeze_unfreeze_named_and_training_state(interp):
-    model = run(
+    model = tcl_eval(
         interp, "torch::sequential [torch::linear 2 3] [torch::dropout] [torch::positional_encoding 4 3]"
     )
     m = interp.get(model)
-    assert run(interp, f"torch::freeze_model {model}") == model
+    assert tcl_eval(interp, f"torch::freeze_model {model}") == model
     assert not any(p.requires_grad for p in m.parameters())
-    assert run(interp, f"torch::unfreezeModel -model {model}") == model
+    assert tcl_eval(interp, f"torch::unfreezeModel -model {model}") == model
     assert all(p.requires_grad for p in m.parameters())
-    params = dict(zip(*[iter(interp.tk.splitlist(run(interp, f"torch::named_parameters {model}")))] * 2))
+    params = dict(zip(*[iter(interp.tk.splitlist(tcl_eval(interp, f"torch::named_parameters {model}")))] * 2))
     assert list(params) == ["0.weight", "0.bias"] and interp.get(params["0.weight"]) is m[0].weight
-    assert run(interp, f"torch::named_parameters {model}") == run(interp, f"torch::named_parameters {model}")
-    assert run(interp, f"torch::named_parameters {model} 0") == ""
-    buffers = dict(zip(*[iter(interp.tk.splitlist(run(interp, f"torch::named_buffers {model}")))] * 2))
+    assert tcl_eval(interp, f"torch::named_parameters {model}") == tcl_eval(
+        interp, f"torch::named_parameters {model}"
+    )
+    assert tcl_eval(interp, f"torch::named_parameters {model} 0") == ""
+    buffers = dict(zip(*[iter(interp.tk.splitlist(tcl_eval(interp, f"torch::named_buffers {model}")))] * 2))
     assert list(buffers) == ["2.pe"] and interp.get(buffers["2.pe"]) is m[2].pe
-    mods = dict(zip(*[iter(interp.tk.splitlist(run(interp, f"torch::named_modules {model}")))] * 2))
+    mods = dict(zip(*[iter(interp.tk.splitlist(tcl_eval(interp, f"torch::named_modules {model}")))] * 2))
     assert list(mods) == ["0", "1", "2", "2.dropout"] and interp.get(mods["1"]) is m[1]
-    assert run(interp, f"dict keys [torch::named_modules {model} -recurse 0]") == "0 1 2"
-    run(interp, f"torch::model_eval {mods['1']}")
-    assert run(interp, f"torch::model_training {model}") == "1"
-    assert run(interp, f"torch::model_training {model} -submodules 1") == "0 1 1 0 2 1 2.dropout 1"
+    assert tcl_eval(interp, f"dict keys [torch::named_modules {model} -recurse 0]") == "0 1 2"
+    tcl_eval(interp, f"torch::model_eval {mods['1']}")
+    assert tcl_eval(interp, f"torch::model_training {model}") == "1"
+    assert tcl_eval(interp, f"torch::model_training {model} -submodules 1") == "0 1 1 0 2 1 2.dropout 1"
 
 
 # -- nn_module ---------------------------------------------------------------------------------
@@ -568,10 +569,10 @@ def test_nn_module_builds_the_class_with_the_options(interp, words, ref):
 
 
 def test_nn_module_handles_and_containers(interp):
-    a, b = run(interp, "torch::linear 2 3"), run(interp, "torch::relu")
+    a, b = tcl_eval(interp, "torch::linear 2 3"), tcl_eval(interp, "torch::relu")
     seq = obj(interp, f"torch::nn_module Sequential {a} {b}")
     assert isinstance(seq, nn.Sequential) and seq[0] is interp.get(a) and seq[1] is interp.get(b)
-    layer = run(interp, "torch::transformer_encoder_layer 8 2 16")
+    layer = tcl_eval(interp, "torch::transformer_encoder_layer 8 2 16")
     enc = obj(
         interp, f"torch::nnModule TransformerEncoder -encoderLayer {layer} -numLayers 2 -enableNestedTensor 0"
     )
@@ -583,7 +584,7 @@ def test_nn_module_handles_and_containers(interp):
     assert isinstance(ml, nn.ModuleList) and len(ml) == 2
     md = obj(interp, f"torch::nn_module ModuleDict [dict create enc {a} act {b}]")
     assert isinstance(md, nn.ModuleDict) and md["enc"] is interp.get(a) and list(md) == ["enc", "act"]
-    assert error(interp, "torch::nn_module ModuleDict {a}")[1] == ["TORCH", "VALUE", "-modules"]
+    assert tcl_error(interp, "torch::nn_module ModuleDict {a}")[1] == ["TORCH", "VALUE", "-modules"]
     assert isinstance(obj(interp, "torch::nn_module lstm 2 2"), nn.LSTM)  # case-insensitive match
     assert obj(interp, "torch::nn_module Linear 2 2 -dtype float64").weight.dtype == torch.float64
 
@@ -604,18 +605,18 @@ def test_nn_module_handles_and_containers(interp):
     ],
 )
 def test_nn_module_errors(interp, words, errorcode, fragment):
-    msg, code = error(interp, f"torch::nn_module {words}")
+    msg, code = tcl_error(interp, f"torch::nn_module {words}")
     assert code == errorcode and fragment in msg
-    assert run(interp, "torch::handles module") == ""
+    assert tcl_eval(interp, "torch::handles module") == ""
 
 
 def test_layer_forward_single_input_is_unchanged(interp):
-    lin = run(interp, "torch::linear 3 2")
+    lin = tcl_eval(interp, "torch::linear 3 2")
     x = torch.randn(4, 3)
     xh = interp.put(x)
     assert torch.equal(obj(interp, f"torch::layer_forward {lin} {xh}"), interp.get(lin)(x))
     assert torch.equal(obj(interp, f"torch::forward -layer {lin} -input {xh}"), interp.get(lin)(x))
-    assert error(interp, f"torch::layer_forward {lin}")[0] == (
+    assert tcl_error(interp, f"torch::layer_forward {lin}")[0] == (
         'wrong # args: should be "torch::layer_forward layer input ?input ...? ?-option value ...?"'
     )
 

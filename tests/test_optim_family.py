@@ -9,18 +9,13 @@ import json
 import pytest
 import torch
 from conftest import ROOT
+from helpers import tcl_only_error, train_mse, twin_models
 
 import tcltorch
 from tcltorch.optim.lamb import Lamb
 from tcltorch.optim.novograd import NovoGrad
 
 GOLDEN = json.loads((ROOT / "tests" / "data" / "training_golden.json").read_text())
-
-
-def _err(interp, script):
-    with pytest.raises(tcltorch.TclError) as info:
-        interp.eval(script)
-    return info.value.message, info.value.errorcode
 
 
 def _inputs(dtype):
@@ -119,23 +114,6 @@ def test_lamb_bias_corrected_matches_algorithm_2():
 # -- torch.optim-backed commands ----------------------------------------------------------------
 
 
-def _twin_models(seed=0):
-    torch.manual_seed(seed)
-    a = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
-    b = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
-    b.load_state_dict(a.state_dict())
-    return a, b
-
-
-def _train(model, step, zero, steps=5):
-    g = torch.Generator().manual_seed(7)
-    for _ in range(steps):
-        x, y = torch.randn(8, 6, generator=g), torch.randn(8, 3, generator=g)
-        zero()
-        torch.nn.functional.mse_loss(model(x), y).backward()
-        step()
-
-
 TORCH_CASES = [
     ("optimizer_rmsprop", "", lambda p: torch.optim.RMSprop(p, lr=0.01)),
     (
@@ -201,18 +179,20 @@ TORCH_CASES = [
 @pytest.mark.parametrize("name,words,make", TORCH_CASES, ids=[f"{c[0]} {c[1]}" for c in TORCH_CASES])
 def test_command_matches_torch_optimizer(name, words, make):
     interp = tcltorch.Interp()
-    a, b = _twin_models()
+    a, b = twin_models()
     opt = interp.eval(f"torch::{name} {interp.put(a)} {words}")
     assert opt.startswith("optimizer")
     mine = interp.get(opt)
     theirs = make(list(b.parameters()))
     assert type(mine) is type(theirs)
-    _train(
+    train_mse(
         a,
         lambda: interp.eval(f"torch::optimizer_step {opt}"),
         lambda: interp.eval(f"torch::optimizer_zero_grad {opt}"),
+        steps=5,
+        seed=7,
     )
-    _train(b, theirs.step, theirs.zero_grad)
+    train_mse(b, theirs.step, theirs.zero_grad, steps=5, seed=7)
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
 
@@ -258,8 +238,8 @@ def test_every_parameter_form():
         for words, count in (("$t", 1), ("[list $t $u]", 2), ("$m", 2), ("[list $m $t $m]", 3)):
             opt = interp.get(interp.eval(f"torch::optimizer_{name} {words}"))
             assert sum(len(g["params"]) for g in opt.param_groups) == count, (name, words)
-        assert "-clipNorm" in _err(interp, f"torch::optimizer_{name} $t -bogus 1")[0]
-        assert _err(interp, f"torch::optimizer_{name} {{}}")[1] == ["TORCH", "VALUE", "-parameters"]
+        assert "-clipNorm" in tcl_only_error(interp, f"torch::optimizer_{name} $t -bogus 1")[0]
+        assert tcl_only_error(interp, f"torch::optimizer_{name} {{}}")[1] == ["TORCH", "VALUE", "-parameters"]
 
 
 def test_aliases_and_errors():
@@ -276,30 +256,42 @@ def test_aliases_and_errors():
         "optimizerLamb",
     ):
         assert interp.eval(f"torch::{alias} $t").startswith("optimizer")
-    assert _err(interp, "torch::optimizer_adamax $t 0.01 {0.9}")[1] == ["TORCH", "VALUE", "-betas"]
-    assert _err(interp, "torch::optimizer_adamax $t 0.01 {0.9 1.0}")[1] == ["TORCH", "VALUE", "-betas"]
-    assert _err(interp, "torch::optimizer_lamb $t -betas {0.9 0.99} -beta1 0.8")[1] == [
+    assert tcl_only_error(interp, "torch::optimizer_adamax $t 0.01 {0.9}")[1] == ["TORCH", "VALUE", "-betas"]
+    assert tcl_only_error(interp, "torch::optimizer_adamax $t 0.01 {0.9 1.0}")[1] == [
+        "TORCH",
+        "VALUE",
+        "-betas",
+    ]
+    assert tcl_only_error(interp, "torch::optimizer_lamb $t -betas {0.9 0.99} -beta1 0.8")[1] == [
         "TORCH",
         "VALUE",
         "-beta1",
     ]
-    assert _err(interp, "torch::optimizer_rprop $t -etaMinus 1.5")[1] == ["TORCH", "VALUE", "-etaMinus"]
-    assert _err(interp, "torch::optimizer_momentum_sgd $t 0.1 0 -nesterov 1")[1] == [
+    assert tcl_only_error(interp, "torch::optimizer_rprop $t -etaMinus 1.5")[1] == [
+        "TORCH",
+        "VALUE",
+        "-etaMinus",
+    ]
+    assert tcl_only_error(interp, "torch::optimizer_momentum_sgd $t 0.1 0 -nesterov 1")[1] == [
         "TORCH",
         "VALUE",
         "-nesterov",
     ]
-    assert _err(interp, "torch::optimizer_rmsprop $t -1")[1] == ["TORCH", "VALUE", "-lr"]
-    assert _err(interp, "torch::optimizer_adam $t -clipNorm 1 -clipValue 2") == (
+    assert tcl_only_error(interp, "torch::optimizer_rmsprop $t -1")[1] == ["TORCH", "VALUE", "-lr"]
+    assert tcl_only_error(interp, "torch::optimizer_adam $t -clipNorm 1 -clipValue 2") == (
         'invalid -clipValue "2.0": only one of -clipNorm, -clipValue and -globalClipNorm can be set (-clipNorm is)',
         ["TORCH", "VALUE", "-clipValue"],
     )
-    assert _err(interp, "torch::optimizer_lbfgs $t -skipNonFinite 1")[1] == [
+    assert tcl_only_error(interp, "torch::optimizer_lbfgs $t -skipNonFinite 1")[1] == [
         "TORCH",
         "VALUE",
         "-skipNonFinite",
     ]
-    assert _err(interp, "torch::optimizer_sgd $t -emaMomentum 1.5")[1] == ["TORCH", "VALUE", "-emaMomentum"]
+    assert tcl_only_error(interp, "torch::optimizer_sgd $t -emaMomentum 1.5")[1] == [
+        "TORCH",
+        "VALUE",
+        "-emaMomentum",
+    ]
     assert interp.handles("optimizer") == interp.handles("optimizer")[:8]
 
 
@@ -335,8 +327,17 @@ def test_lbfgs_closure_matches_torch():
         assert abs(got - want) <= 1e-6 * max(1.0, abs(want))
     torch.testing.assert_close(interp.get(interp.eval("set w")), w_ref.detach(), rtol=0, atol=1e-6)
     assert len(interp.handles()) <= live + 1  # closure results are released ($loss's last one stays)
-    assert _err(interp, "torch::optimizer_step $opt")[1] == ["TORCH", "ARGS", "REQUIRED", "-closure"]
-    assert _err(interp, "torch::optimizer_step $opt {set x notaloss}")[1] == ["TORCH", "VALUE", "-closure"]
+    assert tcl_only_error(interp, "torch::optimizer_step $opt")[1] == [
+        "TORCH",
+        "ARGS",
+        "REQUIRED",
+        "-closure",
+    ]
+    assert tcl_only_error(interp, "torch::optimizer_step $opt {set x notaloss}")[1] == [
+        "TORCH",
+        "VALUE",
+        "-closure",
+    ]
 
 
 # -- Keras options: behaviour -------------------------------------------------------------------------
@@ -428,7 +429,7 @@ def test_ema_state_is_counted_saved_and_finalized(tmp_path):
 @pytest.mark.parametrize("norm_type", ["2", "1", "inf", "3.5"])
 def test_clip_grad_norm_matches_torch(norm_type):
     interp = tcltorch.Interp()
-    a, b = _twin_models(3)
+    a, b = twin_models(3)
     x = torch.randn(5, 6)
     for m in (a, b):
         m(x).square().sum().backward()
@@ -443,7 +444,7 @@ def test_clip_grad_norm_matches_torch(norm_type):
 
 def test_clip_grad_value_and_errors():
     interp = tcltorch.Interp()
-    a, b = _twin_models(4)
+    a, b = twin_models(4)
     x = torch.randn(5, 6)
     for m in (a, b):
         m(x).square().sum().backward()
@@ -457,14 +458,14 @@ def test_clip_grad_value_and_errors():
     tn = interp.put(t)
     with pytest.raises(RuntimeError, match="non-finite"):
         interp.eval(f"torch::clip_grad_norm {tn} 1.0 2 1")
-    assert _err(interp, f"torch::clip_grad_norm {tn} 1.0 -1")[1] == ["TORCH", "VALUE", "-normType"]
-    assert _err(interp, f"torch::clip_grad_norm -parameters {tn}")[1] == [
+    assert tcl_only_error(interp, f"torch::clip_grad_norm {tn} 1.0 -1")[1] == ["TORCH", "VALUE", "-normType"]
+    assert tcl_only_error(interp, f"torch::clip_grad_norm -parameters {tn}")[1] == [
         "TORCH",
         "ARGS",
         "REQUIRED",
         "-maxNorm",
     ]
-    assert _err(interp, "torch::clip_grad_value nosuch 1")[1] == ["TORCH", "HANDLE", "nosuch"]
+    assert tcl_only_error(interp, "torch::clip_grad_value nosuch 1")[1] == ["TORCH", "HANDLE", "nosuch"]
 
 
 def test_ema_of_a_parameter_stepped_late_follows_keras():

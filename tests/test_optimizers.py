@@ -5,33 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-import tcltorch
-
-
-def _err(interp, script):
-    with pytest.raises(tcltorch.TclError) as info:
-        interp.eval(script)
-    return info.value.message, info.value.errorcode
-
-
-def _twin_models(seed=0):
-    torch.manual_seed(seed)
-    a = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
-    b = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
-    b.load_state_dict(a.state_dict())
-    return a, b
-
-
-def _train(model, step, zero, steps=6):
-    g = torch.Generator().manual_seed(123)
-    for _ in range(steps):
-        x = torch.randn(8, 6, generator=g)
-        y = torch.randn(8, 3, generator=g)
-        zero()
-        torch.nn.functional.mse_loss(model(x), y).backward()
-        step()
-
+from helpers import tcl_only_error, train_mse, twin_models
 
 CASES = [
     # (Tcl command words after the parameters, the same optimizer built in Python)
@@ -60,7 +34,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,args,make", CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])
 def test_same_trajectory_as_torch(interp, name, args, make):
-    a, b = _twin_models()
+    a, b = twin_models()
     handle = interp.put(a)
     opt_name = interp.eval(
         f"torch::{name} {handle} {args}" if args[:1] != "-" else f"torch::{name} -parameters {handle} {args}"
@@ -72,12 +46,14 @@ def test_same_trajectory_as_torch(interp, name, args, make):
     mine = {k: v for k, v in tcl_opt.param_groups[0].items() if k != "params"}
     theirs = {k: v for k, v in ref.param_groups[0].items() if k != "params"}
     assert mine == theirs
-    _train(
+    train_mse(
         a,
         lambda: interp.eval(f"torch::optimizer_step {opt_name}"),
         lambda: interp.eval(f"torch::optimizer_zero_grad {opt_name}"),
+        steps=6,
+        seed=123,
     )
-    _train(b, ref.step, ref.zero_grad)
+    train_mse(b, ref.step, ref.zero_grad, steps=6, seed=123)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
 
@@ -177,7 +153,10 @@ BAD_VALUES = [
 def test_bad_values_make_no_handle(interp, name, args, message, option):
     w = interp.put(torch.ones(2))
     before = interp.handles()
-    assert _err(interp, f"torch::{name} -parameters {w} {args}") == (message, ["TORCH", "VALUE", option])
+    assert tcl_only_error(interp, f"torch::{name} -parameters {w} {args}") == (
+        message,
+        ["TORCH", "VALUE", option],
+    )
     assert interp.handles() == before
 
 
@@ -186,32 +165,32 @@ def test_usage_errors(interp):
         'wrong # args: should be "torch::optimizer_sgd parameters ?lr? ?momentum? ?dampening? ?weightDecay? '
         '?nesterov? ?-option value ...?"'
     )
-    assert _err(interp, "torch::optimizer_sgd") == (usage, ["TCL", "WRONGARGS"])
-    assert _err(interp, "torch::optimizer_adamw -lr 0.1") == (
+    assert tcl_only_error(interp, "torch::optimizer_sgd") == (usage, ["TCL", "WRONGARGS"])
+    assert tcl_only_error(interp, "torch::optimizer_adamw -lr 0.1") == (
         'missing required option "-parameters"',
         ["TORCH", "ARGS", "REQUIRED", "-parameters"],
     )
-    assert _err(interp, "torch::optimizer_adam -parameters") == (
+    assert tcl_only_error(interp, "torch::optimizer_adam -parameters") == (
         'missing value for option "-parameters"',
         ["TORCH", "ARGS", "MISSING", "-parameters"],
     )
-    message, code = _err(interp, "torch::optimizer_adam -bogus 1")
+    message, code = tcl_only_error(interp, "torch::optimizer_adam -bogus 1")
     assert message == (
         'bad option "-bogus": must be -parameters, -lr, -beta1, -beta2, -weightDecay, -eps, '
         "-amsgrad, -maximize, -clipNorm, -clipValue, -globalClipNorm, -useEma, -emaMomentum, "
         "-emaOverwriteFrequency, or -skipNonFinite"
     )
     assert code == ["TCL", "LOOKUP", "INDEX", "option", "-bogus"]
-    assert _err(interp, "torch::optimizer_sgd tensor99") == (
+    assert tcl_only_error(interp, "torch::optimizer_sgd tensor99") == (
         'no object named "tensor99"',
         ["TORCH", "HANDLE", "tensor99"],
     )
-    assert _err(interp, "torch::optimizer_sgd {}") == (
+    assert tcl_only_error(interp, "torch::optimizer_sgd {}") == (
         'invalid -parameters "": the parameter list is empty',
         ["TORCH", "VALUE", "-parameters"],
     )
     t = interp.put(torch.ones(2, dtype=torch.int64))
-    assert _err(interp, f"torch::optimizer_adam {t}") == (
+    assert tcl_only_error(interp, f"torch::optimizer_adam {t}") == (
         f'invalid -parameters "{t}": parameters must be floating-point tensors',
         ["TORCH", "VALUE", "-parameters"],
     )
@@ -257,24 +236,24 @@ def test_lr_errors(interp):
     opt = interp.eval(f"torch::optimizer_sgd {w}")
     before = interp.get(opt).param_groups[0]["lr"]
     for bad in ("0", "-1", "inf", "x"):
-        assert _err(interp, f"torch::set_lr {opt} {bad}") == (
+        assert tcl_only_error(interp, f"torch::set_lr {opt} {bad}") == (
             f'invalid -lr "{bad}": must be a finite number > 0',
             ["TORCH", "VALUE", "-lr"],
         )
     assert interp.get(opt).param_groups[0]["lr"] == before
-    assert _err(interp, f"torch::get_lr {w}") == (
+    assert tcl_only_error(interp, f"torch::get_lr {w}") == (
         f'"{w}" is a tensor, expected an optimizer',
         ["TORCH", "HANDLE", w],
     )
-    assert _err(interp, "torch::set_lr optimizer99 0.1") == (
+    assert tcl_only_error(interp, "torch::set_lr optimizer99 0.1") == (
         'no optimizer named "optimizer99"',
         ["TORCH", "HANDLE", "optimizer99"],
     )
-    assert _err(interp, "torch::get_lr") == (
+    assert tcl_only_error(interp, "torch::get_lr") == (
         'wrong # args: should be "torch::get_lr optimizer"',
         ["TCL", "WRONGARGS"],
     )
-    assert _err(interp, f"torch::set_lr {opt}") == (
+    assert tcl_only_error(interp, f"torch::set_lr {opt}") == (
         'wrong # args: should be "torch::set_lr optimizer lr"',
         ["TCL", "WRONGARGS"],
     )

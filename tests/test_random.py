@@ -8,11 +8,6 @@ import torch
 import tcltorch
 
 
-@pytest.fixture
-def tcl():
-    return tcltorch.Interp()
-
-
 def seeded(tcl, script: str, fn, seed: int = 1234):
     torch.manual_seed(seed)
     got = tcl.get(tcl.eval(script))

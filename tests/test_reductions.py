@@ -5,24 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-
-def run(interp, script: str):
-    return interp.get(interp.eval(script))
-
-
-def handles(interp, script: str) -> list:
-    return [interp.get(h) for h in interp.tk.splitlist(interp.eval(script))]
-
-
-def close(got: torch.Tensor, want: torch.Tensor) -> None:
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    if want.is_floating_point():
-        torch.testing.assert_close(got, want, equal_nan=True)  # reductions: rounding order may differ
-    else:
-        assert torch.equal(got, want)
-
+from helpers import assert_close, tcl_tensor, tcl_tensors
 
 FLOATS = {
     "f32-3x4": lambda: torch.tensor([[3.0, 1.0, 4.0, 1.5], [5.0, 9.0, 2.0, 6.0], [5.0, 3.0, 5.0, 8.0]]),
@@ -89,7 +72,7 @@ def test_single_result_rows(interp, row):
             with pytest.raises(Exception, match="PyTorch|dim"):
                 interp.eval(script)
             continue
-        close(run(interp, script), want)
+        assert_close(tcl_tensor(interp, script), want)
 
 
 PAIRS = [
@@ -114,12 +97,12 @@ def test_values_and_indices(interp, row):
     words, fn = row
     for make in ANY.values():
         x = make()
-        got = handles(interp, "torch::" + words.format(x=interp.put(x)))
+        got = tcl_tensors(interp, "torch::" + words.format(x=interp.put(x)))
         want = fn(x)
         assert len(got) == 2
-        close(got[0], want.values)
+        assert_close(got[0], want.values)
         if "sort" not in words or "stable" in words or x.unique().numel() == x.numel():
-            close(got[1], want.indices)  # ties: only stable sort fixes the order of equal elements
+            assert_close(got[1], want.indices)  # ties: only stable sort fixes the order of equal elements
 
 
 @pytest.mark.parametrize("make", ANY.values(), ids=list(ANY))
@@ -135,22 +118,24 @@ def test_gradient(interp, make):
     ]:
         if kw.get("edge_order") == 2 and min(x.shape) < 3:
             continue
-        got = handles(interp, f"torch::gradient {h}{words}")
+        got = tcl_tensors(interp, f"torch::gradient {h}{words}")
         want = torch.gradient(xf, **kw)
         assert len(got) == len(want)
         for g, w in zip(got, want):
-            close(g, w)
+            assert_close(g, w)
     spacing = " ".join(["0.5"] * x.dim())
-    got = handles(interp, f"torch::gradientCmd -input {h} -spacing {{{spacing}}}")
+    got = tcl_tensors(interp, f"torch::gradientCmd -input {h} -spacing {{{spacing}}}")
     for g, w in zip(got, torch.gradient(xf, spacing=[0.5] * x.dim())):
-        close(g, w)
+        assert_close(g, w)
 
 
 def test_diff_prepend_append(interp):
     x = torch.tensor([[1.0, 4.0], [9.0, 16.0]])
     p = torch.zeros(2, 1)
-    got = run(interp, f"torch::diff -input {interp.put(x)} -prepend {interp.put(p)} -append {interp.put(p)}")
-    close(got, torch.diff(x, prepend=p, append=p))
+    got = tcl_tensor(
+        interp, f"torch::diff -input {interp.put(x)} -prepend {interp.put(p)} -append {interp.put(p)}"
+    )
+    assert_close(got, torch.diff(x, prepend=p, append=p))
 
 
 @pytest.mark.parametrize(
@@ -164,14 +149,14 @@ def test_diff_prepend_append(interp):
 )
 def test_unique(interp, x):
     h = interp.put(x)
-    close(run(interp, f"torch::tensor_unique {h}"), torch.unique(x))
+    assert_close(tcl_tensor(interp, f"torch::tensor_unique {h}"), torch.unique(x))
     parts = dict(
         zip(*[iter(interp.tk.splitlist(interp.eval(f"torch::tensor_unique {h} 1 1 -returnCounts 1")))] * 2)
     )
     values, inverse, counts = torch.unique(x, return_inverse=True, return_counts=True)
-    close(interp.get(parts["unique"]), values)
-    close(interp.get(parts["inverse"]), inverse)
-    close(interp.get(parts["counts"]), counts)
+    assert_close(interp.get(parts["unique"]), values)
+    assert_close(interp.get(parts["inverse"]), inverse)
+    assert_close(interp.get(parts["counts"]), counts)
     # -sorted 0: order of first appearance, inverse still maps back to the input
     parts = dict(
         zip(
@@ -186,7 +171,7 @@ def test_unique(interp, x):
         )
     )
     u, inv = interp.get(parts["unique"]), interp.get(parts["inverse"])
-    close(u[inv], x)
+    assert_close(u[inv], x)
     flat = x.reshape(-1).tolist()
     firsts = []
     for v in flat:
@@ -194,7 +179,7 @@ def test_unique(interp, x):
             firsts.append(v)
     assert u.tolist() == firsts
     if x.dim() == 2:
-        close(run(interp, f"torch::tensor_unique {h} -dim 0"), torch.unique(x, dim=0))
+        assert_close(tcl_tensor(interp, f"torch::tensor_unique {h} -dim 0"), torch.unique(x, dim=0))
 
 
 def test_errors(interp):

@@ -16,58 +16,23 @@ import zipfile
 
 import pytest
 import torch
+from helpers import deep_equal, mlp, snapshot, tcl_error, train_mse
 
 from tcltorch import serialization as tio
 from tcltorch.optim.adafactor import Adafactor
 
 
-def _err(interp, script):
-    with pytest.raises(Exception) as info:
-        interp.eval(script)
-    exc = info.value
-    return getattr(exc, "message", str(exc)), exc.errorcode
-
-
-def _model(seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
-
-
-def _train(model, opt, n, seed):
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(n):
-        opt.zero_grad()
-        torch.nn.functional.mse_loss(
-            model(torch.randn(5, 4, generator=g)), torch.randn(5, 2, generator=g)
-        ).backward()
-        opt.step()
-
-
-def _snapshot(model, opt):
-    return copy.deepcopy((model.state_dict(), opt.state_dict()))
-
-
-def _same(a, b):
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return a == b
-
-
 @pytest.fixture
 def setup(interp, tmp_path):
     """A trained model + Adafactor (momentum), a checkpoint of that, then one more step."""
-    model = _model()
+    model = mlp((4, 3, 2))
     opt = Adafactor(model.parameters(), beta1=0.9)
-    _train(model, opt, 2, seed=1)
+    train_mse(model, opt.step, opt.zero_grad, steps=2, seed=1, batch=5)
     hm, ho = interp.put(model), interp.put(opt)
     f = tmp_path / "c.ckpt"
     interp.eval(f"torch::save_checkpoint {hm} {ho} {{{f}}} 2 0.5")
-    saved = _snapshot(model, opt)
-    _train(model, opt, 1, seed=2)
+    saved = snapshot(model, opt)
+    train_mse(model, opt.step, opt.zero_grad, steps=1, seed=2, batch=5)
     return model, opt, hm, ho, f, saved
 
 
@@ -75,13 +40,13 @@ def setup(interp, tmp_path):
 
 
 def test_save_onto_fifo_is_refused(interp, tmp_path):
-    h = interp.put(_model())
+    h = interp.put(mlp((4, 3, 2)))
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     link = tmp_path / "link.pt"
     link.symlink_to(fifo.name)
     for target in (fifo, link):
-        assert _err(interp, f"torch::save_state_dict {h} {{{target}}}") == (
+        assert tcl_error(interp, f"torch::save_state_dict {h} {{{target}}}") == (
             f'invalid -file "{target}": is a FIFO, not a regular file',
             ["TORCH", "VALUE", "-file"],
         )
@@ -90,7 +55,7 @@ def test_save_onto_fifo_is_refused(interp, tmp_path):
 
 
 def test_load_from_fifo_is_refused_without_blocking(interp, tmp_path):
-    h = interp.put(_model())
+    h = interp.put(mlp((4, 3, 2)))
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     result = {}
@@ -116,10 +81,10 @@ def test_load_from_fifo_is_refused_without_blocking(interp, tmp_path):
 
 
 def _old_or_new(model, opt, old, new):
-    now = _snapshot(model, opt)
-    if _same(now, old):
+    now = snapshot(model, opt)
+    if deep_equal(now, old):
         return "old"
-    if _same(now, new):
+    if deep_equal(now, new):
         return "new"
     return "mixed"
 
@@ -127,7 +92,7 @@ def _old_or_new(model, opt, old, new):
 def test_interrupt_at_every_tensor_copy(interp, setup, monkeypatch):
     """KeyboardInterrupt raised at the k-th Tensor.copy_ of a load, for every k."""
     model, opt, hm, ho, f, saved = setup
-    old = _snapshot(model, opt)
+    old = snapshot(model, opt)
     real_copy = torch.Tensor.copy_
     calls = {"n": 0, "at": None}
 
@@ -164,7 +129,7 @@ def test_interrupt_at_sampled_lines(interp, setup):
     a load runs (torch's load_state_dict code included): model and optimizer are always either
     both old or both new."""
     model, opt, hm, ho, f, saved = setup
-    old = _snapshot(model, opt)
+    old = snapshot(model, opt)
     state = {"n": 0, "at": None}
 
     def tracer(frame, event, arg):
@@ -204,7 +169,7 @@ def test_interrupt_at_sampled_lines(interp, setup):
 
 def test_failure_while_applying_the_model_restores_both(interp, setup, monkeypatch):
     model, opt, hm, ho, f, saved = setup
-    old = _snapshot(model, opt)
+    old = snapshot(model, opt)
     real = model.load_state_dict
 
     def half_then_interrupt(state, strict=True):
@@ -216,10 +181,10 @@ def test_failure_while_applying_the_model_restores_both(interp, setup, monkeypat
     monkeypatch.setattr(model, "load_state_dict", half_then_interrupt)
     with pytest.raises(BaseException):  # noqa: B017
         interp.eval(f"torch::load_checkpoint {hm} {ho} {{{f}}}")
-    assert _same(_snapshot(model, opt), old)
+    assert deep_equal(snapshot(model, opt), old)
     monkeypatch.setattr(model, "load_state_dict", real)
     interp.eval(f"torch::load_checkpoint {hm} {ho} {{{f}}}")
-    assert _same(_snapshot(model, opt), saved)
+    assert deep_equal(snapshot(model, opt), saved)
 
 
 # -- 3. a flipped bit in a record is refused by its CRC ------------------------------------
@@ -240,20 +205,20 @@ def test_flipped_bit_in_a_tensor_record_is_refused(interp, setup, tmp_path):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(bytes(data))
     # torch itself loads it without a word
-    assert not _same(torch.load(bad, weights_only=True), torch.load(f, weights_only=True))
-    before = _snapshot(model, opt)
+    assert not deep_equal(torch.load(bad, weights_only=True), torch.load(f, weights_only=True))
+    before = snapshot(model, opt)
     for script in (f"torch::load_checkpoint {hm} {ho} {{{bad}}}",):
-        assert _err(interp, script) == (
+        assert tcl_error(interp, script) == (
             f'invalid -file "{bad}": is corrupt: its record "{info.filename}" does not match its checksum (CRC-32)',
             ["TORCH", "VALUE", "-file"],
         )
-    assert _same(_snapshot(model, opt), before)
+    assert deep_equal(snapshot(model, opt), before)
     g = tmp_path / "m.pt"
     interp.eval(f"torch::save_state_dict {hm} {{{g}}}")
     raw = bytearray(g.read_bytes())
     raw[-200] ^= 1  # the central directory's end: a damaged archive either way
     g.write_bytes(bytes(raw))
-    message, code = _err(interp, f"torch::load_state_dict {hm} {{{g}}}")
+    message, code = tcl_error(interp, f"torch::load_state_dict {hm} {{{g}}}")
     assert message.startswith(f'invalid -file "{g}": is') and code == ["TORCH", "VALUE", "-file"]
 
 
@@ -267,7 +232,7 @@ def _dead_pid():
 
 
 def test_next_save_removes_stale_temps(interp, tmp_path):
-    h = interp.put(_model())
+    h = interp.put(mlp((4, 3, 2)))
     f = tmp_path / "m.pt"
     dead = _dead_pid()
     sleeper = subprocess.Popen(["sleep", "30"])
@@ -301,7 +266,7 @@ def test_disk_full_says_so(interp, setup, monkeypatch):
         return real_write(fd, data)
 
     monkeypatch.setattr(tio.os, "write", write)
-    assert _err(interp, f"torch::save_checkpoint {hm} {ho} {{{f}}}") == (
+    assert tcl_error(interp, f"torch::save_checkpoint {hm} {ho} {{{f}}}") == (
         f'couldn\'t write "{f}": no space left on device',
         ["POSIX", "ENOSPC", "no space left on device"],
     )
@@ -360,22 +325,22 @@ def test_bad_adafactor_checkpoint_contents_are_refused(interp, setup, tmp_path, 
     model, opt, hm, ho, f, _saved = setup
     bad = tmp_path / "bad.ckpt"
     _tampered(f, bad, change)
-    before = _snapshot(model, opt)
-    assert _err(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}") == (
+    before = snapshot(model, opt)
+    assert tcl_error(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}") == (
         f'invalid -file "{bad}": ' + message.format(o=ho),
         ["TORCH", "VALUE", "-file"],
     )
-    assert _same(_snapshot(model, opt), before)
+    assert deep_equal(snapshot(model, opt), before)
 
 
 def _adam_setup(interp, tmp_path, **kw):
-    model = _model()
+    model = mlp((4, 3, 2))
     opt = torch.optim.Adam(model.parameters(), lr=0.01, **kw)
-    _train(model, opt, 2, seed=1)
+    train_mse(model, opt.step, opt.zero_grad, steps=2, seed=1, batch=5)
     hm, ho = interp.put(model), interp.put(opt)
     f = tmp_path / "a.ckpt"
     interp.eval(f"torch::save_checkpoint {hm} {ho} {{{f}}}")
-    _train(model, opt, 1, seed=2)
+    train_mse(model, opt.step, opt.zero_grad, steps=1, seed=2, batch=5)
     return model, opt, hm, ho, f
 
 
@@ -405,21 +370,21 @@ def test_bad_adam_checkpoint_contents_are_refused(interp, tmp_path, change, mess
     model, opt, hm, ho, f = _adam_setup(interp, tmp_path)
     bad = tmp_path / "bad.ckpt"
     _tampered(f, bad, change)
-    before = _snapshot(model, opt)
-    got = _err(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}")
+    before = snapshot(model, opt)
+    got = tcl_error(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}")
     assert got == (f'invalid -file "{bad}": ' + message.format(o=ho), ["TORCH", "VALUE", "-file"])
-    assert _same(_snapshot(model, opt), before)
+    assert deep_equal(snapshot(model, opt), before)
 
 
 def test_sgd_nesterov_rule_of_the_constructor(interp, tmp_path):
-    model = _model()
+    model = mlp((4, 3, 2))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
-    _train(model, opt, 1, seed=1)
+    train_mse(model, opt.step, opt.zero_grad, steps=1, seed=1, batch=5)
     hm, ho = interp.put(model), interp.put(opt)
     f, bad = tmp_path / "s.ckpt", tmp_path / "bad.ckpt"
     interp.eval(f"torch::save_checkpoint {hm} {ho} {{{f}}}")
     _tampered(f, bad, _set_group("dampening", 0.5))
-    message, code = _err(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}")
+    message, code = tcl_error(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}")
     assert message.startswith(
         f'invalid -file "{bad}": its optimizer options are refused by the constructor: '
     )
@@ -430,10 +395,10 @@ def test_sgd_nesterov_rule_of_the_constructor(interp, tmp_path):
 
 
 def test_saved_options_are_restored(interp, tmp_path):
-    a = _model()
+    a = mlp((4, 3, 2))
     hm = interp.put(a)
     saver = interp.eval(f"torch::optimizer_adafactor {hm} -lr 0.5")  # -beta1 -1.0 (default)
-    _train(a, interp.get(saver), 1, seed=1)
+    train_mse(a, interp.get(saver).step, interp.get(saver).zero_grad, steps=1, seed=1, batch=5)
     f = tmp_path / "c.ckpt"
     interp.eval(f"torch::save_checkpoint {hm} {saver} {{{f}}}")
     loader = interp.eval(f"torch::optimizer_adafactor {hm} -beta1 0.9 -lr 0.1")
@@ -473,32 +438,32 @@ def test_successful_constructor_makes_direct_tensors_trainable(interp):
 
 @pytest.mark.parametrize("kind", ["adam", "adamw", "adafactor"])
 def test_failed_step_advances_nothing(interp, kind):
-    model = _model()
+    model = mlp((4, 3, 2))
     hm = interp.put(model)
     ho = interp.eval(f"torch::optimizer_{kind} {hm}")
     opt = interp.get(ho)
-    _train(model, opt, 1, seed=1)
+    train_mse(model, opt.step, opt.zero_grad, steps=1, seed=1, batch=5)
     model.to(torch.float64)  # the optimizer's state stays float32: the next step cannot work
     opt.zero_grad()
     model(torch.randn(5, 4, dtype=torch.float64)).sum().backward()
-    before = _snapshot(model, opt)
-    message, code = _err(interp, f"torch::optimizer_step {ho}")
+    before = snapshot(model, opt)
+    message, code = tcl_error(interp, f"torch::optimizer_step {ho}")
     assert message.startswith("cannot step: the optimizer's ") and message.endswith("nothing was changed")
     assert code == ["TORCH", "STEP"]
-    assert _same(_snapshot(model, opt), before)
+    assert deep_equal(snapshot(model, opt), before)
 
 
 @pytest.mark.parametrize("kind", ["adam", "sgd", "adafactor", "rmsprop"])
 def test_step_failing_midway_restores_the_counters(interp, kind, monkeypatch):
     """An error (or an interrupt) inside the optimizer's own step puts the step counters and
     freshly created state back."""
-    model = _model()
+    model = mlp((4, 3, 2))
     hm = interp.put(model)
     ho = interp.eval(
         f"torch::optimizer_{kind} {hm} -momentum 0.9" if kind == "sgd" else f"torch::optimizer_{kind} {hm}"
     )
     opt = interp.get(ho)
-    _train(model, opt, 1, seed=1)
+    train_mse(model, opt.step, opt.zero_grad, steps=1, seed=1, batch=5)
     opt.zero_grad()
     model(torch.randn(5, 4)).sum().backward()
     counters = copy.deepcopy(
@@ -519,5 +484,5 @@ def test_step_failing_midway_restores_the_counters(interp, kind, monkeypatch):
             interp.eval(f"torch::optimizer_step {ho}")
         monkeypatch.undo()
         now = {id(p): {k: v for k, v in st.items() if k == "step"} for p, st in opt.state.items()}
-        assert _same(now, counters)
+        assert deep_equal(now, counters)
         assert {id(p): set(st) for p, st in opt.state.items()} == keys

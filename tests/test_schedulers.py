@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from helpers import tcl_only_error
 from torch.optim import lr_scheduler as lrs
 
 import tcltorch
@@ -215,40 +216,42 @@ def test_adafactor_cap_moves_with_the_schedule():
     assert seen == [0.05, 0.025, 0.0125]
 
 
-def _err(interp, script):
-    with pytest.raises(tcltorch.TclError) as info:
-        interp.eval(script)
-    return info.value.message, info.value.errorcode
-
-
 def test_errors_and_nothing_changes():
     interp = tcltorch.Interp()
     interp.eval("set w [torch::ones {2}]; set opt [torch::optimizer_sgd $w 0.1]")
-    assert _err(interp, "torch::lr_scheduler_step $opt") == (
+    assert tcl_only_error(interp, "torch::lr_scheduler_step $opt") == (
         'wrong # args: should be "torch::lr_scheduler_step optimizer stepSize ?gamma? ?lastEpoch?"',
         ["TCL", "WRONGARGS"],
     )
-    assert _err(interp, "torch::lr_scheduler_step $opt 0")[1] == ["TORCH", "VALUE", "-stepSize"]
-    assert _err(interp, "torch::lr_scheduler_step nosuch 2") == (
+    assert tcl_only_error(interp, "torch::lr_scheduler_step $opt 0")[1] == ["TORCH", "VALUE", "-stepSize"]
+    assert tcl_only_error(interp, "torch::lr_scheduler_step nosuch 2") == (
         'no optimizer named "nosuch"',
         ["TORCH", "HANDLE", "nosuch"],
     )
     assert (
-        _err(interp, "torch::lr_scheduler_plateau $opt sideways")[0]
+        tcl_only_error(interp, "torch::lr_scheduler_plateau $opt sideways")[0]
         == 'invalid -mode "sideways": must be min or max'
     )
     sched = interp.eval("torch::lr_scheduler_plateau $opt")
-    assert _err(interp, f"torch::lr_scheduler_step_update {sched}")[1] == [
+    assert tcl_only_error(interp, f"torch::lr_scheduler_step_update {sched}")[1] == [
         "TORCH",
         "ARGS",
         "REQUIRED",
         "-metric",
     ]
-    assert _err(interp, f"torch::lr_scheduler_step_update {sched} abc")[1] == ["TORCH", "VALUE", "-metric"]
+    assert tcl_only_error(interp, f"torch::lr_scheduler_step_update {sched} abc")[1] == [
+        "TORCH",
+        "VALUE",
+        "-metric",
+    ]
     step = interp.eval("torch::lr_scheduler_step $opt 2")
-    assert _err(interp, f"torch::lr_scheduler_step_update {step} 1.0")[1] == ["TORCH", "VALUE", "-metric"]
+    assert tcl_only_error(interp, f"torch::lr_scheduler_step_update {step} 1.0")[1] == [
+        "TORCH",
+        "VALUE",
+        "-metric",
+    ]
     assert (
-        _err(interp, "torch::lr_scheduler_step_update $opt")[0]
+        tcl_only_error(interp, "torch::lr_scheduler_step_update $opt")[0]
         == f'"{interp.eval("set opt")}" is an optimizer, expected a scheduler'
     )
     # torch refuses (cyclic momentum on an optimizer without one is skipped by default; forced here)

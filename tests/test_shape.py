@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import assert_same, tcl_error
 
 
-def run(interp, script: str):
+def tcl_result(interp, script: str):
     out = interp.eval(script)
     words = out.split()
     if len(words) > 1 and all(w.startswith("tensor") for w in words):
         return [interp.get(w) for w in words]
     return interp.get(out)
-
-
-def same(got, want) -> None:
-    if isinstance(want, (list, tuple)):
-        got = got if isinstance(got, list) else [got]  # a one-handle list reads back as one handle
-        assert len(got) == len(want)
-        for g, w in zip(got, want):
-            same(g, w)
-        return
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    assert torch.equal(got, want)
-
-
-def error(interp, script: str) -> tuple[str, list[str]]:
-    with pytest.raises(Exception) as info:
-        interp.eval(script)
-    return str(info.value), info.value.errorcode
 
 
 g = torch.Generator().manual_seed(0)
@@ -96,7 +79,7 @@ def test_against_torch(interp, case, which):
         script = f"torch::tensor_where {interp.put(MASK(x))} {h} 0"
     else:
         script = f"torch::{cmd} {h} {args.replace('MASK', interp.put(MASK(x)))}"
-    same(run(interp, script), want)
+    assert_same(tcl_result(interp, script), want)
 
 
 def test_results_are_new_handles_even_when_torch_returns_the_input(interp):
@@ -111,46 +94,56 @@ def test_gather_scatter_family(interp, dtype):
     x = torch.arange(12).reshape(3, 4).to(dtype)
     idx = torch.tensor([[0, 2, 1, 0], [2, 2, 0, 1]])
     hx, hi = interp.put(x), interp.put(idx)
-    same(run(interp, f"torch::tensor_gather {hx} 0 {hi}"), torch.gather(x, 0, idx))
-    same(
-        run(interp, f"torch::tensor_gather -input {hx} -dim 1 -index {interp.put(idx[:, :3])}"),
+    assert_same(tcl_result(interp, f"torch::tensor_gather {hx} 0 {hi}"), torch.gather(x, 0, idx))
+    assert_same(
+        tcl_result(interp, f"torch::tensor_gather -input {hx} -dim 1 -index {interp.put(idx[:, :3])}"),
         torch.gather(x, 1, idx[:, :3]),
     )
     src = torch.full((2, 4), 9).to(dtype)
-    same(run(interp, f"torch::tensor_scatter {hx} 0 {hi} {interp.put(src)}"), torch.scatter(x, 0, idx, src))
-    same(run(interp, f"torch::tensor_scatter {hx} 0 {hi} 5"), torch.scatter(x, 0, idx, 5))
+    assert_same(
+        tcl_result(interp, f"torch::tensor_scatter {hx} 0 {hi} {interp.put(src)}"),
+        torch.scatter(x, 0, idx, src),
+    )
+    assert_same(tcl_result(interp, f"torch::tensor_scatter {hx} 0 {hi} 5"), torch.scatter(x, 0, idx, 5))
     uniq = torch.tensor([[0, 2, 1, 0]])
-    same(
-        run(interp, f"torch::tensor_scatter {hx} 0 {interp.put(uniq)} {interp.put(src[:1])} add"),
+    assert_same(
+        tcl_result(interp, f"torch::tensor_scatter {hx} 0 {interp.put(uniq)} {interp.put(src[:1])} add"),
         torch.scatter_reduce(x, 0, uniq, src[:1], "sum"),
     )
     am = x.argmax(1, keepdim=True)
-    same(run(interp, f"torch::take_along_dim {hx} {interp.put(am)} 1"), torch.take_along_dim(x, am, 1))
+    assert_same(
+        tcl_result(interp, f"torch::take_along_dim {hx} {interp.put(am)} 1"), torch.take_along_dim(x, am, 1)
+    )
     flat = torch.tensor([[11, 0], [5, 6]])
-    same(run(interp, f"torch::take_along_dim {hx} {interp.put(flat)}"), torch.take(x, flat))
+    assert_same(tcl_result(interp, f"torch::take_along_dim {hx} {interp.put(flat)}"), torch.take(x, flat))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
 def test_gather_nd_and_scatter_nd_are_the_nd_forms(interp, dtype):
     x = torch.arange(24).reshape(2, 3, 4).to(dtype)
     idx = torch.tensor([[0, 1], [1, 2], [1, 0]])
-    got = run(interp, f"torch::gather_nd {interp.put(x)} {interp.put(idx)}")
-    same(got, torch.stack([x[0, 1], x[1, 2], x[1, 0]]))
+    got = tcl_result(interp, f"torch::gather_nd {interp.put(x)} {interp.put(idx)}")
+    assert_same(got, torch.stack([x[0, 1], x[1, 2], x[1, 0]]))
     full = torch.tensor([[[0, 0, 3], [1, 2, 1]]])  # shape [1, 2, 3]: entries
-    same(
-        run(interp, f"torch::gatherNd {interp.put(x)} {interp.put(full)}"),
+    assert_same(
+        tcl_result(interp, f"torch::gatherNd {interp.put(x)} {interp.put(full)}"),
         torch.stack([x[0, 0, 3], x[1, 2, 1]])[None],
     )
     upd = torch.ones(3, 4, dtype=dtype)
     want = x.clone()
     for row, (i, j) in enumerate(idx.tolist()):
         want[i, j] = upd[row]
-    same(run(interp, f"torch::scatter_nd {interp.put(x)} {interp.put(idx)} {interp.put(upd)}"), want)
+    assert_same(
+        tcl_result(interp, f"torch::scatter_nd {interp.put(x)} {interp.put(idx)} {interp.put(upd)}"), want
+    )
     twice = torch.tensor([[0, 1], [0, 1]])
     want = x.clone()
     want[0, 1] += 2
-    same(
-        run(interp, f"torch::scatter_nd {interp.put(x)} {interp.put(twice)} {interp.put(upd[:2])} add"), want
+    assert_same(
+        tcl_result(
+            interp, f"torch::scatter_nd {interp.put(x)} {interp.put(twice)} {interp.put(upd[:2])} add"
+        ),
+        want,
     )
 
 
@@ -158,14 +151,16 @@ def test_advanced_index(interp):
     x = torch.arange(24.0).reshape(2, 3, 4)
     i, j = torch.tensor([0, 1, 1]), torch.tensor([2, 0, 1])
     hx, hi, hj = interp.put(x), interp.put(i), interp.put(j)
-    same(run(interp, f"torch::tensor_advanced_index {hx} [list {hi} {hj}]"), x[i, j])
-    same(run(interp, f"torch::tensor_advanced_index {hx} [list : {hj}]"), x[:, j])
-    same(
-        run(interp, f"torch::tensor_advanced_index {hx} [list 1 : {interp.put(torch.tensor([3, 0]))}]"),
+    assert_same(tcl_result(interp, f"torch::tensor_advanced_index {hx} [list {hi} {hj}]"), x[i, j])
+    assert_same(tcl_result(interp, f"torch::tensor_advanced_index {hx} [list : {hj}]"), x[:, j])
+    assert_same(
+        tcl_result(
+            interp, f"torch::tensor_advanced_index {hx} [list 1 : {interp.put(torch.tensor([3, 0]))}]"
+        ),
         x[1, :, torch.tensor([3, 0])],
     )
     mask = x[:, :, 0] > 4
-    same(run(interp, f"torch::tensor_advanced_index {hx} {interp.put(mask)}"), x[mask])
+    assert_same(tcl_result(interp, f"torch::tensor_advanced_index {hx} {interp.put(mask)}"), x[mask])
 
 
 @pytest.mark.parametrize("cmd", ["hstack", "vstack", "row_stack", "dstack", "column_stack"])
@@ -178,37 +173,43 @@ def test_stacks(interp, cmd, shape):
         a, b = a.reshape(2, 3), b.reshape(2, 3)
     want = getattr(torch, "vstack" if cmd == "row_stack" else cmd)([a, b])
     ha, hb = interp.put(a), interp.put(b)
-    same(run(interp, f"torch::{cmd} {ha} {hb}"), want)
-    same(run(interp, f"torch::{cmd} [list {ha} {hb}]"), want)
-    same(run(interp, f"torch::{cmd} -tensors [list {ha} {hb}]"), want)
+    assert_same(tcl_result(interp, f"torch::{cmd} {ha} {hb}"), want)
+    assert_same(tcl_result(interp, f"torch::{cmd} [list {ha} {hb}]"), want)
+    assert_same(tcl_result(interp, f"torch::{cmd} -tensors [list {ha} {hb}]"), want)
 
 
 def test_grids_products_broadcasting(interp):
     x, y = torch.tensor([1, 2, 3]), torch.tensor([4, 5])
     hx, hy = interp.put(x), interp.put(y)
-    same(run(interp, f"torch::meshgrid {hx} {hy}"), list(torch.meshgrid(x, y, indexing="ij")))
-    same(run(interp, f"torch::meshgrid {hx} {hy} -indexing xy"), list(torch.meshgrid(x, y, indexing="xy")))
-    same(run(interp, f"torch::cartesian_prod {hx} {hx}"), torch.cartesian_prod(x, x))
-    same(run(interp, f"torch::combinations {hx} 2 1"), torch.combinations(x, 2, True))
-    same(run(interp, f"torch::combinations {hx} 3"), torch.combinations(x, 3))
-    col = torch.tensor([[1.0], [2.0]])
-    same(
-        run(interp, f"torch::broadcast_tensors {interp.put(col)} {hy}"), list(torch.broadcast_tensors(col, y))
+    assert_same(tcl_result(interp, f"torch::meshgrid {hx} {hy}"), list(torch.meshgrid(x, y, indexing="ij")))
+    assert_same(
+        tcl_result(interp, f"torch::meshgrid {hx} {hy} -indexing xy"),
+        list(torch.meshgrid(x, y, indexing="xy")),
     )
-    same(
-        run(interp, f"torch::broadcastTensors -tensors [list {hy} {interp.put(col)}]"),
+    assert_same(tcl_result(interp, f"torch::cartesian_prod {hx} {hx}"), torch.cartesian_prod(x, x))
+    assert_same(tcl_result(interp, f"torch::combinations {hx} 2 1"), torch.combinations(x, 2, True))
+    assert_same(tcl_result(interp, f"torch::combinations {hx} 3"), torch.combinations(x, 3))
+    col = torch.tensor([[1.0], [2.0]])
+    assert_same(
+        tcl_result(interp, f"torch::broadcast_tensors {interp.put(col)} {hy}"),
+        list(torch.broadcast_tensors(col, y)),
+    )
+    assert_same(
+        tcl_result(interp, f"torch::broadcastTensors -tensors [list {hy} {interp.put(col)}]"),
         list(torch.broadcast_tensors(y, col)),
     )
     assert interp.eval("torch::broadcast_shapes {2 1} {1 3} {3}") == "2 3"
     assert interp.eval("torch::broadcast_shapes -shapes {{5 1 2} {4 1}}") == "5 4 2"
-    same(run(interp, f"torch::one_hot {hx}"), torch.nn.functional.one_hot(x))
-    same(run(interp, f"torch::one_hot {hx} 6"), torch.nn.functional.one_hot(x, 6))
+    assert_same(tcl_result(interp, f"torch::one_hot {hx}"), torch.nn.functional.one_hot(x))
+    assert_same(tcl_result(interp, f"torch::one_hot {hx} 6"), torch.nn.functional.one_hot(x, 6))
 
 
 def test_gradients_flow_through_views(interp):
     x = torch.randn(2, 3, requires_grad=True)
     h = interp.put(x)
-    out = run(interp, f"torch::tensor_sum [torch::tensor_permute [torch::tensor_repeat {h} {{2 1}}] {{1 0}}]")
+    out = tcl_result(
+        interp, f"torch::tensor_sum [torch::tensor_permute [torch::tensor_repeat {h} {{2 1}}] {{1 0}}]"
+    )
     out.backward()
     assert torch.equal(x.grad, torch.full((2, 3), 2.0))
 
@@ -237,6 +238,6 @@ def test_gradients_flow_through_views(interp):
 )
 def test_errors_name_the_option(interp, script, message):
     h = interp.put(torch.zeros(2, 3, 4))
-    got, code = error(interp, script.replace("X", h))
+    got, code = tcl_error(interp, script.replace("X", h))
     assert got == message
     assert code[:2] == ["TORCH", "VALUE"] or code[:3] == ["TORCH", "ARGS", "REQUIRED"]

@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import tcl_error, tcl_tensor
 
 import tcltorch
-
-
-def run(interp, script: str):
-    """Evaluate a script whose result is a tensor handle; return the tensor."""
-    return interp.get(interp.eval(script))
-
-
-def error(interp, script: str) -> tuple[str, list[str]]:
-    with pytest.raises(Exception) as info:
-        interp.eval(script)
-    return str(info.value), info.value.errorcode
-
 
 # --- creation ---------------------------------------------------------------------------
 
@@ -52,7 +41,7 @@ def error(interp, script: str) -> tuple[str, list[str]]:
     ],
 )
 def test_creation_matches_torch(interp, script, expected):
-    got = run(interp, script)
+    got = tcl_tensor(interp, script)
     assert got.dtype == expected.dtype
     assert got.shape == expected.shape
     assert torch.equal(got, expected)
@@ -61,39 +50,39 @@ def test_creation_matches_torch(interp, script, expected):
 @pytest.mark.parametrize("cmd", ["zeros", "ones", "randn", "rand", "eye", "arange"])
 def test_creation_requires_grad_makes_a_trainable_leaf(interp, cmd):
     arg = {"eye": "2", "arange": "3"}.get(cmd, "{2 2}")
-    t = run(interp, f"torch::{cmd} {arg} -dtype float32 -requiresGrad 1")
+    t = tcl_tensor(interp, f"torch::{cmd} {arg} -dtype float32 -requiresGrad 1")
     assert t.requires_grad and t.is_leaf
 
 
 @pytest.mark.parametrize("cmd, fn", [("randn", torch.randn), ("rand", torch.rand)])
 def test_random_tensors_follow_torchs_global_generator(interp, cmd, fn):
     interp.eval("torch::manual_seed 1234")
-    a = run(interp, f"torch::{cmd} {{3 4}}")
-    b = run(interp, f"torch::{cmd} -shape {{2}} -dtype float64")
+    a = tcl_tensor(interp, f"torch::{cmd} {{3 4}}")
+    b = tcl_tensor(interp, f"torch::{cmd} -shape {{2}} -dtype float64")
     torch.manual_seed(1234)
     assert torch.equal(a, fn(3, 4))
     assert torch.equal(b, fn(2, dtype=torch.float64))
 
 
 def test_randn_positional_order_is_shape_device_dtype(interp):
-    t = run(interp, "torch::randn {5} cpu float64 true")
+    t = tcl_tensor(interp, "torch::randn {5} cpu float64 true")
     assert (t.device.type, t.dtype, t.requires_grad) == ("cpu", torch.float64, True)
 
 
 def test_manual_seed_range(interp):
     assert interp.eval("torch::manual_seed 0") == ""
     assert interp.eval(f"torch::manualSeed -seed {2**64 - 1}") == ""
-    message, code = error(interp, f"torch::manual_seed {2**64}")
+    message, code = tcl_error(interp, f"torch::manual_seed {2**64}")
     assert code == ["TORCH", "VALUE", "-seed"]
     assert message == f'invalid -seed "{2**64}": must be an integer from 0 to {2**64 - 1}'
 
 
 def test_arange_refuses_zero_step_and_missing_end(interp):
-    assert error(interp, "torch::arange 0 1 0.0") == (
+    assert tcl_error(interp, "torch::arange 0 1 0.0") == (
         'invalid -step "0.0": must be a finite nonzero number',
         ["TORCH", "VALUE", "-step"],
     )
-    assert error(interp, "torch::arange -dtype int64") == (
+    assert tcl_error(interp, "torch::arange -dtype int64") == (
         'missing required option "-end"',
         ["TORCH", "ARGS", "REQUIRED", "-end"],
     )
@@ -116,7 +105,7 @@ def test_tensor_item_and_to_list_round_trip_float64(interp):
     t = torch.tensor([[0.1, 1 / 3], [2.5e-300, -7.0]], dtype=torch.float64)
     h = interp.put(t)
     values = interp.eval(f"torch::tensor_to_list {h}")
-    back = run(interp, f"torch::tensor_create {{{values}}} -dtype float64")
+    back = tcl_tensor(interp, f"torch::tensor_create {{{values}}} -dtype float64")
     assert torch.equal(back, t)
     assert (
         float(interp.eval(f"torch::tensor_item [torch::tensor_slice [torch::tensor_slice {h} 0 0 1] 1 1 2]"))
@@ -141,7 +130,7 @@ def test_tensor_print_goes_through_tcl_puts(interp):
 def test_wrong_kind_handle(interp):
     lin = interp.put(torch.nn.Linear(2, 2))
     for cmd in ("tensor_numel", "tensor_grad", "tensor_clone", "tensor_print"):
-        message, code = error(interp, f"torch::{cmd} {lin}")
+        message, code = tcl_error(interp, f"torch::{cmd} {lin}")
         assert message == f'"{lin}" is a linear module, expected a tensor'
         assert code == ["TORCH", "HANDLE", lin]
 
@@ -163,7 +152,7 @@ def test_requires_grad_refuses_non_leaf_and_changes_nothing(interp):
     a = torch.ones(2, requires_grad=True)
     b = a * 2
     hb = interp.put(b)
-    message, code = error(interp, f"torch::tensor_requires_grad {hb} 0")
+    message, code = tcl_error(interp, f"torch::tensor_requires_grad {hb} 0")
     assert code == ["TORCH", "VALUE", "-input"]
     assert message.startswith(f'invalid -input "{hb}": must be a leaf tensor')
     assert b.requires_grad and b.grad_fn is not None
@@ -176,8 +165,8 @@ def test_backward_and_grad_match_torch(interp):
     interp.eval(
         f"torch::tensor_backward [torch::tensor_sum [torch::tensor_tanh [torch::tensor_matmul {hx} {hw}]]]"
     )
-    gx = run(interp, f"torch::tensor_grad {hx}")
-    gw = run(interp, f"torch::tensorGrad -input {hw}")
+    gx = tcl_tensor(interp, f"torch::tensor_grad {hx}")
+    gw = tcl_tensor(interp, f"torch::tensorGrad -input {hw}")
     x2, w2 = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
     torch.tanh(x2 @ w2).sum().backward()
     assert torch.equal(gx, x2.grad) and torch.equal(gw, w2.grad)
@@ -214,7 +203,7 @@ def test_backward_create_graph_gives_second_derivatives(interp):
 def test_backward_non_scalar_needs_gradient(interp):
     y = torch.ones(2, 3, requires_grad=True) * 2
     h = interp.put(y)
-    message, code = error(interp, f"torch::tensor_backward {h}")
+    message, code = tcl_error(interp, f"torch::tensor_backward {h}")
     assert code == ["TORCH", "ARGS", "REQUIRED", "-gradient"]
     assert message == (
         f'missing required option "-gradient": {h} has shape {{2 3}}, '
@@ -231,8 +220,8 @@ def test_grad_is_empty_when_there_is_none(interp):
 def test_detach_shares_storage_clone_copies(interp):
     a = torch.arange(4.0, requires_grad=True)
     h = interp.put(a)
-    d = run(interp, f"torch::tensor_detach {h}")
-    c = run(interp, f"torch::tensor_clone {h}")
+    d = tcl_tensor(interp, f"torch::tensor_detach {h}")
+    c = tcl_tensor(interp, f"torch::tensor_clone {h}")
     assert d.data_ptr() == a.data_ptr() and not d.requires_grad
     assert c.data_ptr() != a.data_ptr() and c.requires_grad and c.grad_fn is not None
     assert torch.equal(c, a)
@@ -244,8 +233,8 @@ def test_detach_shares_storage_clone_copies(interp):
 def test_tensor_to(interp):
     t = torch.tensor([1.25, -2.75])
     h = interp.put(t)
-    assert torch.equal(run(interp, f"torch::tensor_to {h} cpu float64"), t.to(torch.float64))
-    assert torch.equal(run(interp, f"torch::tensorTo -input {h} -dtype int32"), t.to(torch.int32))
+    assert torch.equal(tcl_tensor(interp, f"torch::tensor_to {h} cpu float64"), t.to(torch.float64))
+    assert torch.equal(tcl_tensor(interp, f"torch::tensorTo -input {h} -dtype int32"), t.to(torch.int32))
     assert interp.eval(f"torch::tensor_to {h} -device cpu") == h
 
 
@@ -253,7 +242,7 @@ def test_tensor_to(interp):
 def test_reshape(interp, shape, expected):
     t = torch.arange(6)
     h = interp.put(t)
-    got = run(interp, f"torch::tensor_reshape {h} {shape}")
+    got = tcl_tensor(interp, f"torch::tensor_reshape {h} {shape}")
     assert torch.equal(got, t.reshape(expected))
 
 
@@ -261,9 +250,9 @@ def test_reshape(interp, shape, expected):
 def test_cat_and_stack_match_torch(interp, dim):
     a, b = torch.randn(2, 3), torch.randn(2, 3)
     ha, hb = interp.put(a), interp.put(b)
-    assert torch.equal(run(interp, f"torch::tensor_cat {{{ha} {hb}}} {dim}"), torch.cat([a, b], dim))
+    assert torch.equal(tcl_tensor(interp, f"torch::tensor_cat {{{ha} {hb}}} {dim}"), torch.cat([a, b], dim))
     assert torch.equal(
-        run(interp, f"torch::tensor_stack -tensors {{{ha} {hb}}} -dim {dim}"), torch.stack([a, b], dim)
+        tcl_tensor(interp, f"torch::tensor_stack -tensors {{{ha} {hb}}} -dim {dim}"), torch.stack([a, b], dim)
     )
 
 
@@ -272,10 +261,12 @@ def test_index_select_list_and_tensor(interp):
     h = interp.put(t)
     idx = interp.put(torch.tensor([4, 0, 0]))
     idx32 = interp.put(torch.tensor([1, 3], dtype=torch.int32))
-    assert torch.equal(run(interp, f"torch::tensor_index_select {h} 1 {{4 0 0}}"), t[:, [4, 0, 0]])
-    assert torch.equal(run(interp, f"torch::tensor_index_select {h} -1 {idx}"), t[:, [4, 0, 0]])
-    assert torch.equal(run(interp, f"torch::tensor_index_select {h} 0 {idx32}"), t[[1, 3]])
-    assert torch.equal(run(interp, f"torch::tensorIndexSelect -input {h} -dimension 0 -index 2"), t[[2]])
+    assert torch.equal(tcl_tensor(interp, f"torch::tensor_index_select {h} 1 {{4 0 0}}"), t[:, [4, 0, 0]])
+    assert torch.equal(tcl_tensor(interp, f"torch::tensor_index_select {h} -1 {idx}"), t[:, [4, 0, 0]])
+    assert torch.equal(tcl_tensor(interp, f"torch::tensor_index_select {h} 0 {idx32}"), t[[1, 3]])
+    assert torch.equal(
+        tcl_tensor(interp, f"torch::tensorIndexSelect -input {h} -dimension 0 -index 2"), t[[2]]
+    )
     with pytest.raises(IndexError):  # index_select takes no negative indices
         interp.eval(f"torch::tensor_index_select {h} 0 -1")
 
@@ -296,14 +287,14 @@ def test_index_select_list_and_tensor(interp):
 def test_slice_matches_python_slicing(interp, args, index):
     t = torch.arange(15).reshape(5, 3)
     h = interp.put(t)
-    got = run(interp, f"torch::tensor_slice {h} {args}")
+    got = tcl_tensor(interp, f"torch::tensor_slice {h} {args}")
     assert torch.equal(got, t[index])
 
 
 def test_slice_is_a_view_and_keeps_the_graph(interp):
     x = torch.arange(6.0, requires_grad=True)
     h = interp.put(x)
-    s = run(interp, f"torch::tensor_slice {h} 0 1 5 2")
+    s = tcl_tensor(interp, f"torch::tensor_slice {h} 0 1 5 2")
     s.sum().backward()
     assert x.grad.tolist() == [0.0, 1.0, 0.0, 1.0, 0.0, 0.0]
 
@@ -348,7 +339,7 @@ def test_slice_is_a_view_and_keeps_the_graph(interp):
     ],
 )
 def test_error_classes(interp, script, message, errorcode):
-    assert error(interp, script) == (message, errorcode)
+    assert tcl_error(interp, script) == (message, errorcode)
 
 
 def test_torch_refusal_keeps_the_python_exception(interp):

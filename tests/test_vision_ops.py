@@ -8,17 +8,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tcl_tensor
 
 import tcltorch
-
-
-@pytest.fixture
-def tcl():
-    return tcltorch.Interp()
-
-
-def run(tcl, script):
-    return tcl.get(tcl.eval(script))
 
 
 def test_affine_grid_and_grid_sample_equal_torch(tcl):
@@ -26,10 +18,10 @@ def test_affine_grid_and_grid_sample_equal_torch(tcl):
     img = torch.randn(1, 2, 5, 6)
     t, i = tcl.put(theta), tcl.put(img)
     for align in (0, 1):
-        grid = run(tcl, f"torch::affine_grid {t} {{1 2 4 3}} {align}")
+        grid = tcl_tensor(tcl, f"torch::affine_grid {t} {{1 2 4 3}} {align}")
         torch.testing.assert_close(grid, F.affine_grid(theta, [1, 2, 4, 3], align_corners=bool(align)))
         for mode, pad in (("bilinear", "zeros"), ("nearest", "border"), ("bicubic", "reflection")):
-            got = run(tcl, f"torch::grid_sample {i} {tcl.put(grid)} {mode} {pad} {align}")
+            got = tcl_tensor(tcl, f"torch::grid_sample {i} {tcl.put(grid)} {mode} {pad} {align}")
             want = F.grid_sample(img, grid, mode=mode, padding_mode=pad, align_corners=bool(align))
             torch.testing.assert_close(got, want)
 
@@ -56,10 +48,10 @@ def random_boxes(n, seed):
 
 def test_box_iou_and_nms(tcl):
     a, b = random_boxes(6, 0), random_boxes(4, 1)
-    torch.testing.assert_close(run(tcl, f"torch::box_iou {tcl.put(a)} {tcl.put(b)}"), iou_loop(a, b))
+    torch.testing.assert_close(tcl_tensor(tcl, f"torch::box_iou {tcl.put(a)} {tcl.put(b)}"), iou_loop(a, b))
     scores = torch.rand(6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     for threshold in (0.0, 0.2, 0.5, 1.0):
-        got = run(tcl, f"torch::nms {tcl.put(a)} {tcl.put(scores)} {threshold}").tolist()
+        got = tcl_tensor(tcl, f"torch::nms {tcl.put(a)} {tcl.put(scores)} {threshold}").tolist()
         order = sorted(range(6), key=lambda k: -scores[k].item())
         iou, keep = iou_loop(a, a), []
         for k in order:
@@ -121,7 +113,7 @@ def roi_align_loop(feat, boxes, ph, pw, scale, ratio, aligned):
 def test_roi_align_follows_torchvision_definition(tcl, ratio, aligned, scale):
     feat = torch.randn(2, 2, 6, 7, dtype=torch.float64)
     boxes = [[0, 0.5, 1.0, 5.0, 4.5], [1, 2.0, 0.0, 6.5, 5.5], [0, -1.0, -1.0, 3.0, 2.0]]
-    got = run(
+    got = tcl_tensor(
         tcl,
         f"torch::roi_align {tcl.put(feat)} {tcl.put(torch.tensor(boxes, dtype=torch.float64))} "
         f"{{2 3}} {scale} {ratio} {aligned}",
@@ -132,7 +124,7 @@ def test_roi_align_follows_torchvision_definition(tcl, ratio, aligned, scale):
 def test_roi_pool_follows_torchvision_definition(tcl):
     feat = torch.randn(1, 3, 8, 8, dtype=torch.float64)
     boxes = torch.tensor([[1.0, 1.0, 6.0, 4.0], [0.0, 0.0, 7.0, 7.0]], dtype=torch.float64)
-    got = run(tcl, f"torch::roi_pool {tcl.put(feat)} {tcl.put(boxes)} {{2 2}}")
+    got = tcl_tensor(tcl, f"torch::roi_pool {tcl.put(feat)} {tcl.put(boxes)} {{2 2}}")
     for k, (x1, y1, x2, y2) in enumerate(boxes.round().long().tolist()):
         bh, bw = (y2 - y1 + 1) / 2, (x2 - x1 + 1) / 2
         for i in range(2):
@@ -147,16 +139,16 @@ def test_normalize_denormalize_and_resize(tcl):
     img = torch.rand(2, 3, 4, 5)
     mean, std = torch.tensor([0.4, 0.5, 0.6]), torch.tensor([0.2, 0.3, 0.4])
     i, m, s = tcl.put(img), tcl.put(mean), tcl.put(std)
-    n = run(tcl, f"torch::normalize_image {i} {m} {s}")
+    n = tcl_tensor(tcl, f"torch::normalize_image {i} {m} {s}")
     torch.testing.assert_close(n, (img - mean.view(3, 1, 1)) / std.view(3, 1, 1))
-    torch.testing.assert_close(run(tcl, f"torch::denormalize_image {tcl.put(n)} {m} {s}"), img)
+    torch.testing.assert_close(tcl_tensor(tcl, f"torch::denormalize_image {tcl.put(n)} {m} {s}"), img)
     for mode in ("bilinear", "nearest", "bicubic", "area"):
-        got = run(tcl, f"torch::resize_image {i} {{7 3}} -mode {mode}")
+        got = tcl_tensor(tcl, f"torch::resize_image {i} {{7 3}} -mode {mode}")
         want = F.interpolate(
             img, size=(7, 3), mode=mode, align_corners=False if mode in ("bilinear", "bicubic") else None
         )
         torch.testing.assert_close(got, want)
-    assert run(tcl, f"torch::resize_image {tcl.put(img[0])} 6").shape == (3, 6, 6)
+    assert tcl_tensor(tcl, f"torch::resize_image {tcl.put(img[0])} 6").shape == (3, 6, 6)
 
 
 @pytest.mark.parametrize(
