@@ -390,6 +390,7 @@ class Command:
         doc: str = "",
         examples: Sequence[str | tuple[str, str]] = (),
         parse_hook: ParseHook | None = None,
+        wraps: str | Sequence[str] = (),
     ) -> None:
         self.name = name
         self.family = ""  # "domain/family", e.g. "nn/pooling"; set by add() from the declaring module
@@ -405,6 +406,9 @@ class Command:
         # parse_hook(cmd, ctx, args, invoked, parse), where parse(ctx, args, invoked) is the
         # spec's own; it returns the keyword arguments.
         self.parse_hook = parse_hook
+        # The PyTorch functions the command wraps, where its doc text does not name them
+        # (see :attr:`wraps`): torch::help's search finds the command by them.
+        self._wraps = (wraps,) if isinstance(wraps, str) else tuple(wraps)
         generated = camel(name) if alias is None else alias
         self.aliases = [a for a in [generated, *extra_aliases] if a and a != name]
         tails = [o for o in self.options if o.last]
@@ -434,6 +438,17 @@ class Command:
     @property
     def names(self) -> list[str]:
         return [self.name, *self.aliases]
+
+    @functools.cached_property
+    def wraps(self) -> tuple[str, ...]:
+        """The PyTorch functions and classes the command wraps, full names (``torch.nn.GRU``):
+        those declared by ``wraps=`` on the spec, else those its summary, doc and option
+        help name (``(nn.GRU)``, ``torch.fft.fft``, ``F.relu``, ``Tensor.permute``)."""
+        if self._wraps:
+            return tuple(torch_name(w) for w in self._wraps)
+        text = "\n".join([self.summary, self.doc, *(o.help for o in self.options)])
+        found = dict.fromkeys(torch_name(m) for m in _TORCH_REFERENCE.findall(text))
+        return tuple(found)
 
     def usage(self, invoked: str) -> str:
         words = [f"torch::{invoked}"]
@@ -655,6 +670,18 @@ def _converter(vtype: ValueType) -> Callable[[str, str, Any], Any]:
 
 REGISTRY: dict[str, Command] = {}
 
+# a PyTorch name in a command's doc text: torch.x.y, nn.X, F.x, Tensor.x (not inside a word or path)
+_TORCH_REFERENCE = re.compile(r"(?<![\w./-])((?:torch|nn|F|Tensor)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?![\w/])")
+_TORCH_PREFIXES = {"nn": "torch.nn", "F": "torch.nn.functional", "Tensor": "torch.Tensor"}
+
+
+def torch_name(name: str) -> str:
+    """``nn.GRU`` -> ``torch.nn.GRU``, ``F.relu`` -> ``torch.nn.functional.relu``; a trailing
+    ``.`` (end of a sentence) dropped."""
+    name = name.strip().rstrip(".")
+    head, _, rest = name.partition(".")
+    return f"{_TORCH_PREFIXES[head]}.{rest}" if head in _TORCH_PREFIXES and rest else name
+
 
 def docstring_parts(docstring: str) -> tuple[str, list[str]]:
     """A command function's docstring -> (the page's text, its Tcl examples): the text is the
@@ -699,11 +726,13 @@ def command(
     doc: str | None = None,
     examples: Sequence[str | tuple[str, str]] = (),
     parse_hook: ParseHook | None = None,
+    wraps: str | Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a ``torch::name`` command from its options and a plain function.
 
     ``parse_hook`` (see :attr:`Command.parse_hook`) declares an argument form the spec alone
-    cannot express, e.g. another implementation's positional order."""
+    cannot express, e.g. another implementation's positional order.  ``wraps`` names the
+    PyTorch function(s) the command wraps where its doc text does not (see :attr:`Command.wraps`)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY:
@@ -725,6 +754,7 @@ def command(
                 text,
                 [*examples, *shown],
                 parse_hook,
+                wraps,
             )
         )
         return fn

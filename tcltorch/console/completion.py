@@ -105,7 +105,9 @@ def _matching(values: Iterable[str], prefix: str, meta: str) -> Iterator[Complet
 
 class CommandNames:
     """Completion of a command name: torch:: commands from the registry (an alias only
-    where its command's own name does not match), then Tcl's commands and namespaces."""
+    where its command's own name does not match), then Tcl's commands and namespaces; when
+    no name starts with what was typed, the torch:: commands (and Tcl commands) that contain
+    it (``torch::transp`` -> ``torch::tensor_transpose``)."""
 
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
@@ -123,7 +125,34 @@ class CommandNames:
                 meta = "namespace" if name.endswith("::") else "command"
                 yield Completion(name, -len(prefix), display_meta=meta)
         if console_commands and prefix.startswith(".") and ".tb".startswith(prefix):
+            seen.add(".tb")
             yield Completion(".tb", -len(prefix), display_meta="console: print the last error's trace")
+        if not seen:
+            for full, meta in self.inside(prefix):
+                yield Completion(full, -len(prefix), display_meta=meta)
+
+    def inside(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """Names that contain the typed fragment (after any ``torch::``): torch:: commands
+        (under their own names, or an alias where only it matches), then, for a fragment
+        without ``torch::``, Tcl's commands."""
+        lead = "::" if prefix.startswith("::") else ""
+        bare = prefix.removeprefix("::")
+        in_torch = bare.startswith("torch::")
+        fragment = bare.removeprefix("torch::")
+        if len(fragment) < 2 or not fragment.replace("_", "a").isalnum():
+            return
+        offered = set()
+        for name, cmd in sorted(
+            self.sources.by_name.items(), key=lambda item: (item[0] != item[1].name, item[0])
+        ):
+            if fragment in name and cmd.name not in offered:
+                offered.add(cmd.name)
+                yield f"{lead}torch::{name}", cmd.summary
+        if not in_torch:
+            for name in sorted(self.sources.tcl_names("info", "commands", f"*{_glob_escape(fragment)}*")):
+                name = name[2:] if not lead and name.startswith("::") else name
+                if not name.lstrip(":").startswith(("torch::", "tcltorch::")):
+                    yield name, "command"
 
     def _torch(self, prefix: str) -> Iterator[tuple[str, str]]:
         lead = "::" if prefix.startswith("::") else ""
@@ -188,13 +217,21 @@ class TclCompletion:
             )
 
     def _arguments(self, ctx: CursorContext, prefix: str, event: Any) -> Iterator[Completion]:
+        from prompt_toolkit.completion import Completion
+
         head, args = ctx.words[0], ctx.words[1:]
         if head in ("torch", "::torch"):  # the ensemble: torch SUBCOMMAND ...
             if not args:
                 by_name = self.sources.by_name
-                yield from (
+                found = [
                     c for name in sorted(by_name) for c in _matching([name], prefix, by_name[name].summary)
-                )
+                ]
+                if not found:  # nothing starts so: the subcommands that contain it
+                    found = [
+                        Completion(full.removeprefix("torch::"), -len(prefix), display_meta=meta)
+                        for full, meta in self.names.inside("torch::" + prefix)
+                    ]
+                yield from found
                 return
             head, args = "torch::" + args[0], args[1:]
         cmd = self.sources.torch_command(head)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 import torch
 
@@ -114,51 +116,254 @@ def command_help(cmd: S.Command) -> str:
     return "\n".join(lines)
 
 
-def overview() -> str:
+def families() -> dict[str, list[S.Command]]:
+    """Every command by family (``domain/family``), each family's commands sorted by name."""
     groups: dict[str, list[S.Command]] = defaultdict(list)
     for cmd in S.REGISTRY.values():
         groups[family(cmd)].append(cmd)
-    lines = [f"{len(S.REGISTRY)} commands in {len(groups)} families; torch::help COMMAND for one command."]
-    for fam in sorted(groups):
-        lines.append("")
-        lines.append(f"{fam} ({len(groups[fam])}):")
-        for cmd in sorted(groups[fam], key=lambda c: c.name):
-            lines.append(f"    torch::{cmd.name}" + (f" - {cmd.summary}" if cmd.summary else ""))
+    return {fam: sorted(groups[fam], key=lambda c: c.name) for fam in sorted(groups)}
+
+
+def overview() -> str:
+    """The family list with counts (``torch::help`` without an argument)."""
+    groups = families()
+    lines = [
+        (
+            f"{len(S.REGISTRY)} commands in {len(groups)} families; "
+            "torch::help COMMAND for one command, torch::help FAMILY (or -family NAME) for one family, "
+            "torch::help WORD (or -search WORD) to search."
+        )
+    ]
+    domain = ""
+    for fam, cmds in groups.items():
+        head = fam.partition("/")[0]
+        if head != domain:
+            domain = head
+            lines.append("")
+            lines.append(f"{head}:")
+        lines.append(f"    {fam} ({len(cmds)}): " + _sample(cmds))
     return "\n".join(lines)
 
 
-def help_text(name: str = "") -> str:
-    """The text ``torch::help`` returns (also the console's ``help CMD``)."""
+def _sample(cmds: list[S.Command], width: int = 70) -> str:
+    """The first command names of a family, as many as fit in ``width`` characters."""
+    text = ""
+    for i, cmd in enumerate(cmds):
+        word = cmd.name if not text else " " + cmd.name
+        if len(text) + len(word) > width:
+            return text + f" ... (+{len(cmds) - i})"
+        text += word
+    return text
+
+
+def find_family(name: str) -> str | None:
+    """The family a name means: ``nn/pooling``, or ``pooling`` when only one domain has it."""
+    groups = families()
+    if name in groups:
+        return name
+    hits = [fam for fam in groups if fam.partition("/")[2] == name]
+    return hits[0] if len(hits) == 1 else None
+
+
+def family_help(fam: str) -> str:
+    cmds = families()[fam]
+    lines = [f"{fam} ({len(cmds)} commands); torch::help COMMAND for one command."]
+    for cmd in cmds:
+        lines.append(f"    torch::{cmd.name}" + (f" - {cmd.summary}" if cmd.summary else ""))
+    return "\n".join(lines)
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """One search hit: the command, its score (higher first) and what matched (``name``,
+    ``alias torch::x``, ``wraps torch.nn.GRU``, ``option -globalClipNorm``, ``summary``, ``doc``)."""
+
+    cmd: S.Command
+    score: int
+    why: str
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def _words(text: str) -> set[str]:
+    """The lower-case words of a text, camelCase and snake_case split (``globalClipNorm`` ->
+    global clip norm; ``clip_grad_norm`` -> clip grad norm)."""
+    return {w.lower() for w in _WORD.findall(S.snake(text).replace("_", " "))}
+
+
+def _term_score(cmd: S.Command, term: str) -> tuple[int, str]:
+    """How well one lower-case search term matches a command: (score, what matched); 0 if not."""
+    best = (0, "")
+
+    def hit(score: int, why: str) -> None:
+        nonlocal best
+        if score > best[0]:
+            best = (score, why)
+
+    name = cmd.name.lower()
+    words = _words(cmd.name)
+    if term == name:
+        hit(100, "name")
+    elif term == name.removeprefix("tensor_"):  # tensor_permute is the tensor method permute
+        hit(90, "name")
+    elif term in words:
+        hit(80, "name")
+    elif term in name:
+        hit(60 if name.startswith(term) else 55, "name")
+    for alias in cmd.aliases:
+        low = alias.lower()
+        if term == low:
+            hit(95, f"alias torch::{alias}")
+        elif term in low:
+            hit(50, f"alias torch::{alias}")
+    for wrapped in cmd.wraps:
+        low = wrapped.lower()
+        if term == low or low.endswith("." + term) or low.removeprefix("torch.") == term:
+            hit(75, f"wraps {wrapped}")
+        elif term in low.rpartition(".")[2]:
+            hit(45, f"wraps {wrapped}")
+    opts = {40: [], 35: []}
+    for opt in cmd.options:
+        flags = [opt.name, *opt.aliases]
+        if any(term == f.lower() for f in flags) or any(term in _words(f) for f in flags):
+            opts[40].append(opt.flag)
+        elif any(term in f.lower() for f in flags):
+            opts[35].append(opt.flag)
+    for score, flags in opts.items():
+        if flags:
+            hit(score, ("options " if len(flags) > 1 else "option ") + " ".join(flags))
+            break
+    if term in _words(cmd.summary):
+        hit(30, "summary")
+    elif len(term) > 3 and term in cmd.summary.lower():
+        hit(20, "summary")
+    if term in _words(cmd.doc):
+        hit(10, "doc")
+    return best
+
+
+def search(query: str) -> list[Match]:
+    """The commands a query finds, best first: every word of the query must match the command's
+    name, an alias, the PyTorch function it wraps, an option name, its summary or its doc; a
+    dotted query (``torch.nn.GRU``) also matches by its last part (``gru``)."""
+    terms = [t.lower() for t in query.split() if t.strip()]
+    if not terms:
+        return []
+    hits = []
+    for cmd in S.REGISTRY.values():
+        total, reasons = 0, []
+        for term in terms:
+            score, why = _term_score(cmd, term)
+            if not score and "." in term:
+                score, why = _term_score(cmd, term.rpartition(".")[2])
+                score = score // 2
+            if not score:
+                break
+            total += score
+            reasons.append(why)
+        else:
+            hits.append(Match(cmd, total, reasons[0] if len(set(reasons)) == 1 else ", ".join(reasons)))
+    hits.sort(key=lambda m: (-m.score, m.cmd.name))
+    return hits
+
+
+def search_text(query: str, limit: int = 25, option: str = "-search") -> str:
+    """What ``torch::help -search WORD`` returns: the ranked hits, one a line."""
+    hits = search(query)
+    if not hits:
+        raise TclError(
+            f'no command matches "{query}": torch::help without an argument lists the families',
+            ["TORCH", "VALUE", option],
+        )
+    lines = [
+        f'{len(hits)} command{"s" if len(hits) != 1 else ""} match "{query}"; torch::help COMMAND for one:'
+    ]
+    for m in hits[:limit]:
+        note = "" if m.why == "name" else f" [{m.why}]"
+        lines.append(f"    torch::{m.cmd.name}{note}" + (f" - {m.cmd.summary}" if m.cmd.summary else ""))
+    if len(hits) > limit:
+        lines.append(f"    ... and {len(hits) - limit} more")
+    return "\n".join(lines)
+
+
+def help_text(name: str = "", search_for: str = "", family_name: str = "") -> str:
+    """The text ``torch::help`` returns (also the console's ``help CMD``): one command, one
+    family, a search, or the family list."""
+    if sum(bool(x) for x in (name, search_for, family_name)) > 1:
+        raise TclError("give one of a command, -search WORD or -family NAME", ["TORCH", "ARGS", "EXCLUSIVE"])
+    if family_name:
+        fam = find_family(family_name)
+        if fam is None:
+            raise TclError(
+                f'unknown family "{family_name}": must be {S.tcl_or_list(list(families()))}',
+                ["TORCH", "VALUE", "-family"],
+            )
+        return family_help(fam)
+    if search_for:
+        return search_text(search_for)
     if not name:
         return overview()
     cmd = find(name)
-    if cmd is None:
-        raise TclError(
-            f'unknown command "{name}": torch::help without an argument lists them',
-            ["TORCH", "VALUE", "-command"],
-        )
-    return command_help(cmd)
+    if cmd is not None:
+        return command_help(cmd)
+    fam = find_family(name)
+    if fam is not None:
+        return family_help(fam)
+    return search_text(name, option="-command")
 
 
 @command(
     "help",
-    Opt("command", Str(), default="", help="a command: full name, short name or alias"),
-    summary="a command's syntax, options and aliases, or every command by family",
+    Opt(
+        "command",
+        Str(),
+        default="",
+        help="a command (full name, short name or alias), a family, or a word to search for",
+    ),
+    Opt("search", Str(), default="", positional=False, help="list the commands a word finds, best first"),
+    Opt(
+        "family",
+        Str(),
+        default="",
+        positional=False,
+        help="list one family's commands (nn/pooling or pooling)",
+    ),
+    summary="a command's syntax, options and aliases; a family; a search; or the family list",
     alias="",
 )
-def help_cmd(command: str = "") -> str:
-    """With a command (`torch::tensor_add`, `tensor_add` or an alias such as `tensorAdd`): its
+def help_cmd(command: str = "", search: str = "", family: str = "") -> str:
+    r"""With a command (`torch::tensor_add`, `tensor_add` or an alias such as `tensorAdd`): its
     syntax in the named and the positional form, every option with its type, default and
-    description, its aliases and its family. Without one: every command, grouped by family
-    (`domain/family`: the domains are tensors, nn, train and runtime), with its one-line summary.
+    description, its aliases and its family. With a family (`nn/pooling`, or `pooling` where
+    only one domain has it; or `-family NAME`): that family's commands with their one-line
+    summaries. Without an argument: the families (`domain/family`: the domains are tensors, nn,
+    train and runtime), each with its count and its first commands.
+
+    Any other word searches (as `-search WORD` does): the commands whose name, aliases, option
+    names, summary or doc text contain it, or that wrap the PyTorch function or class it names
+    (a dotted name, as in the examples), best first, each with what matched (`[option -x]`,
+    `[wraps ...]`, `[summary]`, `[doc]`; nothing for the name). Several words must all match.
+    The console's `help WORD` is the same.
 
     ## Return Value
 
     The help text (a string; `puts` it).
 
+    ## Errors
+
+    A word nothing matches: `no command matches "WORD"`; an unknown `-family`; a command
+    together with `-search` or `-family`.
+
     Examples:
         puts [torch::help initial_seed]
         puts [string match "*Aliases: torch::tensorAdd*" [torch::help tensor_add]]   ;# -> 1
-        puts [string match "*torch::tensor_add*" [torch::help]]   ;# -> 1
+        puts [string match "*nn/pooling (17)*" [torch::help]]   ;# -> 1
+        puts [regexp {^\d+ commands? match "permute"[^\n]*\n    torch::tensor_permute - } [torch::help permute]]   ;# -> 1
+        puts [regexp {\n    torch::optimizer_adam \[options -clipNorm -clipValue -globalClipNorm\]} [torch::help clip]]   ;# -> 1
+        puts [regexp {^[^\n]*\n    torch::gru \[wraps torch.nn.GRU\]} [torch::help torch.nn.GRU]]   ;# -> 1
     """
-    return help_text(command)
+    return help_text(command, search, family)
