@@ -29,6 +29,7 @@ namespace eval ::tcltorch::chart {
     variable pending
     variable redraws
     variable dead
+    variable C   ;# per series: points transformed and smoothed so far (Redraw's cache)
     variable palette {#ff7043 #0077bb #009988 #cc3311 #33bbee #ee3377 #7e57c2 #666666}
     variable defaults {
         -width 640 -height 400 -title "" -xlabel step -ylabel "" -logscale 0 -smoothing 0.6
@@ -132,6 +133,8 @@ proc ::tcltorch::chart::configure {w args} {
     if {![llength $args]} { return $current }
     set merged [Options $current $args]
     dict for {name value} $merged { set opt($w,$name) $value }
+    variable C
+    array unset C $w,*
     $w configure -background $opt($w,-background)
     if {[dict exists $args -width] || [dict exists $args -height]} {
         $w configure -width $opt($w,-width) -height $opt($w,-height)
@@ -181,11 +184,14 @@ proc ::tcltorch::chart::feed {w series step value} {
     set now [clock milliseconds]
     # redraw now when the interval has passed and drawing stays under ~5 % of the time
     if {$now - $last($w) >= max($opt($w,-interval), 20 * $cost($w))} {
+        set t0 [clock microseconds]
         Redraw $w
         switch -- $opt($w,-update) {
             all { update }
             idletasks { update idletasks }
         }
+        # what the next interval is measured against: drawing and Tk's repaint together
+        if {[::info exists cost($w)]} { set cost($w) [expr {([clock microseconds] - $t0) / 1000.0}] }
     } elseif {$pending($w) eq ""} {
         set pending($w) [after $opt($w,-interval) [list ::tcltorch::chart::Redraw $w]]
     }
@@ -218,6 +224,8 @@ proc ::tcltorch::chart::clear {w {name ""}} {
             return -code error -errorcode [list TCLTORCH CHART SERIES $n] "chart \"$w\" has no series \"$n\""
         }
         unset X($w,$n) Y($w,$n)
+        variable C
+        foreach part {done ema count xs raw smooth ext} { unset -nocomplain C($w,$n,$part) }
         set order($w) [lsearch -all -inline -exact -not $order($w) $n]
     }
     Redraw $w
@@ -278,6 +286,8 @@ proc ::tcltorch::chart::Forget {w} {
     if {$pending($w) ne ""} { after cancel $pending($w) }
     foreach n $order($w) { unset -nocomplain X($w,$n) Y($w,$n) }
     array unset opt $w,*
+    variable C
+    array unset C $w,*
     unset -nocomplain order($w) last($w) cost($w) pending($w) redraws($w) range($w)
     set dead($w) 1
 }
@@ -361,25 +371,50 @@ proc ::tcltorch::chart::Redraw {w} {
     # the data (log10 of positive values on a log scale) and its ranges
     set xmin Inf; set xmax -Inf; set ymin Inf; set ymax -Inf
     set shown {}
+    variable C
     foreach n $order($w) {
-        set xs {}; set raw {}
-        foreach x $X($w,$n) y $Y($w,$n) {
-            if {$log} {
-                if {!($y > 0) || $y == Inf} continue
-                set y [expr {log10($y)}]
-            } elseif {$y != $y || abs($y) == Inf} {
-                continue
+        # only the points that arrived since the last redraw are transformed and smoothed
+        set key $w,$n
+        if {![::info exists C($key,done)]} {
+            array set C [list $key,done 0 $key,ema 0.0 $key,count 0 $key,xs {} $key,raw {} $key,smooth {} \
+                $key,ext {Inf -Inf Inf -Inf}]
+        }
+        set all [llength $X($key)]
+        if {$C($key,done) < $all} {
+            lassign $C($key,ext) a b c d
+            set ema $C($key,ema)
+            set count $C($key,count)
+            foreach x [lrange $X($key) $C($key,done) end] y [lrange $Y($key) $C($key,done) end] {
+                if {$log} {
+                    if {!($y > 0) || $y == Inf} continue
+                    set y [expr {log10($y)}]
+                } elseif {$y != $y || abs($y) == Inf} {
+                    continue
+                }
+                if {$weight > 0} {   ;# TensorBoard's EMA with debiasing
+                    set ema [expr {$ema * $weight + (1.0 - $weight) * $y}]
+                    incr count
+                    set sm [expr {$ema / (1.0 - $weight ** $count)}]
+                } else {
+                    set sm $y
+                }
+                lappend C($key,xs) $x
+                lappend C($key,raw) $y
+                lappend C($key,smooth) $sm
+                if {$x < $a} { set a $x }
+                if {$x > $b} { set b $x }
+                set c [expr {min($c, $y, $sm)}]
+                set d [expr {max($d, $y, $sm)}]
             }
-            lappend xs $x; lappend raw $y
+            set C($key,ext) [list $a $b $c $d]
+            set C($key,ema) $ema
+            set C($key,count) $count
+            set C($key,done) $all
         }
-        set smooth [Smooth $raw $weight]
-        foreach x $xs y $raw s $smooth {
-            if {$x < $xmin} { set xmin $x }
-            if {$x > $xmax} { set xmax $x }
-            set ymin [expr {min($ymin, $y, $s)}]
-            set ymax [expr {max($ymax, $y, $s)}]
-        }
-        lappend shown $n $xs $raw $smooth
+        lassign $C($key,ext) a b c d
+        set xmin [expr {min($xmin, $a)}]; set xmax [expr {max($xmax, $b)}]
+        set ymin [expr {min($ymin, $c)}]; set ymax [expr {max($ymax, $d)}]
+        lappend shown $n $C($key,xs) $C($key,raw) $C($key,smooth)
     }
     set left 64; set right 12; set top [expr {$opt($w,-title) eq "" ? 14 : 30}]; set bottom 40
     set pw [expr {max(10, $width - $left - $right)}]
@@ -447,7 +482,7 @@ proc ::tcltorch::chart::Redraw {w} {
     set ly [expr {$top + 6}]
     foreach {n xs raw smooth} $shown {
         set color [lindex $palette [expr {$i % [llength $palette]}]]
-        set stride [expr {max(1, [llength $xs] / (2 * $pw))}]
+        set stride [expr {max(1, int(ceil([llength $xs] / double($pw))))}]   ;# about a point per pixel column
         set rc {}; set sc {}
         for {set k 0} {$k < [llength $xs]} {incr k $stride} {
             set px [expr {$left + ([lindex $xs $k] - $xmin) * $sx}]

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -392,15 +393,17 @@ def display():
 
 def wish(display: str, script: str, timeout: float = 120) -> dict[str, str]:
     """Run a Tk script in tclsh on the display; its `RESULT name value` lines as a dict."""
+    with tempfile.NamedTemporaryFile("w", suffix=".tcl", delete=False) as file:
+        file.write("package require Tk\n" + script + "\nexit\n")  # a file: an error ends tclsh
     proc = subprocess.run(
-        ["tclsh"],
+        ["tclsh", file.name],
         check=False,
-        input="package require Tk\n" + script + "\nexit\n",
         capture_output=True,
         text=True,
         env=tclsh_env(DISPLAY=display),
         timeout=timeout,
     )
+    os.unlink(file.name)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = {}
     for line in proc.stdout.splitlines():
@@ -503,16 +506,15 @@ def test_chart_screenshot_and_pixels(display, tmp_path):
         close [open $ready.2 w]
         while {{![file exists $ready.done]}} {{ after 50; update }}
     """
+    file = tmp_path / "screenshot.tcl"
+    file.write_text("package require Tk\n" + script + "\nexit\n")
     proc = subprocess.Popen(
-        ["tclsh"],
-        stdin=subprocess.PIPE,
+        ["tclsh", str(file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=tclsh_env(DISPLAY=display),
     )
-    proc.stdin.write("package require Tk\n" + script + "\nexit\n")
-    proc.stdin.close()
     try:
         for k, shot in enumerate(shots, 1):
             deadline = time.monotonic() + 60
