@@ -44,6 +44,8 @@ def _shown(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "{" + " ".join(_shown(v) for v in value) + "}"
     return repr(value)
 
 
