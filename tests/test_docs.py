@@ -11,7 +11,13 @@ from conftest import ROOT
 import tcltorch
 from tcltorch.commands import load_all
 
-DOCS = sorted(p for p in (ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+# Pages whose worked examples mix Python and Tcl are run, block by block, by their own tests.
+RUN_ELSEWHERE = "<!-- worked examples: run block by block"
+DOCS = [
+    p
+    for p in sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+    if not (p.exists() and p.read_text(encoding="utf-8").startswith(RUN_ELSEWHERE))
+]
 TCL_BLOCK = re.compile(r"^```tcl\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
