@@ -11,8 +11,10 @@ Most layer commands here have two forms, chosen by their first argument:
 both forms' options for docs and completion) whose parse picks the form and parses the
 words with that form's own spec, so usage and error messages are the form's own.
 
-Each family file declares rows; :func:`layer` turns a row into the command, and the
-docs text of each command (description, example) lives in :data:`DOCS`."""
+Each family file declares rows; :func:`layer` turns a row into the command.  A command's page
+text is given with its declaration (a :class:`Doc` passed to :func:`layer` or :func:`register`),
+never set on a registered command afterwards; :data:`DOCS` keeps each example for
+tools/nn_shown.py."""
 
 from __future__ import annotations
 
@@ -43,7 +45,10 @@ DOCS: dict[str, dict[str, Any]] = {}
 
 
 # name -> what each `puts` line of its example prints, recorded by tools/nn_shown.py; the pages
-# show it as `;# -> ...` and tests/test_docs.py checks it on every run.
+# show it as `;# -> ...` and tests/test_docs.py checks it on every run.  Recorded data rather than
+# literals in the rows: the values are computed by running the examples (float digits, shapes), so
+# a change of torch or of an example is re-recorded by the tool, not retyped by hand.  It is
+# applied when a command is declared (Doc -> page()), like the rest of the page text.
 SHOWN_FILE = pathlib.Path(__file__).with_name("shown.json")
 
 
@@ -157,6 +162,9 @@ class DualCommand(Command):
         extra_aliases: Sequence[str] = (),
         first_label: str = "with a tensor first",
         other_label: str = "to build the module",
+        doc: str = "",
+        examples: Sequence[str | tuple[str, str]] = (),
+        usage_form: str = "first",
     ) -> None:
         names = {o.name for o in first.options}
         # for docs and completion: what one form requires is optional in the union
@@ -186,13 +194,14 @@ class DualCommand(Command):
                         f"({twin.type.doc}, default {shown})",
                     )
                 merged.append(o)
-        super().__init__(name, _dispatch, merged, summary, None, extra_aliases)
+        super().__init__(name, _dispatch, merged, summary, None, extra_aliases, doc=doc, examples=examples)
         self.first, self.other, self.first_kind = first, other, first_kind
+        self._usage_form = other if usage_form == "other" else first  # the form wrong # args shows
         head = first.options[0]
         self._first_flags = {"-" + w for w in (head.name, *head.aliases)}
 
     def usage(self, invoked: str) -> str:
-        return self.first.usage(invoked)
+        return self._usage_form.usage(invoked)
 
     def picks_first(self, ctx: Any, args: Sequence[str]) -> bool:
         if not args:
@@ -207,9 +216,24 @@ class DualCommand(Command):
         return {"_fn": form.fn, "_kwargs": form.parse(ctx, args, invoked)}
 
 
-def register(cmd: Command) -> Command:
+@dataclasses.dataclass(frozen=True)
+class Doc:
+    """A table-made command's page text, given where it is declared: the description (markdown),
+    the example (Tcl; its ``puts`` lines get the output recorded in shown.json), the See Also
+    names and the Return Value (by default from the command's kind, see :func:`_returns`)."""
+
+    description: str
+    example: str
+    see: Sequence[str] = ()
+    returns: str = ""
+
+
+def register(cmd: Command, doc: Doc | None = None) -> Command:
+    """Enter a table-made command, with its page text (``doc``) when it has a page of its own."""
     if cmd.name in REGISTRY:
         raise ValueError(f"torch::{cmd.name} is declared twice")
+    if doc is not None:
+        cmd.doc, cmd.examples = page(cmd, doc)
     add(cmd)
     return cmd
 
@@ -233,21 +257,25 @@ def _returns(cmd: Command) -> str:
     return f"A module handle (`{cls.__name__.lower()}N`)." if cls is not None else ""
 
 
-def document(name: str, description: str, example: str, see: Sequence[str] = (), returns: str = "") -> None:
-    """Give ``torch::name`` its page text for tools/gen_docs.py: description, forms, example."""
-    DOCS[name] = {"description": description.strip(), "example": example.strip("\n"), "see": list(see)}
-    cmd = REGISTRY[name]
-    text = description.strip()
+def page(cmd: Command, doc: Doc) -> tuple[str, list[str]]:
+    """The page text of a command being declared, for tools/gen_docs.py: (description with the
+    forms, Return Value and See Also sections, [the example with its recorded output])."""
+    name = cmd.name
+    DOCS[name] = {
+        "description": doc.description.strip(),
+        "example": doc.example.strip("\n"),
+        "see": list(doc.see),
+    }
+    text = doc.description.strip()
     if isinstance(cmd, DualCommand):
         forms = "\n".join([cmd.first.usage(name), cmd.other.usage(name)])
         text = f"Two forms:\n\n```text\n{forms}\n```\n\n{text}"
-    returns = returns or _returns(cmd)
+    returns = doc.returns or _returns(cmd)
     if returns:
         text += f"\n\n## Return Value\n\n{returns}"
-    if see:
-        text += "\n\n## See Also\n\n" + "\n".join(f"- `torch::{s}`" for s in see)
-    cmd.doc = text
-    cmd.examples = [annotate(example.strip("\n"), _SHOWN.get(name, []))]
+    if doc.see:
+        text += "\n\n## See Also\n\n" + "\n".join(f"- `torch::{s}`" for s in doc.see)
+    return text, [annotate(doc.example.strip("\n"), _SHOWN.get(name, []))]
 
 
 def module_applier(cls: type) -> Callable[..., Any]:
@@ -285,10 +313,8 @@ def layer(
             fn, t_opts = tensor_form
         tensor_cmd = Command(name, fn, t_opts, summary, None, extra_aliases)
         cmd = DualCommand(name, tensor_cmd, module_cmd, torch.Tensor, summary, extra_aliases)
-    register(cmd)
     cmd.torch_class = cls  # type: ignore[attr-defined]
-    document(name, description or summary, example, see)
-    return cmd
+    return register(cmd, Doc(description or summary, example, see))
 
 
 def with_tensor_form(

@@ -198,22 +198,7 @@ _mha_module_cmd = Command("multihead_attention", _mha_module, _MHA_OPTS)
 _mha_tensor_cmd = Command("multihead_attention", split_heads_attention, _MHA_TENSOR_OPTS)
 
 
-_mha = DualCommand(
-    "multihead_attention",
-    _mha_tensor_cmd,
-    _mha_module_cmd,
-    torch.Tensor,
-    "Multi-head attention with trainable projections (nn.MultiheadAttention).",
-)
-
-
-_mha.usage = _mha_module_cmd.usage  # type: ignore[method-assign]  # the module form is the main one
-
-
-_mha.doc = _MHA_DOC
-
-
-_mha.examples = [
+_MHA_EXAMPLES = [
     """set mha [torch::multihead_attention -embedDim 8 -numHeads 2 -batchFirst 1]
 set x [torch::randn {2 5 8}]
 lassign [torch::layer_forward $mha $x $x $x] out weights
@@ -229,6 +214,18 @@ puts [list [torch::tensor_shape $out2] $none]   ;# -> {2 5 8} {}""",
 puts [torch::tensor_shape [torch::multiheadAttention $q $q $q 4 2]]   ;# -> 3 1 4""",
     ),
 ]
+
+
+_mha = DualCommand(
+    "multihead_attention",
+    _mha_tensor_cmd,
+    _mha_module_cmd,
+    torch.Tensor,
+    "Multi-head attention with trainable projections (nn.MultiheadAttention).",
+    usage_form="other",  # the module form is the main one
+    doc=_MHA_DOC,
+    examples=_MHA_EXAMPLES,
+)
 
 
 register(_mha)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.nn._dual import DualCommand, OptionalTensor, document, int_tuple, register
+from tcltorch.commands.nn._dual import Doc, DualCommand, OptionalTensor, int_tuple, register
 from tcltorch.commands.nn._vocabulary import (
     _KERNEL,
     FloatDType,
@@ -323,12 +323,14 @@ def _transposed_module(n: int):
     return build
 
 
-def _dual(name: str, fn, fn_opts, build, build_opts, summary: str, cls: type, aliases=()) -> Command:
+def _dual(
+    name: str, fn, fn_opts, build, build_opts, summary: str, cls: type, aliases=(), doc: Doc | None = None
+) -> Command:
     first = Command(name, fn, fn_opts, summary, None, aliases)
     other = Command(name, build, build_opts, summary, None, aliases)
-    cmd = register(DualCommand(name, first, other, torch.Tensor, summary, aliases))
+    cmd = DualCommand(name, first, other, torch.Tensor, summary, aliases)
     cmd.torch_class = cls  # type: ignore[attr-defined]
-    return cmd
+    return register(cmd, doc)
 
 
 _DIMS = {1: "1-d (N, C, L)", 2: "2-d (N, C, H, W)", 3: "3-d (N, C, D, H, W)"}
@@ -350,20 +352,19 @@ for n in (1, 3):
         _conv_module_opts(n),
         f"A {n}-d convolution: a layer (nn.Conv{n}d), or applied to a tensor with given filters",
         _CLASSES[n],
-    )
-    document(
-        name,
-        f"`torch::{name} inChannels outChannels kernelSize ?stride? ?padding? ?bias?` builds `nn.Conv{n}d`, "
-        f"a {_DIMS[n]} convolution with learned filters; `-dilation`, `-groups`, `-paddingMode`, `-device` and "
-        f"`-dtype` are named only. With a tensor handle first, `torch::{name} input weight ?bias? ?stride? "
-        f"?padding? ?dilation? ?groups?` is `torch.nn.functional.conv{n}d` with the filters given (the other "
-        f"implementation's form; the same as `torch::tensor_conv{n}d`). `-bias none` or an empty bias means no bias.",
-        f"set conv [torch::{name} 1 2 2 -bias 0]\n"
-        f"set x [torch::ones {_SHAPES[n]}]\n"
-        "puts [torch::tensor_shape [torch::layer_forward $conv $x]]\n"
-        f"set w [torch::ones {_KERNELS[n]}]\n"
-        f"puts [torch::tensor_to_list [torch::tensor_reshape [torch::{name} $x $w] {{-1}}]]",
-        ("conv2d", f"tensor_conv{n}d" if n == 1 else "conv_transpose3d", "layer_forward"),
+        doc=Doc(
+            f"`torch::{name} inChannels outChannels kernelSize ?stride? ?padding? ?bias?` builds `nn.Conv{n}d`, "
+            f"a {_DIMS[n]} convolution with learned filters; `-dilation`, `-groups`, `-paddingMode`, `-device` and "
+            f"`-dtype` are named only. With a tensor handle first, `torch::{name} input weight ?bias? ?stride? "
+            f"?padding? ?dilation? ?groups?` is `torch.nn.functional.conv{n}d` with the filters given (the other "
+            f"implementation's form; the same as `torch::tensor_conv{n}d`). `-bias none` or an empty bias means no bias.",
+            f"set conv [torch::{name} 1 2 2 -bias 0]\n"
+            f"set x [torch::ones {_SHAPES[n]}]\n"
+            "puts [torch::tensor_shape [torch::layer_forward $conv $x]]\n"
+            f"set w [torch::ones {_KERNELS[n]}]\n"
+            f"puts [torch::tensor_to_list [torch::tensor_reshape [torch::{name} $x $w] {{-1}}]]",
+            ("conv2d", f"tensor_conv{n}d" if n == 1 else "conv_transpose3d", "layer_forward"),
+        ),
     )
 
 
@@ -378,21 +379,20 @@ for n in (1, 2, 3):
         f"A {n}-d transposed convolution: a layer (nn.ConvTranspose{n}d), or applied to a tensor",
         _TRANSPOSED_CLASSES[n],
         ("conv_transpose_2d",) if n == 2 else (),
-    )
-    document(
-        name,
-        f"`torch::{name} inChannels outChannels kernelSize ?stride? ?padding? ?outputPadding?` builds "
-        f"`nn.ConvTranspose{n}d` (the gradient of a {n}-d convolution, used to upsample); `-groups`, `-bias`, "
-        f"`-dilation`, `-device`, `-dtype` are named. With a tensor handle first, `torch::{name} input weight "
-        f"?bias? ?stride? ?padding? ?outputPadding? ?groups? ?dilation?` is "
-        f"`torch.nn.functional.conv_transpose{n}d` with the filters given (shape (C_in, C_out/groups, *kernel))."
-        + (" `torch::conv_transpose_2d` is the other implementation's spelling." if n == 2 else ""),
-        f"set up [torch::{name} 1 1 2 2 -bias 0]\n"
-        f"set x [torch::ones {_SHAPES[n]}]\n"
-        "puts [torch::tensor_shape [torch::layer_forward $up $x]]\n"
-        f"set w [torch::ones {_KERNELS[n]}]\n"
-        f"puts [torch::tensor_shape [torch::{name} $x $w none 2]]",
-        (f"conv{n}d" if n != 2 else "conv2d", "layer_forward"),
+        doc=Doc(
+            f"`torch::{name} inChannels outChannels kernelSize ?stride? ?padding? ?outputPadding?` builds "
+            f"`nn.ConvTranspose{n}d` (the gradient of a {n}-d convolution, used to upsample); `-groups`, `-bias`, "
+            f"`-dilation`, `-device`, `-dtype` are named. With a tensor handle first, `torch::{name} input weight "
+            f"?bias? ?stride? ?padding? ?outputPadding? ?groups? ?dilation?` is "
+            f"`torch.nn.functional.conv_transpose{n}d` with the filters given (shape (C_in, C_out/groups, *kernel))."
+            + (" `torch::conv_transpose_2d` is the other implementation's spelling." if n == 2 else ""),
+            f"set up [torch::{name} 1 1 2 2 -bias 0]\n"
+            f"set x [torch::ones {_SHAPES[n]}]\n"
+            "puts [torch::tensor_shape [torch::layer_forward $up $x]]\n"
+            f"set w [torch::ones {_KERNELS[n]}]\n"
+            f"puts [torch::tensor_shape [torch::{name} $x $w none 2]]",
+            (f"conv{n}d" if n != 2 else "conv2d", "layer_forward"),
+        ),
     )
 
 
@@ -401,17 +401,18 @@ for name, fn, opts, what in (
     ("tensor_conv_transpose1d", _transposed_fn(1), _transposed_fn_opts(1), "conv_transpose1d"),
     ("tensor_conv_transpose2d", _transposed_fn(2), _transposed_fn_opts(2), "conv_transpose2d"),
 ):
-    register(Command(name, fn, opts, f"torch.nn.functional.{what} of a tensor with the filters given"))
     n = int(what[-2])
-    document(
-        name,
-        f"`torch.nn.functional.{what}`: the input convolved with the filters `weight` (and `bias`). "
-        f"Integer options take one value or a list of {n}. The same as `torch::{what}` with a tensor first.",
-        f"set x [torch::ones {_SHAPES[n]}]\n"
-        f"set w [torch::ones {_KERNELS[n]}]\n"
-        f"puts [torch::tensor_shape [torch::{name} $x $w]]\n"
-        f"puts [torch::tensor_shape [torch::{name} -input $x -weight $w -stride 2]]",
-        (what,),
+    register(
+        Command(name, fn, opts, f"torch.nn.functional.{what} of a tensor with the filters given"),
+        Doc(
+            f"`torch.nn.functional.{what}`: the input convolved with the filters `weight` (and `bias`). "
+            f"Integer options take one value or a list of {n}. The same as `torch::{what}` with a tensor first.",
+            f"set x [torch::ones {_SHAPES[n]}]\n"
+            f"set w [torch::ones {_KERNELS[n]}]\n"
+            f"puts [torch::tensor_shape [torch::{name} $x $w]]\n"
+            f"puts [torch::tensor_shape [torch::{name} -input $x -weight $w -stride 2]]",
+            (what,),
+        ),
     )
 
 
@@ -439,20 +440,17 @@ _dual(
     ],
     "Sliding blocks: nn.Unfold (im2col) as a layer, or slices of a tensor along a dimension",
     nn.Unfold,
-)
-
-
-document(
-    "unfold",
-    "`torch::unfold kernelSize ?dilation? ?padding? ?stride?` builds `nn.Unfold`, which turns an (N, C, H, W) "
-    "batch into the columns of its sliding blocks, (N, C*kh*kw, L) (im2col). With a tensor handle first, "
-    "`torch::unfold input dimension size step` is the other implementation's command: `Tensor.unfold`, every "
-    "slice of length `size` along `dimension`, `step` apart, as a new last dimension (a view of the input).",
-    "set t [torch::arange 0 6 -dtype float32]\n"
-    "puts [torch::tensor_to_list [torch::unfold $t 0 3 2]]\n"
-    "set im [torch::ones {1 1 3 3}]\n"
-    "puts [torch::tensor_shape [torch::layer_forward [torch::unfold 2] $im]]",
-    ("fold", "conv2d"),
+    doc=Doc(
+        "`torch::unfold kernelSize ?dilation? ?padding? ?stride?` builds `nn.Unfold`, which turns an (N, C, H, W) "
+        "batch into the columns of its sliding blocks, (N, C*kh*kw, L) (im2col). With a tensor handle first, "
+        "`torch::unfold input dimension size step` is the other implementation's command: `Tensor.unfold`, every "
+        "slice of length `size` along `dimension`, `step` apart, as a new last dimension (a view of the input).",
+        "set t [torch::arange 0 6 -dtype float32]\n"
+        "puts [torch::tensor_to_list [torch::unfold $t 0 3 2]]\n"
+        "set im [torch::ones {1 1 3 3}]\n"
+        "puts [torch::tensor_shape [torch::layer_forward [torch::unfold 2] $im]]",
+        ("fold", "conv2d"),
+    ),
 )
 
 
@@ -482,19 +480,16 @@ _dual(
     "Sums sliding blocks back into an image (nn.Fold, col2im), as a layer or applied to a tensor",
     nn.Fold,
     ("Fold",),
-)
-
-
-document(
-    "fold",
-    "The inverse arrangement of `torch::unfold`'s layer: blocks (N, C*kh*kw, L) are summed into an image "
-    "(N, C, h, w) of `outputSize` (overlapping entries add up). `torch::fold outputSize kernelSize ...` builds "
-    "`nn.Fold`; `torch::fold input outputSize kernelSize ?dilation? ?padding? ?stride?` applies "
-    "`torch.nn.functional.fold` to a tensor.",
-    "set blocks [torch::ones {1 4 4}]\n"
-    "puts [torch::tensor_to_list [torch::fold $blocks {3 3} 2]]\n"
-    "puts [torch::tensor_shape [torch::layer_forward [torch::fold {3 3} 2] $blocks]]",
-    ("unfold",),
+    doc=Doc(
+        "The inverse arrangement of `torch::unfold`'s layer: blocks (N, C*kh*kw, L) are summed into an image "
+        "(N, C, h, w) of `outputSize` (overlapping entries add up). `torch::fold outputSize kernelSize ...` builds "
+        "`nn.Fold`; `torch::fold input outputSize kernelSize ?dilation? ?padding? ?stride?` applies "
+        "`torch.nn.functional.fold` to a tensor.",
+        "set blocks [torch::ones {1 4 4}]\n"
+        "puts [torch::tensor_to_list [torch::fold $blocks {3 3} 2]]\n"
+        "puts [torch::tensor_shape [torch::layer_forward [torch::fold {3 3} 2] $blocks]]",
+        ("unfold",),
+    ),
 )
 
 
@@ -513,9 +508,30 @@ def _shape(t: torch.Tensor) -> str:
     Opt("weight", Handle("tensor"), help="new filters, the shape of the layer's weight"),
     Opt("bias", OptionalTensor, default=None, help="new bias (C_out), or none to keep the bias"),
     context=True,
-    summary="Copy filters (and a bias) into a convolution layer.",
 )
 def conv2d_set_weights(layer: Any, weight: torch.Tensor, bias: torch.Tensor | None, ctx: Any) -> Any:
+    """Copy filters (and a bias) into a convolution layer.
+
+    Copies `weight` (and `bias`, when given) into the parameters of a convolution layer, in place and
+    without recording gradients; the parameters keep their handles, dtype and device (values are
+    converted). Any convolution module is accepted (conv1d, conv2d, conv3d and the transposed ones). Both
+    shapes must match the layer's; nothing changes when one does not. Returns the layer handle (the other
+    implementation returned `OK`).
+
+    ## Return Value
+
+    The layer handle.
+
+    ## See Also
+
+    - `torch::conv2d`
+    - `torch::layer_parameters`
+
+    Examples:
+        set conv [torch::conv2d 1 1 2 -bias 0]
+        torch::conv2d_set_weights $conv [torch::ones {1 1 2 2}]
+        puts [torch::tensor_to_list [torch::layer_forward $conv [torch::ones {1 1 2 2}]]]  ;# -> 4.0
+    """
     name = ctx.handles.name_of(layer) or "module"
     if not isinstance(layer, nn.modules.conv._ConvNd):
         raise invalid_value("-layer", name, "must be a convolution module")
@@ -539,18 +555,3 @@ def conv2d_set_weights(layer: Any, weight: torch.Tensor, bias: torch.Tensor | No
         if bias is not None:
             layer.bias.copy_(bias)
     return layer
-
-
-document(
-    "conv2d_set_weights",
-    "Copies `weight` (and `bias`, when given) into the parameters of a convolution layer, in place and "
-    "without recording gradients; the parameters keep their handles, dtype and device (values are "
-    "converted). Any convolution module is accepted (conv1d, conv2d, conv3d and the transposed ones). Both "
-    "shapes must match the layer's; nothing changes when one does not. Returns the layer handle (the other "
-    "implementation returned `OK`).",
-    "set conv [torch::conv2d 1 1 2 -bias 0]\n"
-    "torch::conv2d_set_weights $conv [torch::ones {1 1 2 2}]\n"
-    "puts [torch::tensor_to_list [torch::layer_forward $conv [torch::ones {1 1 2 2}]]]",
-    ("conv2d", "layer_parameters"),
-    "The layer handle.",
-)

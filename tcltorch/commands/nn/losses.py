@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from tcltorch.commands.nn._dual import OptionalTensor, Reduction, document, register
+from tcltorch.commands.nn._dual import Doc, OptionalTensor, Reduction, register
 from tcltorch.commands.nn._vocabulary import _target
 from tcltorch.commands.spec import (
     Bool,
@@ -288,8 +288,7 @@ def _loss(
     example: str,
     see: Sequence[str] = (),
 ) -> None:
-    register(Command(name, fn, options, summary, context=True))
-    document(name, description, example, see)
+    register(Command(name, fn, options, summary, context=True), Doc(description, example, see))
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from tcltorch.commands.nn._dual import DualCommand, document, layer, register
+from tcltorch.commands.nn._dual import Doc, DualCommand, layer, register
 from tcltorch.commands.nn._vocabulary import (
     FloatDType,
     NormalizedShape,
@@ -305,23 +305,22 @@ _spectral = DualCommand(
 )
 
 
-register(_spectral)
-
-
-document(
-    "spectral_norm",
-    "`torch::spectral_norm module ?name? ?nPowerIterations? ?eps? ?dim?` reparametrizes the parameter `name` of a "
-    "module (`torch.nn.utils.parametrizations.spectral_norm`): from then on the module uses weight / sigma, sigma "
-    "being estimated by power iteration on every training-mode forward pass. The module keeps its handle (its kind "
-    "becomes e.g. `parametrizedlinear`) and is returned. With a tensor handle first, `torch::spectral_norm tensor` "
-    "returns the tensor divided by its exact largest singular value (of the tensor seen as a matrix "
-    "(shape[0], -1)); the other implementation's power-iteration count is not accepted there.",
-    "set lin [torch::linear 3 2]\n"
-    "puts [torch::tensor_shape [torch::layer_forward [torch::spectral_norm $lin] [torch::ones {1 3}]]]\n"
-    "set m [torch::tensor_create {{4.0 0.0} {0.0 2.0}}]\n"
-    "puts [torch::tensor_to_list [torch::spectral_norm $m]]",
-    ("weight_norm",),
-    "With a module first, the same module handle; with a tensor first, a new tensor handle (`tensorN`).",
+register(
+    _spectral,
+    Doc(
+        "`torch::spectral_norm module ?name? ?nPowerIterations? ?eps? ?dim?` reparametrizes the parameter `name` of a "
+        "module (`torch.nn.utils.parametrizations.spectral_norm`): from then on the module uses weight / sigma, sigma "
+        "being estimated by power iteration on every training-mode forward pass. The module keeps its handle (its kind "
+        "becomes e.g. `parametrizedlinear`) and is returned. With a tensor handle first, `torch::spectral_norm tensor` "
+        "returns the tensor divided by its exact largest singular value (of the tensor seen as a matrix "
+        "(shape[0], -1)); the other implementation's power-iteration count is not accepted there.",
+        "set lin [torch::linear 3 2]\n"
+        "puts [torch::tensor_shape [torch::layer_forward [torch::spectral_norm $lin] [torch::ones {1 3}]]]\n"
+        "set m [torch::tensor_create {{4.0 0.0} {0.0 2.0}}]\n"
+        "puts [torch::tensor_to_list [torch::spectral_norm $m]]",
+        ("weight_norm",),
+        "With a module first, the same module handle; with a tensor first, a new tensor handle (`tensorN`).",
+    ),
 )
 
 
@@ -346,19 +345,16 @@ register(
         ],
         "Weight normalization: a module's weight as g * v / ||v|| (learned g and v)",
         context=True,
-    )
-)
-
-
-document(
-    "weight_norm",
-    "Reparametrizes the parameter `name` of a module as g * v / ||v|| "
-    "(`torch.nn.utils.parametrizations.weight_norm`): the magnitude g (`original0`) and direction v (`original1`) "
-    "become the trainable parameters, the norm taken over every dimension except `dim`. The computed weight "
-    "equals the old one at first. The module keeps its handle and is returned.",
-    "set lin [torch::linear 3 2]\n"
-    "torch::weight_norm $lin\n"
-    "puts [dict keys [torch::layer_parameters $lin -named 1]]",
-    ("spectral_norm",),
-    "The same module handle.",
+    ),
+    Doc(
+        "Reparametrizes the parameter `name` of a module as g * v / ||v|| "
+        "(`torch.nn.utils.parametrizations.weight_norm`): the magnitude g (`original0`) and direction v (`original1`) "
+        "become the trainable parameters, the norm taken over every dimension except `dim`. The computed weight "
+        "equals the old one at first. The module keeps its handle and is returned.",
+        "set lin [torch::linear 3 2]\n"
+        "torch::weight_norm $lin\n"
+        "puts [dict keys [torch::layer_parameters $lin -named 1]]",
+        ("spectral_norm",),
+        "The same module handle.",
+    ),
 )
