@@ -9,6 +9,10 @@
 #   --fresh            ignore an existing checkpoint and start over
 #   --checkpoint FILE  where the checkpoint lives (default checkpoints/digits.ckpt, relative to
 #                      the current directory; its directory is created)
+#   --tensorboard DIR  log the loss of every step and each epoch's loss and accuracy for
+#                      TensorBoard (tensorboard --logdir DIR); needs pip install 'tcltorch[tensorboard]'
+#   --plot FILE        write the curves to FILE (.png or .svg) at the end; needs 'tcltorch[plot]'
+#   --chart            show a live chart in a Tk window (needs a display; text-only without one)
 #
 # The same script trains on several processes when torchrun starts it (make demo-dist):
 #
@@ -28,12 +32,16 @@
 set epochs 20
 set fresh 0
 set checkpoint [file join checkpoints digits.ckpt]
-set usage "usage: train_digits.tcl ?--epochs N? ?--fresh? ?--checkpoint FILE?"
+set tensorboard ""
+set plot ""
+set chart 0
+set usage "usage: train_digits.tcl ?--epochs N? ?--fresh? ?--checkpoint FILE? ?--tensorboard DIR? ?--plot FILE? ?--chart?"
 for {set i 0} {$i < [llength $argv]} {incr i} {
     set arg [lindex $argv $i]
     switch -- $arg {
         --fresh { set fresh 1 }
-        --epochs - --checkpoint {
+        --chart { set chart 1 }
+        --epochs - --checkpoint - --tensorboard - --plot {
             if {$i + 1 >= [llength $argv]} { puts stderr "$arg needs a value\n$usage"; exit 2 }
             set value [lindex $argv [incr i]]
             if {$arg eq "--epochs"} {
@@ -41,8 +49,10 @@ for {set i 0} {$i < [llength $argv]} {incr i} {
                     puts stderr "--epochs must be a positive integer, not \"$value\""; exit 2
                 }
                 set epochs $value
-            } else {
+            } elseif {$arg eq "--checkpoint"} {
                 set checkpoint $value
+            } else {
+                set [string range $arg 2 end] $value
             }
         }
         -h - --help { puts $usage; exit 0 }
@@ -145,6 +155,51 @@ if {$ranks > 1} {
     say "distributed: $ranks ranks, each computing 1/$ranks of every mini-batch"
 }
 
+# -- watching: TensorBoard, a live Tk chart, a picture (rank 0; all optional) ----------------------
+
+# --chart: a Tk window when there is a display; the run stays text-only otherwise
+set chartWidget ""
+if {$chart && $rank == 0} {
+    if {[catch {package require Tk} why]} {
+        say "--chart: no display ($why); text only"
+    } else {
+        package require tcltorch::chart
+        wm title . "tcltorch: digits"
+        set chartWidget [tcltorch::chart::create .chart -title "digits: Adafactor, batch $batch" -logscale 1]
+        pack .chart -fill both -expand 1
+        update
+    }
+}
+# --tensorboard DIR: a writer logs every step's loss (torch::foreach_batch -log) and each
+# epoch's metrics; with --chart it draws them too (-chart), and it keeps them for --plot
+set writer ""
+if {$rank == 0 && $tensorboard ne ""} {
+    set writer [torch::summary_writer $tensorboard -chart $chartWidget -flushSecs 10]
+    say "TensorBoard: tensorboard --logdir $tensorboard"
+}
+set logOption [expr {$writer ne "" ? [list -log [list $writer train/loss]] : {}}]
+# without a writer: the chart is fed here, and the --plot curve kept in a list
+set globalStep 0
+set curve {}
+proc logStep {value} {
+    global writer chartWidget plot globalStep curve
+    if {$writer eq ""} {
+        if {$chartWidget ne ""} { tcltorch::chart::feed $chartWidget train/loss $globalStep $value }
+        if {$plot ne ""} { lappend curve [list $globalStep $value] }
+    }
+    incr globalStep
+    return $value
+}
+proc logEpoch {epoch loss accuracy} {
+    global writer chartWidget
+    if {$writer ne ""} {
+        torch::add_scalar $writer epoch/train_loss $loss -step $epoch
+        torch::add_scalar $writer epoch/heldout_accuracy $accuracy -step $epoch
+    } elseif {$chartWidget ne ""} {
+        tcltorch::chart::feed $chartWidget epoch/train_loss $epoch $loss
+    }
+}
+
 # -- training ---------------------------------------------------------------------------------
 
 proc heldOutAccuracy {} {
@@ -167,7 +222,7 @@ for {set epoch [expr {$done + 1}]} {$epoch <= $epochs} {incr epoch} {
     # each body runs in its own scope (every handle made inside is freed when the step ends).
     # -shard 0: every rank sees every mini-batch and computes its share of it.
     torch::foreach_batch {xb yb} [list $Xtrain $Ytrain] -batchSize $batch -shuffle 1 -seed $seed \
-            -epoch $epoch -shard 0 -progress $progress {
+            -epoch $epoch -shard 0 -progress $progress {*}$logOption {
         # this rank's share of the mini-batch (all of it when alone)
         set rows [torch::tensor_numel $yb]
         set share [expr {($rows + $ranks - 1) / $ranks}]
@@ -179,8 +234,10 @@ for {set epoch [expr {$done + 1}]} {$epoch <= $epochs} {incr epoch} {
         set l [torch::cross_entropy_loss [torch::layer_forward $net $x] $y]
         torch::tensor_backward $l
         torch::optimizer_step $opt
-        set total [expr {$total + [torch::tensor_item $l]}]
         incr steps
+        set value [logStep [torch::tensor_item $l]]
+        set total [expr {$total + $value}]
+        set value   ;# the body's result: what -log records
     }
     set lastLoss [expr {$total / $steps}]
     if {$ranks > 1} {   ;# the mean over the ranks' shares
@@ -190,6 +247,7 @@ for {set epoch [expr {$done + 1}]} {$epoch <= $epochs} {incr epoch} {
     }
     torch::lr_scheduler_step_update $schedule
     set correct [heldOutAccuracy]
+    if {$rank == 0} { logEpoch $epoch $lastLoss [expr {double($correct) / $nHeld}] }
     say [format "epoch %2d/%d  train loss %.4f  held-out accuracy %6.2f%%  elapsed %.1f s" \
         $epoch $epochs $lastLoss [expr {100.0 * $correct / $nHeld}] \
         [expr {([clock milliseconds] - $started) / 1000.0}]]
@@ -208,4 +266,15 @@ say [format "final held-out accuracy: %.2f%% (%d/%d)" [expr {100.0 * $correct / 
 if {$done < $epochs} {
     say "checkpoint saved: $checkpoint (epoch $epochs)"
 }
+if {$plot ne "" && $rank == 0} {
+    set source [expr {$writer ne "" ? [list -writer $writer -tags train/loss] : [list -series [list train/loss $curve]]}]
+    torch::plot_series $plot {*}$source -smoothing 0.6 -logScale 1 -title "digits: training loss per step"
+    say "plot written: $plot"
+}
+if {$writer ne ""} { torch::writer_close $writer }
 if {$ranks > 1} { torch::distributed_destroy }
+if {$chartWidget ne ""} {
+    tcltorch::chart::flush $chartWidget
+    say "close the chart window to exit"
+    tkwait window .
+}

@@ -437,7 +437,7 @@ proc ::tcltorch::chart::Redraw {w} {
         return
     }
     set range($w) [list [list $xmin $xmax] \
-        [expr {$log ? [list [expr {10 ** $ymin}] [expr {10 ** $ymax}]] : [list $ymin $ymax]}]]
+        [expr {$log ? [list [expr {10.0 ** $ymin}] [expr {10.0 ** $ymax}]] : [list $ymin $ymax]}]]
     if {$xmax == $xmin} { set xmin [expr {$xmin - 0.5}]; set xmax [expr {$xmax + 0.5}] }
     if {$ymax == $ymin} {
         set pad [expr {$ymin == 0 ? 1.0 : abs($ymin) * 0.05}]
@@ -473,7 +473,7 @@ proc ::tcltorch::chart::Redraw {w} {
     foreach t $ticks {
         set py [expr {$y1 - ($t - $ymin) * $sy}]
         $w create line $left $py $x1 $py -fill #eeeeee -tags grid
-        $w create text [expr {$left - 4}] $py -text [Label [expr {$log ? 10 ** $t : $t}]] -anchor e \
+        $w create text [expr {$left - 4}] $py -text [Label [expr {$log ? 10.0 ** $t : $t}]] -anchor e \
             -tags {tick ytick}
     }
     $w raise frame

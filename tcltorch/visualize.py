@@ -160,6 +160,9 @@ def plot_series(
     try:
         with os.fdopen(fd, "wb") as handle:
             fig.savefig(handle, format=fmt, dpi=dpi)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp made it private; a picture is an ordinary file
         os.replace(tmp, target)
     except BaseException:
         try:
