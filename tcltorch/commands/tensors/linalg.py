@@ -15,7 +15,6 @@ from typing import Any
 import torch
 
 from tcltorch.commands.spec import (
-    REGISTRY,
     Bool,
     Choice,
     Custom,
@@ -278,6 +277,10 @@ def _matrix(t: torch.Tensor, option: str = "-input", square: bool = False, batch
 def trace(input):
     """The sum of the main diagonal of a matrix (a 0-d tensor).
 
+    ## Errors
+
+    | -input is not a matrix | `invalid -input "1-d tensor": must be a matrix` | `TORCH VALUE -input` |
+
     Examples:
         set m [torch::tensor_create {{1 2} {3 4}} -dtype int64]
         puts [torch::tensor_item [torch::trace $m]]   ;# -> 5
@@ -336,6 +339,10 @@ def _triangle(name: str, fn: Any, part: str, shift: int, out0: str, out1: str) -
     `-diagonal 0` keeps the main diagonal; `k > 0` moves the boundary k diagonals up, `k < 0`
     down, as `torch.{name}`.
 
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices | `invalid -input "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -input` |
+
     Examples:
         set m [torch::tensor_create {{{{1 2 3}} {{4 5 6}} {{7 8 9}}}} -dtype int64]
         puts [torch::tensor_to_list [torch::{name} $m]]   ;# -> {out0}
@@ -362,6 +369,11 @@ _triangle("triu", torch.triu, "upper", -1, "{1 2 3} {0 5 6} {0 0 9}", "{1 2 3} {
 def matrix_power(input, n):
     """A square matrix raised to an integer power (negative powers invert it).
 
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices (or not square) | `invalid -input "1-d tensor": must be a matrix or a batch of matrices`, `invalid -input "{2 3}": must be square` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
+
     Examples:
         set m [torch::tensor_create {{1 1} {0 1}} -dtype int64]
         puts [torch::tensor_to_list [torch::matrix_power $m 3]]   ;# -> {1 3} {0 1}
@@ -376,6 +388,10 @@ def matrix_power(input, n):
 @command("tensor_matrix_exp", _input("square matrix or batch of them"))
 def tensor_matrix_exp(input):
     """The matrix exponential exp(A) = I + A + A²/2! + ... of a square matrix.
+
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices (or not square) | `invalid -input "1-d tensor": must be a matrix or a batch of matrices`, `invalid -input "{2 3}": must be square` | `TORCH VALUE -input` |
 
     Examples:
         set z [torch::zeros {2 2}]
@@ -403,6 +419,11 @@ def tensor_pinv(input, rtol, hermitian):
     """The Moore-Penrose pseudo-inverse of a matrix, as `torch.linalg.pinv`.
 
     Without `-rtol` torch's default cut-off is used (machine epsilon × the larger size).
+
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices | `invalid -input "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
 
     Examples:
         set d [torch::tensor_create {{2 0} {0 0}}]
@@ -436,6 +457,11 @@ def tensor_svd(input, full_matrices):
     ## Return Value
 
     A Tcl list of three tensor handles: U, S and V.
+
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices | `invalid -input "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
 
     Examples:
         set a [torch::tensor_create {{3 0} {0 -2}}]
@@ -481,6 +507,11 @@ def tensor_eigen(input, symmetric, uplo):
 
     A Tcl list of two tensor handles: the eigenvalues and the eigenvectors.
 
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices (or not square) | `invalid -input "1-d tensor": must be a matrix or a batch of matrices`, `invalid -input "{2 3}": must be square` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
+
     Examples:
         set a [torch::tensor_create {{2 0} {0 1}}]
         lassign [torch::tensor_eigen $a] values vectors
@@ -514,6 +545,11 @@ def tensor_qr(input, mode):
 
     A Tcl list of two tensor handles: Q and R.
 
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices | `invalid -input "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
+
     Examples:
         set a [torch::tensor_create {{2 0} {0 3}}]
         lassign [torch::tensor_qr $a] q r
@@ -537,6 +573,11 @@ def tensor_cholesky(input, upper):
 
     A matrix that is not positive-definite is an error (`TORCH LINALG`).
 
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices (or not square) | `invalid -input "1-d tensor": must be a matrix or a batch of matrices`, `invalid -input "{2 3}": must be square` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
+
     Examples:
         set a [torch::tensor_create {{4 2} {2 2}}]
         puts [torch::tensor_to_list [torch::tensor_cholesky $a]]   ;# -> {2.0 0.0} {1.0 1.0}
@@ -558,6 +599,11 @@ def lu_factor(input):
     ## Return Value
 
     A Tcl list of two tensor handles: LU and pivots.
+
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices (or not square) | `invalid -input "1-d tensor": must be a matrix or a batch of matrices`, `invalid -input "{2 3}": must be square` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
 
     Examples:
         set a [torch::tensor_create {{0 1} {2 0}}]
@@ -595,6 +641,11 @@ def lstsq(b, a, rcond):
 
     Note the order: B first, as the other implementation. Only the solution is returned.
 
+    ## Errors
+
+    | -A is not a matrix or a batch of matrices | `invalid -A "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -A` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
+
     Examples:
         set a [torch::tensor_create {{1 0} {0 1} {0 0}}]
         set b [torch::tensor_create {1 2 3} -shape {3 1}]
@@ -621,6 +672,11 @@ def solve_triangular(b, a, upper, left, unitriangular):
 
     Only the `-upper` triangle of A is read.
 
+    ## Errors
+
+    | -A is not a matrix or a batch of matrices (or not square) | `invalid -A "1-d tensor": must be a matrix or a batch of matrices`, `invalid -A "{2 3}": must be square` | `TORCH VALUE -A` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
+
     Examples:
         set a [torch::tensor_create {{2 1} {0 4}}]
         set b [torch::tensor_create {4 8} -shape {2 1}]
@@ -641,6 +697,11 @@ def solve_triangular(b, a, upper, left, unitriangular):
 )
 def cholesky_solve(b, l, upper):
     """The solution X of A X = B given A's Cholesky factor (from `torch::tensor_cholesky`).
+
+    ## Errors
+
+    | -L is not a matrix or a batch of matrices (or not square) | `invalid -L "1-d tensor": must be a matrix or a batch of matrices`, `invalid -L "{2 3}": must be square` | `TORCH VALUE -L` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
 
     Examples:
         set a [torch::tensor_create {{4 2} {2 2}}]
@@ -663,6 +724,11 @@ def cholesky_solve(b, l, upper):
 )
 def lu_solve(b, lu_data, lu_pivots):
     """The solution X of A X = B given A's LU factorization (from `torch::lu_factor`).
+
+    ## Errors
+
+    | -luData is not a matrix or a batch of matrices (or not square) | `invalid -luData "1-d tensor": must be a matrix or a batch of matrices`, `invalid -luData "{2 3}": must be square` | `TORCH VALUE -luData` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
 
     Examples:
         set a [torch::tensor_create {{0 1} {2 0}}]
@@ -720,6 +786,11 @@ def matrix_norm(input, ord, dim, keepdim):
 
     `-ord 2` is the largest singular value, `nuc` their sum, `inf` the largest row sum of
     absolute values, `1` the largest column sum.
+
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices | `invalid -input "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
 
     Examples:
         set m [torch::tensor_create {{1 -2} {3 4}}]
@@ -822,6 +893,11 @@ def matrix_rank(input, tol, hermitian):
     Without `-tol`, torch's default (machine epsilon × the larger size × the largest singular
     value) is used.
 
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices | `invalid -input "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
+
     Examples:
         set m [torch::tensor_create {{1 2} {2 4}}]
         puts [torch::tensor_item [torch::matrix_rank $m]]   ;# -> 1
@@ -844,6 +920,11 @@ def matrix_rank(input, tol, hermitian):
 def cond(input, p):
     """The condition number ‖A‖·‖A⁻¹‖ of a matrix (by default the 2-norm one: largest over
     smallest singular value), as `torch.linalg.cond`.
+
+    ## Errors
+
+    | -input is not a matrix or a batch of matrices | `invalid -input "1-d tensor": must be a matrix or a batch of matrices` | `TORCH VALUE -input` |
+    | the matrix is singular, not positive-definite, or the algorithm does not converge | PyTorch's message | `TORCH LINALG` |
 
     Examples:
         set d [torch::tensor_create {{4 0} {0 2}}]
@@ -876,47 +957,3 @@ def block_diag(tensors):
         if t.dim() > 2:
             raise invalid_value("-tensors", f"{t.dim()}-d tensor", "must be tensors of at most 2 dimensions")
     return torch.block_diag(*ts)
-
-
-# Error rows the pages add to the generated ones (gen_docs appends a doc's "## Errors" rows).
-def _not_matrix(flag: str, batch: bool, square: bool) -> str:
-    want = "a matrix or a batch of matrices" if batch else "a matrix"
-    shape = f', `invalid {flag} "{{2 3}}": must be square`' if square else ""
-    return (
-        f"| {flag} is not {want}{' (or not square)' if square else ''} "
-        f'| `invalid {flag} "1-d tensor": must be {want}`{shape} | `TORCH VALUE {flag}` |'
-    )
-
-
-_LINALG_FAILS = (
-    "| the matrix is singular, not positive-definite, or the algorithm does not converge "
-    "| PyTorch's message | `TORCH LINALG` |"
-)
-
-
-# name: (option checked, batches allowed, must be square, can fail in LAPACK)
-_CHECKS = {
-    "matrix_power": ("-input", True, True, True),
-    "tensor_matrix_exp": ("-input", True, True, False),
-    "tensor_pinv": ("-input", True, False, True),
-    "tensor_svd": ("-input", True, False, True),
-    "tensor_eigen": ("-input", True, True, True),
-    "tensor_qr": ("-input", True, False, True),
-    "tensor_cholesky": ("-input", True, True, True),
-    "lu_factor": ("-input", True, True, True),
-    "lstsq": ("-A", True, False, True),
-    "solve_triangular": ("-A", True, True, True),
-    "cholesky_solve": ("-L", True, True, True),
-    "lu_solve": ("-luData", True, True, True),
-    "matrix_norm": ("-input", True, False, True),
-    "matrix_rank": ("-input", True, False, True),
-    "cond": ("-input", True, False, True),
-    "trace": ("-input", False, False, False),
-    "tril": ("-input", True, False, False),
-    "triu": ("-input", True, False, False),
-}
-
-
-for _name, (_flag, _batch, _square, _fails) in _CHECKS.items():
-    _rows = [_not_matrix(_flag, _batch, _square)] + ([_LINALG_FAILS] if _fails else [])
-    REGISTRY[_name].doc += "\n\n## Errors\n\n" + "\n".join(_rows)

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 
 from tcltorch.commands.spec import (
-    REGISTRY,
     REQUIRED,
     Bool,
     Choice,
@@ -169,6 +168,10 @@ def tensor_permute(input, dims):
     Dimension `i` of the result is dimension `dims[i]` of the input; negative entries count
     from the end. `-dims` must name every dimension once.
 
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dims "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dims` |
+
     Examples:
         set t [torch::zeros {2 3 4}]
         puts [torch::tensor_shape [torch::tensor_permute $t {2 0 1}]]   ;# -> 4 2 3
@@ -193,6 +196,10 @@ def tensor_transpose(input, dim0, dim1):
 
     Without `-dim0`/`-dim1` a matrix (or a batch of matrices) is transposed. A 1-d or 0-d
     tensor is returned as is (as a new handle).
+
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim0 "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim0` |
 
     Examples:
         set m [torch::tensor_create {{1 2 3} {4 5 6}}]
@@ -219,6 +226,10 @@ def tensor_squeeze(input, dim):
     """A tensor without its dimensions of size 1 (all, or those named).
 
     A named dimension whose size is not 1 is kept, as in `torch.squeeze`.
+
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim` |
 
     Examples:
         set t [torch::zeros {1 3 1 2}]
@@ -255,6 +266,10 @@ def squeeze_multiple(input, dims):
 
     All dimensions are numbered in the input (they are removed together, not one after the
     other). A named dimension whose size is not 1 is kept.
+
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dims "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dims` |
 
     Examples:
         set t [torch::zeros {1 3 1 2 1}]
@@ -397,6 +412,10 @@ _atleast("atleast_3d", torch.atleast_3d, 3)
 def flip(input, dims):
     """A tensor with the order of its entries reversed along some dimensions (a copy).
 
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dims "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dims` |
+
     Examples:
         set m [torch::tensor_create {{1 2} {3 4}} -dtype int64]
         puts [torch::tensor_to_list [torch::flip $m {0}]]   ;# -> {3 4} {1 2}
@@ -418,6 +437,10 @@ def roll(input, shifts, dims):
     Entries pushed past the end come back at the start. Without `-dims` the tensor is rolled
     as if flattened (then `-shifts` has one value); otherwise `-shifts` has one value per
     dimension in `-dims`.
+
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dims "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dims` |
 
     Examples:
         set t [torch::arange 5]
@@ -454,6 +477,10 @@ def rot90(input, k, dims):
     The rotation goes from the first of `-dims` towards the second (counter-clockwise for
     a matrix shown with rows going down).
 
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dims "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dims` |
+
     Examples:
         set m [torch::tensor_create {{1 2} {3 4}} -dtype int64]
         puts [torch::tensor_to_list [torch::rot90 $m]]   ;# -> {2 4} {1 3}
@@ -476,6 +503,10 @@ def rot90(input, k, dims):
 )
 def narrow_copy(input, dim, start, length):
     """A copy of the entries start .. start+length-1 of a tensor along one dimension.
+
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim` |
 
     Examples:
         set t [torch::arange 10]
@@ -517,6 +548,10 @@ def tensor_gather(input, dim, index):
     The result has the shape of `-index`, which has as many dimensions as the input (and is
     not larger than it in the other dimensions), as `torch.gather`.
 
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim` |
+
     Examples:
         set t [torch::tensor_create {{1 2} {3 4}} -dtype int64]
         set i [torch::tensor_create {{0 0} {1 0}} -dtype int64]
@@ -553,6 +588,10 @@ def tensor_scatter(input, dim, index, src, reduce):
     those already there. Where an index repeats without a reduction, which value wins is
     unspecified (as in torch). A `-src` tensor is converted to the input's dtype.
 
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim` |
+
     Examples:
         set z [torch::zeros {2 3} -dtype int64]
         set i [torch::tensor_create {{1 0 1}} -dtype int64]
@@ -584,6 +623,10 @@ def take_along_dim(input, indices, dim):
 
     Typical use: the values at the positions `torch::tensor_argmax ... -keepdim 1` found.
     Without `-dim` the input is flattened and `-indices` (of any shape) index it as a 1-d tensor.
+
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim` |
 
     Examples:
         set t [torch::tensor_create {{10 30 20} {60 40 50}} -dtype int64]
@@ -849,6 +892,10 @@ def tensor_split(input, sections, dim, indices):
 
     A Tcl list of tensor handles, one per part.
 
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim` |
+
     Examples:
         set t [torch::arange 7]
         puts [lmap p [torch::tensor_split $t 3] {torch::tensor_to_list $p}]   ;# -> {0 1 2} {3 4} {5 6}
@@ -917,6 +964,10 @@ def tensor_chunk(input, chunks, dim):
     ## Return Value
 
     A Tcl list of tensor handles, one per part.
+
+    ## Errors
+
+    | a dimension out of range (here: a 2-d input) | `invalid -dim "5": must be in the range -2 to 1 for a 2-d tensor` | `TORCH VALUE -dim` |
 
     Examples:
         set t [torch::arange 5]
@@ -1139,25 +1190,3 @@ def one_hot(input, num_classes):
             "-numClasses", str(num_classes), f"must be larger than the largest index ({int(idx.max())})"
         )
     return torch.nn.functional.one_hot(idx, num_classes)
-
-
-# The error row the pages add for a dimension out of range (gen_docs appends a doc's "## Errors" rows).
-for _name, _flag in {
-    "tensor_permute": "-dims",
-    "tensor_transpose": "-dim0",
-    "tensor_squeeze": "-dim",
-    "squeeze_multiple": "-dims",
-    "flip": "-dims",
-    "roll": "-dims",
-    "rot90": "-dims",
-    "narrow_copy": "-dim",
-    "tensor_gather": "-dim",
-    "tensor_scatter": "-dim",
-    "take_along_dim": "-dim",
-    "tensor_split": "-dim",
-    "tensor_chunk": "-dim",
-}.items():
-    REGISTRY[_name].doc += (
-        f'\n\n## Errors\n\n| a dimension out of range (here: a 2-d input) | `invalid {_flag} "5": must be in the '
-        f"range -2 to 1 for a 2-d tensor` | `TORCH VALUE {_flag}` |"
-    )
