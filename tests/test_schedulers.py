@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from helpers import tcl_only_error
+from helpers import deep_equal, tcl_only_error
 from torch.optim import lr_scheduler as lrs
 
 import tcltorch
@@ -268,10 +268,22 @@ def test_errors_and_nothing_changes():
 def test_scheduler_state_dict_is_plain_data(tmp_path):
     """Every scheduler's state saves and loads with torch.load(weights_only=True)."""
     interp = tcltorch.Interp()
-    opt = interp.put(_optimizer())
     for name, words, _ in CASES:
+        opt = interp.put(_optimizer())
         sched = interp.get(interp.eval(f"torch::{name} {opt} {words}"))
+        for _ in range(3):  # a state that differs from a new scheduler's
+            interp.get(opt).step()
+            if isinstance(sched, lrs.ReduceLROnPlateau):
+                sched.step(1.0)
+            else:
+                sched.step()
         path = tmp_path / "s.pt"
         torch.save(sched.state_dict(), path)
-        state = torch.load(path, weights_only=True)
-        sched.load_state_dict(state)
+        state = torch.load(path, weights_only=True)  # raises on anything but plain data
+        assert deep_equal(state, sched.state_dict()), (name, words)
+        # a second scheduler of the same words takes the state and then has exactly that state
+        twin = interp.get(interp.eval(f"torch::{name} {interp.put(_optimizer())} {words}"))
+        assert not deep_equal(twin.state_dict(), state), (name, words)
+        twin.load_state_dict(state)
+        assert deep_equal(twin.state_dict(), sched.state_dict()), (name, words)
+        assert twin.get_last_lr() == sched.get_last_lr(), (name, words)
