@@ -120,7 +120,10 @@ def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
     skipped.  `-header 1` takes the first line after `-skipRows` as column names, which
     `-columns` may then use; otherwise `-columns` takes 0-based indices.  A field that
     is not a number is an error naming its line (1-based, in the file) and column
-    (1-based), errorcode `TORCH VALUE -file`.
+    (1-based), errorcode `TORCH VALUE -file`.  With an integer `-dtype` the fields are
+    read as integers, exactly (never through float64): a field that is not a whole
+    decimal number (`1.5`, `nan`) or does not fit the dtype (`300` as uint8) is such an
+    error too.
 
     Examples:
         set f /tmp/tcltorch_doc.csv
