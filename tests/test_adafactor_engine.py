@@ -515,6 +515,7 @@ def test_auto_is_fused_on_cpu_when_built():
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.slow  # torch.compile
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit notices raised inside Inductor
 def test_compiled_agrees_with_reference():
     """The one test that pays torch.compile (a few seconds per shape, once per process)."""

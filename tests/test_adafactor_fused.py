@@ -251,6 +251,7 @@ def gpt2_embedding():
     return x0, grads, p.detach()
 
 
+@pytest.mark.slow  # a GPT-2-sized (50257x768) parameter, torch.compile included
 @pytest.mark.parametrize("impl", ["fused", "foreach", "reference", "compiled"])
 def test_large_tensor_matches_float64(gpt2_embedding, impl):
     x0, grads, exact = gpt2_embedding
