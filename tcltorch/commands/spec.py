@@ -569,27 +569,40 @@ class Command:
     def _parse_general(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         if not self._head and args:
             raise wrong_args(self.usage(invoked))
+        named_form = len(args) > 0 and is_option_word(args[0], self._lookup)
+        raw, i = ({}, 0) if named_form else self._positional_words(args, invoked)
+        self._option_words(args, i, raw)
+        self._check_required(raw, named_form, invoked)
+        return self._convert(ctx, raw)
+
+    def _positional_words(self, args: tuple[str, ...], invoked: str) -> tuple[dict[str, Any], int]:
+        """The leading words of the positional form by slot name (a ``rest`` slot takes every
+        word up to the first option), and the index of the first word after them."""
         raw: dict[str, str | list[str]] = {}
         n = len(args)
         i = 0
         flags = self._lookup
-        named_form = n > 0 and is_option_word(args[0], flags)
-        if not named_form:
-            for slot in self.positional:
-                if i >= n or is_option_word(args[i], flags):
-                    break
-                if slot.rest:
-                    rest: list[str] = []
-                    while i < n and not is_option_word(args[i], flags):
-                        rest.append(args[i])
-                        i += 1
-                    raw[slot.name] = rest
-                    break
-                raw[slot.name] = args[i]
-                i += 1
-            if i < n and not is_option_word(args[i], flags):
-                raise wrong_args(self.usage(invoked))
+        for slot in self.positional:
+            if i >= n or is_option_word(args[i], flags):
+                break
+            if slot.rest:
+                rest: list[str] = []
+                while i < n and not is_option_word(args[i], flags):
+                    rest.append(args[i])
+                    i += 1
+                raw[slot.name] = rest
+                break
+            raw[slot.name] = args[i]
+            i += 1
+        if i < n and not is_option_word(args[i], flags):
+            raise wrong_args(self.usage(invoked))
+        return raw, i
+
+    def _option_words(self, args: tuple[str, ...], i: int, raw: dict[str, Any]) -> None:
+        """The ``-flag value`` pairs of ``args[i:]`` into ``raw``; an option also given as a
+        positional word is an error."""
         given_positionally = set(raw)
+        n = len(args)
         while i < n:
             opt = self._option(args[i])
             if i + 1 >= n:
@@ -602,13 +615,19 @@ class Command:
                 )
             raw[opt.name] = [args[i + 1]] if opt.rest else args[i + 1]
             i += 2
-        for opt in self._head:  # every missing argument is reported before any value is read
+
+    def _check_required(self, raw: dict[str, Any], named_form: bool, invoked: str) -> None:
+        """Every missing argument is reported before any value is read."""
+        for opt in self._head:
             if opt.required and opt.name not in raw:
                 if not named_form and opt.positional:
                     raise wrong_args(self.usage(invoked))
                 raise TclError(
                     f'missing required option "{opt.flag}"', ["TORCH", "ARGS", "REQUIRED", opt.flag]
                 )
+
+    def _convert(self, ctx: Any, raw: dict[str, Any]) -> dict[str, Any]:
+        """The words in ``raw`` converted by their options' types; defaults for the others."""
         kwargs: dict[str, Any] = {}
         for opt in self._head:
             text = raw.get(opt.name)
@@ -617,7 +636,7 @@ class Command:
             elif opt.rest:
                 kwargs[opt.py_name] = [opt.type.convert(t, opt.flag, ctx) for t in text]
             else:
-                kwargs[opt.py_name] = opt.type.convert(text, opt.flag, ctx)  # type: ignore[arg-type]
+                kwargs[opt.py_name] = opt.type.convert(text, opt.flag, ctx)
         if self.context:
             kwargs["ctx"] = ctx
         return kwargs
