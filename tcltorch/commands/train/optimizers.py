@@ -146,21 +146,24 @@ def check_step(optimizer: torch.optim.Optimizer, ctx: Any) -> None:
                 continue
             name = ctx.handles.name_of(p) if hasattr(ctx, "handles") else None
             what = f"parameter {name}" if name else f"a parameter of shape {_shape(p.shape)}"
-            problem = None
-            if kind == "Adafactor" and (p.is_complex() or not p.is_floating_point()):
-                problem = f"Adafactor needs real floating-point parameters; {what} is {_dtype(p.dtype)}"
-            elif g.is_sparse and kind not in _SPARSE_OK:
-                problem = f"{what} has a sparse gradient, which {kind} does not support"
-            elif g.shape != p.shape:
-                problem = f"the gradient of {what} has shape {_shape(g.shape)}"
-            elif g.dtype != p.dtype:
-                problem = f"the gradient of {what} is {_dtype(g.dtype)}, the parameter {_dtype(p.dtype)}"
-            elif g.device != p.device:
-                problem = f"the gradient of {what} is on {g.device}, the parameter on {p.device}"
-            if problem is None:
-                problem = _state_problem(kind, optimizer.state.get(p), p, what)
+            problem = _grad_problem(kind, p, g, what) or _state_problem(kind, optimizer.state.get(p), p, what)
             if problem:
                 raise TclError(f"cannot step: {problem}; nothing was changed", ["TORCH", "STEP"])
+
+
+def _grad_problem(kind: str, p: torch.Tensor, g: torch.Tensor, what: str) -> str | None:
+    """Why optimizer ``kind`` cannot step parameter ``p`` with gradient ``g`` (None: it can)."""
+    if kind == "Adafactor" and (p.is_complex() or not p.is_floating_point()):
+        return f"Adafactor needs real floating-point parameters; {what} is {_dtype(p.dtype)}"
+    if g.is_sparse and kind not in _SPARSE_OK:
+        return f"{what} has a sparse gradient, which {kind} does not support"
+    if g.shape != p.shape:
+        return f"the gradient of {what} has shape {_shape(g.shape)}"
+    if g.dtype != p.dtype:
+        return f"the gradient of {what} is {_dtype(g.dtype)}, the parameter {_dtype(p.dtype)}"
+    if g.device != p.device:
+        return f"the gradient of {what} is on {g.device}, the parameter on {p.device}"
+    return None
 
 
 def _state_problem(kind: str, state: Any, p: torch.Tensor, what: str) -> str | None:
