@@ -125,11 +125,18 @@ def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
     decimal number (`1.5`, `nan`) or does not fit the dtype (`300` as uint8) is such an
     error too.
 
+    The result has one row per line and one column per column read, except that ONE column
+    named by its header name (`-header 1 -columns label`) gives a 1-d tensor of shape `{N}`:
+    a target vector as `torch::cross_entropy_loss` wants it. Indices keep the 2-d shape
+    (`-columns 3` gives `{N 1}`; `torch::tensor_squeeze` it, or name the column).
+
     Examples:
         set f /tmp/tcltorch_doc.csv
         set ch [open $f w]; puts $ch "x,y\\n1,2.5e1\\n3,-4"; close $ch
         torch::tensor_to_list [torch::load_csv $f -header 1]   ;# -> {1.0 25.0} {3.0 -4.0}
         torch::tensor_to_list [torch::load_csv $f -header 1 -columns y]   ;# -> 25.0 -4.0
+        puts [torch::tensor_shape [torch::load_csv $f -header 1 -columns y]]   ;# -> 2
+        puts [torch::tensor_shape [torch::load_csv $f -header 1 -columns 1]]   ;# -> 2 1
     """
     delimiter = _char(delimiter, "-delimiter", ctx)
     with translated():
@@ -152,9 +159,12 @@ def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
     body = [(i + 1, line) for i, line in enumerate(lines[first:], start=first) if line.strip()]
     width = len(body[0][1].split(delimiter)) if body else len(names)
     wanted = list(range(width))
+    one_named = False  # -columns NAME: one column by its header name gives a 1-d tensor
     if columns is not None:
         wanted = []
-        for word in ctx.split(columns, "-columns"):
+        words = ctx.split(columns, "-columns")
+        one_named = len(words) == 1 and words[0] in names
+        for word in words:
             if word in names:
                 wanted.append(names.index(word))
                 continue
@@ -170,7 +180,7 @@ def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
             wanted.append(index)
     integer = _INTEGER_DTYPES.get(dtype)
     if not body:
-        return torch.empty(0, len(wanted), dtype=dtype)
+        return torch.empty(0, dtype=dtype) if one_named else torch.empty(0, len(wanted), dtype=dtype)
     try:
         with np.errstate(all="ignore"):
             array = np.loadtxt(
@@ -184,7 +194,8 @@ def load_csv(file, header, columns, delimiter, dtype, skip_rows, ctx):
     except (ValueError, OverflowError):
         _locate_bad_field(file, body, delimiter, width, wanted, dtype if integer is not None else None)
         raise bad_file(file, "is not a CSV file of numbers") from None
-    return torch.from_numpy(array).to(dtype)
+    tensor = torch.from_numpy(array).to(dtype)
+    return tensor[:, 0].contiguous() if one_named else tensor
 
 
 # integer element types are read as integers (exactly, range-checked), never through float64
