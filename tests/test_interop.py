@@ -18,7 +18,9 @@ from torch import nn
 
 pytest.importorskip("onnxruntime")
 
-REL = 1e-6  # float32, the same kernels (TorchScript, export) or another runtime (ONNX Runtime)
+# float32: outputs of another process (its thread count may block a matmul differently) or
+# another runtime (ONNX Runtime) agree to this relative difference
+REL = 1e-6
 
 
 class SmallCNN(nn.Module):
@@ -113,16 +115,17 @@ def test_python_models_give_python_outputs_in_tclsh(python_models):
     out = _tcl(script, d)
     assert "cnn 1 1 1" in out and "tf 1 1 1" in out
     assert (
-        "does not fit sequential" in out and "missing 0.weight" in out and "unexpected head.1.weight" in out
+        "does not fit sequential" in out
+        and "missing 0.weight" in out
+        and "unexpected " in out
+        and "features.0.weight" in out
     )
     for name, want in outputs.items():
-        for kind in ("jit", "pt2"):
+        for kind in ("jit", "pt2", "onnx"):
             got = load_file(d / f"{name}_{kind}.safetensors")["tensor"]
-            assert torch.equal(got, want), (name, kind, _rel(got, want))  # the same runtime: exact
-        got = load_file(d / f"{name}_onnx.safetensors")["tensor"]
-        assert _rel(got, want) <= REL, (name, "onnx", _rel(got, want))
+            assert got.shape == want.shape and _rel(got, want) <= REL, (name, kind, _rel(got, want))
     got = load_file(d / "cnn_sd.safetensors")["tensor"]
-    assert torch.equal(got, outputs["cnn"])
+    assert _rel(got, outputs["cnn"]) <= REL
 
 
 @pytest.mark.slow
@@ -215,9 +218,8 @@ for b in (1, 33):
     assert proc.returncode == 0, proc.stderr[-3000:]
     diffs = dict(line.split() for line in proc.stdout.splitlines() if not line.startswith("batch"))
     assert set(diffs) == {"jit", "traced", "pt2", "onnx", "state_dict"}
-    for kind in ("jit", "traced", "pt2", "state_dict"):
-        assert float(diffs[kind]) == 0.0, (kind, diffs)
-    assert float(diffs["onnx"]) <= REL, diffs
+    for kind in ("jit", "traced", "pt2", "state_dict", "onnx"):
+        assert float(diffs[kind]) <= REL, (kind, diffs)
     assert "batch 1 1 1" in proc.stdout and "batch 33 33 33" in proc.stdout
     assert probe.shape == (5, 4) and want.shape == (5, 2)
 
@@ -436,8 +438,10 @@ def test_worked_examples_in_docs_run(tmp_path):
     assert [k for k, _ in blocks].count("tcl") >= 2 and [k for k, _ in blocks].count("python") >= 2
     for number, (kind, code) in enumerate(blocks, 1):
         if kind == "python":
+            script = tmp_path / f"block{number}.py"  # a file: torch.jit.script reads the source
+            script.write_text(code, encoding="utf-8")
             proc = subprocess.run(
-                [sys.executable, "-c", code],
+                [sys.executable, str(script)],
                 check=False,
                 capture_output=True,
                 text=True,
