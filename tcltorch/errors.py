@@ -61,6 +61,12 @@ def tcl_or_list(words: list[str]) -> str:
 _MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 
 
+_DISTRIBUTED = re.compile(
+    r"gloo/|ProcessGroupGloo|ProcessGroupNCCL|Connection closed by peer|Connection reset by peer"
+    r"|Timed out waiting \d+ms for (send|recv) operation|Application timeout caused pair closure"
+)
+
+
 def _shape(tensor: Any) -> str:
     return "{" + " ".join(str(d) for d in tensor.shape) + "}"
 
@@ -83,6 +89,14 @@ def translate(
     if not isinstance(exc, RuntimeError):
         return None
     import torch
+
+    if _DISTRIBUTED.search(text):
+        return (
+            "a distributed operation failed (a DDP gradient reduction, or a collective inside "
+            "torch): another rank died, closed its connection or timed out, so see that rank's "
+            "log; this process group cannot be used again: call torch::distributed_destroy, or "
+            "let torchrun restart the ranks"
+        )
 
     if "backward through the graph a second time" in text:
         tensor = _first(kwargs, torch.Tensor)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,7 +100,7 @@ def test_ddp_adafactor_equals_one_process_on_the_whole_batch():
     assert not torch.allclose(weight, torch.nn.Linear(4, 3).weight.detach())  # it did train
 
 
-@pytest.mark.parametrize("mode,slowest", [("dies", 15.0), ("timeout", 15.0)])
+@pytest.mark.parametrize("mode,slowest", [("dies", 15.0), ("timeout", 15.0), ("ddp", 15.0)])
 def test_a_dead_or_silent_rank_is_a_tcl_error_not_a_hang(mode, slowest):
     env = tclsh_env(
         OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), WORLD_SIZE="2"
@@ -124,9 +126,92 @@ def test_a_dead_or_silent_rank_is_a_tcl_error_not_a_hang(mode, slowest):
         other.wait()
     fields = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
     assert fields.get("code") == "1", proc.stdout + proc.stderr[-2000:]
-    assert fields["errorcode"] == "TORCH DISTRIBUTED FAILED"
-    assert fields["message"].startswith("all_reduce failed on rank 0: ")
+    if mode == "ddp":  # raised inside autograd: gloo's text, translated
+        assert fields["errorcode"] == "TORCH RuntimeError"
+        assert fields["message"].startswith("a distributed operation failed (a DDP gradient reduction")
+        assert "torch::distributed_destroy" in fields["message"]
+    else:
+        assert fields["errorcode"] == "TORCH DISTRIBUTED FAILED"
+        assert fields["message"].startswith("all_reduce failed on rank 0: ")
     assert float(fields["seconds"]) < slowest
+
+
+def test_ranks_that_disagree_get_a_tcl_error_on_every_rank_not_an_abort():
+    got = by_rank(torchrun("mismatch.tcl").stdout)
+    mismatch = "1 {TORCH DISTRIBUTED MISMATCH}"
+    for rank in (0, 1):
+        for case in (
+            "all_reduce_shape",
+            "all_reduce_dtype",
+            "all_reduce_op",
+            "gather_shape",
+            "broadcast_shape",
+        ):
+            assert got[(rank, case)].startswith(mismatch), (rank, case, got.get((rank, case)))
+        assert "(rank 0 float32 {2}, rank 1 float32 {3})" in got[(rank, "all_reduce_shape")]
+        assert "(rank 0 float32 {2}, rank 1 float64 {2})" in got[(rank, "all_reduce_dtype")]
+        assert "(rank 0 -op sum, rank 1 -op max)" in got[(rank, "all_reduce_op")]
+        assert (
+            "weight is float32 {3 4} on rank 0 but weight is float32 {4 4} on rank 1"
+            in got[(rank, "ddp_models")]
+        )
+        assert got[(rank, "after")] == "2.0 2.0"  # the group is still usable
+    # point to point: the receiver gets the error (the sender's data is taken, so it is not stuck)
+    assert "rank 0 sent float32 {3}, this rank expects float32 {4}" in got[(1, "send_larger")]
+    assert "rank 0 sent float32 {3}, this rank expects int64 {3}" in got[(1, "send_dtype")]
+    assert "rank 0 sent float32 {5}, this rank expects float32 {3}" in got[(1, "isend_smaller")]
+    for case in ("send_larger", "send_dtype", "isend_smaller"):
+        assert got[(1, case)].startswith(mismatch) and got[(0, case)] == "0 {} {}"
+
+
+@pytest.mark.parametrize("mode", ["init", "collective"])
+def test_ctrl_c_stops_a_waiting_init_or_collective_within_a_second(mode):
+    """The Python host evaluates under Interp.interruptible() (as the console does); the other
+    rank never comes (init) or never calls the collective: SIGINT must end the wait at once."""
+    env = tclsh_env(
+        OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), WORLD_SIZE="2"
+    )
+    other = None
+    if mode == "collective":
+        other = subprocess.Popen(
+            ["tclsh", "/dev/stdin"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**env, "RANK": "1"},
+            text=True,
+        )
+        other.stdin.write(
+            "package require tcltorch\ntorch::distributed_init -backend gloo -timeout 60\nafter 60000\n"
+        )
+        other.stdin.close()
+    rank0 = subprocess.Popen(
+        [sys.executable, str(HERE / "interrupt.py"), mode],
+        env={**env, "RANK": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert rank0.stdout.readline().strip() == "waiting"
+        time.sleep(1.5)  # well inside the wait (the timeout is 60 s)
+        sent = time.monotonic()
+        rank0.send_signal(signal.SIGINT)
+        lines = []
+        for line in rank0.stdout:
+            lines.append(line.strip())
+            if line.startswith("after "):
+                took = time.monotonic() - sent
+        rank0.wait(timeout=30)
+    finally:
+        rank0.kill()
+        if other is not None:
+            other.kill()
+            other.wait()
+    print(f"Ctrl-C in a waiting {mode}: stopped {took:.3f} s after SIGINT")
+    assert lines[0] == "result interrupted", lines + [rank0.stderr.read()[-2000:]]
+    assert lines[2] == "alive 42" and rank0.returncode == 0  # the interpreter still answers
+    assert took < 1.0
 
 
 def test_without_torchrun_init_says_what_to_do(interp):

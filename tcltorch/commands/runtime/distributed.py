@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from tcltorch import distributed as engine
 from tcltorch.commands.runtime.core import scoped_eval
 from tcltorch.commands.spec import (
     Bool,
@@ -91,9 +92,12 @@ def _check_rank(option: str, rank: int) -> None:
 
 
 def _run(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a collective; a peer that died or a timeout becomes one clear Tcl error."""
+    """Run a collective; a peer that died or a timeout becomes one clear Tcl error, ranks that
+    disagree on the tensors (engine.Mismatch) another. Ctrl-C (KeyboardInterrupt) goes through."""
     try:
         return fn(*args, **kwargs)
+    except engine.Mismatch as exc:
+        raise TclError(str(exc), ["TORCH", "DISTRIBUTED", "MISMATCH"]) from exc
     except (RuntimeError, dist.DistBackendError) as exc:  # type: ignore[misc]
         first = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).strip().split("\n")[0])  # drop gloo's file:line
         raise TclError(
@@ -156,8 +160,15 @@ def _maybe_async(work: Any, tensor: torch.Tensor, async_op: bool) -> Any:
         help="sets MASTER_PORT for env:// (default: $MASTER_PORT)",
         aliases=("master_port",),
     ),
+    Opt(
+        "check",
+        Bool(),
+        default=None,
+        help="compare every rank's tensor shapes and dtypes before each collective and message "
+        "(default: on, or $TCLTORCH_DISTRIBUTED_CHECK); every rank must use the same setting",
+    ),
 )
-def distributed_init(backend, init_method, rank, world_size, timeout, master_addr, master_port):
+def distributed_init(backend, init_method, rank, world_size, timeout, master_addr, master_port, check):
     """Join the process group (torch.distributed.init_process_group); returns `rank R worldSize N`.
 
     Under `torchrun` every option defaults from the environment it sets (`RANK`, `WORLD_SIZE`,
@@ -166,6 +177,12 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
     `file://PATH`) or `-masterAddr`/`-masterPort`. `-backend auto` picks NCCL when CUDA is
     available and gloo otherwise. `-timeout` bounds how long any collective waits for the other
     ranks: a rank that dies or stalls gives a Tcl error (`TORCH DISTRIBUTED FAILED`), not a hang.
+    Ctrl-C stops the wait for the other ranks (here and in every blocking collective) at once.
+
+    Before each collective and with each point-to-point message the ranks exchange a few numbers
+    (operation, shape, dtype): when they disagree every rank of a collective, and the receiver of a
+    message, gets `TORCH DISTRIBUTED MISMATCH` instead of gloo aborting the process. `-check 0`
+    (on every rank) skips this; it costs one small all-gather per collective.
 
     The example runs a one-process group (a file store), so it works without torchrun; under
     `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
@@ -220,9 +237,11 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
             )
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
+    if check is not None:
+        engine.set_checks(check)
     try:
-        dist.init_process_group(
-            backend,
+        engine.init_process_group(
+            backend=backend,
             init_method=init_method,
             rank=rank,
             world_size=world_size,
@@ -320,7 +339,7 @@ def distributed_barrier():
         torch::distributed_destroy
     """
     require_group("torch::distributed_barrier")
-    _run("distributed_barrier", dist.barrier)
+    _run("distributed_barrier", engine.barrier)
 
 
 @command(
@@ -347,7 +366,7 @@ def distributed_rank0(script, barrier, ctx):
     if not dist.is_initialized() or dist.get_rank() == 0:
         result = scoped_eval(ctx, script)
     if barrier and dist.is_initialized():
-        _run("distributed_rank0 barrier", dist.barrier)
+        _run("distributed_rank0 barrier", engine.barrier)
     return result
 
 
@@ -381,7 +400,7 @@ def all_reduce(tensor, op, async_op):
         torch::distributed_destroy
     """
     require_group("torch::all_reduce")
-    work = _run("all_reduce", dist.all_reduce, tensor, op=_OPS[op], async_op=async_op)
+    work = _run("all_reduce", engine.all_reduce, tensor, _OPS[op], async_op)
     return _maybe_async(work, tensor, async_op)
 
 
@@ -409,7 +428,7 @@ def broadcast(tensor, src, async_op):
     """
     require_group("torch::broadcast")
     _check_rank("-src", src)
-    work = _run("broadcast", dist.broadcast, tensor, src=src, async_op=async_op)
+    work = _run("broadcast", engine.broadcast, tensor, src, async_op)
     return _maybe_async(work, tensor, async_op)
 
 
@@ -440,10 +459,8 @@ def distributed_gather(tensor, dst):
     """
     require_group("torch::distributed_gather")
     _check_rank("-dst", dst)
-    mine = dist.get_rank() == dst
-    gathered = [torch.empty_like(tensor) for _ in range(dist.get_world_size())] if mine else None
-    _run("distributed_gather", dist.gather, tensor.contiguous(), gathered, dst=dst)
-    return gathered if mine else []
+    gathered = _run("distributed_gather", engine.gather, tensor, dst)
+    return gathered if gathered is not None else []
 
 
 def _chunks(tensor: torch.Tensor, option: str) -> list[torch.Tensor]:
@@ -483,9 +500,7 @@ def distributed_scatter(tensor, src):
     require_group("torch::distributed_scatter")
     _check_rank("-src", src)
     chunks = _chunks(tensor, "-tensor")
-    out = torch.empty_like(chunks[0])
-    _run("distributed_scatter", dist.scatter, out, chunks if dist.get_rank() == src else None, src=src)
-    return out
+    return _run("distributed_scatter", engine.scatter, chunks, src)
 
 
 @command(
@@ -509,10 +524,8 @@ def distributed_reduce_scatter(tensor, op):
         torch::distributed_destroy
     """
     require_group("torch::distributed_reduce_scatter")
-    chunks = _chunks(tensor, "-tensor")
-    out = torch.empty_like(chunks[0])
-    _run("distributed_reduce_scatter", dist.reduce_scatter_single, out, tensor.contiguous(), op=_OPS[op])
-    return out
+    _chunks(tensor, "-tensor")
+    return _run("distributed_reduce_scatter", engine.reduce_scatter, tensor, _OPS[op])
 
 
 @command(
@@ -536,9 +549,7 @@ def distributed_all_to_all(tensor):
     """
     require_group("torch::distributed_all_to_all")
     _chunks(tensor, "-tensor")
-    out = torch.empty_like(tensor.contiguous())
-    _run("distributed_all_to_all", dist.all_to_all_single, out, tensor.contiguous())
-    return out
+    return _run("distributed_all_to_all", engine.all_to_all, tensor)
 
 
 def _tag() -> Opt:
@@ -567,11 +578,7 @@ def distributed_send(tensor, dst, tag):
     """
     require_group("torch::distributed_send")
     _check_rank("-dst", dst)
-    _run("distributed_send", dist.send, tensor.contiguous(), dst=dst, tag=tag)
-
-
-def _recv_buffer(shape, dtype) -> torch.Tensor:
-    return torch.empty(shape, dtype=dtype, device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    _run("distributed_send", engine.send, tensor, dst, tag)
 
 
 @command(
@@ -584,6 +591,10 @@ def _recv_buffer(shape, dtype) -> torch.Tensor:
 def distributed_recv(shape, src, tag, dtype):
     """Receive a tensor from rank `-src`: a new tensor of `-shape` and `-dtype`.
 
+    The sender's tensor must have exactly this shape and dtype: anything else is a
+    `TORCH DISTRIBUTED MISMATCH` error on this rank (the data sent is taken and dropped, so the
+    sender is not left waiting).
+
     ## Return Value
 
     A new tensor handle.
@@ -595,9 +606,7 @@ def distributed_recv(shape, src, tag, dtype):
     """
     require_group("torch::distributed_recv")
     _check_rank("-src", src)
-    out = _recv_buffer(shape, dtype)
-    _run("distributed_recv", dist.recv, out, src=src, tag=tag)
-    return out
+    return _run("distributed_recv", engine.recv, list(shape), dtype, src, tag)
 
 
 @command(
@@ -623,7 +632,7 @@ def distributed_isend(tensor, dst, tag):
     require_group("torch::distributed_isend")
     _check_rank("-dst", dst)
     data = tensor.contiguous()
-    return Pending(_run("distributed_isend", dist.isend, data, dst=dst, tag=tag), data, False)
+    return Pending(_run("distributed_isend", engine.Send, data, dst, tag), data, False)
 
 
 @command(
@@ -648,8 +657,8 @@ def distributed_irecv(shape, src, tag, dtype):
     """
     require_group("torch::distributed_irecv")
     _check_rank("-src", src)
-    out = _recv_buffer(shape, dtype)
-    return Pending(_run("distributed_irecv", dist.irecv, out, src=src, tag=tag), out, True)
+    work = _run("distributed_irecv", engine.Recv, list(shape), dtype, src, tag)
+    return Pending(work, work.out, True)
 
 
 @command(
@@ -670,7 +679,7 @@ def distributed_wait(work):
         puts [torch::tensor_to_list [torch::distributed_wait $work]]   ;# -> 2.0 4.0
         torch::distributed_destroy
     """
-    _run("distributed_wait", work.work.wait)
+    _run("distributed_wait", engine.wait, work.work)
     return work.tensor if work.returns_tensor else ""
 
 
@@ -755,6 +764,7 @@ def ddp(model, find_unused_parameters, bucket_cap_mb, broadcast_buffers):
     require_group("torch::ddp")
     if isinstance(model, DistributedDataParallel):
         raise invalid_value("-model", "", "is already wrapped by torch::ddp")
+    _run("ddp", engine.check_module, "ddp", model)
     device_ids = [torch.cuda.current_device()] if dist.get_backend() == "nccl" else None
     buffers = {_BUFFER_SYNC: broadcast_buffers}  # this torch's name for "sync buffers each forward"
     return _run(
