@@ -52,12 +52,12 @@ FAMILY = "nn/losses"
 REDUCTIONS = ("mean", "sum", "none")
 
 
-_WEIGHT_REQUIREMENT = "must be a tensor handle or {} for none"
+_WEIGHT_REQUIREMENT = "must be a tensor handle, or {} or none for none"
 
 
 def _optional_tensor(text: str, option: str, ctx: Any) -> torch.Tensor | None:
     word = text.strip()
-    if not word:
+    if not word or (word == "none" and word not in ctx.handles):  # {} or none: no weight
         return None
     if word in REDUCTIONS and word not in ctx.handles:
         raise invalid_value(
@@ -75,7 +75,7 @@ _PREDICTION = "prediction tensor handle"
 
 
 def _reduction() -> Opt:
-    return Opt("reduction", Choice(*REDUCTIONS), default="mean", help="mean, sum or none")
+    return Opt("reduction", Reduction(), default="mean", help="mean, sum or none (or 1, 2, 0)")
 
 
 def _weight(help: str) -> Opt:

@@ -226,7 +226,7 @@ layer(
     "cross_map_lrn2d",
     nn.CrossMapLRN2d,
     [
-        Opt("size", Int(ge=1), help="number of neighbouring channels"),
+        Opt("size", Int(ge=1), default=5, help="number of neighbouring channels"),
         Opt("alpha", Double(), default=1e-4, help="multiplicative factor"),
         Opt("beta", Double(), default=0.75, help="exponent"),
         Opt("k", Double(), default=1.0, help="additive factor"),

@@ -202,15 +202,45 @@ def _ratio(n: int) -> Custom:
     return Custom(convert, "number or list", requirement)
 
 
+class _AsRatio(tuple):
+    """An -outputSize word of fractions in (0, 1): an output ratio (no size is a fraction)."""
+
+
+def _size_or_ratio(n: int) -> Custom:
+    sizes, ratios = int_tuple(n), _ratio(n)
+    requirement = sizes.requirement + "; or fractions in (0, 1), read as -outputRatio"
+
+    def convert(text: str, option: str, ctx: Any) -> Any:
+        values = [parse_tcl_double(w) for w in ctx.split(text, option)]
+        if values and all(v is not None and 0 < v < 1 for v in values):
+            ratio = ratios.fn(text, option, ctx)
+            return _AsRatio(ratio if isinstance(ratio, tuple) else (ratio,))
+        try:
+            return sizes.fn(text, option, ctx)
+        except TclError:
+            raise invalid_value(option, text, requirement) from None
+
+    return Custom(convert, sizes.doc, requirement)
+
+
 def _fractional(n: int):
     cls = getattr(nn, f"FractionalMaxPool{n}d")
 
     def build(kernel_size, output_size, output_ratio, return_indices):
-        if (output_size is None) == (output_ratio is None):
+        if isinstance(output_size, _AsRatio):  # the other implementation's 3rd word: a ratio
+            if output_ratio is not None:
+                raise TclError(
+                    'give one of "-outputSize" and "-outputRatio", not both',
+                    ["TORCH", "ARGS", "TWICE", "-outputRatio"],
+                )
+            output_size, output_ratio = None, output_size if len(output_size) > 1 else output_size[0]
+        if output_size is not None and output_ratio is not None:
             raise TclError(
-                'exactly one of "-outputSize" and "-outputRatio" is required',
-                ["TORCH", "ARGS", "REQUIRED", "-outputSize"],
+                'give one of "-outputSize" and "-outputRatio", not both',
+                ["TORCH", "ARGS", "TWICE", "-outputRatio"],
             )
+        if output_size is None and output_ratio is None:
+            output_ratio = 0.5
         return cls(kernel_size, output_size, output_ratio, return_indices)
 
     return cls, build
@@ -224,20 +254,26 @@ for n in (2, 3):
         [
             _kernel(n),
             Opt(
-                "outputSize", int_tuple(n), default=None, help="size of the output", aliases=("output_size",)
+                "outputSize",
+                _size_or_ratio(n),
+                default=None,
+                help="size of the output (fractions in (0, 1) here are read as -outputRatio)",
+                aliases=("output_size",),
             ),
             Opt(
                 "outputRatio",
                 _ratio(n),
                 default=None,
-                help="output size as a fraction of the input size",
+                help="output size as a fraction of the input size (0.5 when neither is given)",
                 aliases=("output_ratio",),
+                default_doc="0.5",
             ),
             _indices(),
         ],
         f"{n}-d fractional max pooling with pseudo-random windows (nn.FractionalMaxPool{n}d)",
         "Max pooling over windows at pseudo-random positions (Graham, 2014), to an output of `outputSize` or "
-        "`outputRatio` times the input size (exactly one of the two). The positions are drawn on every call "
+        "`outputRatio` times the input size (at most one of the two; neither means `-outputRatio 0.5`; a third "
+        "positional word of fractions, as in `torch::fractional_maxpool2d $x {2 2} {0.6 0.6}`, is the ratio). The positions are drawn on every call "
         "from torch's generator, so `torch::manual_seed` makes them repeatable.",
         f"{_INPUT[n]}\n"
         f"puts [torch::tensor_shape [torch::fractional_maxpool{n}d $x 2 -outputSize 2]]\n"

@@ -148,9 +148,21 @@ def box_iou(boxes1, boxes2):
         help="suppress boxes overlapping a kept one more than this",
         aliases=("iou_threshold", "threshold"),
     ),
+    Opt(
+        "scoreThreshold",
+        Double(),
+        default=None,
+        help="first drop the boxes scoring below this",
+        aliases=("score_threshold",),
+        default_doc="none",
+    ),
+    extra_aliases=("Nms",),
 )
-def nms(boxes, scores, iou_threshold):
+def nms(boxes, scores, iou_threshold, score_threshold):
     """Non-maximum suppression (torchvision.ops.nms): indices of the boxes kept, by score.
+
+    With `-scoreThreshold` (the other implementation's fourth positional word), boxes scoring
+    below it are dropped first; the indices still count in the boxes given.
 
     ## Return Value
 
@@ -160,11 +172,15 @@ def nms(boxes, scores, iou_threshold):
         set boxes [torch::tensor_create {{0 0 10 10} {1 1 11 11} {20 20 30 30}}]
         set scores [torch::tensor_create {0.9 0.8 0.7}]
         puts [torch::tensor_to_list [torch::nms $boxes $scores 0.5]]   ;# -> 0 2
+        puts [torch::tensor_to_list [torch::nms $boxes $scores 0.5 0.75]]   ;# -> 0
     """
     _boxes(boxes, "-boxes")
     if scores.dim() != 1 or scores.shape[0] != boxes.shape[0]:
         raise invalid_value("-scores", "", f"must be a 1-d tensor of {boxes.shape[0]} scores, one per box")
-    return V.nms(boxes.double(), scores, iou_threshold)
+    if score_threshold is None:
+        return V.nms(boxes.double(), scores, iou_threshold)
+    candidates = torch.nonzero(scores >= score_threshold).flatten()
+    return candidates[V.nms(boxes[candidates].double(), scores[candidates], iou_threshold)]
 
 
 def _roi_args(input: torch.Tensor, boxes: torch.Tensor) -> None:
@@ -254,27 +270,57 @@ def roi_pool(input, boxes, output_size, spatial_scale):
 
 
 def _channels(image: torch.Tensor, values: torch.Tensor, option: str) -> None:
+    if image.dim() == 0:
+        raise invalid_value("-image", "", "must be an image: H×W, C×H×W or N×C×H×W (or a 1-d signal)")
     if image.dim() < 3:
-        raise invalid_value("-image", "", "must be C×H×W or N×C×H×W")
-    if values.numel() not in (1, image.shape[-3]):
+        if values.numel() != 1:
+            raise invalid_value(option, "", "must hold 1 value for a 1-d or 2-d (one-channel) image")
+    elif values.numel() not in (1, image.shape[-3]):
         raise invalid_value(option, "", f"must hold 1 or {image.shape[-3]} values (one per channel)")
 
 
 def _image_opts() -> list[Opt]:
     return [
-        tensor_opt("image", "image C×H×W or batch N×C×H×W", ("input", "tensor")),
+        tensor_opt("image", "image C×H×W, batch N×C×H×W, or one channel H×W (or 1-d)", ("input", "tensor")),
         tensor_opt("mean", "per-channel means (C values, or one)"),
         tensor_opt("std", "per-channel standard deviations (C values, or one)"),
+        Opt(
+            "inplace",
+            Bool(),
+            default=False,
+            help="write the result into the image (a float tensor) and return it",
+        ),
     ]
 
 
+def _image_result(image: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, inverse: bool, inplace: bool):
+    """(De)normalized image; with ``inplace`` written into ``image`` itself, which is returned."""
+    if inplace and not image.is_floating_point():
+        raise invalid_value(
+            "-inplace", "1", f"needs a floating-point image, not {image.dtype}".replace("torch.", "")
+        )
+    x = image if image.is_floating_point() else image.float()
+    if image.dim() < 3:  # one channel: the single value broadcasts
+        m, s = mean.reshape(()).to(x.dtype), std.reshape(()).to(x.dtype)
+        out = x * s + m if inverse else (x - m) / s
+    else:
+        out = (V.denormalize_image if inverse else V.normalize_image)(x, mean, std)
+    if not inplace:
+        return out
+    with torch.no_grad():
+        image.copy_(out)
+    return image
+
+
 @command("normalize_image", *_image_opts())
-def normalize_image(image, mean, std):
+def normalize_image(image, mean, std, inplace):
     """(image − mean) / std per channel (torchvision's Normalize).
+
+    A 2-d (H×W) or 1-d image is one channel: `mean` and `std` then hold one value each.
 
     ## Return Value
 
-    A new tensor handle.
+    A new tensor handle; with `-inplace 1`, the image's own handle, its values overwritten.
 
     Examples:
         set img [torch::ones {3 1 2}]
@@ -286,16 +332,18 @@ def normalize_image(image, mean, std):
     _channels(image, std, "-std")
     if bool((std == 0).any()):
         raise invalid_value("-std", "", "must not contain zeros")
-    return V.normalize_image(image if image.is_floating_point() else image.float(), mean, std)
+    return _image_result(image, mean, std, False, inplace)
 
 
 @command("denormalize_image", *_image_opts())
-def denormalize_image(image, mean, std):
+def denormalize_image(image, mean, std, inplace):
     """image × std + mean per channel: undoes normalize_image.
+
+    A 2-d (H×W) or 1-d image is one channel: `mean` and `std` then hold one value each.
 
     ## Return Value
 
-    A new tensor handle.
+    A new tensor handle; with `-inplace 1`, the image's own handle, its values overwritten.
 
     Examples:
         set img [torch::tensor_create {1 2 0.5} -shape {3 1 1}]
@@ -303,7 +351,7 @@ def denormalize_image(image, mean, std):
     """
     _channels(image, mean, "-mean")
     _channels(image, std, "-std")
-    return V.denormalize_image(image if image.is_floating_point() else image.float(), mean, std)
+    return _image_result(image, mean, std, True, inplace)
 
 
 @command(
