@@ -184,6 +184,7 @@ class Match:
     cmd: S.Command
     score: int
     why: str
+    every_word: bool = True  # it matched every word of the query
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -246,29 +247,54 @@ def _term_score(cmd: S.Command, term: str) -> tuple[int, str]:
     return best
 
 
+# words a user types for what the commands call otherwise
+_SYNONYMS = {"learning rate": "lr", "gpu": "cuda", "weights": "parameters", "minibatch": "batch"}
+
+
+def _score(cmd: S.Command, term: str) -> tuple[int, str]:
+    """A term's score, a plural also as its singular (``handles`` finds ``handle``)."""
+    score, why = _term_score(cmd, term)
+    if len(term) > 3 and term.endswith("s") and not term.endswith("ss"):
+        for single in {term[:-1], term[:-2] if term.endswith("es") else term[:-1]}:
+            found = _term_score(cmd, single)
+            if found[0] > score:
+                score, why = found
+    return score, why
+
+
 def search(query: str) -> list[Match]:
-    """The commands a query finds, best first: every word of the query must match the command's
-    name, an alias, the PyTorch function it wraps, an option name, its summary or its doc; a
-    dotted query (``torch.nn.GRU``) also matches by its last part (``gru``)."""
-    terms = [t.lower() for t in query.split() if t.strip()]
+    """The commands a query finds, best first: each word of the query is looked for in the
+    command's name, aliases, the PyTorch function it wraps, its option names, its summary and
+    its doc (a plural also as its singular; a few everyday words as the commands say them:
+    ``learning rate`` is ``lr``, ``gpu`` is ``cuda``); a dotted word (``torch.nn.GRU``) also by
+    its last part (``gru``), at half the score. Commands that match every word come first; with several words, those matching
+    only some follow when one of them matched more than the doc text."""
+    text = " ".join(query.lower().split())
+    for words, instead in _SYNONYMS.items():
+        text = re.sub(rf"\b{words}\b", instead, text)
+    terms = text.split()
     if not terms:
         return []
-    hits = []
+    ranked = []
     for cmd in S.REGISTRY.values():
-        total, reasons = 0, []
+        total, matched, best, reasons = 0, 0, 0, []
         for term in terms:
-            score, why = _term_score(cmd, term)
+            score, why = _score(cmd, term)
             if not score and "." in term:
-                score, why = _term_score(cmd, term.rpartition(".")[2])
+                score, why = _score(cmd, term.rpartition(".")[2])
                 score = score // 2
-            if not score:
-                break
-            total += score
-            reasons.append(why)
-        else:
-            hits.append(Match(cmd, total, reasons[0] if len(set(reasons)) == 1 else ", ".join(reasons)))
-    hits.sort(key=lambda m: (-m.score, m.cmd.name))
-    return hits
+            if score:
+                total, matched, best = total + score, matched + 1, max(best, score)
+                reasons.append(why)
+        if matched == len(terms) or (matched and best >= 30):
+            why = reasons[0] if len(set(reasons)) == 1 else ", ".join(dict.fromkeys(reasons))
+            ranked.append((-matched, -total, cmd.name, Match(cmd, total, why, matched == len(terms))))
+    ranked.sort(key=lambda r: r[:3])
+    return [r[3] for r in ranked]
+
+
+def _count(n: int) -> str:
+    return "1 command matches" if n == 1 else f"{n} commands match"
 
 
 def search_text(query: str, limit: int = 25, option: str = "-search") -> str:
@@ -279,9 +305,14 @@ def search_text(query: str, limit: int = 25, option: str = "-search") -> str:
             f'no command matches "{query}": torch::help without an argument lists the families',
             ["TORCH", "VALUE", option],
         )
-    lines = [
-        f'{len(hits)} command{"s" if len(hits) != 1 else ""} match "{query}"; torch::help COMMAND for one:'
-    ]
+    full = sum(m.every_word for m in hits)
+    if full == len(hits):
+        head = f'{_count(full)} "{query}"'
+    elif full:
+        head = f'{_count(full)} "{query}", {len(hits) - full} more some of its words'
+    else:
+        head = f'no command matches every word of "{query}"; {len(hits)} match some'
+    lines = [head + "; torch::help COMMAND for one:"]
     for m in hits[:limit]:
         note = "" if m.why == "name" else f" [{m.why}]"
         lines.append(f"    torch::{m.cmd.name}{note}" + (f" - {m.cmd.summary}" if m.cmd.summary else ""))
@@ -346,7 +377,8 @@ def help_cmd(command: str = "", search: str = "", family: str = "") -> str:
     Any other word searches (as `-search WORD` does): the commands whose name, aliases, option
     names, summary or doc text contain it, or that wrap the PyTorch function or class it names
     (a dotted name, as in the examples), best first, each with what matched (`[option -x]`,
-    `[wraps ...]`, `[summary]`, `[doc]`; nothing for the name). Several words must all match.
+    `[wraps ...]`, `[summary]`, `[doc]`; nothing for the name). With several words, the commands
+    matching all of them come first.
     The console's `help WORD` is the same.
 
     ## Return Value
@@ -362,7 +394,7 @@ def help_cmd(command: str = "", search: str = "", family: str = "") -> str:
         puts [torch::help initial_seed]
         puts [string match "*Aliases: torch::tensorAdd*" [torch::help tensor_add]]   ;# -> 1
         puts [string match "*nn/pooling (17)*" [torch::help]]   ;# -> 1
-        puts [regexp {^\d+ commands? match "permute"[^\n]*\n    torch::tensor_permute - } [torch::help permute]]   ;# -> 1
+        puts [regexp {^1 command matches "permute"[^\n]*\n    torch::tensor_permute - } [torch::help permute]]   ;# -> 1
         puts [regexp {\n    torch::optimizer_adam \[options -clipNorm -clipValue -globalClipNorm\]} [torch::help clip]]   ;# -> 1
         puts [regexp {^[^\n]*\n    torch::gru \[wraps torch.nn.GRU\]} [torch::help torch.nn.GRU]]   ;# -> 1
     """
