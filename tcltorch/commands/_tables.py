@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from tcltorch.commands.spec import Opt, command
+from tcltorch.commands.spec import DType, Opt, command
 from tcltorch.commands.vocabulary import TensorOrNumber, _input, as_tensors
 
 
@@ -55,19 +55,36 @@ def unary_command(
     example: tuple[str, str, str | None],
     extra_aliases: Sequence[str] = (),
     doc: str = "",
+    dtype_option: bool = False,
 ) -> None:
-    """``torch::NAME input``: ``fn(input)`` elementwise.  example = (data, output, dtype)."""
+    """``torch::NAME input``: ``fn(input)`` elementwise.  example = (data, output, dtype).
+    With ``dtype_option``, ``?dtype?`` converts the input to that dtype first."""
     data, output, dtype = example
+    options = [_input()]
+    if dtype_option:
+        options.append(
+            Opt(
+                "dtype",
+                DType(),
+                default=None,
+                help="convert the input to this dtype first",
+                default_doc="the input's",
+            )
+        )
 
-    def run(input):
-        return fn(input)
+        def run(input, dtype):
+            return fn(input if dtype is None else input.to(dtype))
+    else:
+
+        def run(input):
+            return fn(input)
 
     run.__name__ = name
     code = f"set x {tensor_literal(data, dtype)}\n" + shown(f"[torch::{name} $x]", output) + "\n"
     code += shown(f"[torch::{name} -input $x]", output) + "\n"
     command(
         name,
-        _input(),
+        *options,
         summary=summary,
         extra_aliases=extra_aliases,
         doc=f"{summary}\n\n{doc + chr(10) + chr(10) if doc else ''}{UNARY_DOC}",

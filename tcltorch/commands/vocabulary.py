@@ -77,6 +77,7 @@ def _requires_grad() -> Opt:
         Bool(),
         default=False,
         help="track gradients (makes a trainable leaf); floating-point dtypes only",
+        aliases=("requires_grad",),
     )
 
 

@@ -155,8 +155,26 @@ def rand(shape, device, dtype, requires_grad):
     return made(torch.rand(shape, dtype=_float_dtype(dtype), device=device), requires_grad)
 
 
+def _dtype_first_words(cmd: Command, args: tuple[str, ...], numbers: int, flags: tuple[str, ...]) -> tuple:
+    """The other implementation's ``NUMBER... DTYPE ?DEVICE? ...``: a dtype name among the first
+    ``numbers`` positional words (where only numbers go) starts the ``flags`` words, given so."""
+    lead = 0
+    while lead < len(args) and not is_option_word(args[lead], cmd._lookup):
+        lead += 1
+    at = next((i for i in range(min(lead, numbers + 1)) if _is_dtype_word(args[i])), None)
+    if at is None or at == numbers:
+        return args
+    tail = list(args[at:lead])
+    if len(tail) > len(flags):
+        return args  # too many words: the spec's own parse reports it
+    named = [w for flag, value in zip(flags, tail, strict=False) for w in (flag, value)]
+    return (*args[:at], *named, *args[lead:])
+
+
 def _parse_arange(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
     # A lone positional number is the end, as in torch.arange(5); a lone -start is not.
+    # A dtype after one or two numbers (arange 5 int32, arange 0 10 float64) ends the numbers.
+    args = _dtype_first_words(cmd, args, 3, ("-dtype", "-device", "-requiresGrad"))
     kwargs = parse(ctx, args, invoked)
     if kwargs["end"] is None and kwargs["start"] is not None and "start" in _named(cmd, args):
         raise TclError(

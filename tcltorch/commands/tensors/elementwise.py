@@ -253,7 +253,15 @@ UNARY = [
 
 
 for _name, _fn, _summary, _example, _aliases in UNARY:
-    unary_command(_name, _fn, _summary, _example, extra_aliases=_aliases)
+    # the other implementation's exp2/exp10/expm1 take -dtype (the input converted first)
+    unary_command(
+        _name,
+        _fn,
+        _summary,
+        _example,
+        extra_aliases=_aliases,
+        dtype_option=_name in ("exp2", "exp10", "expm1"),
+    )
 
 
 @command(

@@ -5,9 +5,11 @@ conversion (tensor_to)."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from tcltorch.commands.spec import (
     Bool,
+    Command,
     Device,
     DType,
     Int,
@@ -15,6 +17,7 @@ from tcltorch.commands.spec import (
     Str,
     command,
     dtype_name,
+    is_option_word,
 )
 from tcltorch.commands.vocabulary import _fast_values, _input, tcl_values
 from tcltorch.errors import TclError, invalid_value
@@ -83,6 +86,7 @@ def tensor_numel(input):
         default=None,
         help="new value; without it the flag is only read",
         default_doc="read only",
+        aliases=("requires_grad",),
     ),
     context=True,
     summary="Read, or set on a leaf tensor, whether a tensor tracks gradients.",
@@ -118,12 +122,31 @@ def tensor_clone(input):
     return input.clone()
 
 
+def _is_dtype(word: str) -> bool:
+    try:
+        DType().convert(word, "-dtype", None)
+    except TclError:
+        return False
+    return True
+
+
+def _parse_tensor_to(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    # The other implementation's `tensor_to TENSOR DTYPE ?DEVICE?`: no device is named like a dtype.
+    if len(args) in (2, 3) and not any(is_option_word(w, cmd._lookup) for w in args) and _is_dtype(args[1]):
+        args = (args[0], "-dtype", args[1], *(("-device", args[2]) if len(args) == 3 else ()))
+    return parse(ctx, args, invoked)
+
+
 @command(
     "tensor_to",
     _input(),
     Opt("device", Device(), default=None, help="target device", default_doc="unchanged"),
     Opt("dtype", DType(), default=None, help="target element type", default_doc="unchanged"),
     summary="A tensor moved to a device and/or converted to a dtype.",
+    doc="A tensor moved to a device and/or converted to a dtype.\n\n"
+    "A dtype name as the second word is the dtype (`torch::tensor_to $t float64 ?device?`, the other "
+    "implementation's order): no device is named like a dtype.",
+    parse_hook=_parse_tensor_to,
 )
 def tensor_to(input, device, dtype):
     if device is None and dtype is None:

@@ -15,6 +15,7 @@ from tcltorch import signal as S
 from tcltorch.commands.spec import (
     Bool,
     Choice,
+    Command,
     Custom,
     Device,
     Double,
@@ -24,6 +25,8 @@ from tcltorch.commands.spec import (
     IntList,
     Opt,
     command,
+    is_option_word,
+    parse_tcl_double,
 )
 from tcltorch.commands.vocabulary import _dim, _input
 from tcltorch.errors import invalid_value
@@ -284,7 +287,20 @@ def _window(name: str, fn: Any, doc: str, beta: bool = False) -> None:
     if beta:
         options.append(Opt("beta", Double(ge=0), default=12.0, help="shape parameter"))
     run.__name__ = name
-    command(name, *options, doc=doc)(run)
+    command(name, *options, doc=doc, parse_hook=_parse_kaiser if beta else None)(run)
+
+
+def _parse_kaiser(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    # The other implementation's `kaiser_window N BETA`: a number where the dtype goes is β.
+    if (
+        len(args) >= 2
+        and not is_option_word(args[0], cmd._lookup)
+        and not is_option_word(args[1], cmd._lookup)
+        and parse_tcl_double(args[1]) is not None
+        and (len(args) == 2 or is_option_word(args[2], cmd._lookup))
+    ):
+        args = (args[0], "-beta", args[1], *args[2:])
+    return parse(ctx, args, invoked)
 
 
 _window(
@@ -351,6 +367,9 @@ _window(
     "kaiser_window",
     torch.kaiser_window,
     """The Kaiser window with shape parameter β (torch.kaiser_window).
+
+A number as the second word is β (`torch::kaiser_window 10 8.0`, the other implementation's form);
+a dtype name there is the dtype.
 
 ## Return Value
 
