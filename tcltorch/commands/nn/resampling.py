@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch.nn.functional as F
 from torch import nn
 
 from tcltorch.commands.nn._dual import SizeList, float_tuple, layer
-from tcltorch.commands.spec import Bool, Choice, Int, Opt
+from tcltorch.commands.spec import Bool, Choice, Custom, Int, Opt, parse_tcl_double, parse_tcl_int
 from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import TclError
 
@@ -71,8 +73,43 @@ layer(
 )
 
 
+class _AsScale(tuple):
+    """A -size word of non-integer numbers ({2.0 2.0}): a scale factor (no size has a fraction)."""
+
+
+def _size_or_scale(text: str, option: str, ctx: Any) -> Any:
+    words = ctx.split(text, option)
+    if words and any(parse_tcl_int(w) is None for w in words):
+        scales = [parse_tcl_double(w) for w in words]
+        if all(v is not None and 0 < v < float("inf") for v in scales):
+            return _AsScale(scales)
+    return SizeList.fn(text, option, ctx)
+
+
+SizeOrScale = Custom(
+    _size_or_scale,
+    SizeList.doc,
+    SizeList.requirement + " (non-integer numbers such as {2.0 2.0} are read as -scaleFactor)",
+)
+
+
 def _size() -> Opt:
-    return Opt("size", SizeList, default=None, help="output size: one or one per spatial dimension")
+    return Opt(
+        "size",
+        SizeOrScale,
+        default=None,
+        help="output size: one or one per spatial dimension ({2.0 2.0}: a scale factor)",
+        aliases=("output_size", "outputSize"),
+    )
+
+
+def _sized(size, scale_factor) -> tuple[Any, Any]:
+    """(size, scale_factor), a -size of fractions moved to the scale factor."""
+    if isinstance(size, _AsScale):
+        if scale_factor is not None:
+            _one_of(size, scale_factor)
+        return None, size if len(size) > 1 else size[0]
+    return size, scale_factor
 
 
 def _scale() -> Opt:
@@ -96,34 +133,49 @@ def _one_of(size, scale_factor) -> None:
 
 
 def _interpolate(input, size, mode, align_corners, scale_factor, recompute_scale_factor, antialias):
+    size, scale_factor = _sized(size, scale_factor)
     _one_of(size, scale_factor)
     return F.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
 
 
 def _upsample(size, mode, align_corners, scale_factor, recompute_scale_factor):
+    size, scale_factor = _sized(size, scale_factor)
     _one_of(size, scale_factor)
     return nn.Upsample(size, scale_factor, mode, align_corners, recompute_scale_factor)
 
 
 def _upsampling(cls):
-    def build(size, scale_factor):
+    def build(size, scale_factor, align_corners=True):
+        size, scale_factor = _sized(size, scale_factor)
         _one_of(size, scale_factor)
+        if cls is nn.UpsamplingBilinear2d and not align_corners:
+            return nn.Upsample(size, scale_factor, mode="bilinear", align_corners=False)
         return cls(size, scale_factor)
 
     return build
 
 
-for name, cls, how in (
-    ("upsample_nearest", nn.UpsamplingNearest2d, "nearest-neighbour"),
-    ("upsample_bilinear", nn.UpsamplingBilinear2d, "bilinear (align_corners=True)"),
+_ALIGN = Opt(
+    "alignCorners",
+    Bool(),
+    default=True,
+    help="align the corner pixels (nn.UpsamplingBilinear2d's true); 0 gives nn.Upsample(mode='bilinear')",
+    aliases=("align_corners",),
+)
+
+for name, cls, how, extra in (
+    ("upsample_nearest", nn.UpsamplingNearest2d, "nearest-neighbour", []),
+    ("upsample_bilinear", nn.UpsamplingBilinear2d, "bilinear (align_corners=True)", [_ALIGN]),
 ):
     layer(
         name,
         cls,
-        [_size(), _scale()],
+        [_size(), _scale(), *extra],
         f"2-d {how} upsampling of (N, C, H, W) (nn.{cls.__name__})",
-        f"Upsamples an (N, C, H, W) input with {how} interpolation to `size` or by `scaleFactor`. {_NEEDS} With a "
-        "tensor handle first it is applied to that tensor; otherwise it builds the module.",
+        f"Upsamples an (N, C, H, W) input with {how} interpolation to `size` or by `scaleFactor`. {_NEEDS} "
+        "A `size` of non-integer numbers (`{2.0 2.0}`) is read as the scale factor; `-output_size` is another "
+        "spelling of `-size`. With a tensor handle first it is applied to that tensor; otherwise it builds "
+        "the module.",
         "set x [torch::tensor_create {1.0 2.0 3.0 4.0} -shape {1 1 2 2}]\n"
         f"puts [torch::tensor_shape [torch::{name} $x -scaleFactor 2]]\n"
         f"puts [torch::tensor_shape [torch::layer_forward [torch::{name} {{3 3}}] $x]]",
