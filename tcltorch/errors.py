@@ -39,9 +39,13 @@ def wrong_args(usage: str) -> TclError:
     return TclError(f'wrong # args: should be "{usage}"', ["TCL", "WRONGARGS"])
 
 
+def shorten(value: str, limit: int = 60) -> str:
+    """A word as a message shows it: at most ``limit`` characters, a longer one cut with "..."."""
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
 def invalid_value(option: str, value: str, requirement: str) -> TclError:
-    shown = value if len(value) <= 60 else value[:57] + "..."
-    return TclError(f'invalid {option} "{shown}": {requirement}', ["TORCH", "VALUE", option])
+    return TclError(f'invalid {option} "{shorten(value)}": {requirement}', ["TORCH", "VALUE", option])
 
 
 def tcl_or_list(words: list[str]) -> str:

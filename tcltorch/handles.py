@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from tcltorch.errors import TclError
+from tcltorch.errors import TclError, shorten
 
 # Module classes named as the C++ extension of this command family names them.
 _MODULE_KINDS = {
@@ -167,10 +167,10 @@ class HandleTable:
             return obj
         if obj is None:
             noun = expected or "object"
-            raise TclError(f'no {noun} named "{name}"', ["TORCH", "HANDLE", name])
+            raise TclError(f'no {noun} named "{shorten(name)}"', ["TORCH", "HANDLE", name])
         article = "an" if expected[0] in "aeiou" else "a"  # type: ignore[index]
         raise TclError(
-            f'"{name}" is {describe(obj)}, expected {article} {expected}', ["TORCH", "HANDLE", name]
+            f'"{shorten(name)}" is {describe(obj)}, expected {article} {expected}', ["TORCH", "HANDLE", name]
         )
 
     @staticmethod
@@ -186,7 +186,7 @@ class HandleTable:
     def free(self, name: str) -> None:
         obj = self._objects.pop(name, None)
         if obj is None:
-            raise TclError(f'no object named "{name}"', ["TORCH", "HANDLE", name])
+            raise TclError(f'no object named "{shorten(name)}"', ["TORCH", "HANDLE", name])
         # pop, not del: an interrupt (Ctrl-C) between two updates of put() must not
         # make the name unfreeable later
         self._serials.pop(name, None)

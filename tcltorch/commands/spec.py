@@ -129,6 +129,20 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
+# Integers a torch function takes (C++ int64_t): a word beyond them is a Tcl value error.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def out_of_int64(values: Sequence[int]) -> bool:
+    return any(not INT64_MIN <= v <= INT64_MAX for v in values)
+
+
+def parse_int64(text: str) -> int | None:
+    """A Tcl integer that a torch function can take (int64), else None."""
+    value = parse_tcl_int(text)
+    return value if value is not None and INT64_MIN <= value <= INT64_MAX else None
+
+
 @dataclass
 class Int(ValueType):
     ge: int | None = None
@@ -142,6 +156,9 @@ class Int(ValueType):
         value = parse_tcl_int(text)
         if value is None or (self.ge is not None and value < self.ge):
             raise self.fail(option, text)
+        if not INT64_MIN <= value <= INT64_MAX:
+            low = INT64_MIN if self.ge is None else self.ge
+            raise invalid_value(option, text, f"must be an integer from {low} to {INT64_MAX}")
         return value
 
 
@@ -198,6 +215,8 @@ class Shape(ValueType):
         dims = [parse_tcl_int(w) for w in words]
         if any(d is None or d < 0 for d in dims):
             raise self.fail(option, text)
+        if out_of_int64(dims):  # type: ignore[arg-type]
+            raise invalid_value(option, text, f"must be a list of integers from 0 to {INT64_MAX}")
         return tuple(dims)  # type: ignore[arg-type]
 
 
@@ -211,6 +230,8 @@ class IntList(ValueType):
         dims = [parse_tcl_int(w) for w in ctx.split(text, option)]
         if any(d is None for d in dims):
             raise self.fail(option, text)
+        if out_of_int64(dims):  # type: ignore[arg-type]
+            raise invalid_value(option, text, f"must be a list of integers from {INT64_MIN} to {INT64_MAX}")
         return tuple(dims)  # type: ignore[arg-type]
 
 

@@ -29,6 +29,7 @@ from tcltorch.commands.spec import (
     command,
     dtype_name,
     is_option_word,
+    parse_int64,
     parse_tcl_double,
     parse_tcl_int,
 )
@@ -273,7 +274,7 @@ def _indices(text: str, option: str, ctx: Any) -> torch.Tensor:
         if _HANDLE_WORD.fullmatch(words[0]):
             return ctx.handles.get(words[0], "tensor")
         raise invalid_value(option, text, "must be a list of integers or an integer tensor handle")
-    values = [parse_tcl_int(w) for w in words]
+    values = [parse_int64(w) for w in words]
     if any(v is None for v in values):
         raise invalid_value(option, text, "must be a list of integers or an integer tensor handle")
     return torch.tensor(values, dtype=torch.int64)

@@ -34,8 +34,8 @@ from tcltorch.commands.spec import (
     ValueType,
     add,
     is_option_word,
+    parse_int64,
     parse_tcl_double,
-    parse_tcl_int,
 )
 from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import invalid_value
@@ -67,7 +67,7 @@ def int_tuple(n: int, least: int = 1, keywords: tuple[str, ...] = ()) -> Custom:
     def convert(text: str, option: str, ctx: Any) -> Any:
         if text.strip() in keywords:
             return text.strip()
-        values = [parse_tcl_int(w) for w in ctx.split(text, option)]
+        values = [parse_int64(w) for w in ctx.split(text, option)]
         if len(values) not in {1, n} or any(v is None or v < least for v in values):
             raise invalid_value(option, text, requirement)
         return values[0] if len(values) == 1 else tuple(values)
@@ -81,7 +81,7 @@ def int_list(counts: Sequence[int], least: int = 0) -> Custom:
     requirement = f"must be a non-negative integer or a list of {lengths} of them"
 
     def convert(text: str, option: str, ctx: Any) -> Any:
-        values = [parse_tcl_int(w) for w in ctx.split(text, option)]
+        values = [parse_int64(w) for w in ctx.split(text, option)]
         if (len(values) != 1 and len(values) not in counts) or any(v is None or v < least for v in values):
             raise invalid_value(option, text, requirement)
         return values[0] if len(values) == 1 else tuple(values)
@@ -103,7 +103,7 @@ def float_tuple(n: int) -> Custom:
 
 
 def _size_list(text: str, option: str, ctx: Any) -> Any:
-    values = [parse_tcl_int(w) for w in ctx.split(text, option)]
+    values = [parse_int64(w) for w in ctx.split(text, option)]
     if not values or any(v is None or v < 1 for v in values):
         raise invalid_value(option, text, "must be a positive integer or a list of them")
     return values[0] if len(values) == 1 else tuple(values)

@@ -4,6 +4,7 @@ lists, normalized shapes, kernel sizes, and the factory that turns a command's o
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -15,7 +16,7 @@ from tcltorch.commands.spec import (
     Handle,
     Opt,
     Shape,
-    parse_tcl_int,
+    parse_int64,
 )
 from tcltorch.commands.vocabulary import _device, _dtype, tensor_opt
 from tcltorch.errors import TclError, invalid_value
@@ -51,7 +52,7 @@ def _int_pair(least: int, noun: str, extra: tuple[str, ...] = ()) -> Custom:
         if text.strip() in extra:
             return text.strip()
         words = ctx.split(text, option)
-        values = [parse_tcl_int(w) for w in words]
+        values = [parse_int64(w) for w in words]
         if len(values) not in (1, 2) or any(v is None or v < least for v in values):
             raise invalid_value(option, text, requirement)
         return values[0] if len(values) == 1 else (values[0], values[1])  # type: ignore[return-value]
@@ -111,3 +112,36 @@ def factory_kwargs(device: torch.device | None, dtype: torch.dtype | None) -> di
 
 
 _KERNEL = _int_pair(1, "a positive")
+
+
+MAX_LAYER_COPIES = 10_000  # far beyond any real stack; a typo such as 2^63 fails at once
+
+
+def available_bytes(device: torch.device | None) -> int | None:
+    """Memory free for new tensors on ``device`` (CPU: the machine's free pages); None when unknown."""
+    if device is not None and device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def module_bytes(module: nn.Module) -> int:
+    """Bytes held by a module's parameters and buffers."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def check_layer_copies(option: str, count: int, bytes_each: int, device: torch.device | None) -> None:
+    """Refuse ``count`` layer copies of ``bytes_each`` bytes before building them: more than
+    MAX_LAYER_COPIES, or more than the memory free on the device."""
+    if count > MAX_LAYER_COPIES:
+        raise invalid_value(option, str(count), f"must be an integer from 1 to {MAX_LAYER_COPIES}")
+    need, free = count * bytes_each, available_bytes(device)
+    if free is not None and need > free:
+        raise TclError(
+            f'invalid {option} "{count}": {count} layers of {bytes_each} bytes each need {need} bytes, '
+            f"more than the {free} bytes of memory free",
+            ["TORCH", "VALUE", option],
+        )

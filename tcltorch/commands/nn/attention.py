@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tcltorch.commands.nn._dual import DualCommand, OptionalTensor, register
-from tcltorch.commands.nn._vocabulary import _param_device, _param_dtype
+from tcltorch.commands.nn._vocabulary import _param_device, _param_dtype, check_layer_copies, module_bytes
 from tcltorch.commands.spec import (
     Bool,
     Choice,
@@ -26,7 +26,7 @@ from tcltorch.commands.spec import (
     Int,
     Opt,
     command,
-    parse_tcl_int,
+    parse_int64,
 )
 from tcltorch.errors import invalid_value
 from tcltorch.positional import PositionalEncoding
@@ -35,7 +35,7 @@ FAMILY = "nn/attention"
 
 
 def _size(text: str, option: str, ctx: Any) -> int:
-    value = parse_tcl_int(text)
+    value = parse_int64(text)
     if value is None or value < 1:
         why = "must be an integer >= 1"
         if text.strip() in ctx.handles:
@@ -384,6 +384,12 @@ def _norm_opt() -> Opt:
     )
 
 
+def _check_copies(layer: nn.Module, num_layers: int) -> None:
+    first = next(iter([*layer.parameters(), *layer.buffers()]), None)
+    device = first.device if first is not None else None
+    check_layer_copies("-numLayers", num_layers, module_bytes(layer), device)
+
+
 @command(
     "transformer_encoder",
     Opt(
@@ -427,6 +433,7 @@ puts [torch::tensor_shape [torch::layer_forward $enc [torch::randn {2 5 8}]]]   
     ],
 )
 def transformer_encoder(encoder_layer, num_layers, norm, enable_nested_tensor):
+    _check_copies(encoder_layer, num_layers)
     with (
         warnings.catch_warnings()
     ):  # torch warns that nested tensors need batch_first; it just won't use them
@@ -470,6 +477,7 @@ puts [torch::tensor_shape $out]   ;# -> 4 1 8"""
     ],
 )
 def transformer_decoder(decoder_layer, num_layers, norm):
+    _check_copies(decoder_layer, num_layers)
     return nn.TransformerDecoder(decoder_layer, num_layers, norm=norm)
 
 

@@ -57,7 +57,7 @@ from tcltorch.commands.spec import (
     parse_tcl_double,
     parse_tcl_int,
 )
-from tcltorch.errors import TclError, invalid_value, wrong_args
+from tcltorch.errors import TclError, invalid_value, shorten, wrong_args
 
 FAMILY = "nn/layers"
 
@@ -584,7 +584,7 @@ def find_class(name: str) -> type:
             if close
             else " (a class of torch.nn such as Linear or LSTM)"
         )
-        raise TclError(f'unknown torch.nn class "{name}"{hint}', ["TORCH", "VALUE", "-className"])
+        raise TclError(f'unknown torch.nn class "{shorten(name)}"{hint}', ["TORCH", "VALUE", "-className"])
     return cls
 
 

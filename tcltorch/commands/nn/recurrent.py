@@ -7,9 +7,10 @@ returns what calling the module returns: ``{output h_n}`` (GRU, RNN) or
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from tcltorch.commands.nn._vocabulary import FloatDType
+from tcltorch.commands.nn._vocabulary import FloatDType, check_layer_copies
 from tcltorch.commands.spec import Bool, Device, Double, Int, Opt, command
 from tcltorch.errors import invalid_value
 
@@ -55,6 +56,14 @@ def _options(proj: bool = False) -> list[Opt]:
         )
     )
     return opts
+
+
+def _check_size(gates, input_size, hidden_size, num_layers, bias, bidirectional, device, dtype) -> None:
+    """Refuse a stack whose weights cannot fit in memory before building it (layer by layer)."""
+    width = max(input_size, hidden_size * (2 if bidirectional else 1))
+    per_layer = gates * hidden_size * (width + hidden_size + (2 if bias else 0))
+    itemsize = torch.empty((), dtype=dtype or torch.get_default_dtype()).element_size()
+    check_layer_copies("-numLayers", num_layers, per_layer * (2 if bidirectional else 1) * itemsize, device)
 
 
 def _check(hidden_size: int, num_layers: int, dropout: float, proj_size: int = 0) -> None:
@@ -131,6 +140,7 @@ def lstm(
     input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, device, dtype
 ):
     _check(hidden_size, num_layers, dropout, proj_size)
+    _check_size(4, input_size, hidden_size, num_layers, bias, bidirectional, device, dtype)
     return nn.LSTM(
         input_size,
         hidden_size,
@@ -183,6 +193,7 @@ puts [torch::tensor_shape [lindex [torch::layer_forward $bi $x] 0]]   ;# -> 5 2 
 )
 def gru(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype):
     _check(hidden_size, num_layers, dropout)
+    _check_size(3, input_size, hidden_size, num_layers, bias, bidirectional, device, dtype)
     return nn.GRU(
         input_size,
         hidden_size,
@@ -199,6 +210,7 @@ def gru(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirec
 def _rnn(nonlinearity: str):
     def build(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device, dtype):
         _check(hidden_size, num_layers, dropout)
+        _check_size(1, input_size, hidden_size, num_layers, bias, bidirectional, device, dtype)
         return nn.RNN(
             input_size,
             hidden_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tcltorch.commands.spec import Opt, Script, Str, command
-from tcltorch.errors import TclError, TclPassthrough, invalid_value
+from tcltorch.errors import TclError, TclPassthrough, invalid_value, shorten
 from tcltorch.handles import known_kind
 
 FAMILY = "runtime/core"
@@ -22,7 +22,7 @@ KIND_REQUIREMENT = "must be tensor, module, optimizer, scheduler, object or a mo
 def free(handle: list[str], ctx: Any) -> None:
     missing = [h for h in handle if h not in ctx.handles]
     if missing:  # check all first: nothing is freed when one name is bad
-        raise TclError(f'no object named "{missing[0]}"', ["TORCH", "HANDLE", missing[0]])
+        raise TclError(f'no object named "{shorten(missing[0])}"', ["TORCH", "HANDLE", missing[0]])
     for name in dict.fromkeys(handle):
         ctx.handles.free(name)
 

@@ -10,7 +10,7 @@ import torch
 
 from tcltorch.commands import spec as S
 from tcltorch.commands.spec import Opt, Str, command
-from tcltorch.errors import TclError
+from tcltorch.errors import TclError, shorten
 
 FAMILY = "runtime/help"
 
@@ -302,16 +302,16 @@ def search_text(query: str, limit: int = 25, option: str = "-search") -> str:
     hits = search(query)
     if not hits:
         raise TclError(
-            f'no command matches "{query}": torch::help without an argument lists the families',
+            f'no command matches "{shorten(query)}": torch::help without an argument lists the families',
             ["TORCH", "VALUE", option],
         )
     full = sum(m.every_word for m in hits)
     if full == len(hits):
         head = f'{_count(full)} "{query}"'
     elif full:
-        head = f'{_count(full)} "{query}", {len(hits) - full} more some of its words'
+        head = f'{_count(full)} "{shorten(query)}", {len(hits) - full} more some of its words'
     else:
-        head = f'no command matches every word of "{query}"; {len(hits)} match some'
+        head = f'no command matches every word of "{shorten(query)}"; {len(hits)} match some'
     lines = [head + "; torch::help COMMAND for one:"]
     for m in hits[:limit]:
         note = "" if m.why == "name" else f" [{m.why}]"

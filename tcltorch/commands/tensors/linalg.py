@@ -30,7 +30,7 @@ from tcltorch.commands.spec import (
 )
 from tcltorch.commands.tensors.shape import _tensors, _tensors_opt, check_dim, check_dims
 from tcltorch.commands.vocabulary import _input, _keepdim
-from tcltorch.errors import TclError, invalid_value
+from tcltorch.errors import TclError, invalid_value, shorten
 
 FAMILY = "tensors/linalg"
 
@@ -191,9 +191,7 @@ def einsum(equation, tensors):
         return torch.einsum(equation, *ts)
     except (RuntimeError, ValueError) as exc:
         message = str(exc).strip().split("\n")[0]
-        raise TclError(
-            f'invalid -equation "{equation}": {message}', ["TORCH", "VALUE", "-equation"]
-        ) from None
+        raise invalid_value("-equation", equation, shorten(message, 200)) from None
 
 
 @command("kron", _input(), _other())

@@ -23,8 +23,8 @@ from tcltorch.commands.spec import (
     Int,
     Opt,
     command,
+    parse_int64,
     parse_tcl_double,
-    parse_tcl_int,
 )
 from tcltorch.commands.vocabulary import _HANDLE_WORD, _dtype, _input
 from tcltorch.errors import TclError, invalid_value
@@ -149,7 +149,7 @@ def _per_channel_values(kind: str) -> Custom:
             ):
                 raise invalid_value(option, text, requirement + " (a 1-d dense tensor)")
             return tensor.detach()
-        parse = parse_tcl_int if integer else parse_tcl_double
+        parse = parse_int64 if integer else parse_tcl_double
         values = [parse(w) for w in words]
         if not values or any(v is None for v in values):
             raise invalid_value(option, text, requirement)

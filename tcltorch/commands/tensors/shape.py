@@ -23,6 +23,7 @@ from tcltorch.commands.spec import (
     Opt,
     camel,
     command,
+    parse_int64,
     parse_tcl_int,
 )
 from tcltorch.commands.vocabulary import (
@@ -760,7 +761,7 @@ def _advanced_indices(text: str, option: str, ctx: Any) -> list[Any]:
         if word in (":", ""):
             out.append(slice(None))
             continue
-        number = parse_tcl_int(word)
+        number = parse_int64(word)
         if number is not None:
             out.append(number)
             continue
@@ -832,7 +833,7 @@ def tensor_where(condition, input, other):
 
 def _sections(text: str, option: str, ctx: Any) -> int | list[int]:
     words = ctx.split(text, option)
-    values = [parse_tcl_int(w) for w in words]
+    values = [parse_int64(w) for w in words]
     if not values or any(v is None for v in values):
         raise invalid_value(option, text, "must be a number of sections or a list of indices")
     if len(values) == 1:
@@ -1128,7 +1129,7 @@ def _shape_words(text: str, option: str, ctx: Any) -> list[tuple[int, ...]]:
         groups = [ctx.split(w, option) for w in words]
     shapes = []
     for g in groups:
-        dims = [parse_tcl_int(w) for w in g]
+        dims = [parse_int64(w) for w in g]
         if any(d is None or d < 0 for d in dims):
             raise invalid_value(option, text, "must be shapes: lists of non-negative integers")
         shapes.append(tuple(dims))

@@ -13,7 +13,7 @@ import torch
 
 from tcltorch import visualize as engine
 from tcltorch.commands.spec import Bool, Custom, Double, Handle, Int, Opt, Str, command, parse_tcl_double
-from tcltorch.errors import TclError, invalid_value
+from tcltorch.errors import TclError, invalid_value, shorten
 from tcltorch.handles import register_kind
 from tcltorch.visualize import MissingExtra, check_series, plot_format, summary_writer_class
 
@@ -289,7 +289,7 @@ def summary_writer(log_dir, comment, flush_secs, max_queue, filename_suffix, cha
         )
     except OSError as exc:
         raise TclError(
-            f'cannot write TensorBoard events in "{log_dir}": {exc.strerror or exc}',
+            f'cannot write TensorBoard events in "{shorten(log_dir)}": {exc.strerror or exc}',
             ["TORCH", "IO", "WRITER"],
         ) from None
     return Writer(writer, charts)
