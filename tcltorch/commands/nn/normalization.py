@@ -38,7 +38,13 @@ FAMILY = "nn/normalization"
 @command(
     "layer_norm",
     Opt("normalizedShape", NormalizedShape, help="trailing dimensions to normalize over, e.g. {64} or {8 8}"),
-    Opt("eps", Double(gt=0), default=1e-5, help="added to the variance for numerical stability"),
+    Opt(
+        "eps",
+        Double(gt=0),
+        default=1e-5,
+        help="added to the variance for numerical stability",
+        aliases=("epsilon",),
+    ),
     Opt(
         "elementwiseAffine", Bool(), default=True, help="learn a per-element scale (weight) and shift (bias)"
     ),
@@ -73,7 +79,13 @@ def _factory() -> list[Opt]:
 
 
 def _eps(default: float | None = 1e-5) -> Opt:
-    return Opt("eps", Double(gt=0), default=default, help="added to the variance for numerical stability")
+    return Opt(
+        "eps",
+        Double(gt=0),
+        default=default,
+        help="added to the variance for numerical stability",
+        aliases=("epsilon",),
+    )
 
 
 def _stat_opts(affine: bool) -> list[Opt]:
@@ -179,7 +191,11 @@ layer(
             aliases=("normalized_shape",),
         ),
         Opt(
-            "eps", Double(gt=0), default=None, help="added to the mean square (default: the dtype's epsilon)"
+            "eps",
+            Double(gt=0),
+            default=None,
+            help="added to the mean square (default: the dtype's epsilon)",
+            aliases=("epsilon",),
         ),
         Opt(
             "elementwiseAffine",

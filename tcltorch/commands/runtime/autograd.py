@@ -133,7 +133,7 @@ _mode_command(
 @command(
     "inference_mode",
     Opt("script", Script(), help="script to run in inference mode", aliases=("body",)),
-    Opt("mode", Bool(), default=True, help="0 runs the script with inference mode off"),
+    Opt("mode", Bool(), default=True, help="0 runs the script with inference mode off", aliases=("enabled",)),
     context=True,
 )
 def inference_mode(script: str, mode: bool, ctx: Any) -> str:

@@ -22,6 +22,7 @@ from tcltorch.commands.spec import (
     Opt,
     Str,
     command,
+    parse_device,
     parse_tcl_int,
 )
 from tcltorch.errors import TclError, invalid_value
@@ -45,7 +46,11 @@ def _cuda_index(text: str, option: str, ctx: Any) -> int:
 
 def _device_opt(help: str = "cuda device index (default: the current device)") -> Opt:
     return Opt(
-        "device", Custom(_cuda_index, "integer", "must be a CUDA device index"), default=None, help=help
+        "device",
+        Custom(_cuda_index, "integer", "must be a CUDA device index"),
+        default=None,
+        help=help,
+        aliases=("device_id", "deviceId"),
     )
 
 
@@ -92,7 +97,12 @@ def get_num_threads() -> int:
 
 @command(
     "set_flush_denormal",
-    Opt("enable", Bool(), help="1 to flush denormal floats to zero, 0 to keep them", aliases=("mode",)),
+    Opt(
+        "enable",
+        Bool(),
+        help="1 to flush denormal floats to zero, 0 to keep them",
+        aliases=("mode", "enabled"),
+    ),
 )
 def set_flush_denormal(enable: bool) -> bool:
     """Flush denormal floating-point numbers to zero on the CPU.
@@ -201,7 +211,7 @@ def cuda_memory_info(device: int | None) -> dict[str, Any]:
 
 
 def _module(help: str = "module handle") -> Opt:
-    return Opt("layer", Handle("module"), help=help, aliases=("module", "model"))
+    return Opt("layer", Handle("module"), help=help, aliases=("module", "model", "input"))
 
 
 def _module_device(module: torch.nn.Module) -> str:
@@ -297,7 +307,7 @@ def layer_cpu(layer: torch.nn.Module) -> torch.nn.Module:
         help="tensor handles, or module handles (all their parameters)",
         aliases=("params",),
     ),
-    Opt("device", Device(), help="target device"),
+    Opt("device", Device(), default=torch.device("cpu"), help="target device", default_doc="cpu"),
 )
 def parameters_to(parameters: list[Any], device: torch.device) -> list[Any]:
     """Move tensors (or every parameter of the modules given) to a device, in place.
@@ -464,11 +474,19 @@ def memory_snapshot(file: str) -> Any:
 
 @command(
     "empty_cache",
+    Opt(
+        "device",
+        Str(),
+        default="",
+        help="cuda or cuda:N (default: the current CUDA device); cpu is a no-op",
+        default_doc="cuda",
+    ),
 )
-def empty_cache() -> None:
+def empty_cache(device: str) -> None:
     """Release the CUDA caching allocator's unused memory (torch.cuda.empty_cache).
 
-    Fails with `TORCH CUDA` on a machine without CUDA.
+    `cpu` returns at once (the CPU allocator keeps no cache to release). Otherwise it fails with
+    `TORCH CUDA` on a machine without CUDA.
 
     ## Return Value
 
@@ -477,8 +495,15 @@ def empty_cache() -> None:
     Examples:
         if {[torch::cuda_is_available]} { torch::empty_cache }
     """
+    word = device.strip()
+    if word == "cpu":
+        return
     require_cuda("torch::empty_cache")
-    torch.cuda.empty_cache()
+    target = parse_device(word, "-device") if word else None
+    if target is not None and target.type != "cuda":
+        raise invalid_value("-device", device, "must be cpu, cuda or cuda:N")
+    with torch.cuda.device(target):
+        torch.cuda.empty_cache()
 
 
 @command(

@@ -264,7 +264,7 @@ def grad_scaler_new(init_scale, growth_factor, backoff_factor, growth_interval, 
 
 
 def _scaler() -> Opt:
-    return Opt("scaler", Handle("scaler"), help="grad scaler handle")
+    return Opt("scaler", Handle("scaler"), help="grad scaler handle", aliases=("gradScaler", "grad_scaler"))
 
 
 @command(
@@ -289,7 +289,12 @@ def grad_scaler_scale(scaler, tensor):
 @command(
     "grad_scaler_unscale",
     _scaler(),
-    Opt("optimizer", Handle("optimizer"), help="optimizer whose gradients to unscale in place"),
+    Opt(
+        "optimizer",
+        Handle("optimizer"),
+        help="optimizer whose gradients to unscale in place",
+        aliases=("optim",),
+    ),
 )
 def grad_scaler_unscale(scaler, optimizer):
     """Divide an optimizer's gradients by the scale, in place: do it before clipping them.
@@ -314,7 +319,7 @@ def grad_scaler_unscale(scaler, optimizer):
 @command(
     "grad_scaler_step",
     _scaler(),
-    Opt("optimizer", Handle("optimizer"), help="optimizer to step"),
+    Opt("optimizer", Handle("optimizer"), help="optimizer to step", aliases=("optim",)),
 )
 def grad_scaler_step(scaler, optimizer):
     """Unscale the gradients and step the optimizer, skipping the step when they hold Inf or NaN.

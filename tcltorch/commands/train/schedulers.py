@@ -160,7 +160,7 @@ def lr_scheduler_cosine_annealing(optimizer, t_max, eta_min, last_epoch):
         Int(ge=1),
         1,
         "factor by which each period grows after a restart",
-        aliases=("T_mult", "t_mult"),
+        aliases=("T_mult", "t_mult", "TMult"),
     ),
     Opt("etaMin", Double(ge=0), 0.0, "lowest learning rate", aliases=("eta_min",)),
     _last_epoch(),
