@@ -60,7 +60,8 @@ def tcl_or_list(words: list[str]) -> str:
 # ---------------------------------------------------------------------------
 # PyTorch's messages, said for a Tcl user.  Each rule sees the exception, its
 # first line, the command name and its parsed arguments (objects, not words), and
-# returns what to say before PyTorch's own text ("... (PyTorch: <text>)"), or None.
+# returns what to say before PyTorch's own text ("... (PyTorch: <text>)"), or None.  The
+# rules here come first; the generic table of tcltorch/torch_messages.py is asked after them.
 
 _MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 
@@ -90,8 +91,10 @@ def _name(handles: Any, obj: Any, fallback: str) -> str:
 def translate(
     exc: BaseException, text: str, invoked: str | None, kwargs: dict[str, Any] | None, handles: Any
 ) -> str | None:
+    from tcltorch import torch_messages
+
     if not isinstance(exc, RuntimeError):
-        return None
+        return torch_messages.translate(exc, text, invoked or "", kwargs, handles)
     import torch
 
     if _DISTRIBUTED.search(text):
@@ -119,7 +122,7 @@ def translate(
                 f"{_name(handles, module, 'the module')} cannot take an input of shape {_shape(tensor)}: "
                 f"a layer expects {expected} features in the last dimension, got {got}"
             )
-        return None
+        return torch_messages.translate(exc, text, invoked or "", kwargs, handles)
     if "'indices'" in text and "scalar types: Long, Int" in text:
         tensor = _first(kwargs, torch.Tensor)
         what = (
@@ -131,4 +134,4 @@ def translate(
             f"embedding indices must be integers, but {what} is not: "
             "make the index tensor with -dtype int64 (or convert it with torch::tensor_to ... -dtype int64)"
         )
-    return None
+    return torch_messages.translate(exc, text, invoked or "", kwargs, handles)
