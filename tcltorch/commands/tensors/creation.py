@@ -4,6 +4,7 @@ family that copies another tensor's shape, dtype and device."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from tcltorch.commands.spec import (
     Opt,
     Shape,
     command,
+    dtype_name,
     is_option_word,
 )
 from tcltorch.commands.vocabulary import (
@@ -97,6 +99,23 @@ def _parse_tensor_create(cmd: Command, ctx: Any, args: tuple[str, ...], invoked:
     return parse(ctx, args, invoked)
 
 
+def _is_integer(dtype: torch.dtype) -> bool:
+    return not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
+
+
+def _check_fits(low: float, high: float, dtype: torch.dtype) -> None:
+    """Refuse -data values outside an integer dtype's range (torch would wrap some of them)."""
+    info = torch.iinfo(dtype)
+    for value in (low, high):
+        if not (math.isfinite(value) and info.min <= int(value) <= info.max):
+            shown = int(value) if float(value).is_integer() else value
+            raise TclError(
+                f"invalid -data: {shown} does not fit in {dtype_name(dtype)} "
+                f"(from {info.min} to {info.max}): give a wider -dtype",
+                ["TORCH", "VALUE", "-data"],
+            )
+
+
 @command(
     "tensor_create",
     Opt("data", Data, help="a number or a rectangular nested list of numbers, any depth"),
@@ -110,8 +129,13 @@ def _parse_tensor_create(cmd: Command, ctx: Any, args: tuple[str, ...], invoked:
 def tensor_create(data, shape, dtype, device, requires_grad):
     flat, data_shape, all_ints = data
     if isinstance(flat, _Buffered):
+        if flat.buffer and _is_integer(dtype):
+            raw = torch.frombuffer(flat.buffer, dtype=torch.int64 if all_ints else torch.float64)
+            _check_fits(raw.min().item(), raw.max().item(), dtype)
         tensor = flat.tensor(all_ints, dtype, device)
     else:
+        if flat and _is_integer(dtype):
+            _check_fits(min(flat), max(flat), dtype)
         tensor = torch.tensor(flat, dtype=dtype, device=device)
     if shape is not None:
         numel = 1
@@ -241,12 +265,17 @@ def eye(n, m, dtype, device, requires_grad):
 _LIKE = "the input's"  # the default of the _like commands' -dtype and -device
 
 
-def _check_grad(tensor: torch.Tensor, requires_grad: bool) -> torch.Tensor:
-    if requires_grad and not (tensor.is_floating_point() or tensor.is_complex()):
+def _grad_dtype(dtype: torch.dtype, requires_grad: bool) -> None:
+    """Refuse -requiresGrad for a dtype without gradients, before anything is drawn or made."""
+    if requires_grad and not (dtype.is_floating_point or dtype.is_complex):
         raise TclError(
-            "-requiresGrad needs a floating-point dtype, got " + str(tensor.dtype).replace("torch.", ""),
+            "-requiresGrad needs a floating-point dtype, got " + str(dtype).replace("torch.", ""),
             ["TORCH", "VALUE", "-requiresGrad"],
         )
+
+
+def _check_grad(tensor: torch.Tensor, requires_grad: bool) -> torch.Tensor:
+    _grad_dtype(tensor.dtype, requires_grad)
     return made(tensor, requires_grad)
 
 
@@ -389,6 +418,7 @@ def _bounds(low: int, high: int) -> None:
 )
 def randint_like(input, high, low, dtype, device, requires_grad):
     _bounds(low, high)
+    _grad_dtype(dtype or torch.int64, requires_grad)  # before the draw: a refusal leaves the generator
     tensor = torch.randint_like(input, low, high, dtype=dtype or torch.int64, device=device)
     return _check_grad(tensor, requires_grad)
 
@@ -415,6 +445,7 @@ def randint_like(input, high, low, dtype, device, requires_grad):
 )
 def randint(shape, high, low, dtype, device, requires_grad):
     _bounds(low, high)
+    _grad_dtype(dtype, requires_grad)  # before the draw: a refusal leaves the generator as it was
     return _check_grad(torch.randint(low, high, shape, dtype=dtype, device=device), requires_grad)
 
 
@@ -430,6 +461,7 @@ def randint(shape, high, low, dtype, device, requires_grad):
     examples=["torch::manual_seed 0\n" + shown("[torch::randperm 5]", "4 0 1 3 2") + "\n"],
 )
 def randperm(n, dtype, device, requires_grad):
+    _grad_dtype(dtype, requires_grad)  # before the draw: a refusal leaves the generator as it was
     return _check_grad(torch.randperm(n, dtype=dtype, device=device), requires_grad)
 
 

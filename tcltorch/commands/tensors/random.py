@@ -4,6 +4,8 @@ what the same torch calls give in Python."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from tcltorch.commands.spec import (
@@ -130,8 +132,9 @@ def _size(default: tuple[int, ...] | None = (1,)) -> Opt:
         help="one probability for every element",
         aliases=("probability",),
     ),
+    context=True,
 )
-def bernoulli(input: torch.Tensor, p: float | None) -> torch.Tensor:
+def bernoulli(input: torch.Tensor, p: float | None, ctx: Any) -> torch.Tensor:
     """0/1 samples: each element is 1 with its probability (torch.bernoulli).
 
     Without `-p` the input's elements are the probabilities; with `-p` the input only gives the
@@ -146,8 +149,12 @@ def bernoulli(input: torch.Tensor, p: float | None) -> torch.Tensor:
         puts [torch::tensor_to_list [torch::bernoulli [torch::zeros {3}] -p 1]]            ;# -> 1.0 1.0 1.0
     """
     if p is None:
+        name = ctx.handles.name_of(input) or ""
         if not input.is_floating_point():
-            raise invalid_value("-input", "", "must hold floating-point probabilities (or give -p)")
+            raise invalid_value("-input", name, "must hold floating-point probabilities (or give -p)")
+        if input.numel() and not bool(((input >= 0) & (input <= 1)).all()):
+            # checked before the draw: a refusal leaves the generator as it was
+            raise invalid_value("-input", name, "must hold probabilities from 0 to 1")
         return torch.bernoulli(input)
     return torch.bernoulli(
         torch.empty_like(input, dtype=torch.float32 if not input.is_floating_point() else input.dtype), p
@@ -164,8 +171,9 @@ def bernoulli(input: torch.Tensor, p: float | None) -> torch.Tensor:
     ),
     Opt("numSamples", Int(ge=1), help="samples per row", aliases=("num_samples",)),
     Opt("replacement", Bool(), default=False, help="draw with replacement"),
+    context=True,
 )
-def multinomial(input: torch.Tensor, num_samples: int, replacement: bool) -> torch.Tensor:
+def multinomial(input: torch.Tensor, num_samples: int, replacement: bool, ctx: Any) -> torch.Tensor:
     """Indices drawn from categorical distributions given by non-negative weights (torch.multinomial).
 
     A 1-d input is one distribution, a 2-d input one per row. Without `-replacement 1` each row
@@ -182,7 +190,9 @@ def multinomial(input: torch.Tensor, num_samples: int, replacement: bool) -> tor
         puts [lsort [torch::tensor_to_list [torch::multinomial [torch::ones 3] 3]]]            ;# -> 0 1 2
     """
     if input.dim() not in (1, 2):
-        raise invalid_value("-input", "", "must be a 1-d or 2-d tensor of weights")
+        raise invalid_value(
+            "-input", ctx.handles.name_of(input) or "", "must be a 1-d or 2-d tensor of weights"
+        )
     categories = input.shape[-1]
     if not replacement and num_samples > categories:
         raise invalid_value(
