@@ -333,6 +333,43 @@ def recv(shape: list[int], dtype: torch.dtype, src: int, tag: int = 0) -> torch.
     return Recv(shape, dtype, src, tag).wait()
 
 
+# --------------------------------------------------------------------------- exit
+
+_exit_hook: Any = None
+
+
+def clear_dtensor_caches_at_exit() -> None:
+    """Register (once) a Tcl exit handler that empties DTensor's per-thread sharding cache.
+
+    libtorch_python keeps Python objects in a thread-local cache of DTensor dispatch; in tclsh,
+    where Python is never finalised, exit() destroys that cache without the GIL and Python aborts
+    the process ("PyThreadState_Get: the function must be called with the GIL held"). Clearing it
+    in a Tcl exit handler (ctypes takes the GIL for the callback) lets the process exit cleanly.
+    Outside a tclsh host (no Tcl_CreateExitHandler in the process's global symbols) it does
+    nothing: Python's own finalisation runs there."""
+    global _exit_hook
+    if _exit_hook is not None:
+        return
+    import ctypes
+
+    try:
+        create = ctypes.CDLL(None).Tcl_CreateExitHandler
+    except (AttributeError, OSError):
+        _exit_hook = False
+        return
+
+    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+    def on_exit(_client_data: Any) -> None:
+        clear = getattr(torch._C, "_clear_DTensor_sharding_propagator_cache", None)
+        if clear is not None:
+            clear()
+
+    create.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    create.restype = None
+    create(ctypes.cast(on_exit, ctypes.c_void_p), None)
+    _exit_hook = on_exit  # kept alive for the process's life
+
+
 # --------------------------------------------------------------------------- init
 
 

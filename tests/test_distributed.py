@@ -275,3 +275,82 @@ def test_digits_demo_on_two_ranks_matches_one_process(tmp_path):
     for (e1, loss1, acc1), (e2, loss2, acc2) in zip(*epochs):
         assert e1 == e2 and abs(float(loss1) - float(loss2)) < 2e-3 and abs(float(acc1) - float(acc2)) < 1.0
     assert (tmp_path / "two.ckpt").exists()
+
+
+def _parse_rows(text: str) -> torch.Tensor:
+    if text.startswith("{"):
+        return torch.tensor([[float(v) for v in row.split()] for row in re.findall(r"\{([^}]*)\}", text)])
+    return torch.tensor([float(v) for v in text.split()])
+
+
+@pytest.mark.slow
+def test_fsdp2_adafactor_equals_the_unsharded_step(tmp_path):
+    """FSDP2 (2 ranks, per layer and root) with tcltorch Adafactor, reference and foreach, four
+    option sets (relative step, momentum, weight decay, clipping, fixed lr; float32 and float64):
+    after 5 steps the full weights equal one unsharded process's; each rank's state is its shard's."""
+    sys.path.insert(0, str(HERE))
+    from fsdp_model import CONFIGS, batch, make_model
+
+    from tcltorch.optim import Adafactor
+
+    env = tclsh_env(OMP_NUM_THREADS="1")
+    cmd = [
+        str(TORCHRUN),
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(HERE / "fsdp_adafactor.py"),
+        str(tmp_path),
+    ]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    sharded = torch.load(tmp_path / "sharded.pt")
+    for name, (dtype, options) in CONFIGS.items():
+        for impl in ("reference", "foreach"):
+            model = make_model(dtype)
+            opt = Adafactor(model.parameters(), implementation=impl, **options)
+            x, y = batch(dtype)
+            for _ in range(5):
+                opt.zero_grad()
+                torch.nn.functional.mse_loss(model(x), y).backward()
+                opt.step()
+            got = sharded[(name, impl)]
+            bound = 1e-6 if dtype == torch.float32 else 1e-12
+            for pname, p in model.named_parameters():
+                rel = ((got["params"][pname] - p.detach()).abs().max() / p.detach().abs().max()).item()
+                assert rel <= bound, (name, impl, pname, rel)
+            per_rank, whole = got["state_bytes"], opt.state_bytes()
+            print(f"{name} {impl}: state bytes per rank {per_rank}, unsharded {whole}")
+            # each rank holds its shard's state; a row-split matrix keeps its (small) column vector whole
+            assert max(per_rank) < 0.7 * whole and sum(per_rank) >= whole
+            if options.get("beta1", -1) >= 0:
+                assert max(per_rank) < 0.6 * whole
+
+
+def test_fully_shard_from_tcl_trains_like_one_process():
+    out = torchrun("fsdp_train.tcl").stdout
+    got: dict[int, list[str]] = {0: [], 1: []}
+    for line in out.splitlines():
+        m = re.match(r"^([01]) param (.*)$", line)
+        if m:
+            got[int(m.group(1))].append(m.group(2))
+    assert len(got[0]) == 4 and got[0] == got[1], out[-2000:]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5))
+    torch.manual_seed(1)
+    x, y = torch.randn(16, 8), torch.randn(16, 5)
+    from tcltorch.optim import Adafactor
+
+    opt = Adafactor(model.parameters(), beta1=0.9, weight_decay=0.01)
+    norms = []
+    for _ in range(5):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)))
+        opt.step()
+    for text, p in zip(got[0], model.parameters()):
+        torch.testing.assert_close(_parse_rows(text), p.detach(), rtol=1e-5, atol=1e-6)
+    printed = [float(v) for v in re.findall(r"^0 norm (\S+)$", out, re.MULTILINE)]
+    assert printed == pytest.approx(norms, rel=1e-5)  # clip_grad_norm: the norm over every shard
+    states = dict(re.findall(r"^([01]) state_bytes (\d+)$", out, re.MULTILINE))
+    assert int(states["0"]) < 0.6 * opt.state_bytes() and int(states["1"]) < 0.6 * opt.state_bytes()

@@ -28,6 +28,7 @@ from tcltorch.commands.spec import (
     Double,
     DType,
     Handle,
+    HandleList,
     Int,
     Opt,
     Script,
@@ -783,3 +784,98 @@ _BUFFER_SYNC = (
     if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
     else "broadcast_buffers"
 )
+
+
+@command(
+    "fully_shard",
+    Opt("model", Handle("module"), help="module to shard (changed in place)", aliases=("module",)),
+    Opt(
+        "reshardAfterForward",
+        Bool(),
+        default=True,
+        help="free the gathered parameters after forward (less memory, one more all-gather in backward)",
+        aliases=("reshard_after_forward",),
+    ),
+    Opt(
+        "children",
+        HandleList("module"),
+        default=(),
+        help="submodules (blocks) sharded first, each its own unit, then the module itself",
+    ),
+)
+def fully_shard(model, reshard_after_forward, children):
+    """Shard a module's parameters over the process group (FSDP2, torch.distributed.fsdp.fully_shard).
+
+    Every parameter becomes a DTensor split along its first dimension: each rank keeps 1/world of
+    it, and of its optimizer state. Forward gathers a unit's parameters just before it runs;
+    backward reduce-scatters the gradients (averaged over the ranks, as with `torch::ddp`). As torch
+    recommends, give the model's blocks as `-children` (each gathered on its own) and the root as
+    the model. The module is changed in place and its handle returned: use it with
+    `torch::layer_forward`, `torch::tensor_backward`, any optimizer (`torch::optimizer_adafactor`
+    steps the local shards exactly as the unsharded model would step), `torch::clip_grad_norm`
+    (the norm over every shard) and `torch::save_checkpoint` (a directory with every rank's shards).
+
+    The example runs a one-process group (a file store), so it works without torchrun; under
+    `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
+
+    ## Return Value
+
+    The module's handle.
+
+    Examples:
+        torch::distributed_init -rank 0 -worldSize 1 -initMethod file://[file normalize pg.store]
+        set block [torch::linear 4 4]
+        set model [torch::sequential [list $block [torch::linear 4 2]]]
+        torch::fully_shard $model -children [list $block]
+        set opt [torch::optimizer_adafactor -parameters $model]
+        torch::tensor_backward [torch::tensor_sum [torch::layer_forward $model [torch::ones {3 4}]]]
+        torch::optimizer_step $opt
+        puts [torch::tensor_shape [torch::layer_forward $model [torch::ones {3 4}]]]   ;# -> 3 2
+        torch::distributed_destroy
+    """
+    require_group("torch::fully_shard")
+    from torch.distributed.fsdp import FSDPModule
+    from torch.distributed.fsdp import fully_shard as shard
+
+    if isinstance(model, DistributedDataParallel):
+        raise invalid_value("-model", "", "is wrapped by torch::ddp: shard the inner module instead")
+    if isinstance(model, FSDPModule):
+        raise invalid_value("-model", "", "is already sharded by torch::fully_shard")
+    inside = {id(m) for m in model.modules()}
+    for i, child in enumerate(children):
+        if id(child) not in inside or child is model:
+            raise invalid_value("-children", "", f"element {i} is not a submodule of -model")
+        if isinstance(child, FSDPModule):
+            raise invalid_value("-children", "", f"element {i} is already sharded")
+    _run("fully_shard", engine.check_module, "fully_shard", model)
+    engine.clear_dtensor_caches_at_exit()
+    for child in children:
+        _run("fully_shard", shard, child, reshard_after_forward=reshard_after_forward)
+    _run("fully_shard", shard, model, reshard_after_forward=reshard_after_forward)
+    return model
+
+
+@command(
+    "distributed_full_tensor",
+    tensor_opt("tensor", "a sharded (DTensor) tensor, e.g. a parameter after torch::fully_shard", ("input",)),
+)
+def distributed_full_tensor(tensor):
+    """The whole tensor behind a sharded one (DTensor.full_tensor: an all-gather, so every rank calls it).
+
+    Parameters and gradients of a `torch::fully_shard` model are DTensors, of which each rank holds
+    a part; this returns an ordinary tensor with every part, for printing, comparing or saving. A
+    tensor that is not sharded is returned as it is.
+
+    ## Return Value
+
+    A tensor handle.
+
+    Examples:
+        puts [torch::tensor_to_list [torch::distributed_full_tensor [torch::tensor_create {1 2}]]]   ;# -> 1.0 2.0
+    """
+    from tcltorch.optim.adafactor.sharded import is_sharded
+
+    if not is_sharded(tensor):
+        return tensor
+    require_group("torch::distributed_full_tensor")
+    return _run("distributed_full_tensor", tensor.full_tensor).detach()

@@ -15,6 +15,7 @@ from torch.optim import Optimizer
 from ..state_checks import adafactor_rule, check_optimizer_state, check_param_states
 from . import compiled as _compiled
 from . import fused as _fused
+from . import sharded as _sharded
 from .common import _Hyper, compute_dtype, schedule
 from .foreach import _foreach_bucket
 from .reference import _tensor_update
@@ -173,7 +174,8 @@ class Adafactor(Optimizer):
         return _resolve(self.implementation, torch.device(device).type)
 
     def state_bytes(self) -> int:
-        """Bytes held by all tensor state (row, col, v, exp_avg); step counters are Python ints."""
+        """Bytes held by all tensor state (row, col, v, exp_avg); step counters are Python ints.
+        For sharded (DTensor) parameters: this rank's state, which is of its local shard."""
         return sum(
             t.numel() * t.element_size()
             for st in self.state.values()
@@ -185,6 +187,8 @@ class Adafactor(Optimizer):
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         st = self.state[p]
+        if _sharded.is_sharded(p):  # a DTensor (FSDP2): state of the local shard
+            return _sharded.init_state(p, st, group)
         cd = compute_dtype(p.dtype)
         if not st:
             st["step"] = 0
@@ -262,6 +266,17 @@ class Adafactor(Optimizer):
     def _update_group(self, group, params, grads, states) -> None:
         hyper = _Hyper.of(group)
         rhos, weights = schedule(group, [st["step"] for st in states])
+        shards = [i for i, p in enumerate(params) if _sharded.is_sharded(p)]
+        if shards:  # DTensor parameters: local shards, whole-tensor sums all-reduced (sharded.py)
+            pick = lambda xs, idx: [xs[i] for i in idx]
+            _sharded.step(*(pick(xs, shards) for xs in (params, grads, states, rhos, weights)), hyper)
+            self._ran.add("sharded")
+            rest = [i for i in range(len(params)) if i not in set(shards)]
+            if not rest:
+                return
+            params, grads, states, rhos, weights = (
+                pick(xs, rest) for xs in (params, grads, states, rhos, weights)
+            )
         impl = _resolve(self.implementation, params[0].device.type)
         todo = list(range(len(params)))
         if impl == "reference":
