@@ -15,6 +15,7 @@ Parsing and validation only; the algorithm lives in the engine."""
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import torch
@@ -110,17 +111,29 @@ _OPTIMIZER = Opt("optimizer", Handle("optimizer"), help="optimizer handle")
         None,
         "script that re-evaluates the loss (runs backward, returns the loss handle)",
     ),
+    Opt(
+        "lr",
+        Double(gt=0),
+        None,
+        "set this learning rate on every parameter group first (it stays set)",
+        positional=False,
+        default_doc="unchanged",
+    ),
     context=True,
     summary="Perform one optimization step; with -closure (L-BFGS needs one) returns the loss.",
 )
-def optimizer_step(optimizer, closure, ctx):
+def optimizer_step(optimizer, closure, lr, ctx):
     if closure is None and isinstance(optimizer, torch.optim.LBFGS):
         raise TclError(
             'missing required option "-closure": L-BFGS re-evaluates the loss with a script',
             ["TORCH", "ARGS", "REQUIRED", "-closure"],
         )
-    check_step(optimizer, ctx)
-    saved = _counters(optimizer)
+    saved = _counters(optimizer, check_step(optimizer, ctx))
+    old_lrs = [
+        g["lr"] if not isinstance(g["lr"], torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups
+    ]
+    if lr is not None:
+        set_lr(optimizer, lr)
     try:
         if closure is None:
             optimizer.step()
@@ -128,6 +141,9 @@ def optimizer_step(optimizer, closure, ctx):
         loss = optimizer.step(_closure(ctx, closure))
     except BaseException:
         _restore_counters(optimizer, saved)
+        if lr is not None:  # nothing half-changed: the learning rates as they were
+            for group, value in zip(optimizer.param_groups, old_lrs, strict=True):
+                _put_lr(group, value)
         raise
     return float(loss.item()) if isinstance(loss, torch.Tensor) else float(loss)
 
@@ -136,22 +152,84 @@ def optimizer_step(optimizer, closure, ctx):
 _SPARSE_OK = ("SGD", "SparseAdam", "Adagrad")
 
 
-def check_step(optimizer: torch.optim.Optimizer, ctx: Any) -> None:
-    """Refuse, before anything changes, the steps that would fail part-way through."""
+_Tensor = torch.Tensor
+_CHECKED = "_tcltorch_step_checked"  # optimizer attribute: see _remember
+
+
+def check_step(optimizer: torch.optim.Optimizer, ctx: Any) -> list[tuple[str, ...]]:
+    """Refuse, before anything changes, the steps that would fail part-way through.
+
+    The checks depend only on each stepped parameter's and gradient's dtype, device, shape and
+    layout and on which tensors its state holds: when none of that changed since the last step
+    that passed them, they are not run again (a training loop pays one key per parameter).
+    Returns, for each state entry in order, the names of its 0-d tensors (the counters a failed
+    step puts back)."""
     kind = type(optimizer).__name__
+    key, held = _step_key(optimizer)
+    box = optimizer.__dict__.get(_CHECKED)
+    if box and box[0] == key:
+        return box[2]
     for group in optimizer.param_groups:
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
-            name = ctx.handles.name_of(p) if hasattr(ctx, "handles") else None
-            what = f"parameter {name}" if name else f"a parameter of shape {_shape(p.shape)}"
+            what = _What(p, ctx)
             problem = _grad_problem(kind, p, g, what) or _state_problem(kind, optimizer.state.get(p), p, what)
             if problem:
                 raise TclError(f"cannot step: {problem}; nothing was changed", ["TORCH", "STEP"])
+    zero_d = _zero_d_names(optimizer.state.items())
+    optimizer.__dict__[_CHECKED] = _remember(key, held, zero_d)
+    return zero_d
 
 
-def _grad_problem(kind: str, p: torch.Tensor, g: torch.Tensor, what: str) -> str | None:
+def _step_key(optimizer: torch.optim.Optimizer) -> tuple[list[tuple], list[torch.Tensor]]:
+    """What check_step's verdict depends on: each stepped parameter's and gradient's metadata,
+    and which tensors each parameter's state holds (by identity: _remember forgets the verdict
+    when one of them is freed, so an id is never reused); and those state tensors.  The state
+    is walked in its own order (no tensor hashing)."""
+    key: list[tuple] = [
+        (id(p), p.dtype, p.device, p.shape, g.dtype, g.device, g.shape, g.layout)
+        for group in optimizer.param_groups
+        for p in group["params"]
+        if (g := p.grad) is not None
+    ]
+    held: list[torch.Tensor] = []
+    for p, st in optimizer.state.items():
+        tensors = [v for v in st.values() if isinstance(v, _Tensor)]
+        held += tensors
+        key.append((id(p), *map(id, tensors)))
+    return key, held
+
+
+def _remember(key: list[tuple], held: list[torch.Tensor], zero_d: list) -> list:
+    """[key, weakrefs, zero_d]: emptied as soon as one of the ``held`` state tensors is freed."""
+    box: list = [key]
+
+    def forget(_ref: Any) -> None:
+        box.clear()
+
+    box += [[weakref.ref(t, forget) for t in held], zero_d]
+    return box
+
+
+class _What:
+    """A parameter as an error message names it, worked out only when a message is written."""
+
+    __slots__ = ("ctx", "p")
+
+    def __init__(self, p: torch.Tensor, ctx: Any) -> None:
+        self.p, self.ctx = p, ctx
+
+    def __str__(self) -> str:
+        name = self.ctx.handles.name_of(self.p) if hasattr(self.ctx, "handles") else None
+        return f"parameter {name}" if name else f"a parameter of shape {_shape(self.p.shape)}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def _grad_problem(kind: str, p: torch.Tensor, g: torch.Tensor, what: Any) -> str | None:
     """Why optimizer ``kind`` cannot step parameter ``p`` with gradient ``g`` (None: it can)."""
     if kind == "Adafactor" and (p.is_complex() or not p.is_floating_point()):
         return f"Adafactor needs real floating-point parameters; {what} is {_dtype(p.dtype)}"
@@ -166,7 +244,7 @@ def _grad_problem(kind: str, p: torch.Tensor, g: torch.Tensor, what: str) -> str
     return None
 
 
-def _state_problem(kind: str, state: Any, p: torch.Tensor, what: str) -> str | None:
+def _state_problem(kind: str, state: Any, p: torch.Tensor, what: Any) -> str | None:
     """A running average kept in another dtype or on another device than its parameter now has
     (the model was converted with torch::layer_to after the optimizer was made)."""
     if not state or kind not in ("Adam", "AdamW", "Adafactor"):  # the ones whose step then fails
@@ -199,28 +277,45 @@ def _dtype(dtype: torch.dtype) -> str:
     return dtype_name(dtype)
 
 
-def _counters(optimizer: torch.optim.Optimizer) -> tuple[dict, list[dict]]:
+def _counters(
+    optimizer: torch.optim.Optimizer, zero_d: list[tuple[str, ...]] | None = None
+) -> tuple[list, list[dict]]:
     """What a failed step must put back: each parameter's state entries (a step counter is an
-    int or a 0-d tensor changed in place, so those are copied) and the group options."""
-    state = {}
-    for p, st in optimizer.state.items():
-        scalars = {k: v.clone() for k, v in st.items() if isinstance(v, torch.Tensor) and v.dim() == 0}
-        state[p] = (dict(st), scalars)
+    int or a 0-d tensor changed in place, so those values are kept) and the group options.
+    ``zero_d``: check_step's names of the 0-d tensors of each state entry (else found here)."""
+    state = []
+    entries = optimizer.state.items()  # a list below, not a dict keyed by p: no tensor hashing
+    for (p, st), names in zip(entries, zero_d if zero_d is not None else _zero_d_names(entries)):
+        scalars = None
+        for k in names:
+            v = st.get(k)
+            if isinstance(v, _Tensor):
+                # a CPU counter's value (exact: item() is the element's own value) costs less than a copy
+                (scalars := scalars or {})[k] = v.item() if v.is_cpu else v.clone()
+        state.append((p, dict(st), scalars))
     return state, [dict(g) for g in optimizer.param_groups]
 
 
-def _restore_counters(optimizer: torch.optim.Optimizer, saved: tuple[dict, list[dict]]) -> None:
+def _zero_d_names(entries: Any) -> list[tuple[str, ...]]:
+    return [tuple(k for k, v in st.items() if isinstance(v, _Tensor) and v.dim() == 0) for _, st in entries]
+
+
+def _restore_counters(optimizer: torch.optim.Optimizer, saved: tuple[list, list[dict]]) -> None:
     state, groups = saved
     while True:  # idempotent: an interrupt landing here only repeats it
         try:
-            for p in [p for p in optimizer.state if p not in state]:
+            had = {id(p) for p, _, _ in state}  # the saved parameters are alive: ids are theirs
+            for p in [p for p in optimizer.state if id(p) not in had]:
                 del optimizer.state[p]  # state the failed step created
-            for p, (entries, scalars) in state.items():
+            for p, entries, scalars in state:
                 st = optimizer.state[p]
                 st.clear()
                 st.update(entries)
-                for k, v in scalars.items():
-                    entries[k].copy_(v)
+                for k, v in (scalars or {}).items():
+                    if isinstance(v, _Tensor):
+                        entries[k].copy_(v)
+                    else:
+                        entries[k].fill_(v)
             for g, old in zip(optimizer.param_groups, groups):
                 g.clear()
                 g.update(old)
@@ -438,11 +533,15 @@ def get_lr(optimizer):
 )
 def set_lr(optimizer, lr):
     for group in optimizer.param_groups:
-        if isinstance(group["lr"], torch.Tensor):
-            group["lr"].fill_(lr)
-        else:
-            group["lr"] = lr
+        _put_lr(group, lr)
     return lr
+
+
+def _put_lr(group: dict, lr: float) -> None:
+    if isinstance(group["lr"], torch.Tensor):
+        group["lr"].fill_(lr)
+    else:
+        group["lr"] = lr
 
 
 def _params() -> Opt:
