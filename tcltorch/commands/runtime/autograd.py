@@ -347,6 +347,7 @@ def grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused
         help="evaluate with vmap (one call) instead of one backward per row",
     ),
     context=True,
+    extra_aliases=("Jacobian",),
 )
 def jacobian(func, inputs, create_graph, vectorize, ctx):
     """Jacobian of a Tcl function of tensors (torch.autograd.functional.jacobian).

@@ -212,6 +212,7 @@ def multinomial(input: torch.Tensor, num_samples: int, replacement: bool, ctx: A
     _size(None),
     _dtype(),
     _device(),
+    extra_aliases=("Normal",),
 )
 def normal(mean, std, size, dtype, device):
     """Samples from normal distributions (torch.normal).
@@ -327,6 +328,7 @@ def gamma(size, alpha, beta, dtype, device):
     _rate("rate", "rate lambda > 0 (the mean)", ("lambda", "lambd", "lam")),
     _dtype(),
     _device(),
+    extra_aliases=("Poisson",),
 )
 def poisson(size, rate, dtype, device):
     """Samples from a Poisson distribution with rate λ (torch.poisson), as whole numbers of `-dtype`.

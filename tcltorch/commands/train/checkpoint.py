@@ -44,7 +44,7 @@ FAMILY = "train/checkpoint"
 
 
 def _model_opt() -> Opt:
-    return Opt("model", Handle("module"), help="module handle")
+    return Opt("model", Handle("module"), help="module handle", aliases=("module",))
 
 
 def _optimizer_opt() -> Opt:
@@ -173,24 +173,52 @@ def load_state_dict(model, file, strict, map, ctx):
     _file_opt(),
     Opt("epoch", Int(ge=0), 0, "epoch number stored with the checkpoint"),
     Opt("loss", Double(), 0.0, "loss value stored with the checkpoint"),
+    Opt(
+        "lr",
+        Double(ge=0),
+        None,
+        "set this learning rate on the optimizer's parameter groups before saving (it stays set); 0: unchanged",
+        default_doc="unchanged",
+        aliases=("learningRate",),
+    ),
     _scheduler_opt(
         "schedulers whose state is saved too (restore them with torch::load_checkpoint -scheduler)"
     ),
     _scaler_opt("grad scalers whose state is saved too (restore them with torch::load_checkpoint -scaler)"),
     summary="Save a module and its optimizer's state (a training checkpoint) to a file (atomically).",
 )
-def save_checkpoint(model, optimizer, file, epoch, loss, scheduler, scaler):
-    with translated():
-        engine.save(
-            file,
-            model,
-            optimizer,
-            schedulers=list(scheduler),
-            scalers=list(scaler),
-            epoch=int(epoch),
-            loss=float(loss),
-        )
+def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler):
+    # -lr (the other implementation's 6th positional word) is set on the optimizer first, so the
+    # checkpoint and the optimizer carry it; a failed save puts the learning rates back.
+    saved = [g["lr"] for g in optimizer.param_groups]
+    if lr == 0:  # the other implementation's default: no learning rate given
+        lr = None
+    if lr is not None:
+        _put_lrs(optimizer, [lr] * len(saved))
+    try:
+        with translated():
+            engine.save(
+                file,
+                model,
+                optimizer,
+                schedulers=list(scheduler),
+                scalers=list(scaler),
+                epoch=int(epoch),
+                loss=float(loss),
+            )
+    except BaseException:
+        if lr is not None:
+            _put_lrs(optimizer, saved)
+        raise
     return file
+
+
+def _put_lrs(optimizer: Any, values: list[Any]) -> None:
+    for group, value in zip(optimizer.param_groups, values, strict=True):
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(float(value))
+        else:
+            group["lr"] = float(value) if isinstance(value, torch.Tensor) else value
 
 
 @command(
