@@ -138,11 +138,13 @@ def test_tcl_made_int64_targets_work(interp):
     torch.testing.assert_close(got, F.cross_entropy(logits, torch.tensor([0, 2, 1])))
 
 
-def test_elementwise_targets_take_the_input_dtype(interp):
+def test_elementwise_targets_follow_torch_promotion(interp):
+    # a floating target keeps its dtype: torch's promotion decides the loss's (issue 20);
+    # an integer target takes the input's dtype
     a = X.float()
     got = loss(interp, "torch::mse_loss $a $b", a=a, b=Y)
-    assert got.dtype == torch.float32
-    torch.testing.assert_close(got, F.mse_loss(a, Y.float()))
+    assert got.dtype == F.mse_loss(a, Y).dtype == torch.float64
+    torch.testing.assert_close(got, F.mse_loss(a, Y))
     got = loss(interp, "torch::l1_loss $a $b", a=X, b=torch.ones(6, 4, dtype=torch.int64))
     torch.testing.assert_close(got, F.l1_loss(X, torch.ones(6, 4, dtype=torch.float64)))
 
@@ -244,6 +246,4 @@ def test_weights_take_the_input_dtype(interp):
     torch.testing.assert_close(got, F.cross_entropy(a, CLASSES, weight=w.float()))
     pw = torch.tensor([2.0, 1.0, 1.0, 3.0], dtype=torch.float64)
     got = loss(interp, "torch::bce_with_logits_loss $a $b -posWeight $pw", a=X.float(), b=T01, pw=pw)
-    torch.testing.assert_close(
-        got, F.binary_cross_entropy_with_logits(X.float(), T01.float(), pos_weight=pw.float())
-    )
+    torch.testing.assert_close(got, F.binary_cross_entropy_with_logits(X.float(), T01, pos_weight=pw.float()))

@@ -96,7 +96,9 @@ def _float_input(input: torch.Tensor, ctx: Any) -> None:
 
 
 def _elementwise_target(input: torch.Tensor, target: torch.Tensor, ctx: Any) -> torch.Tensor:
-    """Check the input, then the target's shape; give the target the input's dtype."""
+    """Check the input, then the target's shape. A floating-point target is passed as it is, so
+    that torch's type promotion and autocast decide the loss's dtype (a float32 target is never
+    rounded to a bfloat16 input's precision); an integer or bool target takes the input's dtype."""
     _float_input(input, ctx)
     if target.shape != input.shape:
         raise invalid_value(
@@ -104,7 +106,18 @@ def _elementwise_target(input: torch.Tensor, target: torch.Tensor, ctx: Any) -> 
             ctx.handles.name_of(target) or "tensor",
             f"must have the input's shape {_shape(input)}, got {_shape(target)}",
         )
-    return target if target.dtype == input.dtype else target.to(input.dtype)
+    if target.dtype == input.dtype or target.is_floating_point():
+        return target
+    return target.to(input.dtype)
+
+
+def _promoted(input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input and target in their promoted dtype, for the torch functions that want one dtype
+    (F.binary_cross_entropy); under autocast, as they are (autocast casts them itself)."""
+    if target.dtype == input.dtype or torch.is_autocast_enabled(input.device.type):
+        return input, target
+    dtype = torch.result_type(input, target)
+    return input.to(dtype), target.to(dtype)
 
 
 def _like_input(input: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor | None:
@@ -188,9 +201,8 @@ def smooth_l1_loss(input, target, reduction, beta, ctx):
     summary="Binary cross-entropy between probabilities and targets.",
 )
 def bce_loss(input, target, weight, reduction, ctx):
-    return F.binary_cross_entropy(
-        input, _elementwise_target(input, target, ctx), weight=_like_input(input, weight), reduction=reduction
-    )
+    x, y = _promoted(input, _elementwise_target(input, target, ctx))
+    return F.binary_cross_entropy(x, y, weight=_like_input(x, weight), reduction=reduction)
 
 
 @command(
