@@ -150,6 +150,12 @@ def _short_float(x: float, fmt: str) -> str:
 def tcl_values(tensor: torch.Tensor) -> Any:
     """A tensor's values as (nested) Python numbers, each at full precision for its dtype."""
     tensor = tensor.detach()
+    if type(tensor).__name__ == "DTensor":
+        raise TclError(
+            "a sharded tensor has no Tcl list form on one rank: gather it with "
+            "torch::distributed_full_tensor first",
+            ["TORCH", "LAYOUT"],
+        )
     if tensor.layout != torch.strided:
         raise TclError(
             "a sparse tensor has no Tcl list form: convert it with torch::sparse_to_dense first",
@@ -180,6 +186,8 @@ def _fast_values(tensor: torch.Tensor) -> Any:
     """tcl_values built in C straight from the buffer (dense CPU float32/float64/integer/bool
     tensors, complex as {re im} pairs); None when this tensor needs the general path."""
     tensor = tensor.detach()
+    if type(tensor) is not torch.Tensor:  # a DTensor's or subclass's data_ptr is not its values
+        return None
     if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type != "cpu":
         return None
     if tensor.is_complex():
@@ -388,3 +396,30 @@ def _dim_list(default: Any = REQUIRED, help: str = "list of dimensions") -> Opt:
 def _all(result: torch.Tensor, input: torch.Tensor, keepdim: bool) -> torch.Tensor:
     """A reduction over every element; with keepdim, shaped [1, 1, ...] like the input."""
     return result.reshape([1] * input.dim()) if keepdim else result
+
+
+def names_handles(fn: Any) -> Any:
+    """Wrap a command function (declared with ``context=True``) so that an ``invalid -opt ""``
+    error it raises about a tensor argument names the handle that was given for ``-opt``
+    (the checks themselves see tensors, not words)."""
+    import functools
+
+    from tcltorch.commands.spec import snake
+
+    @functools.wraps(fn)
+    def run(*args: Any, ctx: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TclError as exc:
+            code = exc.errorcode
+            blank = f'invalid {code[2]} ""' if len(code) == 3 and code[:2] == ["TORCH", "VALUE"] else None
+            if blank is None or not exc.message.startswith(blank):
+                raise
+            value = kwargs.get(snake(code[2].lstrip("-")))
+            name = ctx.handles.name_of(value) if value is not None else None
+            if not name:
+                raise
+            named = f'invalid {code[2]} "{name}"' + exc.message[len(blank) :]
+            raise TclError(named, code) from None
+
+    return run
