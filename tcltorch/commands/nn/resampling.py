@@ -7,10 +7,10 @@ from typing import Any
 import torch.nn.functional as F
 from torch import nn
 
-from tcltorch.commands.nn._dual import SizeList, float_tuple, layer
+from tcltorch.commands.nn._dual import SizeList, layer
 from tcltorch.commands.spec import Bool, Choice, Custom, Int, Opt, parse_tcl_double, parse_tcl_int
 from tcltorch.commands.vocabulary import _input
-from tcltorch.errors import TclError
+from tcltorch.errors import TclError, invalid_value
 
 FAMILY = "nn/resampling"
 
@@ -112,10 +112,24 @@ def _sized(size, scale_factor) -> tuple[Any, Any]:
     return size, scale_factor
 
 
-def _scale() -> Opt:
+def _scale_factors(most: int) -> Custom:
+    """A positive number, or a list of 1 to ``most`` of them: one per spatial dimension."""
+    lengths = "1 or 2" if most == 2 else f"1 to {most}"
+    requirement = f"must be a positive number or a list of {lengths} (one per spatial dimension)"
+
+    def convert(text: str, option: str, ctx: Any) -> Any:
+        values = [parse_tcl_double(w) for w in ctx.split(text, option)]
+        if not 1 <= len(values) <= most or any(v is None or not 0 < v < float("inf") for v in values):
+            raise invalid_value(option, text, requirement)
+        return values[0] if len(values) == 1 else tuple(values)
+
+    return Custom(convert, "number or list", requirement)
+
+
+def _scale(most: int = 3) -> Opt:
     return Opt(
         "scaleFactor",
-        float_tuple(3),
+        _scale_factors(most),
         default=None,
         help="multiplier of the spatial size",
         aliases=("scale_factor",),
@@ -132,9 +146,22 @@ def _one_of(size, scale_factor) -> None:
         )
 
 
+def _spatial(input, option: str, value: Any) -> None:
+    """A list of sizes or scale factors has one entry per spatial dimension of the input."""
+    if isinstance(value, tuple) and len(value) != input.dim() - 2:
+        raise invalid_value(
+            option,
+            " ".join(map(str, value)),
+            f"must hold one entry per spatial dimension: {max(input.dim() - 2, 0)} for an input of "
+            f"{input.dim()} dimensions (N, C, ...), or a single number",
+        )
+
+
 def _interpolate(input, size, mode, align_corners, scale_factor, recompute_scale_factor, antialias):
     size, scale_factor = _sized(size, scale_factor)
     _one_of(size, scale_factor)
+    _spatial(input, "-size", size)
+    _spatial(input, "-scaleFactor", scale_factor)
     return F.interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
 
 
@@ -170,7 +197,7 @@ for name, cls, how, extra in (
     layer(
         name,
         cls,
-        [_size(), _scale(), *extra],
+        [_size(), _scale(2), *extra],
         f"2-d {how} upsampling of (N, C, H, W) (nn.{cls.__name__})",
         f"Upsamples an (N, C, H, W) input with {how} interpolation to `size` or by `scaleFactor`. {_NEEDS} "
         "A `size` of non-integer numbers (`{2.0 2.0}`) is read as the scale factor; `-output_size` is another "

@@ -36,7 +36,7 @@ from tcltorch.commands.spec import (
     Str,
     command,
 )
-from tcltorch.commands.vocabulary import tensor_opt
+from tcltorch.commands.vocabulary import names_handles, tensor_opt
 from tcltorch.errors import TclError, invalid_value
 from tcltorch.handles import register_kind
 
@@ -735,7 +735,9 @@ def distributed_test(work):
         aliases=("broadcast_buffers",),
     ),
     extra_aliases=("distributed_data_parallel",),
+    context=True,
 )
+@names_handles
 def ddp(model, find_unused_parameters, bucket_cap_mb, broadcast_buffers):
     """Wrap a module in DistributedDataParallel: backward averages the gradients over the ranks.
 
@@ -802,7 +804,9 @@ _BUFFER_SYNC = (
         default=(),
         help="submodules (blocks) sharded first, each its own unit, then the module itself",
     ),
+    context=True,
 )
+@names_handles
 def fully_shard(model, reshard_after_forward, children):
     """Shard a module's parameters over the process group (FSDP2, torch.distributed.fsdp.fully_shard).
 

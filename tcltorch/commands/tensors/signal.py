@@ -28,7 +28,7 @@ from tcltorch.commands.spec import (
     is_option_word,
     parse_tcl_double,
 )
-from tcltorch.commands.vocabulary import _dim, _input
+from tcltorch.commands.vocabulary import _dim, _input, names_handles
 from tcltorch.errors import invalid_value
 
 FAMILY = "tensors/signal"
@@ -235,7 +235,8 @@ Examples:
 )
 
 
-@command("hilbert", _input("real signal tensor handle"), _dim(-1, "time dimension"))
+@command("hilbert", _input("real signal tensor handle"), _dim(-1, "time dimension"), context=True)
+@names_handles
 def hilbert(input, dim):
     """The analytic signal x + i·H(x) of a real signal (as scipy.signal.hilbert), computed by FFT.
 
@@ -464,7 +465,9 @@ def tensor_stft(input, n_fft, hop_length, win_length, window, center, normalized
     _input("complex STFT (frequency × frame)"),
     *_stft_options(),
     Opt("length", Int(ge=1), default=None, help="length of the signal to return"),
+    context=True,
 )
+@names_handles
 def tensor_istft(input, n_fft, hop_length, win_length, window, center, normalized, onesided, length):
     """The inverse short-time Fourier transform (torch.istft): tensor_stft's signal back.
 
@@ -608,7 +611,9 @@ def melscale_fbanks(n_freqs, n_mels, sample_rate, f_min, f_max, norm, mel_scale,
         help="hop for a waveform (default nFft/2)",
         aliases=("hop_length",),
     ),
+    context=True,
 )
+@names_handles
 def mfcc(spectrogram, n_mfcc, dct_type, norm, log_mels, sample_rate, n_fft, n_mels, hop_length):
     """Mel-frequency cepstral coefficients (torchaudio's MFCC): DCT-II of the mel spectrogram in decibels.
 
@@ -656,7 +661,9 @@ def mfcc(spectrogram, n_mfcc, dct_type, norm, log_mels, sample_rate, n_fft, n_me
         help="hop of the STFT (default: freq−1, i.e. nFft/2)",
         aliases=("hop_length",),
     ),
+    context=True,
 )
+@names_handles
 def time_stretch(input, rate, hop_length):
     """Speed a complex spectrogram up by `-rate` keeping its pitch: the phase vocoder (torchaudio's).
 
@@ -685,7 +692,9 @@ def time_stretch(input, rate, hop_length):
     Opt("binsPerOctave", Int(ge=1), default=12, help="steps per octave", aliases=("bins_per_octave",)),
     Opt("nFft", Int(ge=4), default=512, help="FFT size of the phase vocoder", aliases=("n_fft",)),
     Opt("hopLength", Int(ge=1), default=None, help="hop (default nFft/4)", aliases=("hop_length",)),
+    context=True,
 )
+@names_handles
 def pitch_shift(waveform, sample_rate, n_steps, bins_per_octave, n_fft, hop_length):
     """Raise a waveform's pitch by `-nSteps` semitones (of `-binsPerOctave`) keeping its length.
 
@@ -723,7 +732,8 @@ def tensor_real(input):
     return torch.real(input)
 
 
-@command("tensor_imag", _input("complex tensor handle"))
+@command("tensor_imag", _input("complex tensor handle"), context=True)
+@names_handles
 def tensor_imag(input):
     """The imaginary part of each element of a complex tensor.
 

@@ -20,7 +20,7 @@ from tcltorch.commands.spec import (
     command,
     parse_tcl_int,
 )
-from tcltorch.commands.vocabulary import tensor_opt
+from tcltorch.commands.vocabulary import names_handles, tensor_opt
 from tcltorch.errors import invalid_value
 
 FAMILY = "tensors/vision"
@@ -64,7 +64,9 @@ OutputSize = Custom(_pair, "list of integers", "must be a positive integer or a 
         help="-1 and 1 are the centres of the corner pixels",
         aliases=("align_corners",),
     ),
+    context=True,
 )
+@names_handles
 def grid_sample(input, grid, mode, padding_mode, align_corners):
     """Sample images at the locations of a grid (torch.nn.functional.grid_sample).
 
@@ -118,7 +120,9 @@ def affine_grid(theta, size, align_corners):
     "box_iou",
     tensor_opt("boxes1", "N×4 boxes x1 y1 x2 y2", ("boxes",)),
     tensor_opt("boxes2", "M×4 boxes x1 y1 x2 y2"),
+    context=True,
 )
+@names_handles
 def box_iou(boxes1, boxes2):
     """Intersection over union of every pair of boxes (x1, y1, x2, y2), as torchvision.ops.box_iou.
 
@@ -157,7 +161,9 @@ def box_iou(boxes1, boxes2):
         default_doc="none",
     ),
     extra_aliases=("Nms",),
+    context=True,
 )
+@names_handles
 def nms(boxes, scores, iou_threshold, score_threshold):
     """Non-maximum suppression (torchvision.ops.nms): indices of the boxes kept, by score.
 
@@ -215,7 +221,9 @@ def _roi_args(input: torch.Tensor, boxes: torch.Tensor) -> None:
         aliases=("sampling_ratio",),
     ),
     Opt("aligned", Bool(), default=False, help="shift boxes by half a pixel (pixel-exact alignment)"),
+    context=True,
 )
+@names_handles
 def roi_align(input, boxes, output_size, spatial_scale, sampling_ratio, aligned):
     """RoI Align (Mask R-CNN), as torchvision.ops.roi_align defines it: bilinear samples averaged per bin.
 
@@ -251,7 +259,9 @@ def roi_align(input, boxes, output_size, spatial_scale, sampling_ratio, aligned)
         help="box coordinates × this = feature coordinates",
         aliases=("spatial_scale",),
     ),
+    context=True,
 )
+@names_handles
 def roi_pool(input, boxes, output_size, spatial_scale):
     """RoI max pooling (Fast R-CNN), as torchvision.ops.roi_pool defines it.
 
@@ -312,7 +322,8 @@ def _image_result(image: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, in
     return image
 
 
-@command("normalize_image", *_image_opts())
+@command("normalize_image", *_image_opts(), context=True)
+@names_handles
 def normalize_image(image, mean, std, inplace):
     """(image − mean) / std per channel (torchvision's Normalize).
 
@@ -335,7 +346,8 @@ def normalize_image(image, mean, std, inplace):
     return _image_result(image, mean, std, False, inplace)
 
 
-@command("denormalize_image", *_image_opts())
+@command("denormalize_image", *_image_opts(), context=True)
+@names_handles
 def denormalize_image(image, mean, std, inplace):
     """image × std + mean per channel: undoes normalize_image.
 
@@ -367,7 +379,9 @@ def denormalize_image(image, mean, std, inplace):
         aliases=("align_corners",),
     ),
     Opt("antialias", Bool(), default=False, help="low-pass filter when shrinking (bilinear/bicubic)"),
+    context=True,
 )
+@names_handles
 def resize_image(image, size, mode, align_corners, antialias):
     """Resize images to height × width (torch.nn.functional.interpolate).
 
@@ -381,6 +395,10 @@ def resize_image(image, size, mode, align_corners, antialias):
     """
     if image.dim() not in (3, 4):
         raise invalid_value("-image", "", "must be C×H×W or N×C×H×W")
+    if align_corners and mode not in ("bilinear", "bicubic"):  # torch's interpolate refuses it too
+        raise invalid_value("-alignCorners", "1", f"applies to -mode bilinear or bicubic only, not {mode}")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise invalid_value("-antialias", "1", f"applies to -mode bilinear or bicubic only, not {mode}")
     x = image if image.is_floating_point() else image.float()
     batch = x.unsqueeze(0) if x.dim() == 3 else x
     corners = align_corners if mode in ("bilinear", "bicubic") else None
