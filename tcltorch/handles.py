@@ -216,24 +216,32 @@ class HandleTable:
         """Free every handle created after ``mark`` except those in ``keep``.
         Walks only the newer handles (``_order`` is in creation order): the cost is the number
         of handles made since the mark, not the number alive."""
-        keep = set(keep)
+        if mark >= self._serial:  # nothing made since the mark (an empty scope)
+            return 0
         order, serials = self._order, self._serials
         cut = len(order)
         while cut and order[cut - 1][0] > mark:
             cut -= 1
         newer = order[cut:]
-        kept = [entry for entry in newer if entry[1] in keep and serials.get(entry[1]) == entry[0]]
-        doomed = [n for s, n in reversed(newer) if n not in keep and serials.get(n) == s]
+        if keep:
+            keep = set(keep)
+            kept = [entry for entry in newer if entry[1] in keep and serials.get(entry[1]) == entry[0]]
+            doomed = [n for s, n in reversed(newer) if n not in keep and serials.get(n) == s]
+        else:
+            kept = []
+            doomed = [n for s, n in reversed(newer) if serials.get(n) == s]
         del order[cut:]
-        order.extend(kept)
+        order += kept
         self._compact()
+        objects, by_id, closing = self._objects, self._by_id, bool(CLOSERS)
         for name in doomed:
-            obj = self._objects.pop(name, None)
-            self._serials.pop(name, None)
-            if obj is not None and self._by_id.get(id(obj)) == name:
-                del self._by_id[id(obj)]
-            if obj is not None and CLOSERS:
-                _release(obj)
+            obj = objects.pop(name, None)
+            serials.pop(name, None)
+            if obj is not None:
+                if by_id.get(id(obj)) == name:
+                    del by_id[id(obj)]
+                if closing:
+                    _release(obj)
         return len(doomed)
 
     def words_in(self, text: str) -> list[str]:

@@ -63,16 +63,18 @@ def scoped_eval(ctx: Any, script: str) -> str:
       errorcode ``TCL LIMIT STACK``), never a crash;
     - Ctrl-C cancels the whole evaluation (TCL_CANCEL_UNWIND): ``catch`` cannot stop it.
     """
-    mark = ctx.handles.mark()
+    handles = ctx.handles
+    mark = handles.mark()
     try:
         result = ctx.eval(script)
     except TclPassthrough:
-        ctx.handles.release_since(mark, keep=ctx.handles.words_in(ctx.result()))
+        handles.release_since(mark, keep=handles.words_in(ctx.result()))
         raise
     except BaseException:
-        ctx.handles.release_since(mark)
+        handles.release_since(mark)
         raise
-    ctx.handles.release_since(mark, keep=ctx.handles.words_in(result))
+    if handles.mark() != mark:  # the script made handles (an empty scope skips the scan)
+        handles.release_since(mark, keep=handles.words_in(result) if result else ())
     return result
 
 
