@@ -551,7 +551,8 @@ def prepare(
         for sched, saved in zip(schedulers, states):
             if getattr(sched, "optimizer", None) is not optimizer:
                 raise ValueError(f"a {type(sched).__name__} scheduler given is not one of {opt_name}")
-            plan.twins.append((sched, train_state.prepare_scheduler(sched, saved, groups)))
+            twin = train_state.prepare_scheduler(sched, saved, groups)
+            plan.twins.extend(train_state.scheduler_parts(sched, twin))  # a composite's schedulers too
         for scaler, saved in zip(scalers, scaler_states):
             twin = train_state.prepare_scaler(scaler, saved)
             if twin is not None:

@@ -26,9 +26,10 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler as lrs
 
+from tcltorch.optim import schedules
 from tcltorch.optim.state_checks import MAX_STEP
 
-__all__ = ["MAX_SCALE", "commit", "prepare_scaler", "prepare_scheduler"]
+__all__ = ["MAX_SCALE", "commit", "prepare_scaler", "prepare_scheduler", "scheduler_parts"]
 
 MAX_SCALE = 2.0**64
 """The largest grad-scaler scale accepted from a file (torch starts at 2**16): beyond it a
@@ -198,6 +199,7 @@ def _check_lambdas(kind: str, value: Any, scheduler: Any) -> None:
         stored = not callable(fn) or not hasattr(fn, "__dict__") or type(fn).__name__ == "function"
         if saved is None:
             continue
+        _check_callback(kind, fn, saved)
         if stored or not isinstance(saved, Mapping):
             raise _bad(kind, "lr_lambdas", value, "does not fit the scheduler's multipliers")
         keys = set(vars(fn))
@@ -205,7 +207,9 @@ def _check_lambdas(kind: str, value: Any, scheduler: Any) -> None:
             raise _bad(kind, "lr_lambdas", value, f"must hold the keys {' '.join(sorted(keys))}")
         for k, v in saved.items():
             own = vars(fn)[k]
-            if isinstance(own, bool):
+            if isinstance(own, str):  # a callback's name: checked above
+                good = v == own
+            elif isinstance(own, bool):
                 good = isinstance(v, bool)
             elif isinstance(own, int):
                 good = _real(v) and math.isfinite(v) and v == int(v) and abs(v) < MAX_STEP
@@ -213,6 +217,37 @@ def _check_lambdas(kind: str, value: Any, scheduler: Any) -> None:
                 good = _real(v) and math.isfinite(v)
             if not good:
                 raise _bad(kind, f"lr_lambdas {k}", v, f"must be {type(own).__name__} like the scheduler's")
+
+
+def _check_callback(kind: str, fn: Any, saved: Any) -> None:
+    """A multiplier computed by a named callback (schedules.Callback) is saved by its name: the
+    scheduler loading it must call a callback of that name."""
+    was = saved.get("callback") if isinstance(saved, Mapping) else None
+    has = fn.callback if isinstance(fn, schedules.Callback) else None
+    if was is None and has is None:
+        return
+    if was is None:
+        raise _Refusal(
+            f"its {kind} scheduler state has no callback, but the scheduler given calls {has!r}: "
+            "give a scheduler made as the saved one was"
+        )
+    if not isinstance(was, str) or was != has:
+        given = f"calls {has!r}" if has is not None else "has no callback"
+        raise _Refusal(
+            f"its {kind} scheduler state was saved with the callback {was!r} (a callback is saved by "
+            f"its name only), but the scheduler given {given}: re-supply it, a scheduler made with "
+            f"the callback {was!r}"
+        )
+
+
+def _check_children(kind: str, value: Any, scheduler: Any) -> None:
+    """The states of a composite's schedulers (SequentialLR, ChainedScheduler): one per
+    scheduler it holds, each checked against that scheduler."""
+    mine = scheduler._schedulers
+    if not isinstance(value, (list, tuple)) or len(value) != len(mine):
+        raise _bad(kind, "_schedulers", value, f"must be a list of {len(mine)} scheduler states")
+    for child, state in zip(mine, value):
+        check_scheduler_state(child, state)
 
 
 def _check_milestones(kind: str, value: Any) -> None:
@@ -266,6 +301,17 @@ def check_scheduler_state(scheduler: Any, state: Any) -> None:
             _check_lambdas(kind, value, scheduler)
         elif key == "milestones":
             _check_milestones(kind, value)
+        elif key == "_schedulers":
+            _check_children(kind, value, scheduler)
+        elif key == "_milestones":
+            count = len(mine[key])
+            if not (
+                isinstance(value, (list, tuple))
+                and len(value) == count
+                and all(_real(v) and v == int(v) and 1 <= v < MAX_STEP for v in value)
+                and list(value) == sorted(value)
+            ):
+                raise _bad(kind, key, value, f"must be {count} increasing steps >= 1")
         elif key == "_schedule_phases":
             _check_phases(kind, value, mine[key])
         elif (rule := _rule_of(kind, key)) is not None:
@@ -298,6 +344,8 @@ def _twin(scheduler: Any, optimizer: Any) -> Any:
     twin.optimizer = optimizer
     if hasattr(scheduler, "lr_lambdas"):
         twin.lr_lambdas = [copy.deepcopy(f) for f in scheduler.lr_lambdas]
+    if isinstance(getattr(scheduler, "_schedulers", None), list):  # a composite: twins drive twins
+        twin._schedulers = [_twin(s, optimizer) for s in scheduler._schedulers]
     return twin
 
 
@@ -337,6 +385,22 @@ def prepare_scheduler(scheduler: Any, state: Any, param_groups: list[Any] | None
         if not (_real(value) and math.isfinite(value) and value >= 0):
             raise _Refusal(f"its {kind} scheduler state makes the learning rate {_shown(value)}")
     return twin
+
+
+def scheduler_parts(scheduler: Any, twin: Any) -> list[tuple[Any, Any]]:
+    """The (object, prepared twin) pairs a load assigns for ``scheduler`` and the ``twin``
+    :func:`prepare_scheduler` made: for a composite (SequentialLR, ChainedScheduler) its
+    schedulers' pairs first, then itself, its twin holding the schedulers it held (the
+    handles given for them stay the ones it drives); else just the pair."""
+    children = getattr(scheduler, "_schedulers", None)
+    if not isinstance(children, list):
+        return [(scheduler, twin)]
+    pairs: list[tuple[Any, Any]] = []
+    for child, child_twin in zip(children, twin._schedulers):
+        pairs.extend(scheduler_parts(child, child_twin))
+    twin._schedulers = children
+    pairs.append((scheduler, twin))
+    return pairs
 
 
 _SCALER_KEYS = {"scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker"}

@@ -235,9 +235,9 @@ def test_lr_errors(interp):
     w = interp.put(torch.ones(2))
     opt = interp.eval(f"torch::optimizer_sgd {w}")
     before = interp.get(opt).param_groups[0]["lr"]
-    for bad in ("0", "-1", "inf", "x"):
+    for bad in ("-1", "inf", "x"):  # 0 is a learning rate (it freezes the weights)
         assert tcl_only_error(interp, f"torch::set_lr {opt} {bad}") == (
-            f'invalid -lr "{bad}": must be a finite number > 0',
+            f'invalid -lr "{bad}": must be a finite number >= 0',
             ["TORCH", "VALUE", "-lr"],
         )
     assert interp.get(opt).param_groups[0]["lr"] == before

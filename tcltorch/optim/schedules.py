@@ -9,6 +9,8 @@ scheduler's ``state_dict()`` stores it as plain data and a checkpoint restores i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 
 class Constant:
@@ -102,3 +104,43 @@ class ExponentialDecay:
         if self.staircase:
             p = math.floor(p)
         return self.decay_rate**p
+
+
+class CosineWarmup:
+    """HF ``get_cosine_schedule_with_warmup``: 0 -> 1 over the warmup, then a cosine from 1 to 0
+    over the remaining steps (``num_cycles`` = 0.5: half a period, the default)."""
+
+    def __init__(self, num_warmup_steps: int, num_training_steps: int, num_cycles: float = 0.5) -> None:
+        self.num_warmup_steps = int(num_warmup_steps)
+        self.num_training_steps = int(num_training_steps)
+        self.num_cycles = float(num_cycles)
+
+    def __call__(self, step: int) -> float:
+        if step < self.num_warmup_steps:
+            return float(step) / float(max(1, self.num_warmup_steps))
+        progress = float(step - self.num_warmup_steps) / float(
+            max(1, self.num_training_steps - self.num_warmup_steps)
+        )
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * self.num_cycles * 2.0 * progress)))
+
+
+class Callback:
+    """f(step) = call(step): a multiplier computed by a function the engine does not own (the
+    Tcl command of ``torch::lr_scheduler_lambda -command``).
+
+    Its state is the callback's NAME only (``{"callback": name}``): a function cannot be saved.
+    A scheduler that loads the state must have been made with a callback of the same name
+    (:func:`tcltorch.train_state.check_scheduler_state` refuses another)."""
+
+    __slots__ = ("__dict__", "call")
+
+    def __init__(self, name: str, call: Callable[[int], float]) -> None:
+        self.callback = str(name)
+        self.call = call  # a slot: not part of __dict__, so never in the state
+
+    def __call__(self, step: int) -> float:
+        return self.call(step)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Callback:
+        # twins made for a checkpoint load share the function, not a copy of what it holds
+        return Callback(self.callback, self.call)

@@ -122,12 +122,23 @@ _DOCS: dict[str, tuple[str, list[str]]] = {
     "lr_scheduler_lambda": (
         (
             "`torch.optim.lr_scheduler.LambdaLR` with lr = initial_lr * multiplier**step, the peer's meaning of this "
-            "command (a Tcl number, not a function). `-lambda` is accepted for `-multiplier`."
+            "command (a Tcl number). `-lambda` is accepted for `-multiplier`.\n\n"
+            "With `-command PREFIX` instead, the factor is a Tcl function: PREFIX (a proc name and any leading "
+            "words) is called with the step (0 when the scheduler is made, then 1, 2, ...) and must return a "
+            "finite number >= 0; lr = initial_lr * that number. A checkpoint (`torch::save_checkpoint -scheduler`) "
+            "saves the prefix by its NAME only, not the proc: to resume, define the proc again and make the "
+            "scheduler with the same `-command` before `torch::load_checkpoint`; a scheduler made with another "
+            "prefix, or with `-multiplier`, is refused with a message naming the saved one."
         ),
         [
             _example(
                 "torch::lr_scheduler_lambda $opt 0.5", "0.1", "0.05 0.025 0.0125 0.00625 0.003125 0.0015625"
-            )
+            ),
+            _SETUP
+            + "proc halve_at {n step} { expr {$step < $n ? 1.0 : 0.5} }\n"
+            + "set s [torch::lr_scheduler_lambda $opt -command {halve_at 3}]\nset lrs {}\n"
+            + _LOOP
+            + "puts $lrs    ;# -> 0.1 0.1 0.05 0.05 0.05 0.05",
         ],
     ),
     "lr_scheduler_polynomial": (

@@ -528,7 +528,12 @@ def get_lr(optimizer):
 @command(
     "set_lr",
     _OPTIMIZER,
-    Opt("lr", Double(gt=0), help="new learning rate for every parameter group", aliases=("learningRate",)),
+    Opt(
+        "lr",
+        Double(ge=0),
+        help="new learning rate for every parameter group (0 freezes the weights, e.g. for a probe)",
+        aliases=("learningRate",),
+    ),
     summary="Set the learning rate of every parameter group of an optimizer.",
 )
 def set_lr(optimizer, lr):

@@ -20,9 +20,11 @@ from tcltorch.commands.spec import (
     Custom,
     Double,
     Handle,
+    HandleList,
     Int,
     IntList,
     Opt,
+    Str,
     command,
     parse_tcl_double,
 )
@@ -219,16 +221,58 @@ def lr_scheduler_multiplicative(optimizer, lr_lambda, last_epoch):
     return _build(lrs.MultiplicativeLR, optimizer, schedules.Constant(lr_lambda), last_epoch=last_epoch)
 
 
+def _tcl_factor(ctx: Any, prefix: str) -> Any:
+    """The multiplier of ``-command PREFIX``: PREFIX called with the step, its result a number >= 0."""
+    words = ctx.split(prefix, "-command")
+    if not words:
+        raise invalid_value(
+            "-command", prefix, "must be a Tcl command prefix (a proc name and any leading words)"
+        )
+
+    def call(step: int) -> float:
+        result = ctx.call(*words, str(step))
+        value = parse_tcl_double(result)
+        if value is None or not math.isfinite(value) or value < 0:
+            shown = result if len(result) <= 40 else result[:37] + "..."
+            raise TclError(
+                f'the -command "{prefix}" returned "{shown}" for step {step}: '
+                "it must return a finite number >= 0 (the factor of the initial lr)",
+                ["TORCH", "VALUE", "-command"],
+            )
+        return value
+
+    return schedules.Callback(prefix, call)
+
+
 @command(
     "lr_scheduler_lambda",
     _OPTIMIZER,
-    Opt("multiplier", Double(gt=0), 1.0, "lr = initial_lr * multiplier**step", aliases=("lambda",)),
+    Opt(
+        "multiplier",
+        Double(gt=0),
+        None,
+        "lr = initial_lr * multiplier**step",
+        aliases=("lambda",),
+        default_doc="1.0",
+    ),
     _last_epoch(),
-    summary="Create a LambdaLR scheduler with lr = initial_lr * multiplier**step (torch.optim.lr_scheduler).",
+    Opt(
+        "command",
+        Str(),
+        None,
+        "Tcl command prefix called with the step, returning the factor: lr = initial_lr * [{*}$command $step]",
+        positional=False,
+        aliases=("lrLambda", "lr_lambda"),
+    ),
+    context=True,
+    summary="Create a LambdaLR scheduler: lr = initial_lr * multiplier**step, or times what a Tcl command returns.",
     **page("lr_scheduler_lambda"),
 )
-def lr_scheduler_lambda(optimizer, multiplier, last_epoch):
-    return _build(lrs.LambdaLR, optimizer, schedules.Power(multiplier), last_epoch=last_epoch)
+def lr_scheduler_lambda(optimizer, multiplier, last_epoch, command, ctx):
+    if command is not None and multiplier is not None:
+        raise TclError("give -multiplier or -command, not both", ["TORCH", "ARGS", "EXCLUSIVE", "-command"])
+    factor = _tcl_factor(ctx, command) if command is not None else schedules.Power(multiplier or 1.0)
+    return _build(lrs.LambdaLR, optimizer, factor, last_epoch=last_epoch)
 
 
 @command(
@@ -499,6 +543,172 @@ def lr_scheduler_inverse_sqrt(optimizer, warmup_steps, decay_factor):
 )
 def lr_scheduler_noam(optimizer, model_size, warmup_steps):
     return _build(lrs.LambdaLR, optimizer, schedules.Noam(model_size, warmup_steps))
+
+
+@command(
+    "lr_scheduler_cosine_with_warmup",
+    _OPTIMIZER,
+    Opt(
+        "numWarmupSteps",
+        Int(ge=0),
+        help="steps of the linear rise from 0",
+        aliases=("num_warmup_steps", "warmupSteps", "warmup_steps", "warmup"),
+    ),
+    Opt(
+        "numTrainingSteps",
+        Int(ge=1),
+        help="step at which the cosine reaches 0",
+        aliases=("num_training_steps", "totalSteps", "total_steps", "total"),
+    ),
+    Opt(
+        "numCycles",
+        Double(gt=0),
+        0.5,
+        "cosine periods after the warmup (0.5: down to 0 once)",
+        aliases=("num_cycles",),
+    ),
+    _last_epoch(),
+)
+def lr_scheduler_cosine_with_warmup(optimizer, num_warmup_steps, num_training_steps, num_cycles, last_epoch):
+    """Create HF's cosine schedule with warmup: 0 -> lr over the warmup, then a cosine down to 0.
+
+    As `transformers.get_cosine_schedule_with_warmup`: lr = initial_lr * step/warmup during the
+    warmup, then initial_lr * 0.5 * (1 + cos(pi * 2 * numCycles * progress)), progress going
+    from 0 to 1 between the end of the warmup and `-numTrainingSteps` (never below 0). A
+    `torch.optim.lr_scheduler.LambdaLR`; saved by `torch::save_checkpoint -scheduler`.
+
+    ## Return Value
+
+    A scheduler handle; advance it with `torch::lr_scheduler_step_update` after each
+    `torch::optimizer_step`.
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set s [torch::lr_scheduler_cosine_with_warmup $opt 2 6]
+        set lrs [torch::get_lr $opt]
+        foreach k {1 2 3 4 5 6} { lappend lrs [format %.4f [torch::lr_scheduler_step_update $s]] }
+        puts $lrs   ;# -> 0.0 0.0500 0.1000 0.0854 0.0500 0.0146 0.0000
+    """
+    return _build(
+        lrs.LambdaLR,
+        optimizer,
+        schedules.CosineWarmup(num_warmup_steps, num_training_steps, num_cycles),
+        last_epoch=last_epoch,
+    )
+
+
+def _composite_parts(schedulers: list[Any], optimizer: Any | None, option: str) -> Any:
+    """The optimizer all of ``schedulers`` drive (refusing an empty list, a plateau scheduler,
+    one used twice, or two optimizers)."""
+    if not schedulers:
+        raise invalid_value(option, "", "must be a non-empty list of scheduler handles")
+    if len({id(s) for s in schedulers}) != len(schedulers):
+        raise TclError(f"a scheduler is given twice in {option}", ["TORCH", "VALUE", option])
+    for s in schedulers:
+        if isinstance(s, lrs.ReduceLROnPlateau):
+            raise TclError(
+                "a plateau scheduler cannot be part of a composite schedule (it is stepped with a metric): "
+                "step it on its own with torch::lr_scheduler_step_update $s $metric",
+                ["TORCH", "VALUE", option],
+            )
+    target = optimizer if optimizer is not None else schedulers[0].optimizer
+    if any(s.optimizer is not target for s in schedulers):
+        raise TclError(
+            f"every scheduler in {option} must drive the same optimizer"
+            + (" (the -optimizer given)" if optimizer is not None else ""),
+            ["TORCH", "VALUE", option],
+        )
+    return target
+
+
+@command(
+    "lr_scheduler_sequential",
+    _OPTIMIZER,
+    Opt("schedulers", HandleList("scheduler"), help="schedulers of this optimizer, used one after another"),
+    Opt(
+        "milestones",
+        Custom(_milestones, "list of integers", "must be a list of positive integers"),
+        help="steps at which the next scheduler takes over (one fewer than -schedulers)",
+    ),
+    _last_epoch(),
+)
+def lr_scheduler_sequential(optimizer, schedulers, milestones, last_epoch):
+    """Create a SequentialLR: one scheduler after another, switching at the milestones.
+
+    As `torch.optim.lr_scheduler.SequentialLR`: the first of `-schedulers` runs until the first
+    milestone, then the second starts (from its own step 0), and so on; a warm-up then a
+    cosine is `{$warm $cosine}` with `-milestones {$warmupSteps}`. Make the schedulers on the
+    same optimizer first (each sets the lr as it is made; this command resets it to the first
+    one's step 0), then step only the composite. `torch::save_checkpoint -scheduler $seq` saves
+    the schedulers inside it too; load it into a composite made the same way.
+
+    ## Return Value
+
+    A scheduler handle; advance it with `torch::lr_scheduler_step_update`.
+
+    ## Errors
+
+    Milestones that are not one fewer than the schedulers, a plateau scheduler, a scheduler of
+    another optimizer.
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 0.1]
+        set warm [torch::lr_scheduler_linear_with_warmup $opt 2 1000000]
+        set decay [torch::lr_scheduler_exponential $opt 0.5]
+        set s [torch::lr_scheduler_sequential $opt [list $warm $decay] {2}]
+        set lrs [torch::get_lr $opt]
+        foreach k {1 2 3 4} { lappend lrs [format %.4f [torch::lr_scheduler_step_update $s]] }
+        puts $lrs   ;# -> 0.0 0.0500 0.1000 0.0500 0.0250
+    """
+    _composite_parts(schedulers, optimizer, "-schedulers")
+    if len(milestones) != len(schedulers) - 1:
+        raise invalid_value(
+            "-milestones",
+            " ".join(map(str, milestones)),
+            f"must hold {len(schedulers) - 1} steps (one fewer than the {len(schedulers)} schedulers)",
+        )
+    return _build(
+        lrs.SequentialLR, optimizer, schedulers=schedulers, milestones=milestones, last_epoch=last_epoch
+    )
+
+
+@command(
+    "lr_scheduler_chained",
+    Opt("schedulers", HandleList("scheduler"), help="schedulers of one optimizer, all stepped at every step"),
+    Opt(
+        "optimizer",
+        Handle("optimizer"),
+        None,
+        "their optimizer (default: the first scheduler's)",
+        aliases=("opt",),
+    ),
+)
+def lr_scheduler_chained(schedulers, optimizer):
+    """Create a ChainedScheduler: several schedulers stepped together, their factors multiplied.
+
+    As `torch.optim.lr_scheduler.ChainedScheduler`: each `torch::lr_scheduler_step_update` of
+    the chain steps every scheduler in it, in order, so their effects compose (an exponential
+    decay and a step decay together, say). The schedulers must drive one optimizer.
+    `torch::save_checkpoint -scheduler $chain` saves the schedulers inside it too.
+
+    ## Return Value
+
+    A scheduler handle; advance it with `torch::lr_scheduler_step_update`.
+
+    Examples:
+        set w [torch::ones {2} -requiresGrad 1]
+        set opt [torch::optimizer_sgd $w 1.0]
+        set a [torch::lr_scheduler_exponential $opt 0.5]
+        set b [torch::lr_scheduler_step $opt 2 0.1]
+        set s [torch::lr_scheduler_chained [list $a $b]]
+        set lrs {}
+        foreach k {1 2 3} { lappend lrs [format %.4f [torch::lr_scheduler_step_update $s]] }
+        puts $lrs   ;# -> 0.5000 0.0250 0.0125
+    """
+    target = _composite_parts(schedulers, optimizer, "-schedulers")
+    return _build(lambda opt, **kw: lrs.ChainedScheduler(schedulers, optimizer=opt), target)
 
 
 def _metric(text: str, option: str, ctx: Any) -> float:
