@@ -34,7 +34,7 @@ from tcltorch.commands.spec import (
     parse_tcl_double,
 )
 from tcltorch.commands.train._extras import EXTRA_OPTIONS, EXTRAS_DOC, with_extras
-from tcltorch.errors import TclError, invalid_value
+from tcltorch.errors import TclError, TclPassthrough, invalid_value
 from tcltorch.optim import extras
 
 FAMILY = "train/optimizers"
@@ -330,6 +330,7 @@ def _closure(ctx: Any, script: str):
 
     def closure() -> torch.Tensor:
         mark = ctx.handles.mark()
+        keep: list[str] = []
         try:
             result = scoped_eval(ctx, script).strip()
             obj = ctx.handles.get(result) if result in ctx.handles else None
@@ -345,8 +346,13 @@ def _closure(ctx: Any, script: str):
                     ["TORCH", "VALUE", "-closure"],
                 )
             return torch.tensor(value)
+        except TclPassthrough:
+            # return/break/continue leave the step (before it changed anything) and reach the
+            # caller as from torch::scope: the handles named in their result stay alive
+            keep = ctx.handles.words_in(ctx.result())
+            raise
         finally:
-            ctx.handles.release_since(mark)  # the loss handle too: the optimizer holds the tensor
+            ctx.handles.release_since(mark, keep=keep)  # the loss handle too: the optimizer holds it
 
     return closure
 
