@@ -223,6 +223,25 @@ def _target(match: re.Match[str], call: Call) -> str | None:
     )
 
 
+def _target_shape(match: re.Match[str], call: Call) -> str | None:
+    """``0D or 1D target tensor expected, multi-target not supported`` (cross_entropy_loss,
+    nll_loss given a target of shape {N 1}, as load_csv -columns 3 makes)."""
+    tensors = call.tensors()
+    if len(tensors) < 2:
+        return None
+    logits, target = tensors[0], tensors[1]
+    name = call.name(target, "the target")
+    fix = ""
+    if target.dim() == 2 and target.shape[1] == 1:
+        fix = f"torch::tensor_squeeze {name} 1 makes it {shape(target.shape[:1])}; "
+    rows = shape(logits.shape[:1]) if logits.dim() >= 1 else "{}"
+    return (
+        f"the target {call.described(target)} must be 1-d class indices of shape {rows}, one per row of "
+        f"the input {call.described(logits)}: {fix}torch::load_csv gives a 1-d column when it is named "
+        "(-header 1 -columns NAME)"
+    )
+
+
 def _device(match: re.Match[str], call: Call) -> str | None:
     """``Expected all tensors to be on the same device, but found at least two devices, cuda:0
     and cpu!`` and ``Tensor on device cpu is not on the expected device meta!``."""
@@ -293,6 +312,12 @@ RULES: list[Rule] = [
         _view,
     ),
     Rule("class target", (IndexError, RuntimeError), re.compile(r"Target (-?\d+) is out of bounds"), _target),
+    Rule(
+        "target shape",
+        (RuntimeError,),
+        re.compile(r"0D or 1D target tensor expected, multi-target not supported"),
+        _target_shape,
+    ),
     Rule(
         "device",
         (RuntimeError,),
