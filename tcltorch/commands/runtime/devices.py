@@ -356,17 +356,41 @@ def _rss_bytes() -> tuple[int, int]:
     return rss, peak
 
 
+_COMPRESSED = {
+    torch.sparse_csr: ("crow_indices", "col_indices"),
+    torch.sparse_bsr: ("crow_indices", "col_indices"),
+    torch.sparse_csc: ("ccol_indices", "row_indices"),
+    torch.sparse_bsc: ("ccol_indices", "row_indices"),
+}
+
+
+def _dense_parts(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """The strided tensors whose storages hold a tensor's data: itself, or a sparse tensor's
+    indices and values (a sparse tensor has no storage of its own)."""
+    if tensor.layout == torch.strided:
+        return [tensor]
+    if tensor.layout == torch.sparse_coo:
+        return [tensor._indices(), tensor._values()]
+    names = _COMPRESSED.get(tensor.layout)
+    if names is None:
+        return []
+    return [getattr(tensor, names[0])(), getattr(tensor, names[1])(), tensor.values()]
+
+
 def _handle_tensors(ctx: Any) -> tuple[int, int]:
     seen: set[int] = set()
     count = nbytes = 0
     for name in ctx.handles.names("tensor"):
         tensor = ctx.handles.get(name, "tensor")
-        storage = tensor.untyped_storage()
-        key = storage.data_ptr()
         count += 1
-        if tensor.device.type == "cpu" and key not in seen:
-            seen.add(key)
-            nbytes += storage.nbytes()
+        if tensor.device.type != "cpu":
+            continue
+        for part in _dense_parts(tensor):
+            storage = part.untyped_storage()
+            key = storage.data_ptr()
+            if key not in seen:
+                seen.add(key)
+                nbytes += storage.nbytes()
     return count, nbytes
 
 
