@@ -122,6 +122,15 @@ def tcl_only_error(interp, script: str):
     return tcl_error(interp, script, TclError)
 
 
+def call_error(fn, *args):
+    """(message, errorcode) of a Python call that must raise a tcltorch.TclError."""
+    from tcltorch import TclError
+
+    with pytest.raises(TclError) as info:
+        fn(*args)
+    return info.value.message, info.value.errorcode
+
+
 # --- comparing results ------------------------------------------------------------------------
 
 

@@ -7,16 +7,10 @@ import re
 
 import pytest
 import torch
+from helpers import call_error
 
 from tcltorch import handles as H
-from tcltorch.errors import TclError
 from tcltorch.handles import HandleTable
-
-
-def fails(fn, *args) -> tuple[str, list[str]]:
-    with pytest.raises(TclError) as info:
-        fn(*args)
-    return info.value.message, info.value.errorcode
 
 
 @pytest.fixture
@@ -24,12 +18,12 @@ def table() -> HandleTable:
     return HandleTable()
 
 
-def _optimizer():
+def _sgd():
     return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 
 
 def test_names_are_kind_prefixed(table):
-    opt = _optimizer()
+    opt = _sgd()
     cases = [
         (torch.ones(1), "tensor"),
         (torch.nn.Parameter(torch.ones(1)), "tensor"),
@@ -72,25 +66,25 @@ def test_none_has_no_handle(table):
 
 
 def test_get_checks_the_kind(table):
-    t, lin, opt = torch.ones(1), torch.nn.Linear(1, 1), _optimizer()
+    t, lin, opt = torch.ones(1), torch.nn.Linear(1, 1), _sgd()
     ht, hl, ho = table.put(t), table.put(lin), table.put(opt)
     assert table.get(ht, "tensor") is t
     assert table.get(hl, "module") is lin and table.get(hl, "linear") is lin
     assert table.get(ho, "optimizer") is opt
-    assert fails(table.get, ht, "module") == (
+    assert call_error(table.get, ht, "module") == (
         f'"{ht}" is a tensor, expected a module',
         ["TORCH", "HANDLE", ht],
     )
-    assert fails(table.get, hl, "optimizer") == (
+    assert call_error(table.get, hl, "optimizer") == (
         f'"{hl}" is a linear module, expected an optimizer',
         ["TORCH", "HANDLE", hl],
     )
-    assert fails(table.get, ho, "sequential")[0] == f'"{ho}" is an optimizer, expected a sequential'
-    assert fails(table.get, "tensor0", "tensor") == (
+    assert call_error(table.get, ho, "sequential")[0] == f'"{ho}" is an optimizer, expected a sequential'
+    assert call_error(table.get, "tensor0", "tensor") == (
         'no tensor named "tensor0"',
         ["TORCH", "HANDLE", "tensor0"],
     )
-    assert fails(table.get, "nothing") == ('no object named "nothing"', ["TORCH", "HANDLE", "nothing"])
+    assert call_error(table.get, "nothing") == ('no object named "nothing"', ["TORCH", "HANDLE", "nothing"])
     assert table.lookup("nothing") is None and table.lookup(ht) is t
 
 
@@ -98,7 +92,7 @@ def test_describe():
     assert H.describe(torch.ones(1)) == "a tensor"
     assert H.describe(torch.nn.Linear(1, 1)) == "a linear module"
     assert H.describe(torch.nn.ReLU()) == "a relu module"
-    assert H.describe(_optimizer()) == "an optimizer"
+    assert H.describe(_sgd()) == "an optimizer"
     assert H.describe(object()) == "an object"
 
 
@@ -107,15 +101,15 @@ def test_free(table):
     name = table.put(t)
     table.free(name)
     assert name not in table and len(table) == 0 and table.name_of(t) is None
-    assert fails(table.get, name, "tensor")[0] == f'no tensor named "{name}"'
-    assert fails(table.free, name) == (f'no object named "{name}"', ["TORCH", "HANDLE", name])
+    assert call_error(table.get, name, "tensor")[0] == f'no tensor named "{name}"'
+    assert call_error(table.free, name) == (f'no object named "{name}"', ["TORCH", "HANDLE", name])
     again = table.put(t)
     assert again != name and table.get(again) is t
 
 
 def test_names_in_creation_order_and_by_kind(table):
     made = [table.put(torch.ones(1)), table.put(torch.nn.Linear(1, 1)), table.put(torch.ones(2))]
-    made.append(table.put(_optimizer()))
+    made.append(table.put(_sgd()))
     assert table.names() == made
     assert table.names("tensor") == [made[0], made[2]]
     assert table.names("module") == [made[1]]
@@ -181,7 +175,7 @@ def test_register_kind(table):
         assert table.names("gadget") == [name]
         assert H.known_kind("gadget", [g])
         assert not H.known_kind("gadget", [])  # a registered kind is known through live objects
-        assert fails(table.get, name, "tensor")[0] == f'"{name}" is a gadget, expected a tensor'
+        assert call_error(table.get, name, "tensor")[0] == f'"{name}" is a gadget, expected a tensor'
     finally:
         del H.KINDS[_Gadget]
     assert H.kind_of(_Gadget()) == "object"

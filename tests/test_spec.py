@@ -9,6 +9,7 @@ import tkinter
 
 import pytest
 import torch
+from helpers import call_error
 
 from tcltorch.commands import load_all
 from tcltorch.commands import spec as S
@@ -47,12 +48,6 @@ class FakeSession:
 @pytest.fixture
 def ctx() -> FakeSession:
     return FakeSession()
-
-
-def fails(fn, *args) -> tuple[str, list[str]]:
-    with pytest.raises(TclError) as info:
-        fn(*args)
-    return info.value.message, info.value.errorcode
 
 
 def test_the_fake_session_is_a_session(ctx):
@@ -206,16 +201,16 @@ def test_value_types_convert(ctx, vtype, text, expected):
     ],
 )
 def test_value_types_refuse_with_the_option_named(ctx, vtype, text, message):
-    assert fails(vtype.convert, text, "-x", ctx) == (message, ["TORCH", "VALUE", "-x"])
+    assert call_error(vtype.convert, text, "-x", ctx) == (message, ["TORCH", "VALUE", "-x"])
 
 
 def test_long_values_are_shortened_in_messages(ctx):
-    message, _ = fails(S.Int().convert, "9" * 100 + "x", "-n", ctx)
+    message, _ = call_error(S.Int().convert, "9" * 100 + "x", "-n", ctx)
     assert message == 'invalid -n "' + "9" * 57 + '...": must be an integer'
 
 
 def test_device_refuses_a_bad_device(ctx):
-    message, code = fails(S.Device().convert, "bogus", "-device", ctx)
+    message, code = call_error(S.Device().convert, "bogus", "-device", ctx)
     assert "-device" in message and "bogus" in message and code[:2] == ["TORCH", "VALUE"]
 
 
@@ -226,18 +221,18 @@ def test_handle_types(ctx):
     assert S.Handle("tensor").convert(ht, "-input", ctx) is t
     assert S.Handle().convert(hl, "-x", ctx) is lin
     assert S.Handle("module").convert(hl, "-m", ctx) is lin
-    assert fails(S.Handle("tensor").convert, hl, "-input", ctx) == (
+    assert call_error(S.Handle("tensor").convert, hl, "-input", ctx) == (
         f'"{hl}" is a linear module, expected a tensor',
         ["TORCH", "HANDLE", hl],
     )
-    assert fails(S.Handle("tensor").convert, "tensor0", "-input", ctx) == (
+    assert call_error(S.Handle("tensor").convert, "tensor0", "-input", ctx) == (
         'no tensor named "tensor0"',
         ["TORCH", "HANDLE", "tensor0"],
     )
     got = S.HandleList("tensor").convert(f"{ht} {ht}", "-tensors", ctx)
     assert len(got) == 2 and got[0] is t and got[1] is t
     assert S.HandleList("tensor").convert("", "-tensors", ctx) == []
-    assert fails(S.HandleList("tensor").convert, f"{ht} {hl}", "-tensors", ctx)[0] == (
+    assert call_error(S.HandleList("tensor").convert, f"{ht} {hl}", "-tensors", ctx)[0] == (
         f'"{hl}" is a linear module, expected a tensor'
     )
 
@@ -359,12 +354,12 @@ def test_parse_both_forms(ctx, args, expected):
     ],
 )
 def test_parse_errors(ctx, args, message, code):
-    assert fails(make_command().parse, ctx, args, "demo_fill") == (message, code)
+    assert call_error(make_command().parse, ctx, args, "demo_fill") == (message, code)
 
 
 def test_minus_inf_is_a_value_word(ctx):
     # read as the -value slot's word (not as an option), then refused as not finite
-    assert fails(make_command().parse, ctx, ("3", "-inf"), "demo_fill") == (
+    assert call_error(make_command().parse, ctx, ("3", "-inf"), "demo_fill") == (
         'invalid -value "-inf": must be a finite number',
         ["TORCH", "VALUE", "-value"],
     )
@@ -373,7 +368,7 @@ def test_minus_inf_is_a_value_word(ctx):
 def test_missing_arguments_are_reported_before_values_are_read(ctx):
     # -value is bad, but the missing -size is what the caller hears about
     assert (
-        fails(make_command().parse, ctx, ("-value", "bad"), "demo_fill")[0]
+        call_error(make_command().parse, ctx, ("-value", "bad"), "demo_fill")[0]
         == 'missing required option "-size"'
     )
 
@@ -398,8 +393,8 @@ def test_rest_slot_takes_words_up_to_the_first_option(ctx):
     assert cmd.parse(ctx, ("1", "2", "3"), "demo_cat") == {"numbers": [1, 2, 3], "scale": 1.0}
     assert cmd.parse(ctx, ("4", "-scale", "2"), "demo_cat") == {"numbers": [4], "scale": 2.0}
     assert cmd.parse(ctx, ("-numbers", "5"), "demo_cat") == {"numbers": [5], "scale": 1.0}
-    assert fails(cmd.parse, ctx, ("1", "x"), "demo_cat")[0] == 'invalid -numbers "x": must be an integer'
-    assert fails(cmd.parse, ctx, (), "demo_cat")[0] == (
+    assert call_error(cmd.parse, ctx, ("1", "x"), "demo_cat")[0] == 'invalid -numbers "x": must be an integer'
+    assert call_error(cmd.parse, ctx, (), "demo_cat")[0] == (
         'wrong # args: should be "torch::demo_cat numbers ?numbers ...? ?-option value ...?"'
     )
 
@@ -413,7 +408,7 @@ def test_last_option_is_the_final_word(ctx):
     assert cmd.usage("demo_with") == "torch::demo_with ?-option value ...? body"
     assert cmd.parse(ctx, ("puts hi",), "demo_with") == {"times": 1, "body": "puts hi"}
     assert cmd.parse(ctx, ("-times", "3", "incr x"), "demo_with") == {"times": 3, "body": "incr x"}
-    assert fails(cmd.parse, ctx, (), "demo_with") == (
+    assert call_error(cmd.parse, ctx, (), "demo_with") == (
         'wrong # args: should be "torch::demo_with ?-option value ...? body"',
         ["TCL", "WRONGARGS"],
     )
@@ -423,7 +418,7 @@ def test_last_option_is_the_final_word(ctx):
 def test_a_command_without_arguments_refuses_words(ctx):
     cmd = S.Command("demo_none", _fill, [])
     assert cmd.parse(ctx, (), "demo_none") == {}
-    assert fails(cmd.parse, ctx, ("x",), "demo_none")[0] == 'wrong # args: should be "torch::demo_none"'
+    assert call_error(cmd.parse, ctx, ("x",), "demo_none")[0] == 'wrong # args: should be "torch::demo_none"'
 
 
 def test_context_commands_get_the_session(ctx):
