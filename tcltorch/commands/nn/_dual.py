@@ -31,6 +31,7 @@ from tcltorch.commands.spec import (
     Command,
     Custom,
     Opt,
+    ParseHook,
     ValueType,
     add,
     is_option_word,
@@ -299,10 +300,12 @@ def layer(
     build: Callable[..., Any] | None = None,
     extra_aliases: Sequence[str] = (),
     see: Sequence[str] = (),
+    tensor_parse_hook: ParseHook | None = None,
 ) -> Command:
     """Register ``torch::name``: builds ``cls(**options)``; with ``tensor_form`` (the
     default) a tensor first applies it (``cls(**options)(input)``), or, given a pair
-    ``(fn, opts)``, calls ``fn(input, ...)`` parsed with ``opts``."""
+    ``(fn, opts)``, calls ``fn(input, ...)`` parsed with ``opts`` (and ``tensor_parse_hook``,
+    a legacy argument form of the tensor form: see :attr:`Command.parse_hook`)."""
     module_cmd = Command(name, build or cls, options, summary, None, extra_aliases)
     if tensor_form is False:
         cmd: Command = module_cmd
@@ -311,18 +314,23 @@ def layer(
             fn, t_opts = module_applier(build or cls), [_input("input tensor handle"), *options]
         else:
             fn, t_opts = tensor_form
-        tensor_cmd = Command(name, fn, t_opts, summary, None, extra_aliases)
+        tensor_cmd = Command(name, fn, t_opts, summary, None, extra_aliases, parse_hook=tensor_parse_hook)
         cmd = DualCommand(name, tensor_cmd, module_cmd, torch.Tensor, summary, extra_aliases)
     cmd.torch_class = cls  # type: ignore[attr-defined]
     return register(cmd, Doc(description or summary, example, see))
 
 
 def with_tensor_form(
-    name: str, fn: Callable[..., Any], options: Sequence[Opt], extra_aliases: Sequence[str] = ()
+    name: str,
+    fn: Callable[..., Any],
+    options: Sequence[Opt],
+    extra_aliases: Sequence[str] = (),
+    parse_hook: ParseHook | None = None,
 ) -> Command:
-    """Give an existing module-building command a tensor form (``torch::gelu $x``)."""
+    """Give an existing module-building command a tensor form (``torch::gelu $x``), parsed with
+    ``options`` (and ``parse_hook``, a legacy argument form: see :attr:`Command.parse_hook`)."""
     module_cmd = REGISTRY[name]
-    tensor_cmd = Command(name, fn, options, module_cmd.summary)
+    tensor_cmd = Command(name, fn, options, module_cmd.summary, parse_hook=parse_hook)
     cmd = DualCommand(name, tensor_cmd, module_cmd, torch.Tensor, module_cmd.summary)
     tensor_cmd.aliases = cmd.aliases = [*module_cmd.aliases, *extra_aliases]
     add(cmd)

@@ -28,7 +28,7 @@ from tcltorch.commands.spec import (
     command,
     parse_int64,
 )
-from tcltorch.errors import invalid_value
+from tcltorch.errors import TclError, invalid_value
 from tcltorch.positional import PositionalEncoding
 
 FAMILY = "nn/attention"
@@ -307,13 +307,52 @@ _LAYER_NOTE = """
 Positional order is torch's (and the other implementation's, after its leading tensor):
 `dModel nhead ?dimFeedforward? ?dropout? ?activation?`. Its commands of this name ran one layer on a
 tensor with new random weights each call; this one builds the layer once, so its weights persist
-and train. A tensor handle as first argument is therefore an error that says so.
+and train. A tensor handle as first argument (or `-src`/`-tgt`/`-input`) is therefore refused, with
+an error naming the module form to use: a functional transformer would compute with weights nobody
+can see, train or reproduce.
 """
+
+_STACK_NOTE = """
+The other implementation's `torch::{name} src dModel nhead numLayers dimFeedforward` (a tensor first,
+or `-src`) ran the stack on the tensor with new random weights on every call. That form is refused,
+with an error naming the module form: build the stack once (its weights persist and train) and
+apply it with `torch::layer_forward`.
+"""
+
+# the module form each refusal names
+_MODULE_FORM = {
+    "transformer_encoder_layer": "set layer [torch::transformer_encoder_layer dModel nhead ?dimFeedforward?]; "
+    "torch::layer_forward $layer $src",
+    "transformer_decoder_layer": "set layer [torch::transformer_decoder_layer dModel nhead ?dimFeedforward?]; "
+    "torch::layer_forward $layer $tgt $memory",
+    "transformer_encoder": "set enc [torch::transformer_encoder [torch::transformer_encoder_layer dModel nhead "
+    "?dimFeedforward?] numLayers]; torch::layer_forward $enc $src",
+    "transformer_decoder": "set dec [torch::transformer_decoder [torch::transformer_decoder_layer dModel nhead "
+    "?dimFeedforward?] numLayers]; torch::layer_forward $dec $tgt $memory",
+}
+
+_TENSOR_FLAGS = ("-src", "-tgt", "-input", "-tensor", "-memory")
+
+
+def _refuse_functional(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """The other implementation's functional form (tensors given directly) drew new random weights
+    on every call: refused, naming the module form."""
+    first_is_tensor = (
+        bool(args) and args[0] in ctx.handles and isinstance(ctx.handles.get(args[0]), torch.Tensor)
+    )
+    if first_is_tensor or any(w in _TENSOR_FLAGS for w in args[0::2]):
+        raise TclError(
+            f"torch::{invoked} builds a module and takes no tensor: a functional transformer would draw new "
+            f"random weights on every call. Build it once and apply it: {_MODULE_FORM[cmd.name]}",
+            ["TORCH", "ARGS", "FUNCTIONAL", f"torch::{cmd.name}"],
+        )
+    return parse(ctx, args, invoked)
 
 
 command(
     "transformer_encoder_layer",
     *_layer_opts(),
+    parse_hook=_refuse_functional,
     summary="A transformer encoder layer: self-attention and feed-forward blocks (nn.TransformerEncoderLayer).",
     doc="""A transformer encoder layer: self-attention and feed-forward blocks (nn.TransformerEncoderLayer).
 
@@ -349,6 +388,7 @@ puts [torch::tensor_shape [torch::layer_forward $layer $x -srcKeyPaddingMask $pa
 command(
     "transformer_decoder_layer",
     *_layer_opts(),
+    parse_hook=_refuse_functional,
     summary="A transformer decoder layer: self-attention, cross-attention and feed-forward (nn.TransformerDecoderLayer).",
     doc="""A transformer decoder layer: self-attention, cross-attention and feed-forward (nn.TransformerDecoderLayer).
 
@@ -408,6 +448,7 @@ def _check_copies(layer: nn.Module, num_layers: int) -> None:
         help="let torch use nested tensors for padded batches in evaluation mode",
         aliases=("enable_nested_tensor",),
     ),
+    parse_hook=_refuse_functional,
     summary="A stack of transformer encoder layers (nn.TransformerEncoder).",
     doc="""A stack of transformer encoder layers (nn.TransformerEncoder).
 
@@ -415,7 +456,9 @@ def _check_copies(layer: nn.Module, num_layers: int) -> None:
 layer's), applied in turn, then the optional `norm`. Apply it with
 `torch::layer_forward $enc $src ?-mask t? ?-srcKeyPaddingMask t? ?-isCausal b?` (`-attnMask`,
 `-srcMask` and `-keyPaddingMask` are accepted for the masks).
-
+"""
+    + _STACK_NOTE.format(name="transformer_encoder")
+    + """
 ## Return Value
 
 A module handle (`transformerencoderN`).
@@ -453,13 +496,16 @@ def transformer_encoder(encoder_layer, num_layers, norm, enable_nested_tensor):
     ),
     Opt("numLayers", Size, help="number of copies of the layer", aliases=("num_layers",)),
     _norm_opt(),
+    parse_hook=_refuse_functional,
     summary="A stack of transformer decoder layers (nn.TransformerDecoder).",
     doc="""A stack of transformer decoder layers (nn.TransformerDecoder).
 
 `numLayers` independent copies of `decoderLayer`, applied in turn to the target with the same
 memory, then the optional `norm`. Apply it with `torch::layer_forward $dec $tgt $memory ?-tgtMask t?
 ?-memoryMask t? ?-tgtKeyPaddingMask t? ?-memoryKeyPaddingMask t? ?-tgtIsCausal b?`.
-
+"""
+    + _STACK_NOTE.format(name="transformer_decoder")
+    + """
 ## Return Value
 
 A module handle (`transformerdecoderN`).

@@ -3,8 +3,8 @@
 ``torch::embedding numEmbeddings embeddingDim`` (modules.py) builds a lookup table with learned
 vectors; with a tensor of indices first, ``torch::embedding $ids $weight`` looks the indices up in
 the matrix ``weight`` (``torch.nn.functional.embedding``).  The other implementation's
-``embedding $ids 10 64`` made a new random table on every call; here the table is always a
-tensor you own (a layer's weight from ``torch::layer_parameters``, or any matrix)."""
+``embedding $ids 10 64 ?pad?`` (two integers after the indices) looks them up in a fresh random
+table drawn on every call, as that implementation did (see docs/commands/embedding.md)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from tcltorch.commands.spec import (
     Opt,
     command,
     dtype_name,
+    is_option_word,
     parse_tcl_int,
 )
 from tcltorch.commands.vocabulary import _input
@@ -101,7 +102,13 @@ Weight = Custom(_weight, "tensor handle", "must be a tensor handle (the embeddin
 def _lookup_opts(sparse_default: bool) -> list[Opt]:
     return [
         _input("indices, an integer tensor of any shape"),
-        Opt("weight", Weight, help="embedding matrix (num_embeddings, embedding_dim)"),
+        Opt(
+            "weight",
+            Weight,
+            default=None,
+            help="embedding matrix (num_embeddings, embedding_dim); or give -numEmbeddings and -embeddingDim",
+            default_doc="a fresh table",
+        ),
         Opt(
             "paddingIdx",
             Int(),
@@ -134,7 +141,39 @@ def _lookup_opts(sparse_default: bool) -> list[Opt]:
             aliases=("scale_grad_by_freq",),
         ),
         Opt("sparse", Bool(), default=sparse_default, positional=False, help="sparse gradient for weight"),
+        Opt(
+            "numEmbeddings",
+            Int(ge=1),
+            default=None,
+            positional=False,
+            help="without -weight: rows of a fresh random table (drawn on every call)",
+            aliases=("num_embeddings",),
+        ),
+        Opt(
+            "embeddingDim",
+            Int(ge=1),
+            default=None,
+            positional=False,
+            help="without -weight: columns of that table",
+            aliases=("embedding_dim",),
+        ),
     ]
+
+
+def _peer_table(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """The other implementation's ``INDICES NUM DIM ?PAD?``: two integers after the indices
+    (a weight is a tensor handle, never an integer) are the size of a fresh table."""
+    words = [w for w in args[1:4] if not is_option_word(w, cmd._lookup)]
+    if (
+        len(args) in (3, 4)
+        and len(words) == len(args) - 1
+        and all(parse_tcl_int(w) is not None and w not in ctx.handles for w in words[:2])
+    ):
+        named = ["-numEmbeddings", args[1], "-embeddingDim", args[2]]
+        if len(args) == 4:
+            named += ["-paddingIdx", args[3]]
+        args = (args[0], *named)
+    return parse(ctx, args, invoked)
 
 
 def _indices(input: torch.Tensor) -> torch.Tensor:
@@ -146,11 +185,35 @@ def _indices(input: torch.Tensor) -> torch.Tensor:
     return input
 
 
-def _lookup(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse):
+def _lookup(
+    input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, num_embeddings, embedding_dim
+):
+    if weight is None:  # a fresh table, as building nn.Embedding and applying it once
+        if num_embeddings is None or embedding_dim is None:
+            raise TclError(
+                'missing required option "-weight" (or -numEmbeddings and -embeddingDim for a fresh table)',
+                ["TORCH", "ARGS", "REQUIRED", "-weight"],
+            )
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise invalid_value(
+                "-paddingIdx",
+                str(padding_idx),
+                f"must be an integer from {-num_embeddings} to {num_embeddings - 1}",
+            )
+        table = nn.Embedding(num_embeddings, embedding_dim, padding_idx, device=input.device)
+        return F.embedding(
+            _indices(input), table.weight, table.padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse
+        )
+    if num_embeddings is not None or embedding_dim is not None:
+        raise TclError(
+            'give "-weight" or "-numEmbeddings"/"-embeddingDim" (a fresh table), not both',
+            ["TORCH", "ARGS", "TWICE", "-weight"],
+        )
     return F.embedding(_indices(input), weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
 
 
-with_tensor_form("embedding", _lookup, _lookup_opts(False), ("Embedding",))  # the peer's alias
+# the peer's alias Embedding; its `embedding INDICES NUM DIM ?PAD?` through _peer_table
+with_tensor_form("embedding", _lookup, _lookup_opts(False), ("Embedding",), parse_hook=_peer_table)
 
 
 def _sparse_embedding(
@@ -229,11 +292,14 @@ layer(
     "An embedding table with sparse gradients (nn.Embedding with sparse=True)",
     "Builds `nn.Embedding(..., sparse=True)`: the gradient of its weight is a sparse tensor holding only the "
     "rows looked up (for optimizers that take sparse gradients, such as SGD). With a tensor of indices first, "
-    "`torch::sparse_embedding ids weight` is `torch.nn.functional.embedding` with `sparse=True`.",
+    "`torch::sparse_embedding ids weight` is `torch.nn.functional.embedding` with `sparse=True`; the other "
+    "implementation's `torch::sparse_embedding ids numEmbeddings embeddingDim ?paddingIdx?` looks the indices up "
+    "in a fresh random table drawn on every call (nothing is learned: build the module for that).",
     "set emb [torch::sparse_embedding 10 3]\n"
     "set ids [torch::tensor_create {1 4 4} -dtype int64]\n"
     "puts [torch::tensor_shape [torch::layer_forward $emb $ids]]",
     tensor_form=(_lookup, _lookup_opts(True)),
+    tensor_parse_hook=_peer_table,
     build=_sparse_embedding,
     see=("embedding", "embedding_bag"),
 )

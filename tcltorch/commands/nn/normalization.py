@@ -116,6 +116,29 @@ _SHAPES = {1: "{4 2 3}", 2: "{2 2 2 2}", 3: "{2 2 2 2 2}"}
 _NAMES = {1: "batch_norm1d", 2: "batchnorm2d", 3: "batch_norm3d"}
 
 
+def _fresh_norm(cls: type, n: int, unbatched: bool):
+    """The tensor form of a normalization layer: a fresh ``cls`` (weight 1, bias 0, running
+    statistics unused) applied once in training mode, i.e. normalized with the input's own
+    statistics; nothing random, so the result is the same on every call."""
+    ranks = (n + 1, n + 2) if unbatched else (n + 2,)
+
+    def apply(input, eps, momentum, affine, track_running_stats):
+        if input.dim() not in ranks:
+            shapes = " or ".join(f"{r}-d" for r in ranks)
+            raise invalid_value("-input", "", f"must be a {shapes} tensor (N, C and {n} spatial dimensions)")
+        channels = input.shape[-(n + 1)]
+        module = cls(
+            channels, eps, momentum, affine, track_running_stats, device=input.device, dtype=input.dtype
+        )
+        return module(input)
+
+    return apply
+
+
+def _fresh_opts() -> list[Opt]:
+    return [_input("input tensor (N, C, ...)"), *_stat_opts(False)[1:5]]
+
+
 _ALIASES = {1: ("batch_norm_1d",), 2: ("batchNorm2d",), 3: ()}
 
 
@@ -129,12 +152,19 @@ for n in (1, 2, 3):
         f"Builds `nn.BatchNorm{n}d`: in training mode each channel is normalized with the batch's mean and "
         "variance (and the running statistics are updated with `-momentum`); in evaluation mode "
         "(`torch::model_eval`) the running statistics are used. With `-affine 1` the module learns a "
-        "per-channel scale and shift. The running statistics are buffers, saved with the state dict.",
+        "per-channel scale and shift. The running statistics are buffers, saved with the state dict."
+        + (
+            " With a tensor first (`torch::batch_norm3d $x ?eps? ?momentum? ?affine? ?trackRunningStats?`, the other "
+            "implementation's functional form) it returns that batch normalized with its own per-channel statistics "
+            "(a fresh module in training mode: scale 1, shift 0, running statistics not used), the same on every call."
+            if n == 3
+            else ""
+        ),
         f"set bn [torch::{name} 2]\n"
         f"set x [torch::randn {_SHAPES[n]}]\n"
         "puts [torch::tensor_shape [torch::layer_forward $bn $x]]\n"
         "puts [llength [torch::layer_parameters $bn]]",
-        tensor_form=False,
+        tensor_form=(_fresh_norm(nn.BatchNorm3d, 3, False), _fresh_opts()) if n == 3 else False,
         extra_aliases=_ALIASES[n],
         see=("instance_norm2d", "group_norm", "layer_norm", "model_eval"),
     )
@@ -144,11 +174,15 @@ for n in (1, 2, 3):
         _stat_opts(False),
         f"Instance normalization: each sample and channel of a {n}-d input on its own (nn.InstanceNorm{n}d)",
         f"Builds `nn.InstanceNorm{n}d`, which normalizes every (sample, channel) over its spatial positions. By "
-        "default it learns nothing and keeps no running statistics (`-affine 0 -trackRunningStats 0`, as torch).",
+        "default it learns nothing and keeps no running statistics (`-affine 0 -trackRunningStats 0`, as torch). "
+        f"With a tensor first (`torch::instance_norm{n}d $x ?eps? ?momentum? ?affine? ?trackRunningStats?`, the "
+        "other implementation's functional form) it returns that tensor normalized per sample and channel: a fresh "
+        "module's scale 1 and shift 0 change nothing, and running statistics are not used in training mode, so "
+        "`affine` and `trackRunningStats` do not change the result.",
         f"set norm [torch::instance_norm{n}d 2]\n"
         f"set x [torch::randn {_SHAPES[n] if n > 1 else '{2 2 4}'}]\n"
         "puts [torch::tensor_shape [torch::layer_forward $norm $x]]",
-        tensor_form=False,
+        tensor_form=(_fresh_norm(getattr(nn, f"InstanceNorm{n}d"), n, True), _fresh_opts()),
         see=(_NAMES[n], "group_norm"),
     )
 
@@ -180,38 +214,54 @@ layer(
 )
 
 
+_RMS_OPTS = [
+    Opt(
+        "normalizedShape",
+        NormalizedShape,
+        help="trailing dimensions to normalize over",
+        aliases=("normalized_shape",),
+    ),
+    Opt(
+        "eps",
+        Double(gt=0),
+        default=None,
+        help="added to the mean square (default: the dtype's epsilon)",
+        aliases=("epsilon",),
+    ),
+    Opt(
+        "elementwiseAffine",
+        Bool(),
+        default=True,
+        help="learn a per-element scale",
+        aliases=("elementwise_affine",),
+    ),
+]
+
+
+def _rms_tensor(input, normalized_shape, eps, elementwise_affine):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.dim() - len(shape) :]) != shape:
+        raise invalid_value(
+            "-normalizedShape",
+            " ".join(map(str, shape)),
+            f"must be the trailing dimensions of the input (its shape is {{{' '.join(map(str, input.shape))}}})",
+        )
+    return torch.nn.functional.rms_norm(input, shape, eps=eps)
+
+
 layer(
     "rms_norm",
     nn.RMSNorm,
-    [
-        Opt(
-            "normalizedShape",
-            NormalizedShape,
-            help="trailing dimensions to normalize over",
-            aliases=("normalized_shape",),
-        ),
-        Opt(
-            "eps",
-            Double(gt=0),
-            default=None,
-            help="added to the mean square (default: the dtype's epsilon)",
-            aliases=("epsilon",),
-        ),
-        Opt(
-            "elementwiseAffine",
-            Bool(),
-            default=True,
-            help="learn a per-element scale",
-            aliases=("elementwise_affine",),
-        ),
-        *_factory(),
-    ],
+    [*_RMS_OPTS, *_factory()],
     "RMS normalization: x / sqrt(mean(x^2) + eps) * weight (nn.RMSNorm)",
     "Builds `nn.RMSNorm`, which divides by the root mean square over the trailing `normalizedShape` "
-    "dimensions (no mean subtraction) and, with `-elementwiseAffine 1`, multiplies by a learned weight.",
+    "dimensions (no mean subtraction) and, with `-elementwiseAffine 1`, multiplies by a learned weight. With a "
+    "tensor first (`torch::rms_norm $x normalizedShape ?eps?`, the other implementation's functional form) it "
+    "returns `torch.nn.functional.rms_norm` of that tensor without a weight (a fresh module's weight is 1, so "
+    "`elementwiseAffine` does not change the result).",
     "set norm [torch::rms_norm 2]\n"
     "puts [torch::tensor_to_list [torch::layer_forward $norm [torch::tensor_create {{3.0 4.0}}]]]",
-    tensor_form=False,
+    tensor_form=(_rms_tensor, [_input("input tensor"), *_RMS_OPTS]),
     see=("layer_norm",),
 )
 
@@ -345,32 +395,59 @@ def _weight_norm(module, name, dim, ctx):
     return parametrizations.weight_norm(module, name, dim)
 
 
+def _weight_norm_tensor(input, dim):
+    if input.dim() == 0 or not -input.dim() <= dim < input.dim():
+        raise invalid_value(
+            "-dim", str(dim), f"must be a dimension of the input (-{input.dim()} to {input.dim() - 1})"
+        )
+    if not input.is_floating_point():
+        raise invalid_value("-input", "", f"must be a floating-point tensor, got {dtype_name(input.dtype)}")
+    # torch's weight norm with g = 1: v / ||v||, one norm per slice along dim
+    return input / torch.norm_except_dim(input, 2, dim % input.dim())
+
+
 register(
-    Command(
+    DualCommand(
         "weight_norm",
-        _weight_norm,
-        [
-            Opt(
-                "module",
-                Handle("module"),
-                help="module whose weight is reparametrized",
-                aliases=("model", "layer"),
-            ),
-            Opt("name", Str(), default="weight", help="name of the parameter"),
-            Opt("dim", Int(), default=0, help="dimension kept by the norm (one norm per slice along it)"),
-        ],
-        "Weight normalization: a module's weight as g * v / ||v|| (learned g and v)",
-        context=True,
+        Command(
+            "weight_norm",
+            _weight_norm_tensor,
+            [
+                _input("a floating-point tensor (a weight v)"),
+                Opt("dim", Int(), default=0, help="dimension kept by the norm (one norm per slice along it)"),
+            ],
+        ),
+        Command(
+            "weight_norm",
+            _weight_norm,
+            [
+                Opt(
+                    "module",
+                    Handle("module"),
+                    help="module whose weight is reparametrized",
+                    aliases=("model", "layer"),
+                ),
+                Opt("name", Str(), default="weight", help="name of the parameter"),
+                Opt("dim", Int(), default=0, help="dimension kept by the norm (one norm per slice along it)"),
+            ],
+            context=True,
+        ),
+        torch.Tensor,
+        "Weight normalization: a module's weight as g * v / ||v|| (learned g and v), or a tensor's direction",
+        other_label="with a module first",
     ),
     Doc(
         "Reparametrizes the parameter `name` of a module as g * v / ||v|| "
         "(`torch.nn.utils.parametrizations.weight_norm`): the magnitude g (`original0`) and direction v (`original1`) "
         "become the trainable parameters, the norm taken over every dimension except `dim`. The computed weight "
-        "equals the old one at first. The module keeps its handle and is returned.",
+        "equals the old one at first. The module keeps its handle and is returned. With a tensor first, "
+        "`torch::weight_norm v ?dim?` (the other implementation's functional form) returns the direction "
+        "v / ||v|| (g = 1), each slice along `dim` scaled to norm 1, as torch's weight norm computes it.",
         "set lin [torch::linear 3 2]\n"
         "torch::weight_norm $lin\n"
-        "puts [dict keys [torch::layer_parameters $lin -named 1]]",
+        "puts [dict keys [torch::layer_parameters $lin -named 1]]\n"
+        "puts [torch::tensor_to_list [torch::weight_norm [torch::tensor_create {{3.0 4.0} {0.0 2.0}}]]]",
         ("spectral_norm",),
-        "The same module handle.",
+        "With a module first, the same module handle; with a tensor first, a new tensor handle (`tensorN`).",
     ),
 )
