@@ -153,7 +153,7 @@ def test_errors(interp):
     for script, code in [
         (f"torch::tensor_size {h} 2", ["TORCH", "VALUE", "-dim"]),
         (f"torch::randint_like {h} 0", ["TORCH", "VALUE", "-high"]),
-        ("torch::randint {2} 3 3", ["TORCH", "VALUE", "-high"]),
+        ("torch::randint {2 2} 3 3", ["TORCH", "VALUE", "-high"]),  # in neither order
         ("torch::randperm -1", ["TORCH", "VALUE", "-n"]),
         ("torch::logspace 0 1 x", ["TORCH", "VALUE", "-steps"]),
         (f"torch::full_like {h}", ["TCL", "WRONGARGS"]),

@@ -22,6 +22,7 @@ from tcltorch.commands.spec import (
     command,
     dtype_name,
     is_option_word,
+    parse_tcl_int,
 )
 from tcltorch.commands.vocabulary import (
     Data,
@@ -423,6 +424,45 @@ def randint_like(input, high, low, dtype, device, requires_grad):
     return _check_grad(tensor, requires_grad)
 
 
+def _torch_order(ctx: Any, words: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``low high size`` or ``high size`` (torch.randint's order) as this command's named form,
+    when the words make a valid call that way (integers, then a list of integers last,
+    low < high); else None."""
+    if len(words) not in (2, 3):
+        return None
+    bounds = [parse_tcl_int(w) for w in words[:-1]]
+    try:
+        size = [parse_tcl_int(w) for w in ctx.split(words[-1], "-shape")]
+    except TclError:
+        return None
+    if any(b is None for b in bounds) or any(d is None or d < 0 for d in size):
+        return None
+    low, high = (0, bounds[0]) if len(bounds) == 1 else (bounds[0], bounds[1])
+    if high <= low:
+        return None
+    return ("-shape", words[-1], "-high", str(high), "-low", str(low))
+
+
+def _parse_randint(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    # ``shape high ?low?`` is this command's order; PyTorch's ``low high size`` (or ``high size``)
+    # is taken when the words cannot be ours but are a valid call in PyTorch's order:
+    # torch::randint 0 10 {64} (as ours, low 64 would exceed high 10).
+    first_option = next((i for i, w in enumerate(args) if is_option_word(w, cmd._lookup)), len(args))
+    try:
+        kwargs = parse(ctx, args, invoked)
+    except TclError:
+        theirs = _torch_order(ctx, args[:first_option])
+        if theirs is None:
+            raise
+        return parse(ctx, theirs + args[first_option:], invoked)
+    # as ours, low >= high is refused, and a lone 0 first is an empty tensor nobody asks for this way
+    if kwargs["high"] <= kwargs["low"] or (first_option == 3 and kwargs["shape"] == (0,)):
+        theirs = _torch_order(ctx, args[:first_option])
+        if theirs is not None:
+            return parse(ctx, theirs + args[first_option:], invoked)
+    return kwargs
+
+
 @command(
     "randint",
     Opt("shape", Shape(), help="dimensions, {} for a 0-d tensor", aliases=("size",)),
@@ -434,14 +474,22 @@ def randint_like(input, high, low, dtype, device, requires_grad):
     extra_aliases=("tensor_randint",),
     summary="Random integers in [low, high) of a given shape.",
     doc="Random integers in [low, high) of a given shape.\n\nAs `torch.randint(low, high, size)`, in the "
-    "order of `torch::randint_like`: `shape high ?low?`. Seeded draws equal PyTorch's.",
+    "order of `torch::randint_like`: `shape high ?low?`. Seeded draws equal PyTorch's.\n\n"
+    "PyTorch's own order, `low high size` or `high size` (`torch::randint 0 10 {64}`), is taken when "
+    "the words cannot be read in this command's order but make a valid call in PyTorch's: integers "
+    "first, a list of integers last, low < high (also `torch::randint 0 10 {5}`: read as this command's "
+    "order it would be an empty tensor of shape {0}). Where both readings are valid (`torch::randint 4 10 2`: "
+    "4 values in [2, 10), or 2 values in [4, 10)?) this command's order wins; name the options "
+    "(`-shape {64} -low 0 -high 10`) to leave no doubt.",
     examples=[
         "torch::manual_seed 0\n"
         + shown("[torch::randint {2 3} 10]", "{4 9 3} {0 3 9}")
         + "\n"
         + shown("[torch::randint -shape {4} -low -1 -high 1]", "0 0 0 0")
         + "\n"
+        + "puts [torch::tensor_shape [torch::randint 0 10 {64}]]   ;# -> 64\n"
     ],
+    parse_hook=_parse_randint,
 )
 def randint(shape, high, low, dtype, device, requires_grad):
     _bounds(low, high)
