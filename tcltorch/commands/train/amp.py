@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.amp.grad_scaler import OptState
 
 from tcltorch.commands.runtime.core import scoped_eval
 from tcltorch.commands.spec import Bool, Custom, Double, Handle, Int, Opt, Script, command, dtype_name
@@ -316,12 +317,25 @@ def grad_scaler_unscale(scaler, optimizer):
     scaler.unscale_(optimizer)
 
 
+def _rescale(optimizer: torch.optim.Optimizer, scale: torch.Tensor) -> None:
+    """Undo GradScaler.unscale_ on an optimizer's gradients (multiply them by the scale again)."""
+    with torch.no_grad():
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                values = g._values() if g.is_sparse else g
+                values.mul_(scale.to(device=values.device, dtype=values.dtype))
+
+
 @command(
     "grad_scaler_step",
     _scaler(),
     Opt("optimizer", Handle("optimizer"), help="optimizer to step", aliases=("optim",)),
+    context=True,
 )
-def grad_scaler_step(scaler, optimizer):
+def grad_scaler_step(scaler, optimizer, ctx):
     """Unscale the gradients and step the optimizer, skipping the step when they hold Inf or NaN.
 
     ## Return Value
@@ -337,8 +351,21 @@ def grad_scaler_step(scaler, optimizer):
         puts [torch::grad_scaler_step $scaler $opt]   ;# -> 0
         puts [torch::tensor_to_list $w]               ;# -> 1.0 1.0
     """
+    from tcltorch.commands.train.optimizers import check_step, step_error
+
+    if isinstance(optimizer, torch.optim.LBFGS):
+        name = ctx.handles.name_of(optimizer) or "the optimizer"
+        raise TclError(
+            f"{name} is L-BFGS, which grad_scaler_step cannot step: its step re-evaluates the loss "
+            "(use torch::optimizer_step -closure, without a grad scaler)",
+            ["TORCH", "STEP"],
+        )
     if not scaler.is_enabled():
-        optimizer.step()
+        check_step(optimizer, ctx)
+        try:
+            optimizer.step()
+        except BaseException as exc:
+            raise step_error(exc, optimizer, ctx) from exc
         return True
     if scaler._scale is None:
         raise TclError(
@@ -346,8 +373,25 @@ def grad_scaler_step(scaler, optimizer):
             "torch::tensor_backward first",
             ["TORCH", "STATE"],
         )
-    scaler.step(optimizer)
-    found = scaler._per_optimizer_states[id(optimizer)]["found_inf_per_device"]
+    check_step(optimizer, ctx)  # the refusals that need no unscaling come first: nothing changes
+    states = scaler._per_optimizer_states
+    had = id(optimizer) in states
+    before = dict(states[id(optimizer)]) if had else None
+    unscales = before is None or before["stage"] is OptState.READY
+    try:
+        scaler.step(optimizer)
+    except BaseException as exc:
+        # nothing half-changed: gradients scaled again and the stage as it was, so that the
+        # next grad_scaler_unscale / grad_scaler_step works
+        now = states.get(id(optimizer))
+        if unscales and now is not None and now["stage"] is not OptState.READY:
+            _rescale(optimizer, scaler._scale)
+        if had:
+            states[id(optimizer)] = before
+        else:
+            states.pop(id(optimizer), None)
+        raise step_error(exc, optimizer, ctx) from exc
+    found = states[id(optimizer)]["found_inf_per_device"]
     return not any(bool(v.item()) for v in found.values())
 
 

@@ -139,13 +139,33 @@ def optimizer_step(optimizer, closure, lr, ctx):
             optimizer.step()
             return None
         loss = optimizer.step(_closure(ctx, closure))
-    except BaseException:
+    except BaseException as exc:
         _restore_counters(optimizer, saved)
         if lr is not None:  # nothing half-changed: the learning rates as they were
             for group, value in zip(optimizer.param_groups, old_lrs, strict=True):
                 _put_lr(group, value)
-        raise
+        raise step_error(exc, optimizer, ctx) from exc
     return float(loss.item()) if isinstance(loss, torch.Tensor) else float(loss)
+
+
+def step_error(exc: BaseException, optimizer: torch.optim.Optimizer, ctx: Any) -> BaseException:
+    """PyTorch's refusal of a step, said in Tcl terms with the optimizer's handle (Tcl errors,
+    return/break/continue and interrupts pass unchanged)."""
+    if not isinstance(exc, (RuntimeError, ValueError, TypeError)) or isinstance(exc, TclError):
+        return exc
+    name = (ctx.handles.name_of(optimizer) if hasattr(ctx, "handles") else None) or "the optimizer"
+    kind = type(optimizer).__name__
+    text = str(exc).strip().split("\n")[0] or type(exc).__name__
+    if "dtype" in text or "Half" in text or "Float" in text or "Double" in text:
+        why = (
+            "its parameters, gradients and running averages are not all of one dtype (was the model "
+            "converted with torch::layer_to after the optimizer was made? make the optimizer after it)"
+        )
+    elif "device" in text:
+        why = "its parameters, gradients and running averages are not all on one device"
+    else:
+        why = "PyTorch refused the step"
+    return TclError(f"{name} ({kind}) could not step: {why} (PyTorch: {text})", ["TORCH", "STEP"])
 
 
 # Optimizers whose step takes sparse gradients (torch.optim's own list).
@@ -235,6 +255,11 @@ def _grad_problem(kind: str, p: torch.Tensor, g: torch.Tensor, what: Any) -> str
         return f"Adafactor needs real floating-point parameters; {what} is {_dtype(p.dtype)}"
     if g.is_sparse and kind not in _SPARSE_OK:
         return f"{what} has a sparse gradient, which {kind} does not support"
+    if kind == "SparseAdam" and not g.is_sparse:
+        return (
+            f"{what} has a dense gradient, and SparseAdam steps sparse ones only (from "
+            "torch::embedding -sparse 1): use torch::optimizer_adam for dense gradients"
+        )
     if g.shape != p.shape:
         return f"the gradient of {what} has shape {_shape(g.shape)}"
     if g.dtype != p.dtype:
@@ -244,10 +269,14 @@ def _grad_problem(kind: str, p: torch.Tensor, g: torch.Tensor, what: Any) -> str
     return None
 
 
+# Optimizers whose step fails when a running average's dtype or device is not its parameter's.
+_STATE_DTYPE = frozenset({"Adam", "AdamW", "Adafactor", "Adamax", "NAdam", "RAdam", "Lamb", "NovoGrad"})
+
+
 def _state_problem(kind: str, state: Any, p: torch.Tensor, what: Any) -> str | None:
     """A running average kept in another dtype or on another device than its parameter now has
     (the model was converted with torch::layer_to after the optimizer was made)."""
-    if not state or kind not in ("Adam", "AdamW", "Adafactor"):  # the ones whose step then fails
+    if not state or kind not in _STATE_DTYPE:  # the ones whose step then fails
         return None
     if kind == "Adafactor":
         from tcltorch.optim.adafactor import compute_dtype
