@@ -63,6 +63,7 @@ def test_collectives_and_point_to_point_on_two_ranks():
         assert got[(rank, "broadcast")] == "1.0 1.0"  # rank 1's tensor everywhere
         assert got[(rank, "bad_src")] == '{invalid -src "5": must be a rank from 0 to 1} {TORCH VALUE -src}'
         assert got[(rank, "after")] == "0/0/1"
+        assert got[(rank, "alone")] == "1.0"  # without a group: a one-process group (identity)
         assert got[(rank, "not_init")] == "TORCH DISTRIBUTED NOTINIT"
     assert got[(0, "gather")] == "{0.0 0.0} {1.0 1.0}" and got[(1, "gather")] == ""
     # scatter: rank 0's {100 1 2 3} split in two
@@ -225,8 +226,9 @@ def test_without_torchrun_init_says_what_to_do(interp):
     assert info.value.errorcode == ["TORCH", "ARGS", "REQUIRED", "-rank"]
     assert interp.eval("torch::is_distributed") == "0"
     assert interp.eval("torch::get_rank") == "0" and interp.eval("torch::get_world_size") == "1"
+    assert interp.eval("torch::distributed_barrier") == ""  # alone: nothing to wait for
     with pytest.raises(Exception) as info:
-        interp.eval("torch::distributed_barrier")
+        interp.eval("torch::distributed_send [torch::zeros 1] 0")
     assert info.value.errorcode == ["TORCH", "DISTRIBUTED", "NOTINIT"]
 
 

@@ -37,5 +37,7 @@ catch {torch::broadcast [torch::zeros 2] 5} m o
 out bad_src [list $m [dict get $o -errorcode]]
 torch::distributed_destroy
 out after [torch::is_distributed]/[torch::get_rank]/[torch::get_world_size]
-catch {torch::all_reduce [torch::zeros 1]} m o
+# after the group: collectives act as a one-process group; messages need a group
+out alone [torch::tensor_to_list [torch::all_reduce [torch::ones 1]]]
+catch {torch::distributed_send [torch::zeros 1] 0} m o
 out not_init [dict get $o -errorcode]

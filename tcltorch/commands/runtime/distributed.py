@@ -13,6 +13,7 @@ import datetime
 import inspect
 import os
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from tcltorch.commands.runtime.core import scoped_eval
 from tcltorch.commands.spec import (
     Bool,
     Choice,
+    Custom,
     Double,
     DType,
     Handle,
@@ -35,9 +37,11 @@ from tcltorch.commands.spec import (
     Shape,
     Str,
     command,
+    is_option_word,
+    parse_tcl_int,
 )
 from tcltorch.commands.vocabulary import names_handles, tensor_opt
-from tcltorch.errors import TclError, invalid_value
+from tcltorch.errors import TclError, invalid_value, wrong_args
 from tcltorch.handles import register_kind
 
 FAMILY = "runtime/distributed"
@@ -70,7 +74,49 @@ _OPS = {
 
 
 def _op() -> Opt:
-    return Opt("op", Choice(*_OPS), default="sum", help="reduction: sum, product, min, max or avg")
+    return Opt(
+        "op",
+        Choice(*_OPS),
+        default="sum",
+        help="reduction: sum, product, min, max or avg",
+        aliases=("operation",),
+    )
+
+
+_GROUP_WORDS = ("", "default", "world", "WORLD")
+
+
+def _group_word(text: str, option: str, ctx: Any) -> str:
+    if text.strip() not in _GROUP_WORDS:
+        raise invalid_value(option, text, "must be the default group: default or world (or {})")
+    return text.strip()
+
+
+def _group() -> Opt:
+    """The other implementation's group argument: only the default (world) group exists here."""
+    return Opt(
+        "group",
+        Custom(_group_word, "group", "must be the default group: default or world (or {})"),
+        default="",
+        help="process group: the default (world) group, the only one",
+        default_doc="world",
+    )
+
+
+def grouped() -> bool:
+    """Whether a process group is initialised; without one the collectives act as a one-process
+    group (rank 0 of world size 1: each is the identity), so a torchrun script runs alone."""
+    return dist.is_available() and dist.is_initialized()
+
+
+class _Done:
+    """The work of a collective in a one-process group: already complete."""
+
+    def is_completed(self) -> bool:
+        return True
+
+    def wait(self, timeout: Any = None) -> bool:
+        return True
 
 
 def require_group(what: str) -> None:
@@ -83,11 +129,11 @@ def require_group(what: str) -> None:
 
 
 def _rank(name: str, help: str) -> Opt:
-    return Opt(name, Int(ge=0), default=0, help=help)
+    return Opt(name, Int(ge=0), default=0, help=help, aliases=("root",))
 
 
 def _check_rank(option: str, rank: int) -> None:
-    size = dist.get_world_size()
+    size = dist.get_world_size() if grouped() else 1
     if rank >= size:
         raise invalid_value(option, str(rank), f"must be a rank from 0 to {size - 1}")
 
@@ -119,8 +165,61 @@ def _async() -> Opt:
 
 def _maybe_async(work: Any, tensor: torch.Tensor, async_op: bool) -> Any:
     if async_op:
-        return Pending(work, tensor, True)
+        return Pending(_Done() if work is None and not grouped() else work, tensor, True)
     return tensor
+
+
+_BACKENDS = ("gloo", "nccl", "auto")
+
+# the settings of the group torch::distributed_init made (compared when it is called again)
+_CURRENT: dict[str, Any] = {}
+
+
+def _parse_init(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """The other implementation's order, `rank worldSize ?masterAddr? ?masterPort? ?backend?`,
+    when the first word is an integer (ours starts with a backend name, never a number); a
+    backend name may come third."""
+    lead = 0
+    while lead < len(args) and not is_option_word(args[lead], cmd._lookup):
+        lead += 1
+    if lead >= 1 and parse_tcl_int(args[0]) is not None:
+        words, named = list(args[:lead]), ["-rank", args[0]]
+        if len(words) > 1:
+            named += ["-worldSize", words[1]]
+        rest = words[2:]
+        if rest and rest[-1] in _BACKENDS:
+            named += ["-backend", rest.pop()]
+        if len(rest) > 2:
+            raise wrong_args("torch::distributed_init rank worldSize ?masterAddr? ?masterPort? ?backend?")
+        for flag, word in zip(("-masterAddr", "-masterPort"), rest, strict=False):
+            named += [flag, word]
+        args = (*named, *args[lead:])
+    return parse(ctx, args, invoked)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _same_group(settings: dict[str, Any]) -> dict[str, Any]:
+    """Called again on an initialised group: the same settings are a no-op (its rank and world
+    size returned), different ones an error naming them."""
+    current = _CURRENT or {"rank": dist.get_rank(), "worldSize": dist.get_world_size()}
+    differ = [
+        f"-{key} {settings[key]} (the group has {current[key]})"
+        for key in ("rank", "worldSize", "backend", "initMethod", "masterAddr", "masterPort")
+        if settings.get(key) is not None and key in current and str(settings[key]) != str(current[key])
+    ]
+    if differ:
+        raise TclError(
+            "the process group is already initialised with other settings: "
+            + ", ".join(differ)
+            + "; call torch::distributed_destroy first",
+            ["TORCH", "DISTRIBUTED", "STATE"],
+        )
+    return {"rank": dist.get_rank(), "worldSize": dist.get_world_size()}
 
 
 @command(
@@ -168,6 +267,7 @@ def _maybe_async(work: Any, tensor: torch.Tensor, async_op: bool) -> Any:
         help="compare every rank's tensor shapes and dtypes before each collective and message "
         "(default: on, or $TCLTORCH_DISTRIBUTED_CHECK); every rank must use the same setting",
     ),
+    parse_hook=_parse_init,
 )
 def distributed_init(backend, init_method, rank, world_size, timeout, master_addr, master_port, check):
     """Join the process group (torch.distributed.init_process_group); returns `rank R worldSize N`.
@@ -198,9 +298,16 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
         torch::distributed_destroy
     """
     if dist.is_initialized():
-        raise TclError(
-            "the process group is already initialised: call torch::distributed_destroy first",
-            ["TORCH", "DISTRIBUTED", "STATE"],
+        resolved = "nccl" if backend == "auto" and torch.cuda.is_available() else backend
+        return _same_group(
+            {
+                "rank": rank if rank is not None else os.environ.get("RANK"),
+                "worldSize": world_size if world_size is not None else os.environ.get("WORLD_SIZE"),
+                "backend": None if backend == "auto" else resolved,
+                "initMethod": None if init_method == "env://" else init_method,
+                "masterAddr": master_addr,
+                "masterPort": master_port,
+            }
         )
     if rank is None and "RANK" not in os.environ:
         raise TclError(
@@ -224,6 +331,14 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
         raise invalid_value(
             "-backend", "nccl", "needs CUDA and NCCL, which are not available on this machine"
         )
+    if (
+        init_method.startswith("env://")
+        and world_size == 1
+        and master_addr is None
+        and master_port is None
+        and not ("MASTER_ADDR" in os.environ and "MASTER_PORT" in os.environ)
+    ):  # a one-process group needs no rendezvous address: a free local port
+        init_method = f"tcp://127.0.0.1:{_free_port()}"
     if init_method.startswith("env://"):
         if master_addr is not None:
             os.environ["MASTER_ADDR"] = master_addr
@@ -251,6 +366,15 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
     except (RuntimeError, ValueError, dist.DistError) as exc:  # type: ignore[misc]
         first = str(exc).strip().split("\n")[0]
         raise TclError(f"distributed_init failed: {first}", ["TORCH", "DISTRIBUTED", "INIT"]) from exc
+    _CURRENT.clear()
+    _CURRENT.update(
+        rank=rank,
+        worldSize=world_size,
+        backend=backend,
+        initMethod=init_method,
+        masterAddr=os.environ.get("MASTER_ADDR") if init_method.startswith("env://") else None,
+        masterPort=os.environ.get("MASTER_PORT") if init_method.startswith("env://") else None,
+    )
     return {"rank": dist.get_rank(), "worldSize": dist.get_world_size()}
 
 
@@ -269,6 +393,7 @@ def distributed_destroy():
         torch::distributed_destroy
         puts [torch::is_distributed]   ;# -> 0
     """
+    _CURRENT.clear()
     if dist.is_initialized():
         dist.destroy_process_group()
 
@@ -323,8 +448,9 @@ def get_world_size():
 
 @command(
     "distributed_barrier",
+    _group(),
 )
-def distributed_barrier():
+def distributed_barrier(group):
     """Wait until every rank reaches this point.
 
     The example runs a one-process group (a file store), so it works without torchrun; under
@@ -339,8 +465,8 @@ def distributed_barrier():
         torch::distributed_barrier
         torch::distributed_destroy
     """
-    require_group("torch::distributed_barrier")
-    _run("distributed_barrier", engine.barrier)
+    if grouped():  # alone, there is no one to wait for
+        _run("distributed_barrier", engine.barrier)
 
 
 @command(
@@ -375,10 +501,11 @@ def distributed_rank0(script, barrier, ctx):
     "all_reduce",
     tensor_opt("tensor", "tensor reduced in place over every rank", ("input",)),
     _op(),
+    _group(),
     _async(),
     extra_aliases=("distributed_all_reduce", "distributedAllReduce"),
 )
-def all_reduce(tensor, op, async_op):
+def all_reduce(tensor, op, group, async_op):
     """Reduce a tensor over every rank, in place: every rank ends with the result.
 
     `-op` is sum (default), product, min, max or avg. The tensor given is changed and its handle
@@ -400,7 +527,8 @@ def all_reduce(tensor, op, async_op):
         puts [torch::tensor_to_list [torch::distributed_wait $work]]   ;# -> 1.0 2.0 3.0
         torch::distributed_destroy
     """
-    require_group("torch::all_reduce")
+    if not grouped():  # one process: every reduction of one tensor is that tensor
+        return _maybe_async(None, tensor, async_op)
     work = _run("all_reduce", engine.all_reduce, tensor, _OPS[op], async_op)
     return _maybe_async(work, tensor, async_op)
 
@@ -409,10 +537,11 @@ def all_reduce(tensor, op, async_op):
     "broadcast",
     tensor_opt("tensor", "tensor sent from -src, overwritten in place elsewhere", ("input",)),
     _rank("src", "rank whose tensor is sent"),
+    _group(),
     _async(),
     extra_aliases=("distributed_broadcast", "distributedBroadcast"),
 )
-def broadcast(tensor, src, async_op):
+def broadcast(tensor, src, group, async_op):
     """Copy a tensor from rank `-src` to every rank, in place.
 
     The example runs a one-process group (a file store), so it works without torchrun; under
@@ -427,8 +556,9 @@ def broadcast(tensor, src, async_op):
         puts [torch::tensor_to_list [torch::broadcast [torch::tensor_create {4 5}] 0]]   ;# -> 4.0 5.0
         torch::distributed_destroy
     """
-    require_group("torch::broadcast")
     _check_rank("-src", src)
+    if not grouped():
+        return _maybe_async(None, tensor, async_op)
     work = _run("broadcast", engine.broadcast, tensor, src, async_op)
     return _maybe_async(work, tensor, async_op)
 
@@ -437,8 +567,9 @@ def broadcast(tensor, src, async_op):
     "distributed_gather",
     tensor_opt("tensor", "this rank's tensor (same shape on every rank)", ("input",)),
     _rank("dst", "rank that receives every tensor"),
+    _group(),
 )
-def distributed_gather(tensor, dst):
+def distributed_gather(tensor, dst, group):
     """Collect every rank's tensor on rank `-dst`.
 
     Every rank passes a tensor of the same shape. On `-dst` the result is a list of handles, one
@@ -458,14 +589,15 @@ def distributed_gather(tensor, dst):
         puts [llength $parts]   ;# -> 1
         torch::distributed_destroy
     """
-    require_group("torch::distributed_gather")
     _check_rank("-dst", dst)
+    if not grouped():
+        return [tensor.clone()]
     gathered = _run("distributed_gather", engine.gather, tensor, dst)
     return gathered if gathered is not None else []
 
 
 def _chunks(tensor: torch.Tensor, option: str) -> list[torch.Tensor]:
-    size = dist.get_world_size()
+    size = dist.get_world_size() if grouped() else 1
     if tensor.dim() == 0 or tensor.shape[0] % size:
         raise invalid_value(option, "", f"must have a first dimension divisible by the world size ({size})")
     return [c.contiguous() for c in tensor.chunk(size)]
@@ -479,8 +611,9 @@ def _chunks(tensor: torch.Tensor, option: str) -> list[torch.Tensor]:
         ("input",),
     ),
     _rank("src", "rank that sends the chunks"),
+    _group(),
 )
-def distributed_scatter(tensor, src):
+def distributed_scatter(tensor, src, group):
     """Send chunk i (along dim 0) of rank `-src`'s tensor to rank i; every rank returns its chunk.
 
     Every rank passes a tensor of the same shape (on ranks other than `-src` its values are not
@@ -498,9 +631,10 @@ def distributed_scatter(tensor, src):
         puts [torch::tensor_to_list [torch::distributed_scatter [torch::tensor_create {1 2 3}]]]   ;# -> 1.0 2.0 3.0
         torch::distributed_destroy
     """
-    require_group("torch::distributed_scatter")
     _check_rank("-src", src)
     chunks = _chunks(tensor, "-tensor")
+    if not grouped():
+        return chunks[0].clone()
     return _run("distributed_scatter", engine.scatter, chunks, src)
 
 
@@ -508,8 +642,9 @@ def distributed_scatter(tensor, src):
     "distributed_reduce_scatter",
     tensor_opt("tensor", "this rank's tensor, split along dim 0 into one chunk per rank", ("input",)),
     _op(),
+    _group(),
 )
-def distributed_reduce_scatter(tensor, op):
+def distributed_reduce_scatter(tensor, op, group):
     """Reduce every rank's tensor, then give rank i chunk i (along dim 0) of the result.
 
     The example runs a one-process group (a file store), so it works without torchrun; under
@@ -524,16 +659,18 @@ def distributed_reduce_scatter(tensor, op):
         puts [torch::tensor_to_list [torch::distributed_reduce_scatter [torch::tensor_create {1 2}] -op sum]]   ;# -> 1.0 2.0
         torch::distributed_destroy
     """
-    require_group("torch::distributed_reduce_scatter")
     _chunks(tensor, "-tensor")
+    if not grouped():
+        return tensor.clone()
     return _run("distributed_reduce_scatter", engine.reduce_scatter, tensor, _OPS[op])
 
 
 @command(
     "distributed_all_to_all",
     tensor_opt("tensor", "this rank's tensor: chunk i (along dim 0) goes to rank i", ("input",)),
+    _group(),
 )
-def distributed_all_to_all(tensor):
+def distributed_all_to_all(tensor, group):
     """Every rank sends chunk i (along dim 0) of its tensor to rank i; the result holds the chunks received, in rank order.
 
     The example runs a one-process group (a file store), so it works without torchrun; under
@@ -548,8 +685,9 @@ def distributed_all_to_all(tensor):
         puts [torch::tensor_to_list [torch::distributed_all_to_all [torch::tensor_create {5 6}]]]   ;# -> 5.0 6.0
         torch::distributed_destroy
     """
-    require_group("torch::distributed_all_to_all")
     _chunks(tensor, "-tensor")
+    if not grouped():
+        return tensor.clone()
     return _run("distributed_all_to_all", engine.all_to_all, tensor)
 
 
@@ -702,7 +840,7 @@ def distributed_test(work):
         puts [torch::distributed_test $work]   ;# -> 1
         torch::distributed_destroy
     """
-    return bool(work.work.is_completed())
+    return bool(work.work is None or work.work.is_completed())
 
 
 @command(
