@@ -285,6 +285,19 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
     message, gets `TORCH DISTRIBUTED MISMATCH` instead of gloo aborting the process. `-check 0`
     (on every rank) skips this; it costs one small all-gather per collective.
 
+    The other implementation's order `torch::distributed_init rank worldSize ?masterAddr?
+    ?masterPort? ?backend?` is accepted when the first word is a number (a backend name may come
+    third: `torch::distributed_init 0 1 gloo`). A one-process group (`worldSize` 1) with no master
+    address needs none: it rendezvouses on a free local port. Calling it again with the same
+    settings is a no-op that returns the same dict; other settings are a `TORCH DISTRIBUTED STATE`
+    error naming them (call `torch::distributed_destroy` first).
+
+    Without `torch::distributed_init` at all, the collectives (`all_reduce`, `broadcast`,
+    `distributed_gather`, `distributed_scatter`, `distributed_reduce_scatter`,
+    `distributed_all_to_all`, `distributed_barrier`) act as a one-process group — rank 0 of world
+    size 1, where each is the identity — so a script written for torchrun runs in a plain tclsh.
+    Point-to-point messages (send, recv) have no peer there and need a group.
+
     The example runs a one-process group (a file store), so it works without torchrun; under
     `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
 
