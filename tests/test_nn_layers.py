@@ -99,7 +99,7 @@ CASES = [
     ("lppool2d", "1 2 1", lambda: nn.LPPool2d(1.0, 2, 1), (1, 2, 4, 4), None),
     ("lppool3d", "2 2", lambda: nn.LPPool3d(2.0, 2), (1, 1, 4, 4, 4), None),
     # normalization
-    ("batchnorm2d", "3 1e-3 0.2", lambda: nn.BatchNorm2d(3, 1e-3, 0.2), (4, 3, 2, 2), False),
+    ("batch_norm2d", "3 1e-3 0.2", lambda: nn.BatchNorm2d(3, 1e-3, 0.2), (4, 3, 2, 2), False),
     ("batch_norm1d", "3 -affine 0", lambda: nn.BatchNorm1d(3, affine=False), (4, 3), False),
     ("batch_norm3d", "2", lambda: nn.BatchNorm3d(2), (2, 2, 2, 2, 2), False),
     ("instance_norm1d", "3", lambda: nn.InstanceNorm1d(3), (2, 3, 5), False),

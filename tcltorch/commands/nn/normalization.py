@@ -113,7 +113,8 @@ def _stat_opts(affine: bool) -> list[Opt]:
 _SHAPES = {1: "{4 2 3}", 2: "{2 2 2 2}", 3: "{2 2 2 2 2}"}
 
 
-_NAMES = {1: "batch_norm1d", 2: "batchnorm2d", 3: "batch_norm3d"}
+# one spelling scheme (as layer_norm, group_norm, instance_norm2d); the others stay as aliases
+_NAMES = {1: "batch_norm1d", 2: "batch_norm2d", 3: "batch_norm3d"}
 
 
 def _fresh_norm(cls: type, n: int, unbatched: bool):
@@ -139,7 +140,7 @@ def _fresh_opts() -> list[Opt]:
     return [_input("input tensor (N, C, ...)"), *_stat_opts(False)[1:5]]
 
 
-_ALIASES = {1: ("batch_norm_1d",), 2: ("batchNorm2d",), 3: ()}
+_ALIASES = {n: (f"batchnorm{n}d", f"batch_norm_{n}d") for n in (1, 2, 3)}  # and batchNorm{n}d (camelCase)
 
 
 for n in (1, 2, 3):
@@ -210,7 +211,7 @@ layer(
     "puts [torch::tensor_shape [torch::layer_forward $gn [torch::randn {3 4 5}]]]",
     tensor_form=False,
     build=_group_norm,
-    see=("batchnorm2d", "layer_norm"),
+    see=("batch_norm2d", "layer_norm"),
 )
 
 
