@@ -14,18 +14,21 @@ import torch
 
 from tcltorch.commands.spec import (
     Bool,
+    Choice,
     Custom,
     Device,
+    DType,
     Handle,
     HandleList,
     Int,
     Opt,
     Str,
     command,
+    is_option_word,
     parse_device,
     parse_tcl_int,
 )
-from tcltorch.errors import TclError, invalid_value
+from tcltorch.errors import TclError, invalid_value, wrong_args
 
 FAMILY = "runtime/devices"
 
@@ -627,18 +630,137 @@ def profiler_stop(row_limit: int) -> str:
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=row_limit)
 
 
+# the other implementation's built-in benchmark operations: name -> (inputs, operation)
+_BENCH_OPS: dict[str, Any] = {
+    "matmul": torch.matmul,
+    "mm": torch.matmul,
+    "add": torch.add,
+    "mul": torch.mul,
+}
+
+
+def _bench_size(text: str, option: str, ctx: Any) -> tuple[int, ...]:
+    dims = [parse_tcl_int(w) for w in text.strip().lower().split("x")] if text.strip() else []
+    if not dims or len(dims) > 2 or any(d is None or d < 1 for d in dims):
+        raise invalid_value(option, text, "must be N or RxC, e.g. 1000 or 500x500")
+    return tuple(dims)  # type: ignore[arg-type]
+
+
+def _parse_benchmark(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """The other implementation's `benchmark OPERATION ?iterations? ?size? ?dtype?`: an operation
+    name first (a script is never just one of these words)."""
+    if args and args[0] in _BENCH_OPS:
+        lead = 1
+        while lead < len(args) and not is_option_word(args[lead], cmd._lookup):
+            lead += 1
+        if lead > 4:
+            raise wrong_args("torch::benchmark operation ?iterations? ?size? ?dtype?")
+        named = ["-operation", args[0]]
+        for flag, word in zip(("-iterations", "-size", "-dtype"), args[1:lead], strict=False):
+            named += [flag, word]
+        args = (*named, *args[lead:])
+    return parse(ctx, args, invoked)
+
+
+def _bench_operation(
+    operation: str, iterations: int, warmup: int, size: Any, dtype: Any, device: Any, verbose: bool
+) -> Any:
+    """Time a built-in operation on random inputs: the total microseconds of the timed runs."""
+    shape = size or (100, 100)
+    if operation in ("matmul", "mm") and len(shape) == 1:
+        shape = (shape[0], shape[0])
+    dtype = dtype or torch.float32
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise invalid_value("-dtype", str(dtype).replace("torch.", ""), "must be a floating-point dtype")
+    a = torch.randn(shape, dtype=dtype, device=device)
+    b = torch.randn(shape, dtype=dtype, device=device)
+    fn = _BENCH_OPS[operation]
+    cuda = a.device.type == "cuda"
+    total = 0.0
+    for i in range(warmup + iterations):
+        if cuda:
+            torch.cuda.synchronize(a.device)
+        start = time.perf_counter()
+        fn(a, b)
+        if cuda:
+            torch.cuda.synchronize(a.device)
+        if i >= warmup:
+            total += time.perf_counter() - start
+    micros = max(1, round(total * 1e6))
+    if verbose:
+        size_text = "x".join(map(str, shape))
+        return f"Operation: {operation}, Size: {size_text}, Iterations: {iterations}, Time: {micros} us"
+    return micros
+
+
 @command(
     "benchmark",
-    Opt("script", Str(), help="Tcl script to time"),
-    Opt("iterations", Int(ge=1), default=10, help="timed runs", aliases=("iters",)),
+    Opt("script", Str(), default=None, help="Tcl script to time", default_doc="required without -operation"),
+    Opt("iterations", Int(ge=1), default=10, help="timed runs", aliases=("iters", "iter")),
     Opt("warmup", Int(ge=0), default=1, help="untimed runs first"),
+    Opt(
+        "operation",
+        Choice(*_BENCH_OPS),
+        default=None,
+        positional=False,
+        help="instead of a script, time a built-in operation on random inputs (the other implementation's form)",
+        aliases=("op",),
+    ),
+    Opt(
+        "size",
+        Custom(_bench_size, "NxM", "must be N or RxC, e.g. 1000 or 500x500"),
+        default=None,
+        positional=False,
+        help="with -operation: input size, N or RxC",
+        default_doc="100x100",
+    ),
+    Opt(
+        "dtype",
+        DType(),
+        default=None,
+        positional=False,
+        help="with -operation: input dtype",
+        default_doc="float32",
+    ),
+    Opt(
+        "device",
+        Device(),
+        default=None,
+        positional=False,
+        help="with -operation: input device",
+        default_doc="cpu",
+    ),
+    Opt(
+        "verbose",
+        Bool(),
+        default=False,
+        positional=False,
+        help="with -operation: a line of text, not a number",
+    ),
     context=True,
+    parse_hook=_parse_benchmark,
 )
-def benchmark(script: str, iterations: int, warmup: int, ctx: Any) -> dict[str, Any]:
+def benchmark(
+    script: str | None,
+    iterations: int,
+    warmup: int,
+    operation: str | None,
+    size: Any,
+    dtype: Any,
+    device: Any,
+    verbose: bool,
+    ctx: Any,
+) -> Any:
     """Time a Tcl script: a dict of `iterations`, `mean`, `min` and `max` seconds per run.
 
     Runs the script `-warmup` times untimed, then `-iterations` times timed (synchronising CUDA
     around each run when it is available). Every handle a run makes is freed, its result too.
+
+    The other implementation's form, `torch::benchmark OPERATION ?iterations? ?size? ?dtype?` (or
+    `-operation matmul|mm|add|mul -iterations N -size 500x500 -dtype D -device D -verbose B`), times
+    that operation on two random inputs of `size` (`N` alone is N×N for matmul) and returns, as it
+    did, the total time of the timed runs in whole microseconds (at least 1); with `-verbose 1` a
+    line `Operation: ..., Size: ..., Iterations: ..., Time: N us`.
 
     ## Return Value
 
@@ -650,6 +772,16 @@ def benchmark(script: str, iterations: int, warmup: int, ctx: Any) -> dict[str, 
     """
     from tcltorch.commands.runtime.core import scoped_eval
 
+    if operation is not None:
+        if script is not None:
+            raise TclError(
+                'give a script or "-operation", not both', ["TORCH", "ARGS", "TWICE", "-operation"]
+            )
+        return _bench_operation(operation, iterations, warmup, size, dtype, device, verbose)
+    if script is None:
+        raise TclError(
+            'missing required option "-script" (or -operation NAME)', ["TORCH", "ARGS", "REQUIRED", "-script"]
+        )
     times = []
     for i in range(warmup + iterations):
         if torch.cuda.is_available():
