@@ -1,20 +1,27 @@
 #!/usr/bin/env tclsh
 # An LSTM sequence classifier, from Tcl alone: does a sequence of numbers add up to more than zero?
 #
-#   TCLLIBPATH=/path/to/tcltorch/tcl tclsh examples/lstm_classifier.tcl ?-steps N? ?-hidden H?
-#                                               ?-seqLen T? ?-samples N? ?-batch B? ?-lr LR?
+#   TCLLIBPATH=/path/to/tcltorch/tcl tclsh examples/lstm_classifier.tcl ?--steps N? ?--hidden H?
+#                                               ?--seqLen T? ?--samples N? ?--batch B? ?--lr LR?
+#   (each also with one dash, -steps N, as before)
 #
 # The sequences are made in Tcl (seeded), the model is torch::lstm followed by torch::linear on the
 # LSTM's final hidden state, trained with Adam on cross-entropy. Each report line reads
 # "step N loss L"; at the end it prints the accuracy on sequences it never saw.
 
 set options {-steps 200 -hidden 32 -seqLen 12 -samples 512 -batch 64 -lr 0.01}
+if {[llength $argv] % 2} {
+    puts stderr "options come in pairs: --flag value (or -flag value), one of [dict keys $options]"
+    exit 2
+}
 foreach {flag value} $argv {
-    if {![dict exists $options $flag]} {
-        puts stderr "unknown option \"$flag\": must be one of [dict keys $options]"
+    # --steps as in the other examples; -steps as before
+    set key [expr {[string match --* $flag] ? [string range $flag 1 end] : $flag}]
+    if {![dict exists $options $key]} {
+        puts stderr "unknown option \"$flag\": must be one of --[join [lmap k [dict keys $options] {string range $k 1 end}] {, --}]"
         exit 2
     }
-    dict set options $flag $value
+    dict set options $key $value
 }
 dict with options {}
 set steps ${-steps}; set hidden ${-hidden}; set seqLen ${-seqLen}

@@ -2,8 +2,9 @@
 # A tiny causal transformer language model, from Tcl alone, trained on the characters of Tcl's own
 # library (the .tcl files in [info library]).
 #
-#   TCLLIBPATH=/path/to/tcltorch/tcl tclsh examples/transformer_lm_tiny.tcl ?-steps N? ?-dmodel D?
-#       ?-nhead H? ?-layers L? ?-context T? ?-batch B? ?-lr LR? ?-chars N? ?-sample N?
+#   TCLLIBPATH=/path/to/tcltorch/tcl tclsh examples/transformer_lm_tiny.tcl ?--steps N? ?--dmodel D?
+#       ?--nhead H? ?--layers L? ?--context T? ?--batch B? ?--lr LR? ?--chars N? ?--sample N?
+#   (each also with one dash, -steps N, as before)
 #
 # Model: torch::embedding -> torch::positional_encoding -> torch::transformer_encoder (pre-LN layers,
 # run with a causal mask) -> torch::layer_norm -> torch::linear to the vocabulary; Adam on the
@@ -11,12 +12,18 @@
 # model summary's totals and a greedy sample continuing a prompt.
 
 set options {-steps 300 -dmodel 64 -nhead 4 -layers 2 -context 32 -batch 32 -lr 0.003 -chars 60000 -sample 80}
+if {[llength $argv] % 2} {
+    puts stderr "options come in pairs: --flag value (or -flag value), one of [dict keys $options]"
+    exit 2
+}
 foreach {flag value} $argv {
-    if {![dict exists $options $flag]} {
-        puts stderr "unknown option \"$flag\": must be one of [dict keys $options]"
+    # --steps as in the other examples; -steps as before
+    set key [expr {[string match --* $flag] ? [string range $flag 1 end] : $flag}]
+    if {![dict exists $options $key]} {
+        puts stderr "unknown option \"$flag\": must be one of --[join [lmap k [dict keys $options] {string range $k 1 end}] {, --}]"
         exit 2
     }
-    dict set options $flag $value
+    dict set options $key $value
 }
 dict with options {}
 set steps ${-steps}; set dModel ${-dmodel}; set nhead ${-nhead}; set layers ${-layers}
