@@ -194,6 +194,8 @@ class DualCommand(Command):
                         help=f"{label}: {o.help}; {other_label}: {twin.help} "
                         f"({twin.type.doc}, default {shown})",
                     )
+                if twin is not None and twin.positional and not o.positional:  # positional in some form
+                    o = dataclasses.replace(o, positional=True)
                 merged.append(o)
         super().__init__(name, _dispatch, merged, summary, None, extra_aliases, doc=doc, examples=examples)
         self.first, self.other, self.first_kind = first, other, first_kind
