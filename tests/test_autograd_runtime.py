@@ -155,7 +155,6 @@ def test_threads(tcl):
     [
         "torch::cuda_device_info",
         "torch::cuda_memory_info",
-        "torch::empty_cache",
         "torch::memory_snapshot",
         "torch::synchronize",
         "torch::memory_stats cuda",
@@ -167,6 +166,12 @@ def test_cuda_only_commands_fail_clearly_without_cuda(tcl, script):
         tcl.eval(script)
     assert "CUDA" in str(info.value) and "not available" in str(info.value)
     assert tcl.eval("torch::cuda_is_available") == "0" and tcl.eval("torch::cuda_device_count") == "0"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_empty_cache_without_cuda_is_a_no_op_as_in_torch(tcl):
+    # torch.cuda.empty_cache() does nothing before CUDA is used: there is no cache to release
+    assert tcl.eval("torch::empty_cache") == "" and tcl.eval("torch::empty_cache cuda") == ""
 
 
 def test_devices_of_modules_and_tensors(tcl):

@@ -7,6 +7,7 @@ falls back to the CPU silently."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any
 
@@ -512,23 +513,24 @@ def memory_snapshot(file: str) -> Any:
 def empty_cache(device: str) -> None:
     """Release the CUDA caching allocator's unused memory (torch.cuda.empty_cache).
 
-    `cpu` returns at once (the CPU allocator keeps no cache to release). Otherwise it fails with
-    `TORCH CUDA` on a machine without CUDA.
+    There is nothing to release on the CPU (its allocator keeps no cache) or before CUDA was
+    used, so `cpu`, and any call on a machine without CUDA, returns at once, as
+    `torch.cuda.empty_cache()` does. The device word must still be `cpu`, `cuda` or `cuda:N`.
 
     ## Return Value
 
     An empty string.
 
     Examples:
-        if {[torch::cuda_is_available]} { torch::empty_cache }
+        torch::empty_cache
+        torch::empty_cache cpu
     """
     word = device.strip()
-    if word == "cpu":
-        return
-    require_cuda("torch::empty_cache")
-    target = parse_device(word, "-device") if word else None
-    if target is not None and target.type != "cuda":
+    if word and not re.fullmatch(r"cpu|cuda(:\d+)?", word):
         raise invalid_value("-device", device, "must be cpu, cuda or cuda:N")
+    if word == "cpu" or not torch.cuda.is_available():
+        return
+    target = parse_device(word, "-device") if word else None
     with torch.cuda.device(target):
         torch.cuda.empty_cache()
 
