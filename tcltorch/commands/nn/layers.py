@@ -58,6 +58,7 @@ from tcltorch.commands.spec import (
     parse_tcl_int,
 )
 from tcltorch.errors import TclError, invalid_value, shorten, wrong_args
+from tcltorch.nn.select import Select
 
 FAMILY = "nn/layers"
 
@@ -113,15 +114,77 @@ def sequential(modules):
 _RESERVED = frozenset(dir(nn.Sequential()))
 
 
+def _path(text: str, option: str, ctx: Any) -> tuple[int, ...]:
+    words = ctx.split(text, option)
+    path = tuple(parse_tcl_int(w) for w in words)
+    if not path or any(i is None for i in path):
+        raise invalid_value(
+            option, text, "must be an integer or a list of integers (a path into nested tuples)"
+        )
+    return path  # type: ignore[return-value]
+
+
+_PATH = Custom(
+    _path, "integer or list", "must be an integer or a list of integers (a path into nested tuples)"
+)
+
+
+@command(
+    "nn_select",
+    Opt(
+        "index", _PATH, default=(0,), help="element of the tuple to pass on; a list walks into nested tuples"
+    ),
+    alias="nnSelect",
+    extra_aliases=("select_output",),
+)
+def nn_select(index):
+    """A module that passes on one element of a tuple: put it after a GRU, LSTM or attention layer in a sequential.
+
+    A recurrent layer returns its output and its final state (`{output h_n}`; an LSTM
+    `{output {h_n c_n}}`), so in a `torch::sequential` the next layer would get a pair. With
+    `torch::nn_select 0` after it, the next layer gets the output alone; `torch::nn_select 1`
+    passes the final state on, `torch::nn_select {1 0}` an LSTM's `h_n`. Negative indices count
+    from the end. It has no parameters (`tcltorch.nn.select.Select`, a `torch.nn.Module`), so
+    state dicts and checkpoints are as without it; `torch::add_module $seq $gru -output 0` adds
+    one for you.
+
+    ## Return Value
+
+    A module handle (`selectN`).
+
+    ## Errors
+
+    An input that is not a tuple (a plain tensor), or an index out of its range, is an error
+    of `torch::layer_forward` naming the index.
+
+    Examples:
+        set gru [torch::gru 3 5 -batchFirst 1]
+        set model [torch::sequential $gru [torch::nn_select 1] [torch::linear 5 2]]
+        puts [torch::tensor_shape [torch::layer_forward $model [torch::randn {4 7 3}]]]   ;# -> 1 4 2
+        set lstm [torch::lstm 3 5 -batchFirst 1]
+        set last [torch::sequential $lstm [torch::nn_select 0] [torch::linear 5 2]]
+        puts [torch::tensor_shape [torch::layer_forward $last [torch::randn {4 7 3}]]]   ;# -> 4 7 2
+    """
+    return Select(*index)
+
+
 @command(
     "add_module",
     Opt("model", Handle("sequential"), help="sequential handle", aliases=("sequential",)),
     Opt("module", Handle("module"), help="module handle to append", aliases=("layer",)),
     Opt("name", Str(), default=None, help="name of the new child (default: its position, 0 1 2 ...)"),
+    Opt(
+        "output",
+        _PATH,
+        default=None,
+        positional=False,
+        help="the module returns a tuple (GRU, LSTM, attention): pass on this element of it "
+        "(adds a torch::nn_select after the module)",
+    ),
     context=True,
     summary="Append a module to a sequential container.",
 )
-def add_module(model, module, name, ctx):
+def add_module(model, module, name, output, ctx):
     if _contains(module, model):  # nn.Module would accept it and recurse forever in forward
         model_name = ctx.handles.name_of(model)
         why = (
@@ -144,6 +207,11 @@ def add_module(model, module, name, ctx):
             "-name", name, f"{ctx.handles.name_of(model)} already has a module with this name"
         )
     model.add_module(name, module)
+    if output is not None:
+        selected = f"{name}_output"
+        while selected in model._modules:
+            selected += "_"
+        model.add_module(selected, Select(*output))
     return model
 
 

@@ -900,6 +900,20 @@ def ddp(model, find_unused_parameters, bucket_cap_mb, broadcast_buffers):
     The example runs a one-process group (a file store), so it works without torchrun; under
     `torchrun --nproc-per-node 2 --no-python tclsh script.tcl` the same lines run on every rank.
 
+    Models of several parts: wrap the model once, as one module, when you can: a GRU, LSTM or attention layer returns a
+    pair, so put `torch::nn_select 0` (or `torch::add_module $seq $gru -output 0`) after it and
+    the whole classifier is one `torch::sequential` for `torch::ddp`. A model you run piece by
+    piece in Tcl (an encoder, then your own code, then a decoder) can instead have each piece
+    wrapped: `set enc [torch::ddp $encoder]; set dec [torch::ddp $decoder]`, forward through the
+    `ddpN` handles, one optimizer over both (`torch::optimizer_adam [concat [torch::layer_parameters
+    $encoder] [torch::layer_parameters $decoder]]`). Each wrapped piece averages its own gradients;
+    every piece must take part in every step's loss, else give it `-findUnusedParameters 1`. Never
+    wrap a module and, separately, a module inside it. A checkpoint holds one model: keep the
+    pieces in one container for it (`set whole [torch::sequential $encoder $decoder]`, only
+    saved, never run) or save each with `torch::save_state_dict`. For sharding
+    (`torch::fully_shard`) the same holds: shard each piece, with its repeated blocks as
+    `-children`.
+
     ## Return Value
 
     A module handle (`ddpN`).
