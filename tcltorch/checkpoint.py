@@ -314,7 +314,7 @@ def _check_values(saved: Mapping[str, Any], optimizer: torch.optim.Optimizer, na
                 continue
             if rule is None or not isinstance(value, torch.Tensor):
                 continue
-            want = expected_shape(key, param)
+            want = expected_shape(key, param, value)
             if tuple(value.shape) != want:
                 raise ValueError(
                     f"does not fit {name}: its {key} state has shape {_shape(value.shape)}, "

@@ -356,3 +356,71 @@ def test_fully_shard_from_tcl_trains_like_one_process():
     assert printed == pytest.approx(norms, rel=1e-5)  # clip_grad_norm: the norm over every shard
     states = dict(re.findall(r"^([01]) state_bytes (\d+)$", out, re.MULTILINE))
     assert int(states["0"]) < 0.6 * opt.state_bytes() and int(states["1"]) < 0.6 * opt.state_bytes()
+
+
+def _params_by_rank(out: str) -> dict[int, list[torch.Tensor]]:
+    got: dict[int, list[torch.Tensor]] = {}
+    for line in out.splitlines():
+        m = re.match(r"^([01]) param (.*)$", line)
+        if m:
+            got.setdefault(int(m.group(1)), []).append(_parse_rows(m.group(2)))
+    return got
+
+
+def _tclsh(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        ["tclsh", str(HERE / script), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env or tclsh_env(OMP_NUM_THREADS="1"),
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _assert_same_weights(got: list[torch.Tensor], want: list[torch.Tensor]) -> None:
+    assert len(got) == len(want) == 4
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_distributed_checkpoint_reshards_from_2_ranks_to_1_and_from_1_to_2(tmp_path):
+    """torch::save_checkpoint of a torch::fully_shard model writes a DCP directory (each rank its
+    shards); it loads into an unsharded model in one process (2 -> 1) and a one-process save
+    (-format distributed) loads into a sharded model on 2 ranks (1 -> 2): training continues as
+    the uninterrupted run (5 steps: 3, save, 2)."""
+    two = tmp_path / "two.dcp"
+    one = tmp_path / "one.dcp"
+    out = torchrun("dcp_checkpoint.tcl", "-save", str(two), "-saveAt", "3", "-steps", "5").stdout
+    sharded = _params_by_rank(out)
+    _assert_same_weights(sharded[1], sharded[0])
+    words = re.search(r"^0 info (.*)$", out, re.MULTILINE).group(1).split()
+    fields = dict(zip(words[::2], words[1::2]))
+    assert fields["kind"] == "distributed" and fields["world_size"] == "2" and fields["epoch"] == "3"
+    assert fields["steps"] == "3" and fields["optimizer"] == "Adafactor" and fields["elements"] == "89"
+    assert sorted(p.name for p in two.iterdir()) == [
+        ".metadata",
+        "__0_0.distcp",
+        "__1_0.distcp",
+        "tcltorch.pt",
+    ]
+    assert not list(tmp_path.glob(".*partial*"))  # the temporary directory was renamed
+
+    resumed = _tclsh("dcp_checkpoint.tcl", "-load", str(two), "-steps", "2").stdout
+    assert "0 loaded epoch 3 loss 0.5" in resumed
+    _assert_same_weights(_params_by_rank(resumed)[0], sharded[0])  # 2 ranks -> 1, unsharded
+
+    whole = _tclsh(
+        "dcp_checkpoint.tcl", "-save", str(one), "-saveAt", "3", "-steps", "5", "-format", "distributed"
+    ).stdout
+    unsharded = _params_by_rank(whole)[0]
+    _assert_same_weights(unsharded, sharded[0])
+    assert "world_size 1" in whole
+    out = torchrun("dcp_checkpoint.tcl", "-load", str(one), "-steps", "2").stdout
+    again = _params_by_rank(out)
+    assert "0 loaded epoch 3 loss 0.5" in out and "1 loaded epoch 3 loss 0.5" in out
+    _assert_same_weights(again[0], unsharded)  # 1 -> 2 ranks, sharded
+    _assert_same_weights(again[1], unsharded)

@@ -91,9 +91,12 @@ def _shape(shape: Iterable[int]) -> str:
     return "(" + ", ".join(map(str, shape)) + ")"
 
 
-def expected_shape(key: str, param: Tensor) -> tuple[int, ...]:
-    """The shape of state entry ``key`` of ``param``."""
+def expected_shape(key: str, param: Tensor, value: Any = None) -> tuple[int, ...]:
+    """The shape of state entry ``key`` of ``param``; for a sharded (DTensor) parameter whose state
+    ``value`` is a plain tensor (tcltorch's Adafactor keeps its local shard's), the local shard's."""
     shape = tuple(param.shape)
+    if value is not None and _is_dtensor(param) and not _is_dtensor(value):
+        shape = tuple(param.to_local().shape)
     if key == "row" and param.dim() >= 2:  # Adafactor's factored statistics
         return shape[:-1]
     if key == "col" and param.dim() >= 2:
@@ -101,6 +104,10 @@ def expected_shape(key: str, param: Tensor) -> tuple[int, ...]:
     if key in _SCALAR_KEYS:
         return ()
     return shape
+
+
+def _is_dtensor(t: Any) -> bool:
+    return type(t).__name__ == "DTensor" and hasattr(t, "to_local")
 
 
 def check_step(value: Any, where: str = "the step count") -> None:
@@ -177,7 +184,7 @@ def _check_entry(pid: Any, entry: Mapping[str, Any], param: Tensor, group: Mappi
             continue
         if not isinstance(value, Tensor):
             raise ValueError(f"the {key} state of parameter {pid} is not a tensor")  # noqa: TRY004 - one error type for every refusal
-        want = expected_shape(key, param)
+        want = expected_shape(key, param, value)
         if tuple(value.shape) != want:
             raise ValueError(
                 f"the {key} state of parameter {pid} has shape {_shape(value.shape)}, expected {_shape(want)}"

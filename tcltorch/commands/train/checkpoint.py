@@ -19,6 +19,7 @@ torch::get_checkpoint_info: what a checkpoint holds, read without applying it.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -125,6 +126,17 @@ def tcl_option_rules(groups: list[Mapping[str, Any]], optimizer: torch.optim.Opt
                 _check_option(key, value, rules[key][0])
 
 
+def _dcp() -> Any:
+    """tcltorch.dcp (distributed checkpoints), imported on first use: it imports DTensor."""
+    from tcltorch import dcp
+
+    return dcp
+
+
+def _is_directory(file: str) -> bool:
+    return os.path.isdir(os.path.expanduser(file))
+
+
 def _name(ctx: Any, obj: Any, fallback: str) -> str:
     return ctx.handles.name_of(obj) or fallback
 
@@ -185,9 +197,17 @@ def load_state_dict(model, file, strict, map, ctx):
         "schedulers whose state is saved too (restore them with torch::load_checkpoint -scheduler)"
     ),
     _scaler_opt("grad scalers whose state is saved too (restore them with torch::load_checkpoint -scaler)"),
+    Opt(
+        "format",
+        Choice("auto", "file", "distributed"),
+        "auto",
+        "file: one file; distributed: a torch.distributed.checkpoint directory, every rank writing its "
+        "shards, loadable by any world size; auto: distributed for a torch::fully_shard model",
+        False,
+    ),
     summary="Save a module and its optimizer's state (a training checkpoint) to a file (atomically).",
 )
-def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler):
+def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler, format):
     # -lr (the other implementation's 6th positional word) is set on the optimizer first, so the
     # checkpoint and the optimizer carry it; a failed save puts the learning rates back.
     saved = [g["lr"] for g in optimizer.param_groups]
@@ -197,7 +217,10 @@ def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler):
         _put_lrs(optimizer, [lr] * len(saved))
     try:
         with translated():
-            engine.save(
+            sharded = format == "auto" and any(
+                type(p).__name__ == "DTensor" for p in engine.unwrap(model).parameters()
+            )
+            (_dcp().save if format == "distributed" or sharded else engine.save)(
                 file,
                 model,
                 optimizer,
@@ -233,7 +256,7 @@ def _put_lrs(optimizer: Any, values: list[Any]) -> None:
 )
 def load_checkpoint(model, optimizer, file, scheduler, scaler, ctx):
     with translated():
-        return engine.load(
+        return (_dcp().load if _is_directory(file) else engine.load)(
             file,
             model,
             optimizer,
@@ -259,7 +282,8 @@ def get_checkpoint_info(file):
     (its class), `learning_rate` (the first parameter group's), `steps` (the largest step count
     in the optimizer state), `tensors` and `elements` (of the model state), `schedulers` and
     `scalers` (how many states it carries). For a state dict: `kind state_dict`, `tensors`,
-    `elements`.
+    `elements`. For a distributed checkpoint directory: the checkpoint's keys with
+    `kind distributed`, and `world_size` (the number of ranks that saved it).
 
     Examples:
         set model [torch::linear 4 2]
@@ -271,4 +295,4 @@ def get_checkpoint_info(file):
         puts [dict get $info elements]    ;# -> 10
     """
     with translated():
-        return engine.info(file)
+        return _dcp().info(file) if _is_directory(file) else engine.info(file)
