@@ -8,7 +8,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from tcltorch.commands.nn._dual import SizeList, layer
-from tcltorch.commands.spec import Bool, Choice, Custom, Int, Opt, parse_tcl_double, parse_tcl_int
+from tcltorch.commands.spec import (
+    Bool,
+    Choice,
+    Custom,
+    Int,
+    Opt,
+    is_option_word,
+    parse_tcl_double,
+    parse_tcl_int,
+)
 from tcltorch.commands.vocabulary import _input
 from tcltorch.errors import TclError, invalid_value
 
@@ -190,6 +199,20 @@ _ALIGN = Opt(
     aliases=("align_corners",),
 )
 
+
+def _peer_align(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """The other implementation's `upsample_bilinear INPUT SIZE ALIGNCORNERS`: after an integer
+    size the third word cannot be a scale factor (never both), so a boolean there aligns corners."""
+    words = [w for w in args[:3] if not is_option_word(w, cmd._lookup)]
+    if (
+        len(words) == 3
+        and all(parse_tcl_int(w) is not None for w in ctx.split(args[1], "-size"))
+        and args[2].strip().lower() in ("0", "1", "true", "false")
+    ):
+        args = (args[0], args[1], "-alignCorners", args[2], *args[3:])
+    return parse(ctx, args, invoked)
+
+
 for name, cls, how, extra in (
     ("upsample_nearest", nn.UpsamplingNearest2d, "nearest-neighbour", []),
     ("upsample_bilinear", nn.UpsamplingBilinear2d, "bilinear (align_corners=True)", [_ALIGN]),
@@ -202,12 +225,19 @@ for name, cls, how, extra in (
         f"Upsamples an (N, C, H, W) input with {how} interpolation to `size` or by `scaleFactor`. {_NEEDS} "
         "A `size` of non-integer numbers (`{2.0 2.0}`) is read as the scale factor; `-output_size` is another "
         "spelling of `-size`. With a tensor handle first it is applied to that tensor; otherwise it builds "
-        "the module.",
+        "the module."
+        + (
+            " After an integer size, a third word 0 or 1 is `-alignCorners` (the other implementation's "
+            "`upsample_bilinear input size alignCorners`: size and scale factor are never both given)."
+            if extra
+            else ""
+        ),
         "set x [torch::tensor_create {1.0 2.0 3.0 4.0} -shape {1 1 2 2}]\n"
         f"puts [torch::tensor_shape [torch::{name} $x -scaleFactor 2]]\n"
         f"puts [torch::tensor_shape [torch::layer_forward [torch::{name} {{3 3}}] $x]]",
         build=_upsampling(cls),
         see=("interpolate",),
+        tensor_parse_hook=_peer_align if extra else None,
     )
 
 
