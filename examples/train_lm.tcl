@@ -81,41 +81,40 @@ proc buildModel {seed} {
     return $m
 }
 
-# position t may attend to positions 0..t only
+# position t may attend to positions 0..t only: -inf above the diagonal, built once as a tensor
+# (a window shorter than the context, when sampling, takes its top-left corner)
+set fullMask [torch::triu [torch::full -shape [list $context $context] -value -inf] 1]
 proc causalMask {T} {
-    set rows {}
-    for {set r 0} {$r < $T} {incr r} {
-        set row {}
-        for {set c 0} {$c < $T} {incr c} { lappend row [expr {$c <= $r ? 0.0 : "-inf"}] }
-        lappend rows $row
-    }
-    torch::tensor_create $rows -dtype float32
+    if {$T == $::context} { return $::fullMask }
+    torch::tensor_slice [torch::tensor_slice $::fullMask 0 0 $T] 1 0 $T
 }
 
 # logits {B T vocab} for token ids x {B T}
 proc logits {m x} {
     set T [lindex [torch::tensor_shape $x] 1]
-    set positions [torch::tensor_create [list [lrange $::positionList 0 [expr {$T - 1}]]] -dtype int64]
+    set positions [torch::tensor_slice $::positionRow 1 0 $T]
     set h [torch::tensor_add [torch::layer_forward [dict get $m tok] $x] \
         [torch::layer_forward [dict get $m pos] $positions]]
     set h [torch::layer_forward [dict get $m enc] $h -mask [causalMask $T] -isCausal 1]
     torch::layer_forward [dict get $m head] [torch::layer_forward [dict get $m norm] $h]
 }
-set positionList {}
-for {set t 0} {$t < $context} {incr t} { lappend positionList $t }
+set positionRow [torch::tensor_unsqueeze [torch::arange $context -dtype int64] 0]  ;# {1 context}: 0 1 2 ...
 
-# the batch of step s: random windows of the text, the same for the same step on every run
+# the batch of step s: random windows of the text, the same for the same step on every run;
+# the windows are gathered by index from the text held once as a tensor (one row per batch
+# element, a view), x and y are the window and the window shifted by one
+set idsRows [torch::tensor_expand [torch::tensor_unsqueeze [torch::tensor_create $ids -dtype int64] 0] \
+    [list $batch -1]]
+set windowOffsets [torch::tensor_unsqueeze [torch::arange [expr {$context + 1}] -dtype int64] 0]
 proc batchOf {step} {
-    global ids n context batch
+    global n context batch
     expr {srand(7919 * $step + 1)}
-    set xs {}
-    set ys {}
-    for {set b 0} {$b < $batch} {incr b} {
-        set s [expr {int(rand() * ($n - $context - 1))}]
-        lappend xs [lrange $ids $s [expr {$s + $context - 1}]]
-        lappend ys [lrange $ids [expr {$s + 1}] [expr {$s + $context}]]
-    }
-    list [torch::tensor_create $xs -dtype int64] [torch::tensor_create $ys -dtype int64]
+    set starts {}
+    for {set b 0} {$b < $batch} {incr b} { lappend starts [expr {int(rand() * ($n - $context - 1))}] }
+    set index [torch::tensor_add [torch::tensor_unsqueeze [torch::tensor_create $starts -dtype int64] 1] \
+        $::windowOffsets]
+    set windows [torch::tensor_gather $::idsRows 1 $index]  ;# {batch context+1}
+    list [torch::tensor_slice $windows 1 0 $context] [torch::tensor_slice $windows 1 1 [expr {$context + 1}]]
 }
 
 # one training step: returns the loss

@@ -52,7 +52,8 @@ def scope(script: str, ctx: Any) -> str:
 def scoped_eval(ctx: Any, script: str) -> str:
     """Evaluate ``script`` in the caller's frame and free every handle it created,
     except those named in its result.  Every command that takes a script body
-    (scope, no_grad, autocast, foreach_batch, ...) runs it through this function,
+    (scope, no_grad, autocast, ...) runs it through this function (foreach_batch inlines it,
+    freeing a batch and its body's handles in one release),
     so they share one behaviour for errors, return/break/continue and interrupts:
 
     - ``return``, ``break``, ``continue`` and errors pass through unchanged, and the

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from tcltorch import serialization
-from tcltorch.commands.runtime.core import scoped_eval
 from tcltorch.commands.spec import Bool, DType, Int, Opt, Script, Str, command, dtype_name
 from tcltorch.commands.train._files import bad_file, translated
 from tcltorch.commands.train.visualize import LogTarget
@@ -440,12 +439,12 @@ def foreach_batch(
     n = rows[0]
     ranks = _distributed() if shard else None
     rank, world = ranks if ranks else (0, 1)
-    order = batch_order(n, shuffle, seed, epoch, drop_last, rank, world)
-    count = len(order)
-    starts = list(range(0, count, batch_size))
+    sequential = not shuffle and world == 1  # plain slices: no row order is made
+    order = None if sequential else batch_order(n, shuffle, seed, epoch, drop_last, rank, world)
+    count = n if order is None else len(order)
+    starts = range(0, count, batch_size)
     if drop_last and starts and count - starts[-1] < batch_size:
-        starts.pop()
-    sequential = not shuffle and world == 1
+        starts = starts[:-1]
     bar = _Progress(ctx, len(starts), epoch) if progress else None
     handles = ctx.handles
     done = seen = 0
@@ -456,11 +455,12 @@ def foreach_batch(
         else:
             index = order[start : start + batch_size]
             batch = [t.index_select(0, index.to(t.device)) for t in tensors]
-        for name, value in zip(names, batch):
-            ctx.call("set", name, handles.put(value))
+        # one call sets every variable; the body's handles and the batch's are freed together
+        # below (as scoped_eval would, without a second walk of the table)
+        ctx.call("lassign", [handles.put(value) for value in batch], *names)
         code = 0
         try:
-            result = scoped_eval(ctx, body)
+            result = ctx.eval(body)
             if log is not None:
                 log.batch(result, ctx)
         except TclPassthrough as exc:
