@@ -6,7 +6,9 @@ A checkpoint is an ordinary ``torch.save`` zip archive holding a dict::
      "model": model.state_dict(), "optimizer": optimizer.state_dict(),
      "optimizer_class": "Adam", "epoch": int, "loss": float,
      "scheduler_classes": [...], "schedulers": [state_dict, ...],   # when schedulers are saved
-     "scalers": [GradScaler.state_dict(), ...]}                      # when scalers are saved
+     "scalers": [GradScaler.state_dict(), ...],                      # when scalers are saved
+     "extra": {name: plain data, ...},                               # when extra data is saved
+     "rng": {"torch": ByteTensor, "cuda": [ByteTensor, ...]}}        # when RNG states are saved
 
 so ``torch.load(path, weights_only=True)`` reads it anywhere.  :func:`save` writes one atomically
 (:mod:`tcltorch.serialization`); :func:`load` reads it without running code and checks every part
@@ -120,6 +122,95 @@ def is_state_dict(obj: Any) -> bool:
     )
 
 
+# -- extra data and RNG states ----------------------------------------------------------------
+
+MAX_EXTRA_DEPTH = 32
+MAX_EXTRA_ITEMS = 1_000_000
+
+
+def check_extra(value: Any) -> None:
+    """Raise ValueError unless ``value`` is a checkpoint's extra data: a dict with string keys
+    whose values are plain data (strings, booleans, integers, finite numbers, None, and lists
+    and string-keyed dicts of them), at most MAX_EXTRA_DEPTH deep and MAX_EXTRA_ITEMS in all:
+    what ``torch.load(weights_only=True)`` reads back as it was written."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"its extra data is {type(value).__name__}: must be a dict")  # noqa: TRY004 - a refusal
+    count = 0
+    stack: list[tuple[Any, str, int]] = [(value, "extra", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        count += 1
+        if count > MAX_EXTRA_ITEMS:
+            raise ValueError(f"its extra data holds more than {MAX_EXTRA_ITEMS} values")
+        if depth > MAX_EXTRA_DEPTH:
+            raise ValueError(f"its extra data is nested more than {MAX_EXTRA_DEPTH} deep ({where})")
+        if item is None or isinstance(item, (str, bool)):
+            continue
+        if isinstance(item, int):
+            if not -(2**63) <= item < 2**63:
+                raise ValueError(f"its extra data has {where} = {item}: an integer out of the 64-bit range")
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError(f"its extra data has {where} = {item}: must be a finite number")
+            continue
+        if isinstance(item, (list, tuple)):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(item))
+            continue
+        if isinstance(item, Mapping):
+            for k, v in item.items():
+                if not isinstance(k, str):
+                    raise ValueError(f"its extra data has a key {k!r} in {where}: keys must be strings")  # noqa: TRY004
+                stack.append((v, f"{where}.{k}", depth + 1))
+            continue
+        raise ValueError(
+            f"its extra data has {where} of type {type(item).__name__}: only strings, numbers, booleans, "
+            "None, lists and dicts are plain data"
+        )
+
+
+def rng_state() -> dict[str, Any]:
+    """The random number generators' states: torch's CPU generator, and each CUDA device's when
+    CUDA is in use (what :func:`set_rng` puts back, so a resumed run draws the same numbers:
+    the same dropout masks and the same shuffled batch order)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
+
+
+def check_rng(value: Any) -> None:
+    """Raise ValueError unless ``value`` is a state :func:`rng_state` made (on any machine: CUDA
+    states are checked for their form; they are restored where as many devices exist)."""
+    mine = torch.get_rng_state()
+    saved = value.get("torch") if isinstance(value, Mapping) else None
+    if not (
+        isinstance(saved, torch.Tensor)
+        and saved.dtype == torch.uint8
+        and tuple(saved.shape) == tuple(mine.shape)
+    ):
+        raise ValueError(
+            f"its RNG state is not a torch generator state (a uint8 tensor of {mine.numel()} bytes)"
+        )
+    if set(value) - {"torch", "cuda"}:
+        raise ValueError(
+            f"its RNG state has unknown parts: {_listed(sorted(set(value) - {'torch', 'cuda'}))}"
+        )
+    cuda = value.get("cuda", [])
+    if not isinstance(cuda, list) or not all(
+        isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and s.dim() == 1 for s in cuda
+    ):
+        raise ValueError("its CUDA RNG states are not a list of uint8 tensors")
+
+
+def set_rng(state: Mapping[str, Any]) -> None:
+    """Put back the generator states of :func:`rng_state` (CUDA ones where the devices exist)."""
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda", [])
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
 # -- writing ----------------------------------------------------------------------------------
 
 
@@ -131,8 +222,13 @@ def state(
     scalers: Sequence[torch.amp.GradScaler] = (),
     epoch: int = 0,
     loss: float = 0.0,
+    extra: Mapping[str, Any] | None = None,
+    rng: bool = False,
 ) -> dict[str, Any]:
-    """The dict a checkpoint file holds (plain data and tensors)."""
+    """The dict a checkpoint file holds (plain data and tensors); ``extra`` (plain data, see
+    :func:`check_extra`) and, with ``rng``, the generators' states (:func:`rng_state`) too."""
+    if extra is not None:
+        check_extra(extra)
     if not (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0):
         raise ValueError(f"epoch {epoch!r}: must be an integer >= 0")
     if not (_real(loss) and math.isfinite(loss)):
@@ -150,6 +246,10 @@ def state(
     }
     if scalers:
         data["scalers"] = [s.state_dict() for s in scalers]
+    if extra is not None:
+        data["extra"] = dict(extra)
+    if rng:
+        data["rng"] = rng_state()
     return data
 
 
@@ -162,10 +262,14 @@ def save(
     scalers: Sequence[torch.amp.GradScaler] = (),
     epoch: int = 0,
     loss: float = 0.0,
+    extra: Mapping[str, Any] | None = None,
+    rng: bool = False,
 ) -> str:
-    """Write a checkpoint of ``model`` and ``optimizer`` (and schedulers, grad scalers) to
-    ``path`` atomically; returns ``path``."""
-    data = state(model, optimizer, schedulers=schedulers, scalers=scalers, epoch=epoch, loss=loss)
+    """Write a checkpoint of ``model`` and ``optimizer`` (and schedulers, grad scalers, extra
+    data, RNG states) to ``path`` atomically; returns ``path``."""
+    data = state(
+        model, optimizer, schedulers=schedulers, scalers=scalers, epoch=epoch, loss=loss, extra=extra, rng=rng
+    )
     serialization.atomic_save(data, path)
     return path
 
@@ -442,6 +546,13 @@ def checked(path: str, data: Any) -> dict[str, Any]:
         raise CheckpointError(path, "its scheduler states are not a list of states with their classes")
     if not isinstance(data.get("scalers", []), list):
         raise CheckpointError(path, "its grad scaler states are not a list")
+    try:
+        if "extra" in data:
+            check_extra(data["extra"])
+        if "rng" in data:
+            check_rng(data["rng"])
+    except ValueError as exc:
+        raise _refuse(path, exc) from None
     return data
 
 
@@ -454,6 +565,7 @@ class LoadPlan:
         self.optimizer: torch.optim.Optimizer | None = None
         self.optimizer_changes: dict[str, Any] = {}
         self.twins: list[tuple[Any, Any]] = []  # (scheduler or scaler, its loaded twin)
+        self.rng: Mapping[str, Any] | None = None  # generator states to put back, last
         self.result: dict[str, Any] = {}
 
     def commit(self) -> dict[str, Any]:
@@ -470,6 +582,7 @@ class LoadPlan:
             {k: optimizer.__dict__.get(k, _MISSING) for k in self.optimizer_changes} if optimizer else {}
         )
         swapped: list[tuple[Any, dict[str, Any]]] = []
+        old_rng = rng_state() if self.rng is not None else None
         done = False
         try:
             if model is not None:
@@ -480,10 +593,14 @@ class LoadPlan:
                 old = obj.__dict__
                 swapped.append((obj, old))
                 obj.__dict__ = twin.__dict__
+            if self.rng is not None:
+                set_rng(self.rng)
             done = True
         finally:
             if not done:
                 _undo(targets, saved, optimizer, previous, swapped)
+                if old_rng is not None:
+                    set_rng(old_rng)
             # torch's load runs under no_grad; an interrupt inside its context manager's exit
             # would leave gradients off for good (a C call: it cannot itself be split)
             torch._C._set_grad_enabled(grad_mode)
@@ -560,7 +677,10 @@ def prepare(
     except ValueError as exc:
         raise _refuse(path, exc) from None
     plan.model, plan.model_state, plan.optimizer = model, data["model"], optimizer
+    plan.rng = data.get("rng")
     plan.result = {"epoch": data["epoch"], "loss": float(data["loss"])}
+    if "extra" in data:
+        plan.result["extra"] = dict(data["extra"])
     return plan
 
 
@@ -576,7 +696,8 @@ def load(
 ) -> dict[str, Any]:
     """Restore ``model``, ``optimizer``, ``schedulers`` and ``scalers`` (in the order they were
     saved) from the checkpoint at ``path``, all of them or (CheckpointError, or any failure while
-    applying) none; returns ``{"epoch": int, "loss": float}``."""
+    applying) none, and the RNG states when the file has them; returns ``{"epoch": int, "loss":
+    float}``, with ``"extra"`` (a dict) when extra data was saved."""
     data = read(path)
     plan = prepare(
         path,
@@ -620,7 +741,8 @@ def info(path: str) -> dict[str, Any]:
     """What a checkpoint or state-dict file holds, read (as :func:`load` reads it) without applying
     it.  A checkpoint: ``kind`` "checkpoint", ``version``, ``epoch``, ``loss``, ``optimizer`` (its
     class), ``learning_rate`` (the first group's), ``steps`` (the largest step count), ``tensors``
-    and ``elements`` (of the model state), ``schedulers`` and ``scalers`` (how many states).
+    and ``elements`` (of the model state), ``schedulers`` and ``scalers`` (how many states); and
+    ``extra`` (the dict) and ``rng`` (True) when the file has extra data or RNG states.
     A state dict: ``kind`` "state_dict", ``tensors``, ``elements``."""
     saved = serialization.safe_load(path)
     if not is_checkpoint(saved):
@@ -654,4 +776,6 @@ def info(path: str) -> dict[str, Any]:
         "elements": elements,
         "schedulers": len(data.get("schedulers", [])),
         "scalers": len(data.get("scalers", [])),
+        **({"extra": dict(data["extra"])} if "extra" in data else {}),
+        **({"rng": True} if "rng" in data else {}),
     }
