@@ -31,6 +31,7 @@ from tcltorch.commands.spec import (
     Script,
     camel,
     command,
+    is_option_word,
     parse_tcl_double,
 )
 from tcltorch.commands.train._extras import EXTRA_OPTIONS, EXTRAS_DOC, with_extras
@@ -977,6 +978,26 @@ def optimizer_rprop(
     return torch.optim.Rprop(parameters, lr=lr, etas=tuple(e), step_sizes=tuple(s), maximize=maximize)
 
 
+def _split_betas(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """The other implementation's `params lr beta1 beta2 ?eps? ?weightDecay? ?momentumDecay?`:
+    one number in the betas slot followed by another number (betas are always a pair)."""
+    lead = 0
+    while lead < len(args) and not is_option_word(args[lead], cmd._lookup):
+        lead += 1
+    if (
+        lead >= 4
+        and len(ctx.split(args[2], "-betas")) == 1
+        and parse_tcl_double(args[2]) is not None
+        and parse_tcl_double(args[3]) is not None
+    ):
+        flags = [f for f in ("-eps", "-weightDecay", "-momentumDecay") if f in cmd._lookup]
+        rest = args[4:lead]
+        if len(rest) <= len(flags):
+            named = [w for pair in zip(flags, rest, strict=False) for w in pair]
+            args = (args[0], args[1], "-beta1", args[2], "-beta2", args[3], *named, *args[lead:])
+    return parse(ctx, args, invoked)
+
+
 def _adam_like(
     name: str,
     cls_summary: str,
@@ -1001,7 +1022,9 @@ def _adam_like(
         return fn(parameters, betas, beta1, beta2, **options)
 
     entry.__name__ = name
-    command(name, *opts, summary=cls_summary, extra_aliases=aliases, **_page(name))(with_extras(entry))
+    command(name, *opts, summary=cls_summary, extra_aliases=aliases, parse_hook=_split_betas, **_page(name))(
+        with_extras(entry)
+    )
 
 
 _adam_like(
