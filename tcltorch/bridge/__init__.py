@@ -110,6 +110,17 @@ def tensor_list(address: int, kind: int, shape: list[int]) -> Any:
     return out[0]
 
 
+def _offer_native() -> None:
+    """Give the command layer the C helpers of this module (see tcltorch.commands.contract)."""
+    from tcltorch.commands.contract import native
+
+    native.tensor_list = tensor_list
+    native.list_kinds = LIST_KINDS
+
+
+_offer_native()
+
+
 def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
