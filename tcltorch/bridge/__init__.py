@@ -278,7 +278,9 @@ def _make_callable(session: Session, cmd: Any, invoked: str):
             try:
                 if fast is None:
                     fast = cmd.fast_parser()
-                kwargs = fast(session, args) or parse(session, args, invoked)
+                kwargs = fast(session, args)
+                if kwargs is None:  # not `or`: a command without options parses to {}
+                    kwargs = parse(session, args, invoked)
                 return (TCL_OK, export(fn(**kwargs)))
             except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
                 return error(exc, invoked, kwargs, (invoked, *args))
