@@ -30,6 +30,7 @@ from tcltorch.commands.spec import (
     REGISTRY,
     Bool,
     Choice,
+    Custom,
     Double,
     Handle,
     HandleList,
@@ -39,7 +40,7 @@ from tcltorch.commands.spec import (
     command,
 )
 from tcltorch.commands.train._files import translated
-from tcltorch.errors import TclError
+from tcltorch.errors import TclError, invalid_value
 
 FAMILY = "train/checkpoint"
 
@@ -178,6 +179,14 @@ def load_state_dict(model, file, strict, map, ctx):
         return engine.load_state_dict(file, model, name=_name(ctx, engine.unwrap(model), "the model"))
 
 
+def _extra(text: str, option: str, ctx: Any) -> dict[str, str]:
+    """-extra: a Tcl dict (its values kept as the strings they are); checked as plain data by the engine."""
+    words = ctx.split(text, option)
+    if len(words) % 2:
+        raise invalid_value(option, text, "must be a dict: an even number of words, key value ...")
+    return dict(zip(words[::2], words[1::2]))
+
+
 @command(
     "save_checkpoint",
     _model_opt(),
@@ -205,9 +214,25 @@ def load_state_dict(model, file, strict, map, ctx):
         "shards, loadable by any world size; auto: distributed for a torch::fully_shard model",
         False,
     ),
+    Opt(
+        "extra",
+        Custom(_extra, "dict", "must be a dict: an even number of words, key value ..."),
+        None,
+        "your own state as a Tcl dict (best score, patience, global step ...), returned by "
+        "torch::load_checkpoint and torch::get_checkpoint_info as key extra",
+        False,
+    ),
+    Opt(
+        "rng",
+        Bool(),
+        False,
+        "save the random generators' states (torch's, CUDA's); torch::load_checkpoint restores them, so a "
+        "resumed run draws the same numbers (dropout, foreach_batch -shuffle without -seed)",
+        False,
+    ),
     summary="Save a module and its optimizer's state (a training checkpoint) to a file (atomically).",
 )
-def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler, format):
+def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler, format, extra, rng):
     # -lr (the other implementation's 6th positional word) is set on the optimizer first, so the
     # checkpoint and the optimizer carry it; a failed save puts the learning rates back.
     saved = [g["lr"] for g in optimizer.param_groups]
@@ -220,7 +245,14 @@ def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler, 
             sharded = format == "auto" and any(
                 type(p).__name__ == "DTensor" for p in engine.unwrap(model).parameters()
             )
-            (_dcp().save if format == "distributed" or sharded else engine.save)(
+            distributed = format == "distributed" or sharded
+            if distributed and (extra is not None or rng):
+                raise TclError(
+                    "-extra and -rng are saved in single-file checkpoints only, not in a distributed one",
+                    ["TORCH", "ARGS", "EXCLUSIVE", "-extra" if extra is not None else "-rng"],
+                )
+            mine = {} if distributed else {"extra": extra, "rng": rng}
+            (_dcp().save if distributed else engine.save)(
                 file,
                 model,
                 optimizer,
@@ -228,6 +260,7 @@ def save_checkpoint(model, optimizer, file, epoch, loss, lr, scheduler, scaler, 
                 scalers=list(scaler),
                 epoch=int(epoch),
                 loss=float(loss),
+                **mine,
             )
     except BaseException:
         if lr is not None:
@@ -252,7 +285,7 @@ def _put_lrs(optimizer: Any, values: list[Any]) -> None:
     _scheduler_opt("schedulers to restore (saved by torch::save_checkpoint -scheduler, in the same order)"),
     _scaler_opt("grad scalers to restore (saved by torch::save_checkpoint -scaler, in the same order)"),
     context=True,
-    summary="Restore a module and its optimizer from a checkpoint; returns a dict with epoch and loss.",
+    summary="Restore a module and its optimizer from a checkpoint; returns a dict with epoch and loss (and extra).",
 )
 def load_checkpoint(model, optimizer, file, scheduler, scaler, ctx):
     with translated():
@@ -281,7 +314,8 @@ def get_checkpoint_info(file):
     A Tcl dict. For a checkpoint: `kind checkpoint`, `version`, `epoch`, `loss`, `optimizer`
     (its class), `learning_rate` (the first parameter group's), `steps` (the largest step count
     in the optimizer state), `tensors` and `elements` (of the model state), `schedulers` and
-    `scalers` (how many states it carries). For a state dict: `kind state_dict`, `tensors`,
+    `scalers` (how many states it carries), and `extra` (the dict given to
+    `torch::save_checkpoint -extra`) and `rng 1` when it holds them. For a state dict: `kind state_dict`, `tensors`,
     `elements`. For a distributed checkpoint directory: the checkpoint's keys with
     `kind distributed`, and `world_size` (the number of ranks that saved it).
 
