@@ -246,7 +246,7 @@ def test_save_errors(interp, tmp_path):
         ["TORCH", "VALUE", "-loss"],
     )
     assert tcl_error(interp, f"torch::save_checkpoint {h} {opt}") == (
-        'wrong # args: should be "torch::save_checkpoint model optimizer file ?epoch? ?loss? ?-option value ...?"',
+        'wrong # args: should be "torch::save_checkpoint model optimizer file ?epoch? ?loss? ?lr? ?-option value ...?"',
         ["TCL", "WRONGARGS"],
     )
     assert _leftovers(tmp_path) == []
