@@ -317,7 +317,8 @@ proc ::tcltorch::chart::Smooth {values weight} {
 # Round ticks covering lo..hi, about `count` of them (1-2-5 steps).
 proc ::tcltorch::chart::Ticks {lo hi {count 5}} {
     set span [expr {$hi - $lo}]
-    if {$span <= 0} { return [list $lo] }
+    # a span lost in rounding would make a step that does not move t
+    if {$span <= 1e-9 * max(abs($lo), abs($hi))} { return [list $lo] }
     set raw [expr {$span / double($count)}]
     set mag [expr {10.0 ** floor(log10($raw))}]
     foreach m {1 2 5 10} {
@@ -325,7 +326,7 @@ proc ::tcltorch::chart::Ticks {lo hi {count 5}} {
         if {$step >= $raw} break
     }
     set ticks {}
-    for {set t [expr {ceil($lo / $step) * $step}]} {$t <= $hi + $step * 1e-9} {set t [expr {$t + $step}]} {
+    for {set t [expr {ceil($lo / $step) * $step}]} {$t <= $hi + $step * 1e-9 && [llength $ticks] <= 4 * $count} {set t [expr {$t + $step}]} {
         lappend ticks [expr {abs($t) < $step * 1e-9 ? 0.0 : $t}]
     }
     return $ticks
@@ -439,7 +440,8 @@ proc ::tcltorch::chart::Redraw {w} {
     set range($w) [list [list $xmin $xmax] \
         [expr {$log ? [list [expr {10.0 ** $ymin}] [expr {10.0 ** $ymax}]] : [list $ymin $ymax]}]]
     if {$xmax == $xmin} { set xmin [expr {$xmin - 0.5}]; set xmax [expr {$xmax + 0.5}] }
-    if {$ymax == $ymin} {
+    # flat, or flat but for rounding (a smoothed constant differs from it in the last bit)
+    if {$ymax - $ymin <= 1e-9 * max(abs($ymin), abs($ymax))} {
         set pad [expr {$ymin == 0 ? 1.0 : abs($ymin) * 0.05}]
         set ymin [expr {$ymin - $pad}]; set ymax [expr {$ymax + $pad}]
     } else {

@@ -565,3 +565,23 @@ def test_writer_feeds_its_chart_in_tclsh(display, tmp_path):
     assert out["badopt"] == '1 invalid -smoothing "2": must be a number in [0, 1)'
     assert out["badfeed"].startswith("1 tcltorch::chart::feed: step and value must be numbers")
     assert [e.value for e in accumulator(tmp_path).Scalars("train/loss")] == [3.0, 2.0, 1.5]
+
+
+def test_chart_of_a_constant_smoothed_to_the_last_bit(display):
+    # 3.0 smoothed and debiased is 3.0000000000000004: a y span lost in rounding once made the
+    # tick loop add a step that did not move (tclsh hung in the first torch::add_scalar)
+    out = wish(
+        display,
+        """
+        package require tcltorch::chart
+        tcltorch::chart::create .c -interval 0
+        pack .c
+        foreach step {0 1 2} { tcltorch::chart::feed .c loss $step [expr {3.0}] }
+        tcltorch::chart::flush .c
+        puts "RESULT ticks [tcltorch::chart::Ticks 3.0 3.0000000000000004]"
+        puts "RESULT points [tcltorch::chart::series .c loss]"
+        """,
+        timeout=60,
+    )
+    assert out["ticks"] == "3.0"
+    assert out["points"] == "{0 3.0} {1 3.0} {2 3.0}"
