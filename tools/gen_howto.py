@@ -203,6 +203,46 @@ TASKS: list[tuple[str, str, str, str]] = [
     ),
     ("freeze layers (fine-tuning)", "freeze", "freeze_model", "torch::freeze_model $fc1"),
     (
+        "warm the learning rate up, then follow a cosine",
+        "cosine warmup",
+        "lr_scheduler_cosine_with_warmup",
+        (
+            "set opt2 [torch::optimizer_adam [torch::layer_parameters $model] 0.01]\n"
+            "set cos [torch::lr_scheduler_cosine_with_warmup $opt2 2 10]\n"
+            "puts [torch::get_lr $opt2]   ;# -> 0.0"
+        ),
+    ),
+    (
+        "run one schedule after another",
+        "sequential schedulers",
+        "lr_scheduler_sequential",
+        (
+            "set opt3 [torch::optimizer_sgd [torch::layer_parameters $model] 0.1]\n"
+            "set warm [torch::lr_scheduler_linear_with_warmup $opt3 2 1000]\n"
+            "set decay [torch::lr_scheduler_exponential $opt3 0.5]\n"
+            "set seq [torch::lr_scheduler_sequential $opt3 [list $warm $decay] {2}]\n"
+            "puts [torch::lr_scheduler_step_update $seq]   ;# -> 0.05"
+        ),
+    ),
+    (
+        "keep early-stopping state (and the RNG) with the weights",
+        "extra",
+        "save_checkpoint",
+        (
+            "torch::save_checkpoint $model $opt $ckpt -extra {best 0.25 patience 1} -rng 1\n"
+            "puts [dict get [torch::load_checkpoint $model $opt $ckpt] extra]   ;# -> best 0.25 patience 1"
+        ),
+    ),
+    (
+        "put a GRU or LSTM in a sequential",
+        "tuple output",
+        "nn_select",
+        (
+            "set clf [torch::sequential [torch::gru 3 5 -batchFirst 1] [torch::nn_select 1] [torch::linear 5 2]]\n"
+            "puts [torch::tensor_shape [torch::layer_forward $clf [torch::randn {2 7 3}]]]   ;# -> 1 2 2"
+        ),
+    ),
+    (
         "use a recurrent layer",
         "lstm",
         "lstm",
