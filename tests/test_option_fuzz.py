@@ -4,6 +4,8 @@ Python/C++ text (issue 20)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import tcltorch
@@ -16,7 +18,18 @@ TCL_OWN = ("invalid command name ", "couldn't ", 'invalid -file "')
 
 
 @pytest.fixture(scope="module")
-def env():
+def env(tmp_path_factory):
+    # commands that write files take the words they are fuzzed with as file names: in a scratch
+    # folder, never the checkout
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("fuzz"))
+    try:
+        yield _env()
+    finally:
+        os.chdir(here)
+
+
+def _env():
     interp = tcltorch.Interp()
     tensor = interp.eval("torch::tensor_create {{1 2} {3 4}}")
     layer = interp.eval("torch::linear 2 2")
@@ -100,7 +113,9 @@ def test_integer_beyond_int64_names_option_and_range(interp):
     )
     with pytest.raises(tcltorch.TclError) as info:
         interp.eval(f"torch::tensor_softmax [torch::ones {{2 2}}] {TOO_BIG}")
-    assert info.value.message == f'invalid -dim "{TOO_BIG}": must be an integer from {-(2**63)} to {2**63 - 1}'
+    assert (
+        info.value.message == f'invalid -dim "{TOO_BIG}": must be an integer from {-(2**63)} to {2**63 - 1}'
+    )
     with pytest.raises(tcltorch.TclError) as info:
         interp.eval(f"torch::zeros {{2 {TOO_BIG}}}")
     assert "must be a list of integers from 0 to" in info.value.message
@@ -149,6 +164,9 @@ def test_layer_count_checked_against_free_memory(interp):
     with pytest.raises(tcltorch.TclError) as info:
         interp.eval("torch::lstm 30000 30000 5000")
     assert "bytes of memory free" in info.value.message
-    assert interp.eval(
-        "torch::count_parameters [torch::transformer_encoder [torch::transformer_encoder_layer 8 2 16 0.0] 3]"
-    ) == "1800"
+    assert (
+        interp.eval(
+            "torch::count_parameters [torch::transformer_encoder [torch::transformer_encoder_layer 8 2 16 0.0] 3]"
+        )
+        == "1800"
+    )
