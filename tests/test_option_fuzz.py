@@ -54,7 +54,7 @@ def _required_args(env, cmd, skip):
         for word in candidates:
             try:
                 opt.type.convert(word, opt.flag, interp._session)
-            except Exception:  # noqa: BLE001 (this candidate does not fit; try the next)
+            except Exception:  # noqa: BLE001, S112 (this candidate does not fit; try the next)
                 continue
             args += [opt.flag, word]
             break
