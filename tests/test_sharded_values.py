@@ -32,7 +32,9 @@ SCRIPT = textwrap.dedent(
 
 
 def test_tensor_to_list_of_a_dtensor_is_a_tcl_error():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], check=False, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ERROR a sharded tensor has no Tcl list form on one rank" in out.stdout
     assert "torch::distributed_full_tensor" in out.stdout
