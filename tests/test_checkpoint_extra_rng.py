@@ -10,13 +10,13 @@ import torch
 from tcltorch import checkpoint as ckpt
 
 
-def _pair():
+def _linear_sgd():
     model = torch.nn.Linear(2, 1)
     return model, torch.optim.SGD(model.parameters(), lr=0.1)
 
 
 def test_extra_round_trips_and_shows_in_info(tmp_path):
-    model, opt = _pair()
+    model, opt = _linear_sgd()
     extra = {
         "best": 0.25,
         "patience": 3,
@@ -47,7 +47,7 @@ def test_extra_round_trips_and_shows_in_info(tmp_path):
     ],
 )
 def test_extra_must_be_plain_data(tmp_path, extra, message):
-    model, opt = _pair()
+    model, opt = _linear_sgd()
     path = tmp_path / "b.ckpt"
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
         ckpt.save(str(path), model, opt, extra=extra)
@@ -55,7 +55,7 @@ def test_extra_must_be_plain_data(tmp_path, extra, message):
 
 
 def test_extra_in_a_file_is_checked_on_read(tmp_path):
-    model, opt = _pair()
+    model, opt = _linear_sgd()
     data = ckpt.state(model, opt)
     data["extra"] = {"x": [float("inf")]}
     path = tmp_path / "c.ckpt"
@@ -65,7 +65,7 @@ def test_extra_in_a_file_is_checked_on_read(tmp_path):
 
 
 def test_rng_states_make_a_resumed_run_draw_the_same(tmp_path):
-    model, opt = _pair()
+    model, opt = _linear_sgd()
     path = str(tmp_path / "r.ckpt")
     torch.manual_seed(5)
     torch.rand(3)
@@ -78,7 +78,7 @@ def test_rng_states_make_a_resumed_run_draw_the_same(tmp_path):
 
 
 def test_rng_state_is_checked_and_a_refused_load_leaves_the_generator(tmp_path):
-    model, opt = _pair()
+    model, opt = _linear_sgd()
     data = ckpt.state(model, opt, rng=True)
     data["rng"]["torch"] = torch.zeros(3, dtype=torch.uint8)
     path = tmp_path / "bad.ckpt"
