@@ -373,16 +373,42 @@ def clear_dtensor_caches_at_exit() -> None:
 # --------------------------------------------------------------------------- init
 
 
+def elastic_store(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of an ``env://`` rendezvous under a torchrun agent's store, with the store
+    prefixed by the restart count (``TORCHELASTIC_RESTART_COUNT``); others as given.
+
+    torchrun's agent keeps one TCPStore for all its restarts and its workers use it as is
+    (``TORCHELASTIC_USE_AGENT_STORE``): after a restart the new ranks find the dead ranks'
+    addresses under the same keys, and gloo's connectFullMesh fails ("Connection refused") or
+    waits for its timeout, so ``--max-restarts`` cannot restart anything (torch 2.13, plain
+    PyTorch too). A prefix per attempt gives each restarted group keys of its own."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "store" in kwargs:
+        return kwargs
+    if kwargs.get("init_method") not in (None, "env://") or kwargs.get("rank") is None:
+        return kwargs
+    try:
+        host, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    except (KeyError, ValueError):
+        return kwargs
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    timeout = kwargs.get("timeout") or datetime.timedelta(minutes=10)
+    store = dist.TCPStore(host, port, kwargs["world_size"], is_master=False, timeout=timeout)
+    out = {k: v for k, v in kwargs.items() if k != "init_method"}
+    out["store"] = dist.PrefixStore(f"tcltorch/attempt_{attempt}/", store)
+    return out
+
+
 def init_process_group(poll: float = POLL_SECONDS, **kwargs: Any) -> None:
     """``dist.init_process_group`` run in a helper thread while this one waits in slices, so
     Ctrl-C stops the wait for the other ranks at once. A rendezvous that completes after an
-    interrupt is torn down again by the helper."""
+    interrupt is torn down again by the helper. Under torchrun the rendezvous keys are kept
+    apart per restart (:func:`elastic_store`)."""
     state: dict[str, Any] = {"abandoned": False}
     lock = threading.Lock()
 
     def run() -> None:
         try:
-            dist.init_process_group(**kwargs)
+            dist.init_process_group(**elastic_store(kwargs))
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             state["error"] = exc
             return

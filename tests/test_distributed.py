@@ -424,3 +424,51 @@ def test_distributed_checkpoint_reshards_from_2_ranks_to_1_and_from_1_to_2(tmp_p
     assert "0 loaded epoch 3 loss 0.5" in out and "1 loaded epoch 3 loss 0.5" in out
     _assert_same_weights(again[0], unsharded)  # 1 -> 2 ranks, sharded
     _assert_same_weights(again[1], unsharded)
+
+
+def _elastic(tmp_path, name: str, *args: str, restarts: int = 0) -> subprocess.CompletedProcess:
+    cmd = [
+        str(TORCHRUN),
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "--max-restarts",
+        str(restarts),
+        "--no-python",
+        "tclsh",
+        str(ROOT / "examples" / "elastic_train.tcl"),
+        "--steps",
+        "10",
+        "--every",
+        "4",
+        "--dir",
+        str(tmp_path / name),
+        *args,
+    ]
+    env = tclsh_env(OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_elastic_run_survives_a_killed_rank_and_ends_as_an_uninterrupted_run(tmp_path):
+    """examples/elastic_train.tcl under torchrun --max-restarts 1: rank 1 SIGKILLs itself after
+    step 6 on the first attempt; torchrun restarts both ranks, they resume from the step-4
+    distributed checkpoint, and the final weights are those of a run that was never killed."""
+    started = time.monotonic()
+    killed = _elastic(tmp_path, "killed", "--kill-at", "6", restarts=1)
+    took = time.monotonic() - started
+    out = killed.stdout
+    assert "rank 1: killing itself after step 6 (attempt 0)" in out
+    assert "attempt 1: resumed after step 4" in out, out[-2000:]
+    assert "failed (exitcode: -9) local_rank: 1" in killed.stderr  # torchrun saw the SIGKILL
+    whole = _elastic(tmp_path, "whole").stdout
+    assert "attempt 1" not in whole
+    final = lambda text: re.findall(r"^final (\S+) (.*)$", text, re.MULTILINE)
+    assert len(final(out)) == 4 and final(out) == final(whole)  # the very same numbers
+    steps = dict(re.findall(r"^step (\d+) loss (\S+)$", whole, re.MULTILINE))
+    redone = re.findall(r"^step (\d+) loss (\S+)$", out.split("attempt 1:")[1], re.MULTILINE)
+    assert [s for s, _ in redone] == [str(i) for i in range(5, 11)]
+    assert all(steps[s] == loss for s, loss in redone)
+    print(f"elastic run with a killed rank and one restart: {took:.1f} s")
