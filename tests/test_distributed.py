@@ -472,3 +472,84 @@ def test_elastic_run_survives_a_killed_rank_and_ends_as_an_uninterrupted_run(tmp
     assert [s for s, _ in redone] == [str(i) for i in range(5, 11)]
     assert all(steps[s] == loss for s, loss in redone)
     print(f"elastic run with a killed rank and one restart: {took:.1f} s")
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], check=False, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.slow
+def test_two_hosts_over_a_veth_pair_train_like_one_process(tmp_path):
+    """The README's multi-machine torchrun line on two "hosts": network namespaces joined by a
+    veth pair (10.77.0.1 and 10.77.0.2), one rank in each, rendezvous over TCP between them.
+    The sharded run (torch::fully_shard + Adafactor, 5 steps) equals one process, and its
+    distributed checkpoint (written by both hosts into one directory) loads in one process."""
+    import shutil
+    import uuid
+
+    if shutil.which("ip") is None:
+        pytest.skip("the ip command (iproute2) is not installed")
+    tag = uuid.uuid4().hex[:6]
+    hosts = [f"tt{tag}a", f"tt{tag}b"]
+    links = [f"tv{tag}a", f"tv{tag}b"]
+    addresses = ["10.77.0.1", "10.77.0.2"]
+    probe = _ip("netns", "add", hosts[0])
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create network namespaces here (ip netns add: {probe.stderr.strip()})")
+    procs: list[subprocess.Popen] = []
+    try:
+        for step in (
+            ("netns", "add", hosts[1]),
+            ("link", "add", links[0], "type", "veth", "peer", "name", links[1]),
+            ("link", "set", links[0], "netns", hosts[0]),
+            ("link", "set", links[1], "netns", hosts[1]),
+            ("-n", hosts[0], "addr", "add", f"{addresses[0]}/24", "dev", links[0]),
+            ("-n", hosts[1], "addr", "add", f"{addresses[1]}/24", "dev", links[1]),
+            ("-n", hosts[0], "link", "set", links[0], "up"),
+            ("-n", hosts[1], "link", "set", links[1], "up"),
+            ("-n", hosts[0], "link", "set", "lo", "up"),
+            ("-n", hosts[1], "link", "set", "lo", "up"),
+        ):
+            done = _ip(*step)
+            assert done.returncode == 0, (step, done.stderr)
+        for host, address in zip(hosts, addresses):  # each host sees its own address only
+            shown = _ip("-n", host, "-brief", "addr", "show").stdout
+            assert address in shown and addresses[1 - hosts.index(host)] not in shown, shown
+        ckpt = tmp_path / "two_hosts.dcp"
+        started = time.monotonic()
+        for i, (host, link, address) in enumerate(zip(hosts, links, addresses)):
+            # the README's line, one rank per host; the machine's host name does not resolve to
+            # the veth addresses inside a namespace, hence is_host, --local-addr, GLOO_SOCKET_IFNAME
+            cmd = [
+                "ip", "netns", "exec", host,
+                str(TORCHRUN), "--nnodes", "2", "--nproc-per-node", "1",
+                "--rdzv-backend", "c10d", "--rdzv-endpoint", f"{addresses[0]}:29400",
+                "--rdzv-id", f"veth{tag}", "--rdzv-conf", f"is_host={int(i == 0)},join_timeout=60",
+                "--local-addr", address,
+                "--no-python", "tclsh", str(HERE / "dcp_checkpoint.tcl"),
+                "-save", str(ckpt), "-saveAt", "5", "-steps", "5",
+            ]  # fmt: skip
+            env = tclsh_env(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME=link)
+            procs.append(
+                subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            )
+        outs = [p.communicate(timeout=240) for p in procs]
+        took = time.monotonic() - started
+        for p, (out, err) in zip(procs, outs):
+            assert p.returncode == 0, out[-2000:] + err[-3000:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for host in hosts:
+            _ip("netns", "del", host)  # takes its end of the veth pair with it
+    assert not any(host in _ip("netns", "list").stdout for host in hosts)
+    print(f"two namespaces, one rank each, 5 sharded steps and a checkpoint: {took:.1f} s")
+    first, second = (_params_by_rank(out) for out, _ in outs)
+    assert "0 info kind distributed" in outs[0][0] and "world_size 2" in outs[0][0]
+    _assert_same_weights(second[1], first[0])
+    alone = _params_by_rank(_tclsh("dcp_checkpoint.tcl", "-steps", "5").stdout)[0]
+    _assert_same_weights(first[0], alone)
+    resumed = _tclsh("dcp_checkpoint.tcl", "-load", str(ckpt), "-steps", "0").stdout
+    _assert_same_weights(_params_by_rank(resumed)[0], alone)
