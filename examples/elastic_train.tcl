@@ -14,7 +14,8 @@
 #   --steps N      train until step N (default 12)
 #   --every K      checkpoint every K steps (default 4)
 #   --dir DIR      where the checkpoint lives (default checkpoints/elastic; DIR/ckpt)
-#   --fresh        ignore an existing checkpoint and start over
+#   --fresh        ignore an existing checkpoint and start over (on the first attempt: a restart
+#                  always resumes)
 #   --kill-at S    a drill: on the first attempt (TORCHELASTIC_RESTART_COUNT 0) the last rank
 #                  kills itself with SIGKILL after step S, as a crash would
 #
@@ -58,7 +59,7 @@ set optimizer [torch::optimizer_adafactor -parameters $model -beta1 0.9 -weightD
 # -- resume -------------------------------------------------------------------------------------
 set checkpoint [file join $opt(--dir) ckpt]
 set start 1
-if {!$opt(--fresh) && [file isdirectory $checkpoint]} {
+if {(!$opt(--fresh) || $attempt > 0) && [file isdirectory $checkpoint]} {
     set done [dict get [torch::load_checkpoint $model $optimizer $checkpoint] epoch]
     set start [expr {$done + 1}]
     if {$rank == 0} { puts "attempt $attempt: resumed after step $done" }
