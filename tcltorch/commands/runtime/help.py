@@ -221,10 +221,13 @@ def _term_score(cmd: S.Command, term: str) -> tuple[int, str]:
             hit(95, f"alias torch::{alias}")
         elif term in low:
             hit(50, f"alias torch::{alias}")
-    for wrapped in cmd.wraps:
+    for rank, wrapped in enumerate(cmd.wraps):
         low = wrapped.lower()
         if term == low or low.endswith("." + term) or low.removeprefix("torch.") == term:
-            hit(75, f"wraps {wrapped}")
+            # the first name a command's doc gives is what it wraps; later ones are mentions;
+            # a command named for the function (tensor_transpose: torch.transpose) first
+            named = name.removeprefix("tensor_") == low.rpartition(".")[2]
+            hit((75 if rank == 0 else 65) + (5 if named else 0), f"wraps {wrapped}")
         elif term in low.rpartition(".")[2]:
             hit(45, f"wraps {wrapped}")
     opts = {40: [], 35: []}

@@ -191,6 +191,7 @@ def tensor_permute(input, dims):
     _input(),
     Opt("dim0", Int(), default=-2, help="first dimension to swap"),
     Opt("dim1", Int(), default=-1, help="second dimension to swap"),
+    wraps="torch.transpose",  # the doc does not name it (torch::help finds the command by it)
 )
 def tensor_transpose(input, dim0, dim1):
     """A tensor with two dimensions swapped (a view); by default the last two.
