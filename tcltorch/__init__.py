@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Interp", "TclError", "__version__", "install"]
+__all__ = ["Interp", "Interrupted", "TclError", "__version__", "install"]
 
 
 def __getattr__(name: str):
@@ -18,8 +18,8 @@ def __getattr__(name: str):
         from tcltorch import interp
 
         return getattr(interp, name)
-    if name == "TclError":
-        from tcltorch.errors import TclError
+    if name in ("TclError", "Interrupted"):
+        from tcltorch import errors
 
-        return TclError
+        return getattr(errors, name)
     raise AttributeError(f"module 'tcltorch' has no attribute {name!r}")

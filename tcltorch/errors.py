@@ -21,6 +21,12 @@ class TclError(Exception):
         self.errorcode = list(errorcode) if errorcode else ["NONE"]
         self.errorinfo = errorinfo or message
 
+
+class Interrupted(TclError, KeyboardInterrupt):
+    """An evaluation cancelled by Ctrl-C (``Interp.interruptible``): Tcl's ``interrupted``
+    error (errorcode ``TCL CANCEL ...``), caught by ``except KeyboardInterrupt`` and by
+    ``except TclError`` alike, wherever the Ctrl-C landed (Tcl byte code or a command)."""
+
     @property
     def result(self) -> str:
         return self.message

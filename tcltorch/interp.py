@@ -10,9 +10,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tcltorch import bridge
-from tcltorch.errors import TCL_BREAK, TCL_ERROR, TCL_OK, TCL_RETURN, TclError
+from tcltorch.errors import TCL_BREAK, TCL_ERROR, TCL_OK, TCL_RETURN, Interrupted, TclError
 
 lib = bridge.lib
+
+
+_CANCELLED = ("TCL", "CANCEL", "IUNWIND", "interrupted")
 
 
 class Interp:
@@ -43,7 +46,10 @@ class Interp:
         TclError, and the original exception is its ``__cause__``."""
         self._session.check_thread()
         self._session.last_error = None
-        code = lib.tt_eval(self.addr, id(script), 1)
+        try:
+            code = lib.tt_eval(self.addr, id(script), 1)
+        except KeyboardInterrupt as stop:  # Python's own handler ran as the evaluation ended
+            raise Interrupted("interrupted", list(_CANCELLED)) from stop
         return self._finish(code)
 
     def call(self, command: str, *args: Any) -> str:
@@ -51,7 +57,10 @@ class Interp:
         self._session.check_thread()
         self._session.last_error = None
         words = (command, *args)  # keep a reference: the C side borrows it
-        code = lib.tt_call(self.addr, id(words), 1)
+        try:
+            code = lib.tt_call(self.addr, id(words), 1)
+        except KeyboardInterrupt as stop:
+            raise Interrupted("interrupted", list(_CANCELLED)) from stop
         return self._finish(code)
 
     def _finish(self, code: int) -> str:
@@ -67,9 +76,11 @@ class Interp:
             self._session.last_error = None
             if last is not None and self._ended_by(last, message, errorcode):
                 error = python_error(last[0], message, errorcode, errorinfo)
-                if error is last[0]:  # Ctrl-C's KeyboardInterrupt, as it is
-                    raise error
+                if isinstance(error, KeyboardInterrupt):  # Ctrl-C inside a command
+                    raise Interrupted(message, errorcode, errorinfo) from error
                 raise error from last[0]
+            if errorcode[:2] == ["TCL", "CANCEL"]:  # Ctrl-C landed in Tcl's byte code
+                raise Interrupted(message, errorcode, errorinfo)
             raise TclError(message, errorcode, errorinfo)
         word = "break" if code == TCL_BREAK else "continue"
         raise TclError(f'invoked "{word}" outside of a loop', ["TCL", "RESULT", str(code)])

@@ -122,7 +122,7 @@ def test_float32_elements_are_numbers_in_tcl(interp):
         ("{9223372036854775807 -9223372036854775808}", torch.int64),
         ("{1.7 -2.7 3}", torch.int32),
         ("{0 2 0.5}", torch.bool),
-        ("{-1 200}", torch.uint8),
+        ("{0 200 255}", torch.uint8),
         ("{}", torch.float32),
         ("5", torch.float64),
         ("{0.1 1e-30 1e30}", torch.float16),
@@ -137,6 +137,14 @@ def test_create_matches_torch_tensor(interp, data, dtype):
     expected = torch.tensor(flat, dtype=dtype).reshape(shape)
     assert words is not None and got.dtype == dtype
     assert torch.equal(got, expected)
+
+
+def test_create_refuses_what_wraps_in_torch(interp):
+    # torch.tensor([-1], dtype=torch.uint8) wraps to 255; tcltorch refuses every value outside
+    # the dtype's range, as torch does for 256 (issue 20)
+    msg, code = tcl_error(interp, "torch::tensor_create {-1 200} -dtype uint8")
+    assert msg == "invalid -data: -1 does not fit in uint8 (from 0 to 255): give a wider -dtype"
+    assert code == ["TORCH", "VALUE", "-data"]
 
 
 def test_create_big_list_from_a_variable(interp):

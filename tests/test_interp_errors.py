@@ -112,3 +112,26 @@ def test_a_class_with_its_own_text(interp):
     assert str(info.value) == info.value.message == "'nosuch'"  # Tcl's message, not repr'd again
     assert type(info.value.__cause__) is KeyError
     assert torch.is_tensor(interp.get(interp.eval("torch::zeros {1}")))
+
+
+def test_ctrl_c_is_one_exception_wherever_it_lands():
+    """Ctrl-C in Tcl byte code gave a TclError, in a command's Python code a bare
+    KeyboardInterrupt: now always tcltorch.Interrupted, which is both."""
+    import threading
+
+    import tcltorch
+
+    tcl = tcltorch.Interp()
+    seen = set()
+    for delay in (0.05, 0.2, 0.35):
+        timer = threading.Timer(delay, signal.raise_signal, (signal.SIGINT,))
+        timer.start()
+        try:
+            with tcl.interruptible():
+                tcl.eval("while 1 { catch { torch::zeros {2} } ; incr n }")
+        except KeyboardInterrupt as stop:
+            seen.add((type(stop).__name__, str(stop), isinstance(stop, tcltorch.TclError)))
+        finally:
+            timer.cancel()
+    assert seen == {("Interrupted", "interrupted", True)}
+    assert tcl.eval("expr {1 + 1}") == "2"

@@ -293,7 +293,8 @@ def test_decoder_layer_and_stack_forward(interp):
 def test_layer_command_rejects_a_tensor_first(interp):
     t = interp.put(torch.ones(2, 4))
     msg, code = tcl_error(interp, f"torch::transformer_encoder_layer {t} 4 2 8 0.1")
-    assert code == ["TORCH", "VALUE", "-dModel"] and "torch::layer_forward" in msg
+    assert code == ["TORCH", "ARGS", "FUNCTIONAL", "torch::transformer_encoder_layer"]
+    assert "draw new random weights on every call" in msg and "torch::layer_forward $layer" in msg
     assert tcl_error(interp, "torch::transformer_encoder_layer 8 3")[1] == ["TORCH", "VALUE", "-nhead"]
     lin = tcl_eval(interp, "torch::linear 2 2")
     assert tcl_error(interp, f"torch::transformer_encoder {lin} 2")[1] == ["TORCH", "HANDLE", lin]
