@@ -79,7 +79,7 @@ class Interp:
                 if isinstance(error, KeyboardInterrupt):  # Ctrl-C inside a command
                     raise Interrupted(message, errorcode, errorinfo) from error
                 raise error from last[0]
-            if errorcode[:2] == ["TCL", "CANCEL"]:  # Ctrl-C landed in Tcl's byte code
+            if errorcode[:2] in (["TCL", "CANCEL"], ["TORCH", "INTERRUPT"]):  # Ctrl-C, wherever
                 raise Interrupted(message, errorcode, errorinfo)
             raise TclError(message, errorcode, errorinfo)
         word = "break" if code == TCL_BREAK else "continue"
