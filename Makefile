@@ -41,6 +41,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bridge_overhead.py
 	$(PY) benchmarks/train_loop.py
+	$(PY) benchmarks/loop_goals.py
 	$(PY) benchmarks/adafactor_step.py
 
 clean:

@@ -129,7 +129,7 @@ class Goals:
         self.rows = torch.randn(64 * 200, 8)
         it.call("set", "rows", it.put(self.rows))
         # optimizer_step: a model of many small parameters, its gradients set once
-        self.model = torch.nn.Sequential(*[torch.nn.Linear(4, 4) for _ in range(8)])
+        self.model = torch.nn.Sequential(*[torch.nn.Linear(4, 4) for _ in range(32)])
         self.model(torch.randn(2, 4)).sum().backward()
         self.n_params = len(list(self.model.parameters()))
         self.opt = Adafactor(self.model.parameters())
@@ -181,7 +181,7 @@ class Goals:
 
     def step_fixed(self) -> float:
         opt = self.opt
-        return self.added("torch::optimizer_step $opt", opt.step, 300) / self.n_params
+        return self.added("torch::optimizer_step $opt", opt.step, 500) / self.n_params
 
     def _fill(self, live: int) -> None:
         handles = self.interp._session.handles
