@@ -231,3 +231,12 @@ def train_mse(model, step, zero, *, steps: int, seed: int, batch: int = 8) -> No
 def snapshot(model, opt=None):
     """A deep copy of (model state, optimizer state or None)."""
     return copy.deepcopy((model.state_dict(), opt.state_dict() if opt is not None else None))
+
+
+def tampered_checkpoint(src, dst, change) -> None:
+    """Write to ``dst`` the checkpoint ``src`` after ``change(data)`` edited its loaded dict."""
+    import torch
+
+    data = torch.load(src, weights_only=True)
+    change(data)
+    torch.save(data, dst)

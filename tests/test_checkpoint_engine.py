@@ -15,6 +15,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from helpers import tampered_checkpoint
 
 import tcltorch
 from tcltorch import checkpoint, serialization, train_state
@@ -28,12 +29,6 @@ def _err(interp, script):
     return getattr(exc, "message", str(exc)), exc.errorcode
 
 
-def _tampered(src, dst, change):
-    data = torch.load(src, weights_only=True)
-    change(data)
-    torch.save(data, dst)
-
-
 @pytest.fixture
 def tcl(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -43,7 +38,7 @@ def tcl(tmp_path, monkeypatch):
 # -- the Python API ----------------------------------------------------------------------------
 
 
-def _setup():
+def _trained_adam_with_steplr():
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.Adam(model.parameters(), lr=0.1)
@@ -57,7 +52,7 @@ def _setup():
 
 
 def test_python_save_and_load_round_trip(tmp_path):
-    model, opt, sched = _setup()
+    model, opt, sched = _trained_adam_with_steplr()
     path = str(tmp_path / "run.ckpt")
     assert checkpoint.save(path, model, opt, schedulers=[sched], epoch=3, loss=0.25) == path
     torch.manual_seed(1)
@@ -74,7 +69,7 @@ def test_python_save_and_load_round_trip(tmp_path):
 
 
 def test_python_refusal_is_a_value_error_naming_the_file(tmp_path):
-    model, opt, _ = _setup()
+    model, opt, _ = _trained_adam_with_steplr()
     path = str(tmp_path / "run.ckpt")
     checkpoint.save(path, model, opt)
     wrong = torch.nn.Linear(4, 2)
@@ -118,7 +113,7 @@ def _tcl_run(tcl, extra=""):
 def test_bad_scheduler_state_changes_nothing(tcl, change, message):
     _tcl_run(tcl)
     tcl.eval("torch::save_checkpoint $m $opt a.ckpt -scheduler [list $lam $pl $step]")
-    _tampered("a.ckpt", "bad.ckpt", change)
+    tampered_checkpoint("a.ckpt", "bad.ckpt", change)
     model = tcl.get(tcl.eval("set m"))
     with torch.no_grad():
         model.weight.fill_(7.0)
@@ -216,7 +211,7 @@ def test_bad_states_are_refused_at_load(tcl, change, message):
     tcl.eval("set pl [torch::lr_scheduler_plateau $opt2]")
     tcl.eval("set step [torch::lr_scheduler_step $opt2 2 0.5]")
     tcl.eval("torch::save_checkpoint $m $opt2 a.ckpt -scheduler [list $lam $pl $step] -scaler $sc")
-    _tampered("a.ckpt", "bad.ckpt", change)
+    tampered_checkpoint("a.ckpt", "bad.ckpt", change)
     step_before = tcl.get(tcl.eval("set step")).state_dict()
     scale_before = tcl.eval("torch::grad_scaler_get_scale $sc")
     got_message, code = _err(
@@ -235,7 +230,7 @@ def test_optimizer_step_count_beyond_2_53_is_refused(tcl):
     tcl.eval("set m [torch::linear 2 1]; set opt [torch::optimizer_adam $m 0.1]")
     tcl.eval(f"{BACKWARD}; torch::optimizer_step $opt")
     tcl.eval("torch::save_checkpoint $m $opt a.ckpt")
-    _tampered(
+    tampered_checkpoint(
         "a.ckpt", "bad.ckpt", lambda d: d["optimizer"]["state"][0].__setitem__("step", torch.tensor(1e30))
     )
     message, code = _err(tcl, "torch::load_checkpoint $m $opt bad.ckpt")
@@ -245,7 +240,7 @@ def test_optimizer_step_count_beyond_2_53_is_refused(tcl):
 
 
 def test_scheduler_state_check_from_python():
-    _, opt, sched = _setup()
+    _, opt, sched = _trained_adam_with_steplr()
     state = sched.state_dict()
     with pytest.raises(ValueError, match="gamma nan"):
         train_state.prepare_scheduler(sched, {**state, "gamma": float("nan")})

@@ -15,7 +15,7 @@ def _in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def _setup(tcl):
+def _tcl_model_with_scaler(tcl):
     tcl.eval("torch::manual_seed 0; set m [torch::linear 3 2]; set o [torch::optimizer_adam $m 0.01]")
     tcl.eval("set s [torch::grad_scaler_new -initScale 64 -growthInterval 1 -deviceType cpu]")
     tcl.eval(
@@ -25,7 +25,7 @@ def _setup(tcl):
 
 
 def test_scaler_state_round_trips_through_a_checkpoint(tcl):
-    _setup(tcl)
+    _tcl_model_with_scaler(tcl)
     assert float(tcl.eval("torch::grad_scaler_get_scale $s")) == 128.0
     tcl.eval("torch::save_checkpoint $m $o run.ckpt 1 0.5 -scaler $s")
     tcl.eval("set s2 [torch::grad_scaler_new -deviceType cpu]")
@@ -35,7 +35,7 @@ def test_scaler_state_round_trips_through_a_checkpoint(tcl):
 
 
 def test_a_bad_scaler_state_is_refused_and_nothing_changes(tcl):
-    _setup(tcl)
+    _tcl_model_with_scaler(tcl)
     tcl.eval("torch::save_checkpoint $m $o run.ckpt -scaler $s")
     data = torch.load("run.ckpt", weights_only=True)
     data["scalers"][0]["scale"] = float("nan")
@@ -55,7 +55,7 @@ def test_a_bad_scaler_state_is_refused_and_nothing_changes(tcl):
 
 
 def test_get_checkpoint_info(tcl):
-    _setup(tcl)
+    _tcl_model_with_scaler(tcl)
     tcl.eval("torch::save_checkpoint $m $o run.ckpt 7 0.125 -scaler $s")
     info = dict(zip(*[iter(tcl.tk.splitlist(tcl.eval("torch::get_checkpoint_info run.ckpt")))] * 2))
     assert info["kind"] == "checkpoint" and info["epoch"] == "7" and float(info["loss"]) == 0.125

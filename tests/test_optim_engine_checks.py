@@ -124,7 +124,7 @@ def test_skip_non_finite_refused_for_lbfgs_before_and_after_construction():
 # --------------------------------------------------------------------------- state checks
 
 
-def stepped(make, shapes=((3, 4), (5,), (2, 3, 4)), steps=2):
+def stepped_engine(make, shapes=((3, 4), (5,), (2, 3, 4)), steps=2):
     torch.manual_seed(1)
     ps = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
     opt = make(ps)
@@ -159,7 +159,7 @@ CLASSES = {
 
 @pytest.mark.parametrize("name", list(CLASSES))
 def test_saved_state_passes_its_own_check(name):
-    _, opt = stepped(CLASSES[name])
+    _, opt = stepped_engine(CLASSES[name])
     state = opt.state_dict()
     check_optimizer_state(opt, state)
     check_optimizer_state(opt, copy.deepcopy(state))
@@ -169,7 +169,7 @@ def test_saved_state_passes_its_own_check(name):
     "name", ["Adafactor", "Adam", "Adam-amsgrad", "RMSprop", "NAdam", "Lamb", "NovoGrad"]
 )
 def test_a_missing_entry_is_refused(name):
-    _, opt = stepped(CLASSES[name])
+    _, opt = stepped_engine(CLASSES[name])
     state = copy.deepcopy(opt.state_dict())
     key = next(k for k in state["state"][0] if k != "step")
     del state["state"][0][key]
@@ -179,7 +179,7 @@ def test_a_missing_entry_is_refused(name):
 
 @pytest.mark.parametrize("name", ["Adafactor", "Adam", "Adagrad", "Lamb"])
 def test_a_wrong_shape_is_refused(name):
-    _, opt = stepped(CLASSES[name])
+    _, opt = stepped_engine(CLASSES[name])
     state = copy.deepcopy(opt.state_dict())
     key = next(k for k in state["state"][2] if k != "step")
     state["state"][2][key] = torch.zeros(7)
@@ -188,7 +188,7 @@ def test_a_wrong_shape_is_refused(name):
 
 
 def test_adafactor_factored_shapes_and_dtypes():
-    _, opt = stepped(CLASSES["Adafactor"])
+    _, opt = stepped_engine(CLASSES["Adafactor"])
     state = copy.deepcopy(opt.state_dict())
     assert state["state"][2]["row"].shape == (2, 3) and state["state"][2]["col"].shape == (2, 4)
     state["state"][2]["row"] = torch.zeros(2, 4)
@@ -210,7 +210,7 @@ def test_adafactor_factored_shapes_and_dtypes():
 
 @pytest.mark.parametrize("step", [10**30, 2**53, -1, 1.5, float("nan"), float("inf"), "3", None, True])
 def test_bad_adafactor_step_is_refused_and_nothing_changes(step):
-    ps, opt = stepped(CLASSES["Adafactor"])
+    ps, opt = stepped_engine(CLASSES["Adafactor"])
     good = copy.deepcopy(opt.state_dict())
     bad = copy.deepcopy(good)
     bad["state"][0]["step"] = step
@@ -224,7 +224,7 @@ def test_bad_adafactor_step_is_refused_and_nothing_changes(step):
 
 
 def test_largest_step_loads_and_steps():
-    ps, opt = stepped(CLASSES["Adafactor"])
+    ps, opt = stepped_engine(CLASSES["Adafactor"])
     state = copy.deepcopy(opt.state_dict())
     for entry in state["state"].values():
         entry["step"] = MAX_STEP - 2
@@ -237,7 +237,7 @@ def test_largest_step_loads_and_steps():
 
 
 def test_torch_tensor_steps_are_checked():
-    _, opt = stepped(CLASSES["Adam"])
+    _, opt = stepped_engine(CLASSES["Adam"])
     state = copy.deepcopy(opt.state_dict())
     state["state"][1]["step"] = torch.tensor(float(2**60))
     with pytest.raises(ValueError, match="the step count of parameter 1 is .* < 2\\*\\*53"):
@@ -256,7 +256,7 @@ def test_check_step_rules():
 
 
 def test_layout_and_counts_are_checked():
-    _, opt = stepped(CLASSES["Adam"])
+    _, opt = stepped_engine(CLASSES["Adam"])
     state = opt.state_dict()
     with pytest.raises(ValueError, match="not an optimizer state dict"):
         check_optimizer_state(opt, {"state": {}})
@@ -290,11 +290,11 @@ def test_ema_state_is_allowed_only_with_use_ema():
 
 
 def test_sgd_without_momentum_keeps_no_state_and_a_none_buffer_is_fine():
-    _, opt = stepped(CLASSES["SGD"])
+    _, opt = stepped_engine(CLASSES["SGD"])
     state = copy.deepcopy(opt.state_dict())
     state["state"][0] = {"momentum_buffer": None}
     check_optimizer_state(opt, state)
-    _, opt = stepped(CLASSES["SGD-momentum"])
+    _, opt = stepped_engine(CLASSES["SGD-momentum"])
     state = copy.deepcopy(opt.state_dict())
     state["state"][0]["momentum_buffer"] = torch.zeros(3, 4, dtype=torch.int32)
     with pytest.raises(ValueError, match="momentum_buffer state of parameter 0 is int32"):

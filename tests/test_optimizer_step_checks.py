@@ -17,7 +17,7 @@ def _backward(model: torch.nn.Module, dtype: torch.dtype = torch.float32) -> Non
 
 
 @pytest.fixture
-def stepped(interp):
+def stepped_adamw(interp):
     """An MLP and an AdamW optimizer that took two steps through torch::optimizer_step."""
     model = mlp((4, 3, 2))
     hm = interp.put(model)
@@ -30,8 +30,8 @@ def stepped(interp):
     return model, opt, ho
 
 
-def test_remembered_verdict_is_dropped_when_the_parameter_changes_dtype(interp, stepped):
-    model, opt, ho = stepped
+def test_remembered_verdict_is_dropped_when_the_parameter_changes_dtype(interp, stepped_adamw):
+    model, opt, ho = stepped_adamw
     model.to(torch.float64)
     _backward(model, torch.float64)
     before = snapshot(model, opt)
@@ -41,8 +41,8 @@ def test_remembered_verdict_is_dropped_when_the_parameter_changes_dtype(interp, 
     assert deep_equal(snapshot(model, opt), before)
 
 
-def test_replaced_state_tensor_is_checked_again(interp, stepped):
-    model, opt, ho = stepped
+def test_replaced_state_tensor_is_checked_again(interp, stepped_adamw):
+    model, opt, ho = stepped_adamw
     p = next(iter(opt.state))
     opt.state[p]["exp_avg"] = opt.state[p]["exp_avg"].double()  # the old tensor is freed
     _backward(model)
@@ -56,8 +56,8 @@ def test_replaced_state_tensor_is_checked_again(interp, stepped):
     assert deep_equal(snapshot(model, opt), before)
 
 
-def test_gradient_changed_after_a_remembered_step_is_refused(interp, stepped):
-    model, opt, ho = stepped
+def test_gradient_changed_after_a_remembered_step_is_refused(interp, stepped_adamw):
+    model, opt, ho = stepped_adamw
     _backward(model)
     p = model[0].weight
     p.grad = p.grad.to_sparse()
@@ -67,8 +67,8 @@ def test_gradient_changed_after_a_remembered_step_is_refused(interp, stepped):
     assert deep_equal(snapshot(model, opt), before)
 
 
-def test_message_names_the_parameter_handle(interp, stepped):
-    model, _, ho = stepped
+def test_message_names_the_parameter_handle(interp, stepped_adamw):
+    model, _, ho = stepped_adamw
     p = model[0].weight
     hp = interp.put(p)
     _backward(model)

@@ -76,7 +76,7 @@ def _message(env, name, args) -> str | None:
     return message
 
 
-def _cases(integer_only: bool):
+def _option_cases(integer_only: bool):
     for name, cmd in sorted(load_all().items()):
         if cmd.tail is not None:
             continue
@@ -93,7 +93,7 @@ def _cases(integer_only: bool):
 
 def test_integer_options_beyond_int64_are_tcl_errors(env):
     bad, tried = [], 0
-    for name, cmd, opt in _cases(integer_only=True):
+    for name, cmd, opt in _option_cases(integer_only=True):
         args = _required_args(env, cmd, opt)
         if args is None:
             continue
@@ -124,7 +124,7 @@ def test_integer_beyond_int64_names_option_and_range(interp):
 def test_long_words_are_cut_in_every_message(env):
     word = "x" * 100_000
     long_messages, tried = [], 0
-    for name, cmd, opt in _cases(integer_only=False):
+    for name, cmd, opt in _option_cases(integer_only=False):
         args = _required_args(env, cmd, opt)
         if args is None:
             continue

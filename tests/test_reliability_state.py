@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 import torch
-from helpers import deep_equal, mlp, snapshot, tcl_error, train_mse
+from helpers import deep_equal, mlp, snapshot, tampered_checkpoint, tcl_error, train_mse
 
 from tcltorch import serialization as tio
 from tcltorch.optim.adafactor import Adafactor
@@ -278,12 +278,6 @@ def test_disk_full_says_so(interp, setup, monkeypatch):
 # -- 5. checkpoint contents are validated with the constructor's rules -----------------------
 
 
-def _tampered(f, out, change):
-    data = torch.load(f, weights_only=True)
-    change(data)
-    torch.save(data, out)
-
-
 def _set_group(key, value):
     return lambda d: d["optimizer"]["param_groups"][0].__setitem__(key, value)
 
@@ -324,7 +318,7 @@ ADAFACTOR_CASES = [
 def test_bad_adafactor_checkpoint_contents_are_refused(interp, setup, tmp_path, change, message):
     model, opt, hm, ho, f, _saved = setup
     bad = tmp_path / "bad.ckpt"
-    _tampered(f, bad, change)
+    tampered_checkpoint(f, bad, change)
     before = snapshot(model, opt)
     assert tcl_error(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}") == (
         f'invalid -file "{bad}": ' + message.format(o=ho),
@@ -369,7 +363,7 @@ def _adam_setup(interp, tmp_path, **kw):
 def test_bad_adam_checkpoint_contents_are_refused(interp, tmp_path, change, message):
     model, opt, hm, ho, f = _adam_setup(interp, tmp_path)
     bad = tmp_path / "bad.ckpt"
-    _tampered(f, bad, change)
+    tampered_checkpoint(f, bad, change)
     before = snapshot(model, opt)
     got = tcl_error(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}")
     assert got == (f'invalid -file "{bad}": ' + message.format(o=ho), ["TORCH", "VALUE", "-file"])
@@ -383,7 +377,7 @@ def test_sgd_nesterov_rule_of_the_constructor(interp, tmp_path):
     hm, ho = interp.put(model), interp.put(opt)
     f, bad = tmp_path / "s.ckpt", tmp_path / "bad.ckpt"
     interp.eval(f"torch::save_checkpoint {hm} {ho} {{{f}}}")
-    _tampered(f, bad, _set_group("dampening", 0.5))
+    tampered_checkpoint(f, bad, _set_group("dampening", 0.5))
     message, code = tcl_error(interp, f"torch::load_checkpoint {hm} {ho} {{{bad}}}")
     assert message.startswith(
         f'invalid -file "{bad}": its optimizer options are refused by the constructor: '

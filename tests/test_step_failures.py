@@ -17,14 +17,14 @@ class FailingSGD(torch.optim.SGD):
 
 
 @pytest.fixture
-def setup(interp):
+def failing_sgd(interp):
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     opt = FailingSGD([w], lr=0.1)
     return interp, interp.put(w), interp.put(opt), w
 
 
-def test_optimizer_step_names_the_handle(setup):
-    interp, hw, hopt, _w = setup
+def test_optimizer_step_names_the_handle(failing_sgd):
+    interp, hw, hopt, _w = failing_sgd
     interp.eval(f"torch::tensor_backward [torch::tensor_sum [torch::tensor_mul {hw} {hw}]]")
     with pytest.raises(tcltorch.TclError) as info:
         interp.eval(f"torch::optimizer_step {hopt}")
@@ -34,8 +34,8 @@ def test_optimizer_step_names_the_handle(setup):
     assert info.value.errorcode == ["TORCH", "STEP"]
 
 
-def test_grad_scaler_step_failure_restores_gradients_and_stage(setup):
-    interp, hw, hopt, w = setup
+def test_grad_scaler_step_failure_restores_gradients_and_stage(failing_sgd):
+    interp, hw, hopt, w = failing_sgd
     scaler = interp.eval("torch::grad_scaler_new -initScale 4096 -deviceType cpu")
     interp.eval(
         f"torch::tensor_backward [torch::grad_scaler_scale {scaler} [torch::tensor_sum [torch::tensor_mul {hw} {hw}]]]"

@@ -1,4 +1,4 @@
-# Helpers of the checkpoint suites (io.test, reliability_state.test), sourced by both:
+# Helpers of the suites that write files (io, reliability_state, checkpoint_state, interop):
 #   path NAME  -> NAME in the suite's scratch directory $::tmp
 #   mlp        -> a 4-3-2 ReLU MLP (torch::sequential)
 proc path {name} { file join $::tmp $name }
