@@ -20,7 +20,7 @@ import torch
 import tcltorch.optim.adafactor as engine
 from tcltorch.optim import IMPLEMENTATIONS, Adafactor
 
-DATA = Path(__file__).resolve().parent / "data" / "adafactor_golden.json"
+DATA = Path(__file__).resolve().parents[1] / "data" / "adafactor_golden.json"
 GOLDEN = json.loads(DATA.read_text())
 SHAPES = [tuple(s) for s in GOLDEN["shapes"]]  # (5,5), (3,3), (7,), (4,3,5), ()
 EAGER = ("reference", "foreach")

@@ -23,9 +23,13 @@ def env(tmp_path_factory):
     # folder, never the checkout
     here = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("fuzz"))
+    env = _env()
     try:
-        yield _env()
+        yield env
     finally:
+        # a fuzzed call may have succeeded and started process-wide state: a running profiler
+        # records every later op (a later memory test saw 260 MiB of growth)
+        env[0].eval("catch {torch::profiler_stop}")
         os.chdir(here)
 
 
