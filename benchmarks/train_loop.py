@@ -37,8 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import tcltorch
-from tcltorch.paths import tcl_path
 from tcltorch.optim import Adafactor
+from tcltorch.paths import tcl_path
 
 BATCH = 64
 POOL = 16  # distinct mini-batches, used in turn
