@@ -6,8 +6,8 @@
 #   tcltorch::chart::feed .c train/loss $step $value     ;# or: torch::summary_writer -chart .c
 #
 # A chart is a canvas with any number of named series. feed only appends a point; the chart is
-# redrawn at most once per -interval milliseconds (and never more often than 20 times its own
-# drawing time, so drawing costs at most about 5 % of a loop that feeds it every step). When
+# redrawn at most once per -interval milliseconds (and never more often than 50 times its own
+# drawing time, so drawing costs about 2 % of a loop that feeds it every step). When
 # it redraws inside a busy loop it lets Tk process pending events (-update all, the default:
 # the window repaints and resizes while a script trains), and a timer draws the last points
 # once the application is idle. Smoothing is TensorBoard's: an exponential moving average
@@ -182,8 +182,8 @@ proc ::tcltorch::chart::feed {w series step value} {
     lappend X($w,$series) $step
     lappend Y($w,$series) $value
     set now [clock milliseconds]
-    # redraw now when the interval has passed and drawing stays under ~5 % of the time
-    if {$now - $last($w) >= max($opt($w,-interval), 20 * $cost($w))} {
+    # redraw now when the interval has passed and drawing stays under ~2 % of the time (Tk repaints on top)
+    if {$now - $last($w) >= max($opt($w,-interval), 50 * $cost($w))} {
         set t0 [clock microseconds]
         Redraw $w
         switch -- $opt($w,-update) {
