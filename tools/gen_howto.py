@@ -9,7 +9,7 @@ user would type after ``help``), the command that does it and a short Tcl exampl
 asks the search index (tcltorch.commands.runtime.help.search) for the words and refuses to
 write the page when the command is not among the first HITS results: the page only promises
 what ``help WORDS`` really finds.  The examples make one script, run in order by
-tests/test_howto.py in a real tclsh (each ``;# -> value`` checked); every command named must
+tests/commands/test_howto.py in a real tclsh (each ``;# -> value`` checked); every command named must
 exist.
 """
 

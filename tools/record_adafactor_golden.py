@@ -281,7 +281,7 @@ def write_provenance(path: Path, meta: dict, cases: list[dict]) -> None:
         "HF cases run in float64 (inputs cast exactly), Keras cases in float32.",
         f"Stored: every parameter, flattened, after steps {CHECKPOINTS}.",
         "",
-        "The tests (`tests/test_adafactor_engine.py`) run `tcltorch.optim.Adafactor(**options)` on the",
+        "The tests (`tests/engine/test_adafactor_engine.py`) run `tcltorch.optim.Adafactor(**options)` on the",
         "same inputs and require |ours - reference| <= atol + rtol * |reference| elementwise",
         f"(HF float64: atol {HF_ATOL}, rtol 0; Keras float32: atol {KERAS_ATOL}, rtol {KERAS_RTOL}).",
         "",

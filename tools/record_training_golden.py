@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Keras 3 Adafactor with the base optimizer's options (float32)",
         "",
-        "tests/test_optim_family.py runs `torch::optimizer_adafactor` with the options shown (and, with a",
+        "tests/commands/train/test_optim_family.py runs `torch::optimizer_adafactor` with the options shown (and, with a",
         "schedule, `torch::lr_scheduler_step_update` after every `torch::optimizer_step`) on the same",
         f"values and gradients and requires |ours - keras| <= {KERAS_ATOL} elementwise.",
         "",

@@ -1,4 +1,4 @@
-# Run by torchrun on two ranks (tests/test_distributed.py): every collective and
+# Run by torchrun on two ranks (tests/commands/runtime/test_distributed.py): every collective and
 # point-to-point command, printing "rank NAME VALUE" lines the test compares.
 package require tcltorch
 torch::distributed_init -backend gloo -timeout 60

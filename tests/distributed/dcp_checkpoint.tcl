@@ -1,4 +1,4 @@
-# Distributed checkpoints (tests/test_distributed.py): under torchrun the model is sharded with
+# Distributed checkpoints (tests/commands/runtime/test_distributed.py): under torchrun the model is sharded with
 # torch::fully_shard and each rank trains on its half of a 16-row batch; as a plain tclsh it is
 # unsharded and trains on the whole batch (the same steps). Arguments, in any order:
 #   -load DIR     restore model and optimizer from DIR first

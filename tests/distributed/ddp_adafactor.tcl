@@ -1,4 +1,4 @@
-# Run by torchrun on two ranks (tests/test_distributed.py): five Adafactor steps through
+# Run by torchrun on two ranks (tests/commands/runtime/test_distributed.py): five Adafactor steps through
 # torch::ddp, each rank on its half of a 32-row batch; rank 0 prints the final weights.
 package require tcltorch
 torch::distributed_init -timeout 60

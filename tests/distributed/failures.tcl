@@ -1,4 +1,4 @@
-# Started as two plain tclsh processes (tests/test_distributed.py) with RANK etc. set.
+# Started as two plain tclsh processes (tests/commands/runtime/test_distributed.py) with RANK etc. set.
 # Mode "timeout": rank 1 sleeps; rank 0's all_reduce must fail after -timeout seconds.
 # Mode "dies": rank 1 exits; rank 0's all_reduce must fail, not hang.
 # Mode "ddp": rank 1 exits after wrapping its model; rank 0's backward through torch::ddp fails.

@@ -1,4 +1,4 @@
-"""Run by torchrun on two ranks (tests/test_distributed.py): a small model sharded with FSDP2
+"""Run by torchrun on two ranks (tests/commands/runtime/test_distributed.py): a small model sharded with FSDP2
 (``fully_shard`` per layer and at the root), five tcltorch Adafactor steps per option set, each
 rank on its half of the batch. Rank 0 saves the final full weights and every rank's optimizer
 state bytes to OUT/sharded.pt; the test compares them with one unsharded process."""

@@ -1,5 +1,5 @@
 """The model, data and Adafactor option sets shared by the FSDP2 test's ranks and its
-one-process reference (tests/test_distributed.py, tests/distributed/fsdp_adafactor.py)."""
+one-process reference (tests/commands/runtime/test_distributed.py, tests/distributed/fsdp_adafactor.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-# Run by torchrun on two ranks (tests/test_distributed.py): torch::fully_shard per block and at
+# Run by torchrun on two ranks (tests/commands/runtime/test_distributed.py): torch::fully_shard per block and at
 # the root, Adafactor with momentum and weight decay, clip_grad_norm, five steps on each rank's
 # half of a 16-row batch; rank 0 prints the final (full) weights and every rank its state bytes.
 package require tcltorch

@@ -1,4 +1,4 @@
-"""Rank 0 of the Ctrl-C test (tests/test_distributed.py): a Python host evaluates a blocking
+"""Rank 0 of the Ctrl-C test (tests/commands/runtime/test_distributed.py): a Python host evaluates a blocking
 distributed command under Interp.interruptible() and prints how it ended and when. The test sends
 SIGINT once "waiting" is printed. Modes: "init" (the other rank never comes), "collective" (the
 other rank joins, then never calls the collective)."""

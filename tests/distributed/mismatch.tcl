@@ -1,4 +1,4 @@
-# Run by torchrun on two ranks (tests/test_distributed.py): ranks that disagree on a tensor's
+# Run by torchrun on two ranks (tests/commands/runtime/test_distributed.py): ranks that disagree on a tensor's
 # shape, dtype or size; every case must end as a Tcl error on the ranks involved (gloo would
 # abort the process), and the group must stay usable afterwards. Prints "rank NAME CODE".
 package require tcltorch

@@ -1,5 +1,5 @@
 """The console's search: Tab completion inside names when no name starts with what was typed,
-and ``help WORD`` searching (the search_completer in-process, as in tests/test_console.py)."""
+and ``help WORD`` searching (the search_completer in-process, as in tests/hosts/test_console.py)."""
 
 from __future__ import annotations
 

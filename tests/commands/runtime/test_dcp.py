@@ -1,5 +1,5 @@
 """Distributed checkpoints (tcltorch.dcp) in one process: atomic saves, refusals, the Tcl
-commands on a directory. The multi-rank resharding runs are in tests/test_distributed.py."""
+commands on a directory. The multi-rank resharding runs are in tests/commands/runtime/test_distributed.py."""
 
 from __future__ import annotations
 
