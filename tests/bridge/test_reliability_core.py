@@ -122,22 +122,6 @@ def test_ctrl_c_outside_the_dispatchers_try_is_still_an_interrupt(interp):
     assert interp.eval("info exists reached") == "0"
 
 
-def test_ctrl_c_in_the_interactive_console_stops_catch_scope(tmp_path):
-    pexpect = pytest.importorskip("pexpect")
-    from test_console import READY, Session, line
-
-    s = Session(tmp_path)
-    s.child.send("puts go; while 1 { catch { torch::scope { torch::zeros 2 } } }\r")
-    s.child.expect(line("go"))
-    time.sleep(0.5)
-    s.child.sendintr()
-    s.child.expect(r"(?:\^C)?interrupted\r*\n", timeout=20)
-    s.child.expect_exact(READY)
-    s.run("expr {6*7}", line("42"))  # the session goes on
-    assert s.eof() == 0
-    del pexpect
-
-
 def test_keyboard_interrupt_in_a_command_is_not_caught_by_catch(interp):
     def ctrl_c():
         raise KeyboardInterrupt

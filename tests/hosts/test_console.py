@@ -339,3 +339,18 @@ def test_completion_of_tcl_commands_and_handles(completer):
     t, lin = console.interp.getvar("t"), console.interp.getvar("lin")
     assert complete(completer, "torch::layer_forward ") == [lin]
     assert complete(completer, "foo bar ") == [t, lin]
+
+
+def test_ctrl_c_in_the_interactive_console_stops_catch_scope(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+
+    s = Session(tmp_path)
+    s.child.send("puts go; while 1 { catch { torch::scope { torch::zeros 2 } } }\r")
+    s.child.expect(line("go"))
+    time.sleep(0.5)
+    s.child.sendintr()
+    s.child.expect(r"(?:\^C)?interrupted\r*\n", timeout=20)
+    s.child.expect_exact(READY)
+    s.run("expr {6*7}", line("42"))  # the session goes on
+    assert s.eof() == 0
+    del pexpect
