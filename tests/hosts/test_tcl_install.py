@@ -28,9 +28,15 @@ def tclsh(script: str, auto_dir) -> subprocess.CompletedProcess:
     )
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    # relative folders (a regression of a usage check) land in ``cwd``: give tests a scratch one
     return subprocess.run(
-        [sys.executable, "-m", "tcltorch", *args], capture_output=True, text=True, check=False, timeout=120
+        [sys.executable, "-m", "tcltorch", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -86,14 +92,15 @@ def test_default_dir_prefers_the_local_site_folder(tmp_path):
     assert "{/some/where/tcl}" in text and "package vsatisfies" in text
 
 
-def test_usage_error():
-    p = cli("--install-tcl", "a", "b")
+def test_usage_error(tmp_path):
+    p = cli("--install-tcl", "a", "b", cwd=tmp_path)
+    assert not any(tmp_path.iterdir())
     assert p.returncode == 2 and "usage" in p.stderr
 
 
 def test_an_empty_folder_is_refused(tmp_path):
     for flag in ("--install-tcl", "--uninstall-tcl"):
-        p = cli(flag, "")
+        p = cli(flag, "", cwd=tmp_path)
         assert p.returncode == 2 and "the folder is empty" in p.stderr
         assert "installed" not in p.stdout and "removed" not in p.stdout
 
