@@ -1,0 +1,556 @@
+"""Run the other implementation's tcltest suite against tcltorch and classify each failure.
+
+    python tools/peer_suite.py DIR [--only NAMES] [--jobs 2] [--json OUT] [--timeout 120]
+                               [--compare OLD.json] [--show CLASS]
+
+DIR holds the other implementation's per-command test files (``NAME_test.tcl``, from
+``tests/refactored/`` of vicmay/TCLIBTORCH). Each file runs in its own ``tclsh`` (the package
+found through ``python -m tcltorch --tcl-path``), with a scratch directory as its working
+directory, from a temporary copy in which the block that loads ``libtorchtcl.so`` is replaced by
+``package require tcltorch``. DIR itself is never changed. tcltest is made verbose (pass, fail,
+skip, error, start, body) whatever the file asks, so every case is seen.
+
+Each failing case gets a class: the hand-kept table ``REVIEWED`` below first (cases read one by
+one: the suite's own bugs, forms refused on purpose, deliberate semantics), then heuristics on
+the body, the result, the expected result and the error. The class that matters is
+``missing form``: a form the other implementation accepts, that a script for it uses, and that
+tcltorch lacks. The tool prints counts per class and per command and lists every missing-form
+case with the form and our message; ``--json`` writes every case (pass, fail, skip) so that a
+later run can be compared with ``--compare`` (cases that passed before and fail now).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import concurrent.futures
+import fnmatch
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+MISSING = "missing form"
+REFUSED = "missing form: refused on purpose"
+
+# Hand-reviewed cases: "FILE_STEM/CASE" (or "CASE" for every file) -> (class, reason).
+# Classes: "suite bug", REFUSED, "convention: ..." (our deliberate choices, docs/migration.md).
+REVIEWED: dict[str, tuple[str, str]] = {}
+
+# Prelude put before each file: tcltest reports every case, whatever the file configures.
+PRELUDE = r"""package require tcltest
+namespace eval ::tcltest {
+    rename configure _peer_configure
+    proc configure args {
+        if {[llength $args] > 1} {
+            set keep {}
+            foreach {k v} $args { if {$k ne "-verbose"} { lappend keep $k $v } }
+            if {[llength $keep] == 0} { return }
+            return [_peer_configure {*}$keep]
+        }
+        return [_peer_configure {*}$args]
+    }
+    _peer_configure -verbose {pass fail skip error start body}
+}
+"""
+
+
+def tcl_commands(text: str) -> list[tuple[int, int]]:
+    """Line spans [start, end) of the top-level Tcl commands of a script (brace depth only)."""
+    lines = text.split("\n")
+    spans = []
+    start = None
+    depth = 0
+    for i, line in enumerate(lines):
+        if start is None:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            start = i
+        j = 0
+        while j < len(line):
+            c = line[j]
+            if c == "\\":
+                j += 2
+                continue
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+            j += 1
+        if depth <= 0 and not line.endswith("\\"):
+            spans.append((start, i + 1))
+            start = None
+            depth = 0
+    if start is not None:
+        spans.append((start, len(lines)))
+    return spans
+
+
+def rewrite(text: str) -> str:
+    """The file with its libtorchtcl loading replaced by ``package require tcltorch``."""
+    lines = text.split("\n")
+    out = list(lines)
+    done = False
+    for start, end in reversed(tcl_commands(text)):
+        block = "\n".join(lines[start:end])
+        if "libtorchtcl" in block and re.search(r"\bload\b", block) and end - start <= 30:
+            out[start:end] = ["package require tcltorch"]
+            done = True
+    text = "\n".join(out)
+    if not done or "libtorchtcl" in text:
+        text = re.sub(r"\bload\s+\S*libtorchtcl\S*", "package require tcltorch", text)
+    return PRELUDE + text
+
+
+def count_tests(text: str) -> list[str]:
+    """The case names a file declares (``test NAME`` at the start of a line)."""
+    return re.findall(r"^\s*(?:tcltest::)?test\s+([^\s{}\[\]\"]+)", text, re.MULTILINE)
+
+
+def tcl_path() -> str:
+    py = ROOT / ".venv" / "bin" / "python"
+    return subprocess.run(
+        [str(py), "-m", "tcltorch", "--tcl-path"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def run_file(path: pathlib.Path, tclpath: str, timeout: float) -> dict:
+    """Run one test file; its cases and how the process ended."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    with tempfile.TemporaryDirectory(prefix="peer_suite_") as tmp:
+        copy = pathlib.Path(tmp) / path.name
+        copy.write_text(rewrite(text), encoding="utf-8")
+        env = dict(os.environ)
+        env["TCLLIBPATH"] = tclpath
+        env["OMP_NUM_THREADS"] = "1"
+        env.pop("TCLTORCH_TRACEBACK", None)
+        started = time.monotonic()
+        status = "ok"
+        try:
+            proc = subprocess.run(
+                ["tclsh", str(copy)],
+                check=False,
+                cwd=tmp,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+            )
+            out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
+            rc = proc.returncode
+            if rc < 0:
+                status = f"crash (signal {-rc})"
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or b"").decode("utf-8", "replace") + (exc.stderr or b"").decode(
+                "utf-8", "replace"
+            )
+            rc = None
+            status = f"timeout ({timeout:.0f} s)"
+        seconds = time.monotonic() - started
+    cases = parse_output(out)
+    declared = count_tests(text)
+    if not re.search(r"Total\s+\d+\s+Passed", out) and status == "ok":
+        status = "aborted" if declared else f"no tcltest cases (exit {rc})"
+    return {
+        "file": path.stem,
+        "status": status,
+        "rc": rc,
+        "seconds": round(seconds, 2),
+        "declared": len(declared),
+        "cases": cases,
+        "tail": out[-1500:] if status != "ok" else "",
+        "not_run": [n for n in declared if n not in cases] if status != "ok" else [],
+        "capital_dtypes": bool(CAPITAL_DTYPE_COMPARE.search(text)),
+    }
+
+
+FAIL_START = re.compile(r"^==== (\S+) (.*) FAILED$")
+FAIL_END = re.compile(r"^==== (\S+) FAILED$")
+
+
+def parse_output(out: str) -> dict[str, dict]:
+    """tcltest's verbose output -> {case: {"outcome": ..., details}}."""
+    cases: dict[str, dict] = {}
+    lines = out.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"^\+\+\+\+ (\S+) PASSED", line)
+        if m:
+            cases[m.group(1)] = {"outcome": "pass"}
+            i += 1
+            continue
+        m = re.match(r"^\+\+\+\+ (\S+) SKIPPED: (.*)", line)
+        if m:
+            cases[m.group(1)] = {"outcome": "skip", "constraints": m.group(2)}
+            i += 1
+            continue
+        m = FAIL_START.match(line)
+        if m and not FAIL_END.match(line):
+            name = m.group(1)
+            j = i + 1
+            block = []
+            while j < len(lines) and lines[j] != f"==== {name} FAILED":
+                block.append(lines[j])
+                j += 1
+            cases[name] = parse_failure(m.group(2), block)
+            i = j + 1
+            continue
+        i += 1
+    return cases
+
+
+def parse_failure(title: str, block: list[str]) -> dict:
+    sections: dict[str, list[str]] = {}
+    key = "pre"
+    for line in block:
+        if line.startswith("==== Contents of test case:"):
+            key = "body"
+            continue
+        if line.startswith("---- "):
+            head = line[5:]
+            if head.startswith("Result was:"):
+                key = "got"
+            elif head.startswith("Result should have been"):
+                key = "expected"
+            elif head.startswith("errorInfo:"):
+                key = "errorInfo"
+                sections.setdefault(key, []).append(head[len("errorInfo:") :].strip())
+                continue
+            elif head.startswith("errorCode:"):
+                sections["errorCode"] = [head[len("errorCode:") :].strip()]
+                key = "after"
+                continue
+            elif head.startswith("Test generated error"):
+                key = "generated"
+                sections["mode"] = ["error"]
+            elif head.startswith("Test completed normally"):
+                key = "after"
+                sections["noerror"] = ["1"]
+            elif head.startswith("Return code should have been"):
+                key = "after"
+            else:
+                key = "other"
+                sections.setdefault("other", []).append(head)
+                continue
+            continue
+        sections.setdefault(key, []).append(line)
+    case = {"outcome": "fail", "title": title}
+    for k in ("body", "got", "expected", "errorInfo", "errorCode", "other"):
+        if k in sections:
+            case[k] = "\n".join(sections[k]).strip("\n")
+    case["mode"] = "error" if "mode" in sections else "no error" if "noerror" in sections else "result"
+    return case
+
+
+# ---------------------------------------------------------------- classification
+
+FORM_WORDS = re.compile(
+    r"unknown option|bad option|wrong # args|invalid command name \"torch::|"
+    r"unexpected argument|too many arguments|extra argument|expected .* but got|"
+    r"missing value for|requires a value|positional|bad value"
+)
+DTYPES = re.compile(
+    r"\b(Float32|Float64|Float16|Int32|Int64|Int16|Int8|UInt8|Bool|BFloat16|Float|Double|Long|Int)\b"
+)
+
+
+def torch_calls(body: str) -> list[str]:
+    return re.findall(r"torch::(\w+)", body or "")
+
+
+def first_line(text: str) -> str:
+    return (text or "").split("\n", 1)[0].strip()
+
+
+def failing_call(case: dict) -> str:
+    """The command line errorInfo names ("while executing ..."), else ''."""
+    info = case.get("errorInfo", "")
+    m = re.search(r'(?:while executing|invoked from within)\n"(torch::[^\n]*)', info)
+    if m:
+        return m.group(1).rstrip('"')
+    return ""
+
+
+OUR_ERROR = re.compile(
+    r"^(invalid -|invalid \w+ \"|no \w+ named|missing required option|missing value for option|"
+    r"wrong # args|bad option|invalid command name|"
+    r"unknown option|expected |[^\n]*: must be )"
+)
+PEER_ERROR = re.compile(
+    r"Invalid|invalid|Required|required|[Mm]issing|Unknown|Usage|[Ee]rror|must|[Ee]xpected|not found|"
+    r"should|[Cc]annot|not supported|Failed"
+)
+
+
+def is_message(text: str) -> bool:
+    """Words (an error message), not a value: letters and spaces, not a number list or a handle."""
+    text = text.strip()
+    if not re.search(r"[A-Za-z]{3,}", text) or " " not in text:
+        return False
+    return not re.fullmatch(r"[\w.:-]+\d+( [\w.:-]+\d+)*", text)
+
+
+def expects_error_text(body: str, expected: str) -> bool:
+    """The case catches an error and matches its words (or expects the words themselves)."""
+    if "catch" not in body:
+        return False
+    if re.search(r"string match|regexp|string first|eq \"|ne \"", body) and expected.strip() in ("0", "1"):
+        return True
+    return bool(PEER_ERROR.search(expected)) and " " in expected.strip()
+
+
+def reviewed(stem: str, name: str) -> tuple[str, str] | None:
+    for key in (f"{stem}/{name}", name):
+        if key in REVIEWED:
+            return REVIEWED[key]
+    for key, value in REVIEWED.items():
+        if "*" in key and fnmatch.fnmatchcase(f"{stem}/{name}", key):
+            return value
+    return None
+
+
+STATUS_MATCH = re.compile(
+    r'string match\s+"?\*?[A-Z][a-z]+( [a-z_]+)* (saved|loaded|set|created|updated|written)', re.IGNORECASE
+)
+CAPITAL_DTYPE_COMPARE = re.compile(r'(eq|ne|==|!=)\s+"?(Bool|Float32|Float64|Int32|Int64)\b')
+
+
+def classify(stem: str, name: str, case: dict, capital_dtypes: bool = False) -> tuple[str, str]:
+    hand = reviewed(stem, name)
+    if hand:
+        return hand
+    body = case.get("body", "")
+    got = case.get("got", "")
+    expected = case.get("expected", "")
+    calls = torch_calls(body)
+    if case["mode"] == "error":
+        msg = first_line(case.get("errorInfo", ""))
+        code = case.get("errorCode", "")
+        if msg.startswith('invalid command name "torch::'):
+            return MISSING, f"no such command: {msg}"
+        if msg.startswith("invalid command name") or 'should be "test name description' in msg:
+            return "suite bug", f"calls a function the case never defines: {msg}"
+        if code.startswith(("TCL WRONGARGS", "TCL LOOKUP INDEX")) or FORM_WORDS.search(msg):
+            return MISSING, msg
+        if code.startswith("TORCH ARGS"):
+            return MISSING, msg
+        if "cuda" in msg.lower() and "available" in msg.lower():
+            return "convention: CUDA fallback", msg
+        if "load_checkpoint" in body and "load_checkpoint" in failing_call(case):
+            return "convention: load_checkpoint order", msg
+        if capital_dtypes and re.search(r'\(procedure "', case.get("errorInfo", "")):
+            return "convention: dtype", f"a helper compares tensor_dtype with capitalised names: {msg[:120]}"
+        if code.startswith("TORCH HANDLE"):
+            return "review: handle error", msg
+        if code.startswith("TORCH VALUE"):
+            return "review: value refused", msg
+        return "review: error", msg
+    if case["mode"] == "no error":
+        return "review: accepts what the other refuses", "an error was expected; the call succeeded"
+    # the body completed, with another result
+    if expected.strip() == "OK" and not OUR_ERROR.search(got):
+        return "convention: OK", f"OK expected, got {first_line(got)[:60]!r}"
+    if got.strip() == "0" and expected.strip() == "1" and STATUS_MATCH.search(body):
+        return "convention: OK", "the case matches a status text (saved/loaded ...) in the result"
+    if re.fullmatch(r"(Checkpoint|Model|State|Saved|Loaded|Success).*", expected.strip()) and not got.strip():
+        return "convention: OK", f"{first_line(expected)!r} expected, empty result"
+    if DTYPES.search(expected) and got.lower() == expected.lower():
+        return "convention: dtype", f"{expected!r} vs {got!r}"
+    if DTYPES.search(expected) and not DTYPES.search(got) and "tensor_dtype" in body:
+        return "convention: dtype", f"{first_line(expected)!r} vs {first_line(got)!r}"
+    if "tensor_print" in calls:
+        return "convention: tensor_print", f"{first_line(got)!r}"
+    if re.search(r"\d\.\d{6}\b", expected) and "tensor_item" in calls:
+        return "convention: number format", f"{first_line(expected)!r} vs {first_line(got)!r}"
+    if OUR_ERROR.search(got) and is_message(expected):
+        return "convention: error wording", f"{first_line(expected)[:70]!r} vs {first_line(got)[:90]!r}"
+    if expects_error_text(body, expected):
+        if OUR_ERROR.search(got) or got.strip() in ("0", "1"):
+            if got.strip() == "1" and expected.strip() == "0":
+                return "review: refuses what the other accepts", "the case expects no error"
+            return "convention: error wording", f"{first_line(expected)[:70]!r} vs {first_line(got)[:90]!r}"
+        return (
+            "review: accepts what the other refuses",
+            f"{first_line(expected)[:70]!r} vs {first_line(got)[:90]!r}",
+        )
+    if OUR_ERROR.search(got) and not PEER_ERROR.search(expected):
+        return MISSING, first_line(got)
+    if "load_checkpoint" in calls:
+        return "convention: load_checkpoint order", first_line(got)
+    if re.search(r"-device\s+\"?cuda|cuda", body) and ("cuda" in got.lower() or "CUDA" in got):
+        return "convention: CUDA fallback", first_line(got)
+    if "tensor_to_list" in calls and "{" in got and "{" not in expected:
+        return "convention: nested lists", f"{first_line(expected)[:60]!r} vs {first_line(got)[:60]!r}"
+    if "tensor_to_list" in calls and (got.strip(), expected.strip()) == ("0", "1") and "catch" not in body:
+        return (
+            "convention: nested lists",
+            "a flat list compared with tensor_to_list's (probably nested) result",
+        )
+    return "review: result differs", f"{first_line(expected)[:80]!r} vs {first_line(got)[:80]!r}"
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def command_of(stem: str) -> str:
+    return stem.removesuffix("_test")
+
+
+def analyse(results: list[dict]) -> dict:
+    rows = []
+    for res in results:
+        for name, case in res["cases"].items():
+            row = {"file": res["file"], "case": name, "outcome": case["outcome"]}
+            if case["outcome"] == "fail":
+                cls, why = classify(res["file"], name, case, res["capital_dtypes"])
+                row.update(
+                    {
+                        "class": cls,
+                        "why": why,
+                        "call": failing_call(case),
+                        "mode": case["mode"],
+                    }
+                )
+                for k in ("title", "body", "got", "expected", "errorInfo", "errorCode"):
+                    if k in case:
+                        row[k] = case[k]
+            rows.append(row)
+        for name in res["not_run"]:
+            rows.append(
+                {"file": res["file"], "case": name, "outcome": "not run", "class": res["status"], "why": ""}
+            )
+    files = [{k: v for k, v in r.items() if k != "cases"} for r in results]
+    return {"files": files, "cases": rows}
+
+
+def reclassify(data: dict) -> dict:
+    """Classify the failures of an earlier --json again (after editing REVIEWED or the heuristics)."""
+    capital = {f["file"]: f.get("capital_dtypes", False) for f in data["files"]}
+    for row in data["cases"]:
+        if row["outcome"] == "fail":
+            row["class"], row["why"] = classify(
+                row["file"], row["case"], row, capital.get(row["file"], False)
+            )
+    return data
+
+
+def report(data: dict, show: list[str], out=sys.stdout) -> None:
+    rows = data["cases"]
+    outcomes = collections.Counter(r["outcome"] for r in rows)
+    print(
+        f"files: {len(data['files'])}   cases: {len(rows)}   "
+        + "   ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())),
+        file=out,
+    )
+    bad = [f for f in data["files"] if f["status"] != "ok"]
+    for f in bad:
+        print(
+            f"  file {f['file']}: {f['status']} ({len(f['not_run'])} of {f['declared']} cases not run)",
+            file=out,
+        )
+    classes = collections.Counter(r["class"] for r in rows if r["outcome"] in ("fail", "not run"))
+    print("\nfailures per class:", file=out)
+    for cls, n in classes.most_common():
+        print(f"  {n:6d}  {cls}", file=out)
+    per_cmd: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for r in rows:
+        if r["outcome"] in ("fail", "not run"):
+            per_cmd[command_of(r["file"])][r["class"]] += 1
+    print("\nfailures per command (most first):", file=out)
+    for cmd, cnt in sorted(per_cmd.items(), key=lambda kv: -sum(kv[1].values())):
+        parts = ", ".join(f"{c} {n}" for c, n in cnt.most_common())
+        print(f"  {sum(cnt.values()):4d}  {cmd}: {parts}", file=out)
+    for cls in show:
+        picked = [
+            r
+            for r in rows
+            if r.get("class", "") == cls or (cls == "review" and r.get("class", "").startswith("review"))
+        ]
+        print(f"\n{cls} ({len(picked)}):", file=out)
+        for r in picked:
+            form = r.get("call") or next(
+                (ln.strip() for ln in r.get("body", "").split("\n") if "torch::" in ln), ""
+            )
+            print(f"  {r['file']}/{r['case']}: {form[:150]}", file=out)
+            print(f"      -> {r.get('why', '')[:220]}", file=out)
+
+
+def compare(old: dict, new: dict, out=sys.stdout) -> int:
+    before = {(r["file"], r["case"]): r["outcome"] for r in old["cases"]}
+    now = {(r["file"], r["case"]): r for r in new["cases"]}
+    regressed = [
+        now[k] for k, o in before.items() if o == "pass" and k in now and now[k]["outcome"] != "pass"
+    ]
+    fixed = [k for k, o in before.items() if o != "pass" and k in now and now[k]["outcome"] == "pass"]
+    print(
+        f"\ncompared with the earlier run: {len(fixed)} now pass, {len(regressed)} passed before and fail now",
+        file=out,
+    )
+    for r in regressed:
+        print(
+            f"  REGRESSED {r['file']}/{r['case']}: {r.get('class', r['outcome'])}: {r.get('why', '')[:200]}",
+            file=out,
+        )
+    return len(regressed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "dir", type=pathlib.Path, help="the test files, or an earlier --json to classify again"
+    )
+    parser.add_argument("--only", default="", help="comma- or space-separated names (acos or acos_test)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--json", type=pathlib.Path, help="write every case here")
+    parser.add_argument("--compare", type=pathlib.Path, help="an earlier --json: list regressions")
+    parser.add_argument(
+        "--show",
+        action="append",
+        default=None,
+        help=f'list the cases of a class (default: "{MISSING}"; "review" for every review class)',
+    )
+    args = parser.parse_args()
+    if args.dir.suffix == ".json":
+        data = reclassify(json.loads(args.dir.read_text(encoding="utf-8")))
+        report(data, args.show if args.show is not None else [MISSING])
+        if args.compare:
+            compare(json.loads(args.compare.read_text(encoding="utf-8")), data)
+        return 0
+    files = sorted(args.dir.glob("*_test.tcl"))
+    if args.only:
+        want = {n if n.endswith("_test") else n + "_test" for n in re.split(r"[,\s]+", args.only) if n}
+        files = [f for f in files if f.stem in want]
+    if not files:
+        print(f"no *_test.tcl files in {args.dir}", file=sys.stderr)
+        return 2
+    if not shutil.which("tclsh"):
+        print("tclsh not found", file=sys.stderr)
+        return 2
+    tclpath = tcl_path()
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(run_file, f, tclpath, args.timeout): f for f in files}
+        for fut in concurrent.futures.as_completed(futures):
+            results.append(fut.result())
+    results.sort(key=lambda r: r["file"])
+    data = analyse(results)
+    data["dir"] = str(args.dir)
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    report(data, args.show if args.show is not None else [MISSING])
+    if args.compare:
+        compare(json.loads(args.compare.read_text(encoding="utf-8")), data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
