@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import pickle
 import re
@@ -40,9 +41,11 @@ import torch
 
 __all__ = [
     "MAX_INFLATION",
+    "MMAP_MIN_BYTES",
     "TENSOR_EXTENSIONS",
     "CorruptFileError",
     "FileAccessError",
+    "NotMappableError",
     "SerializationError",
     "UnsafeFileError",
     "atomic_save",
@@ -88,6 +91,11 @@ class CorruptFileError(SerializationError):
 
 class UnsafeFileError(SerializationError):
     """A file refused for what it would do when read: run code, or inflate without bound."""
+
+
+class NotMappableError(SerializationError):
+    """A file asked to be memory-mapped (``mmap=True``) whose tensor cannot be: the problem says
+    why; reading it into memory (``mmap=False``) works."""
 
 
 def _access(file: str, exc: OSError, verb: str) -> FileAccessError:
@@ -389,13 +397,20 @@ def verify_checksums(stream: Any, file: str) -> None:
     """Check the declared sizes (:func:`check_zip_sizes`) and then the CRC-32 of every record of a
     zip-format PyTorch file (torch.load never does).  A file in torch's legacy (pre-1.6, not zip)
     format has no checksums; torch.load judges it."""
+    _check_zip(stream, file)
+
+
+def _check_zip(stream: Any, file: str) -> bool | None:
+    """:func:`verify_checksums`; then None for a file that is not a zip archive (torch's legacy
+    format), else whether every record is stored uncompressed (what torch can map)."""
     try:
         if not zipfile.is_zipfile(stream):
-            return
+            return None
         size = stream.seek(0, os.SEEK_END)
         stream.seek(0)
         with zipfile.ZipFile(stream) as archive:
             check_zip_sizes(archive, size, file)
+            stored = all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
             bad = archive.testzip()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
         if isinstance(exc, SerializationError):
@@ -407,26 +422,66 @@ def verify_checksums(stream: Any, file: str) -> None:
         stream.seek(0)
     if bad is not None:
         raise CorruptFileError(file, f'is corrupt: its record "{bad}" does not match its checksum (CRC-32)')
+    return stored
 
 
 _REFUSED = re.compile(r"WeightsUnpickler error:\s*(.*?)(?:\s+was not an allowed global|\.\s|\n|$)", re.DOTALL)
 
 
-def safe_load(file: str) -> Any:
+def _same_file(stream: Any, path: str) -> str:
+    """A name that opens the very file ``stream`` has open (``/proc/self/fd/N`` where there is
+    one), for readers that take a name: what they read is what was checked."""
+    name = f"/proc/self/fd/{stream.fileno()}"
+    return name if os.path.exists(name) else path
+
+
+@contextlib.contextmanager
+def _private_maps() -> Iterator[None]:
+    """torch.load(mmap=True) maps copy-on-write (MAP_PRIVATE), whatever a caller set as default:
+    an in-place change of a loaded tensor must never reach the file."""
+    private = getattr(__import__("mmap"), "MAP_PRIVATE", None)
+    if private is None or torch.serialization.get_default_mmap_options() == private:
+        yield
+        return
+    with torch.serialization.set_default_mmap_options(private):
+        yield
+
+
+def safe_load(file: str, mmap: bool | None = False) -> Any:
     """``torch.load`` with ``weights_only=True`` onto the CPU; every failure a SerializationError.
 
     Only a regular file is read (a FIFO would block for ever), and its zip records' sizes and
-    checksums are verified before anything in it is unpickled."""
+    checksums are verified before anything in it is unpickled.
+
+    ``mmap=True`` maps the file copy-on-write instead of reading its tensors into memory
+    (``torch.load(mmap=True)``): only a zip-format file whose records are stored uncompressed
+    can be, another raises :class:`NotMappableError`; ``mmap=None`` maps such a file and reads
+    any other into memory."""
     path = readable_path(file)
     try:
         stream = open(path, "rb")  # noqa: SIM115 - opened apart, so that only its errors read "couldn't open"
     except OSError as exc:
         raise _access(file, exc, "open") from None
     with stream:
-        verify_checksums(stream, file)
+        stored = _check_zip(stream, file)
+        if mmap and not stored:
+            raise NotMappableError(
+                file,
+                "cannot be memory-mapped: "
+                + (
+                    "it is in PyTorch's legacy (pre-1.6, not zip) format"
+                    if stored is None
+                    else "its records are compressed"
+                ),
+            )
+        mapped = bool(stored) and mmap is not False
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _private_maps():
                 warnings.simplefilter("ignore")
+                if mapped:
+                    return torch.load(
+                        _same_file(stream, path), map_location="cpu", weights_only=True, mmap=True
+                    )
                 return torch.load(stream, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             text = str(exc)
@@ -471,6 +526,7 @@ def save_safetensors(tensors: dict[str, torch.Tensor], file: str) -> str:
 
 
 def load_safetensors(file: str) -> dict[str, torch.Tensor]:
+    """Every tensor of a ``.safetensors`` file, read into memory."""
     from safetensors.torch import load
 
     path = readable_path(file)
@@ -494,21 +550,85 @@ def save_npy(tensor: torch.Tensor, file: str) -> str:
     return atomic_save(array, file, serialize=lambda a, stream: np.save(stream, a, allow_pickle=False))
 
 
-def load_npy(file: str) -> torch.Tensor:
-    """A ``.npy`` file of numbers as a tensor (object arrays and dtypes torch lacks are refused)."""
+def _safetensors_one(file: str, mmap: bool | None) -> torch.Tensor:
+    """The one tensor of a ``.safetensors`` file (or the one named ``tensor``).  Mapped
+    (``mmap`` True or None): safetensors' own ``safe_open``, which maps the file copy-on-write
+    (nothing is read until used).  Not mapped: the tensor's bytes read straight into a new
+    tensor (the file is never held in memory twice).  The header is checked by safetensors
+    either way (offsets, sizes, a truncated file)."""
+    from safetensors import safe_open
+
     path = readable_path(file)
     try:
-        array = np.load(path, allow_pickle=False)
+        stream = open(path, "rb")  # noqa: SIM115 - closed below; its errors read "couldn't open"
+    except OSError as exc:
+        raise _access(file, exc, "open") from None
+    with stream:
+        try:
+            with safe_open(_same_file(stream, path), framework="pt") as reader:
+                names = list(reader.keys())
+                name = "tensor" if "tensor" in names else names[0] if len(names) == 1 else None
+                if name is None:
+                    listed = " ".join(sorted(names)) or "none"
+                    raise SerializationError(
+                        file, f"holds {len(names)} tensors ({listed}), not one: use torch::load_state_dict"
+                    )
+                tensor = reader.get_tensor(name)  # a copy-on-write map of the file
+        except SerializationError:
+            raise
+        except OSError as exc:
+            raise _access(file, exc, "read") from None
+        except Exception:  # noqa: BLE001 - whatever a damaged file makes the reader raise
+            raise CorruptFileError(file, "is not a valid .safetensors file") from None
+        if mmap is not False:
+            return tensor
+        try:  # read the bytes the header names into a new tensor, leaving the map unread
+            stream.seek(0)
+            length = int.from_bytes(stream.read(8), "little")
+            start, end = json.loads(stream.read(length))[name]["data_offsets"]
+            out = torch.empty(end - start, dtype=torch.uint8)
+            stream.seek(8 + length + start)
+            if out.numel() and stream.readinto(memoryview(out.numpy())) != out.numel():
+                raise CorruptFileError(file, "is truncated")
+        except OSError as exc:
+            raise _access(file, exc, "read") from None
+        return out.view(tensor.dtype).reshape(tensor.shape)
+
+
+_NATIVE = ("=", "|", "<" if sys.byteorder == "little" else ">")
+
+
+def load_npy(file: str, mmap: bool | None = False) -> torch.Tensor:
+    """A ``.npy`` file of numbers as a tensor (object arrays and dtypes torch lacks are refused).
+
+    ``mmap=True`` maps the file copy-on-write (``np.load(mmap_mode="c")``): nothing is read until
+    used, and an in-place change of the tensor stays in this process, never reaching the file.
+    Numbers in the other byte order cannot be mapped (:class:`NotMappableError`); with
+    ``mmap=None`` such a file is read into memory, others are mapped.  A Fortran-ordered array
+    maps to a tensor with column-major strides; read into memory, it is made C-contiguous."""
+    path = readable_path(file)
+    try:
+        array = np.load(path, mmap_mode=None if mmap is False else "c", allow_pickle=False)
     except OSError as exc:
         raise _access(file, exc, "read") from None
     except Exception:  # noqa: BLE001
         raise CorruptFileError(file, "is not a valid .npy file of numbers") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
         raise CorruptFileError(file, "is not a valid .npy file of numbers")
-    if array.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
-        array = array.astype(array.dtype.newbyteorder("="))
+    mapped = isinstance(array, np.memmap)
+    if array.dtype.byteorder not in _NATIVE:
+        if mmap:
+            order = "big" if sys.byteorder == "little" else "little"
+            raise NotMappableError(
+                file,
+                f"cannot be memory-mapped: its numbers are {order}-endian, which torch cannot read in place",
+            )
+        array = array.astype(array.dtype.newbyteorder("="))  # a copy in memory, in this machine's order
+        mapped = False
+    if not mapped and not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
     try:
-        return torch.from_numpy(np.ascontiguousarray(array).copy())
+        return torch.from_numpy(array)  # np.load's own fresh array, or the copy-on-write map
     except TypeError:
         raise SerializationError(
             file, f"holds numbers of NumPy type {array.dtype.name}, which torch has no type for"
@@ -525,23 +645,37 @@ def save_tensor(tensor: torch.Tensor, file: str) -> str:
     return atomic_save(tensor.detach().cpu().clone(), file)
 
 
-def load_tensor(file: str) -> torch.Tensor:
+MMAP_MIN_BYTES = 1 << 20
+"""By default (``mmap=None``) :func:`load_tensor` maps files of at least this many bytes and reads
+smaller ones into memory (a map costs a kernel mapping each, and saves nothing on a small file)."""
+
+
+def load_tensor(file: str, mmap: bool | None = None) -> torch.Tensor:
     """Load one tensor from a ``.npy``, ``.safetensors`` (one tensor, or one named ``tensor``) or
-    ``.pt`` file (read with ``weights_only=True``)."""
+    ``.pt`` file (read with ``weights_only=True``).
+
+    ``mmap=True``: the file is memory-mapped copy-on-write (MAP_PRIVATE): nothing is read until
+    the tensor is used, pages are shared with the page cache, and an in-place change of the
+    tensor copies the page it touches, never writing the file.  A file that cannot be mapped
+    raises :class:`NotMappableError` (a ``.npy`` in the other byte order, a ``.pt`` in the
+    legacy format or with compressed records).  ``mmap=False``: read into memory, once.
+    ``mmap=None`` (default): mapped when the file has at least :data:`MMAP_MIN_BYTES` and its
+    format allows, else read.
+
+    A mapped tensor reads the file while it lives: replacing the file (rename, as every save of
+    this module does) or removing it leaves the tensor as it was loaded, but rewriting the file
+    in place (truncate and write) shows through, and reading pages past a truncated end raises
+    SIGBUS (as with ``np.load(mmap_mode=...)`` and ``safetensors.safe_open``)."""
     fmt = tensor_format(file)
+    if mmap is None:
+        with contextlib.suppress(OSError):
+            if os.stat(expand(file)).st_size < MMAP_MIN_BYTES:
+                mmap = False
     if fmt == ".npy":
-        return load_npy(file)
+        return load_npy(file, mmap)
     if fmt == ".safetensors":
-        tensors = load_safetensors(file)
-        if "tensor" in tensors:
-            return tensors["tensor"]
-        if len(tensors) == 1:
-            return next(iter(tensors.values()))
-        names = " ".join(sorted(tensors)) or "none"
-        raise SerializationError(
-            file, f"holds {len(tensors)} tensors ({names}), not one: use torch::load_state_dict"
-        )
-    obj = safe_load(file)
+        return _safetensors_one(file, mmap)
+    obj = safe_load(file, mmap)
     if not isinstance(obj, torch.Tensor):
         raise SerializationError(file, "does not hold a tensor")
     return obj

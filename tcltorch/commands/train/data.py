@@ -62,9 +62,17 @@ def tensor_save(input, file):
 @command(
     "tensor_load",
     Opt("file", Str(), help="a .npy, .safetensors or .pt file", aliases=("filename",)),
+    Opt(
+        "mmap",
+        Bool(),
+        default=None,
+        positional=False,
+        help="memory-map the file (copy-on-write) instead of reading it: 1 maps or fails, 0 reads",
+        default_doc="maps files of 1 MiB or more where the format allows",
+    ),
     summary="Load one tensor from a .npy, .safetensors or .pt file.",
 )
-def tensor_load(file):
+def tensor_load(file, mmap):
     """Load one tensor from a file, in the format its extension names.
 
     `.npy` files are read without pickles (object arrays are refused); a `.safetensors`
@@ -72,13 +80,49 @@ def tensor_load(file):
     model's file); `.pt` files are read with `weights_only=True` (no code runs) and must
     hold a tensor.  Values, dtype and shape come back bit for bit.
 
+    ### Memory-mapped files
+
+    A file of 1 MiB or more is memory-mapped by default: loading reads nothing, the tensor's
+    pages come from the file as they are used and the kernel can drop them again, so
+    torch::foreach_batch can stream a dataset larger than the memory with flat memory.
+    `-mmap 1` maps any size, `-mmap 0` reads the whole tensor into memory (once).
+    `.npy` is mapped as `numpy.load(mmap_mode="c")` does it, `.safetensors` by
+    safetensors' own `safe_open`, `.pt` by `torch.load(mmap=True)`; the checks stay (no
+    pickles, `weights_only`, zip sizes and checksums: a `.pt` file is read once to check them).
+
+    The map is copy-on-write: an in-place change of the tensor (`torch::init_constant`,
+    an optimizer step) copies the pages it touches into this process and never reaches the
+    file.  Replacing the file (torch::tensor_save writes a new file and renames it) or
+    deleting it leaves the loaded tensor as it was.  Rewriting the file in place while the
+    tensor lives (Tcl's `open $f w`, another program) does show through, and reading past
+    the end of a file truncated that way kills the process (SIGBUS), as with numpy and
+    safetensors maps: load with `-mmap 0` a file that will be rewritten so.
+
+    Some files cannot be mapped: `.npy` numbers in the other byte order (big-endian on this
+    machine), `.pt` files in PyTorch's legacy (pre-1.6) format or with compressed records.
+    By default they are read into memory; `-mmap 1` is an error saying why (errorcode
+    `TORCH VALUE -mmap`).  A Fortran-ordered `.npy` maps to a tensor with column-major
+    strides (read into memory, it is made contiguous).
+
+    ## Errors
+
+    | `-mmap 1` on a file that cannot be mapped | `invalid -mmap "1": "FILE" cannot be memory-mapped: its numbers are big-endian, ...: -mmap 0 reads it into memory` | `TORCH VALUE -mmap` |
+    | a damaged or foreign file | `invalid -file "FILE": is not a valid .npy file of numbers` (and the like) | `TORCH VALUE -file` |
+    | a missing or unreadable file | `couldn't open "FILE": no such file or directory` | `POSIX ENOENT ...` |
+
     Examples:
         set f /tmp/tcltorch_doc_t.safetensors
         torch::tensor_save [torch::tensor_create {{1 2} {3 4}} -dtype int64] $f
         torch::tensor_to_list [torch::tensor_load $f]   ;# -> {1 2} {3 4}
+        torch::tensor_to_list [torch::tensor_load $f -mmap 1]   ;# -> {1 2} {3 4}
     """
     with translated():
-        return serialization.load_tensor(file)
+        try:
+            return serialization.load_tensor(file, mmap)
+        except serialization.NotMappableError as exc:
+            raise invalid_value(
+                "-mmap", "1", f'"{file}" {exc.problem}: -mmap 0 reads it into memory'
+            ) from None
 
 
 def _char(text: str, option: str, ctx: Any) -> str:
@@ -398,6 +442,12 @@ def foreach_batch(
     creates are freed when it ends, except those in its result.  `break`, `continue`,
     `return` and errors behave as in `foreach`.
 
+    Without `-shuffle` (and outside torch.distributed) each batch is a view of its rows:
+    nothing is copied and no row order is made, so a tensor that torch::tensor_load
+    memory-mapped streams from its file with flat memory (only the pages the body reads
+    are brought in, and the kernel can drop them again).  A shuffled or sharded loop makes
+    the row order (8 bytes a row) and copies each batch's rows (`index_select`).
+
     `-shuffle 1` visits the rows in a random order: with `-seed`, the order of epoch
     `-epoch` comes from a generator seeded `seed + epoch` (reproducible, and a new order
     per epoch); without it, from torch's global generator (torch::manual_seed).  When
@@ -447,37 +497,50 @@ def foreach_batch(
         starts = starts[:-1]
     bar = _Progress(ctx, len(starts), epoch) if progress else None
     handles = ctx.handles
-    done = seen = 0
+    put, mark_now, release, call, evaluate = (
+        handles.put,
+        handles.mark,
+        handles.release_since,
+        ctx.call,
+        ctx.eval,
+    )
+    # one variable: `set VAR HANDLE` (no list to build); several: one `lassign` sets them all
+    single = names[0] if len(tensors) == 1 else None
+    first = tensors[0]
+    done = 0
     for start in starts:
-        mark = handles.mark()
-        if sequential:
-            batch = [t[start : start + batch_size] for t in tensors]
-        else:
-            index = order[start : start + batch_size]
-            batch = [t.index_select(0, index.to(t.device)) for t in tensors]
-        # one call sets every variable; the body's handles and the batch's are freed together
-        # below (as scoped_eval would, without a second walk of the table)
-        ctx.call("lassign", [handles.put(value) for value in batch], *names)
+        mark = mark_now()
         code = 0
         try:
-            result = ctx.eval(body)
+            # the batch's handles and the body's are freed together below (as scoped_eval
+            # would, without a second walk of the table), on every way out
+            if order is None:  # plain slices: views of the rows, nothing copied
+                stop = start + batch_size
+                if single is not None:
+                    call("set", single, put(first[start:stop]))
+                else:
+                    call("lassign", [put(t[start:stop]) for t in tensors], *names)
+            else:
+                index = order[start : start + batch_size]
+                call("lassign", [put(t.index_select(0, index.to(t.device))) for t in tensors], *names)
+            result = evaluate(body)
             if log is not None:
                 log.batch(result, ctx)
         except TclPassthrough as exc:
             code = exc.code
             if code not in (TCL_BREAK, TCL_CONTINUE):
-                handles.release_since(mark, keep=handles.words_in(ctx.result()))
+                release(mark, keep=handles.words_in(ctx.result()))
                 raise
         except BaseException:
-            handles.release_since(mark)
+            release(mark)
             raise
-        handles.release_since(mark)
+        release(mark)
         done += 1
-        seen += batch[0].shape[0]
         if bar is not None:
             bar.step(done)
         if code == TCL_BREAK:
             break
+    seen = min(done * batch_size, count)  # the batches are consecutive runs of -batchSize rows
     if bar is not None:
         bar.finish(done, seen)
     if log is not None:
