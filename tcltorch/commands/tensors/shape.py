@@ -706,7 +706,9 @@ def scatter_nd(input, indices, updates, reduce):
 
     `-indices` is as for `torch::gather_nd`; `-updates` has shape
     `indices.shape[:-1] + input.shape[k:]` and is converted to the input's dtype. The input
-    is not changed.
+    is not changed. A 1-d `-indices` longer than the input has dimensions cannot be one
+    coordinate: it lists positions along the first dimension (k = 1), as the other
+    implementation's scripts give them.
 
     Examples:
         set z [torch::zeros {2 2} -dtype int64]
@@ -716,6 +718,8 @@ def scatter_nd(input, indices, updates, reduce):
         set j [torch::tensor_create {{0 1} {0 1}} -dtype int64]
         puts [torch::tensor_to_list [torch::scatterNd -input $z -indices $j -updates $u -reduce add]]   ;# -> {0 11} {0 0}
     """
+    if indices.dim() == 1 and indices.shape[0] > input.dim():
+        indices = indices.unsqueeze(-1)
     where = _nd_index(input, indices)
     want = tuple(indices.shape[:-1]) + tuple(input.shape[len(where) :])
     if tuple(updates.shape) != want:

@@ -189,9 +189,12 @@ def nms(boxes, scores, iou_threshold, score_threshold):
     return candidates[V.nms(boxes[candidates].double(), scores[candidates], iou_threshold)]
 
 
-def _roi_args(input: torch.Tensor, boxes: torch.Tensor) -> None:
+def _roi_args(input: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """The boxes as a K×4 or K×5 tensor; a 1-d tensor of 4 or 5 numbers is one box."""
     if input.dim() != 4:
         raise invalid_value("-input", "", "must be a N×C×H×W feature map")
+    if boxes.dim() == 1 and boxes.shape[0] in (4, 5):
+        boxes = boxes.unsqueeze(0)
     _boxes(boxes, "-boxes", (4, 5))
     if (
         boxes.shape[1] == 5
@@ -199,6 +202,7 @@ def _roi_args(input: torch.Tensor, boxes: torch.Tensor) -> None:
         and not (0 <= boxes[:, 0].min() and boxes[:, 0].max() < input.shape[0])
     ):
         raise invalid_value("-boxes", "", f"has image indices outside 0..{input.shape[0] - 1}")
+    return boxes
 
 
 @command(
@@ -229,14 +233,15 @@ def roi_align(input, boxes, output_size, spatial_scale, sampling_ratio, aligned)
 
     ## Return Value
 
-    A new K×C×oh×ow tensor handle.
+    A new K×C×oh×ow tensor handle. A 1-d tensor of 4 numbers (or 5, the image index first) is one
+    box, as the other implementation's scripts give it.
 
     Examples:
         set feat [torch::tensor_create {0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15} -shape {1 1 4 4}]
         set boxes [torch::tensor_create {{0 0 3 3}}]
         puts [torch::tensor_to_list [torch::roi_align $feat $boxes {2 2} -samplingRatio 1]]   ;# -> {{{3.75 5.25} {9.75 11.25}}}
     """
-    _roi_args(input, boxes)
+    boxes = _roi_args(input, boxes)
     return V.roi_align(
         input if input.is_floating_point() else input.float(),
         boxes,
@@ -267,13 +272,14 @@ def roi_pool(input, boxes, output_size, spatial_scale):
 
     ## Return Value
 
-    A new K×C×oh×ow tensor handle.
+    A new K×C×oh×ow tensor handle. A 1-d tensor of 4 numbers (or 5, the image index first) is one
+    box, as the other implementation's scripts give it.
 
     Examples:
         set feat [torch::tensor_create {0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15} -shape {1 1 4 4}]
         puts [torch::tensor_to_list [torch::roi_pool $feat [torch::tensor_create {{0 0 3 3}}] 2]]   ;# -> {{{5.0 7.0} {13.0 15.0}}}
     """
-    _roi_args(input, boxes)
+    boxes = _roi_args(input, boxes)
     return V.roi_pool(
         input if input.is_floating_point() else input.float(), boxes, output_size, spatial_scale
     )
