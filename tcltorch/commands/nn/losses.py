@@ -181,7 +181,6 @@ def l1_loss(input, target, reduction, ctx):
         "beta",
         Double(ge=0),
         default=1.0,
-        positional=False,
         help="where the loss changes from quadratic to linear; 0 gives the L1 loss",
     ),
     context=True,
