@@ -733,3 +733,22 @@ int tt_adafactor_step(int count, struct tt_adafactor_tensor *tensors, const stru
     tt_teardown(&s);
     return rc;
 }
+
+/* The planned step (fused.py's plan): the tensors hold everything but the gradients' addresses,
+ * given in grads, and the schedule: one rho_t and 1 - beta2_t for all (rho < 0: each tensor's own,
+ * already in its struct).  As tt_adafactor_step; on success each tensor's xsq also becomes the
+ * ||X_new||^2 just written (the next step's known norm). */
+int tt_adafactor_step_planned(int count, struct tt_adafactor_tensor *tensors, const int64_t *grads, double rho,
+                              double weight, const struct tt_adafactor_options *options) {
+    for (int k = 0; k < count; k++) {
+        tensors[k].g = grads[k];
+        if (rho >= 0.0) {
+            tensors[k].rho = rho;
+            tensors[k].weight = weight;
+        }
+    }
+    int rc = tt_adafactor_step(count, tensors, options);
+    if (rc == 0)
+        for (int k = 0; k < count; k++) tensors[k].xsq = tensors[k].xsq_out;
+    return rc;
+}

@@ -42,6 +42,8 @@ ffibuilder.cdef(
     };
     int tt_adafactor_step(int count, struct tt_adafactor_tensor *tensors,
                           const struct tt_adafactor_options *options);
+    int tt_adafactor_step_planned(int count, struct tt_adafactor_tensor *tensors, const int64_t *grads,
+                                  double rho, double weight, const struct tt_adafactor_options *options);
     const char *tt_adafactor_variant(int force_baseline);
     """
 )

@@ -279,3 +279,65 @@ def test_first_optimizer_does_not_import_dynamo():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _changes(params, opt, t, gen):
+    """What a training loop (or its user) may change between steps, one kind per step."""
+    with torch.no_grad():
+        if t == 3:  # a gradient that is a transposed view: that tensor goes to foreach this step
+            params[2].grad = torch.randn(params[2].shape[::-1], generator=gen).t()
+        elif t == 4:  # a parameter without a gradient: its step count stays behind
+            params[1].grad = None
+        elif t == 5:  # new storage for a parameter (same shape)
+            params[0].data = params[0].detach().clone()
+        elif t == 6:  # other options
+            opt.param_groups[0]["beta1"] = 0.9
+            opt.param_groups[0]["weight_decay"] = 0.1
+        elif t == 7:  # a state tensor replaced by an equal one, the old one still alive
+            st = opt.state[params[0]]
+            st["row"] = st["row"].clone()
+        elif t == 8:  # an outside write of a parameter (its cached norm is stale)
+            params[3].mul_(0.5)
+        elif t == 9:  # the step counts put back (as a failed step's rollback does)
+            for p in params:
+                opt.state[p]["step"] -= 1
+
+
+def test_prepared_plan_follows_every_change_between_steps():
+    """From the second step on a group's native call is prepared once (fused.make_plan); every
+    change a loop can make between steps still gives the reference's numbers."""
+    shapes = [(40, 30), (7,), (6, 5), (3, 4, 5), ()]
+    results = {}
+    for impl in ("reference", "fused"):
+        gen = torch.Generator().manual_seed(9)
+        params = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in shapes]
+        opt = Adafactor(params, implementation=impl)
+        for t in range(11):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            _changes(params, opt, t, gen)
+            opt.step()
+            if impl == "fused" and t in (1, 2, 10):  # steady state: the plan is there and used
+                assert opt.last_implementation == "fused"
+                assert list(opt._fused_plans) == [id(opt.param_groups[0])]
+        results[impl] = (params, opt)
+    (ref, ref_opt), (got, opt) = results["reference"], results["fused"]
+    assert_close(ref, got, 5e-6, ref_opt, opt)
+    assert [opt.state[p]["step"] for p in got] == [ref_opt.state[p]["step"] for p in ref]
+
+
+def test_plan_is_dropped_by_load_state_dict():
+    params, opt = run_adafactor("fused", [(8, 6), (5,)], torch.float32, steps=3)
+    assert opt._fused_plans
+    saved = opt.state_dict()
+    ref = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    ref_opt = Adafactor(ref, implementation="reference")
+    ref_opt.load_state_dict(saved)
+    opt.load_state_dict(saved)
+    for _ in range(2):
+        for a, b in zip(params, ref):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        opt.step()
+        ref_opt.step()
+    assert_close(ref, params, 5e-6, ref_opt, opt)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from .common import _Hyper
+from .common import _Hyper, schedule
 
 # --------------------------------------------------------------------------- fused (native CPU)
 #
@@ -115,4 +116,168 @@ def _fused_update(
     if norms is not None:
         for k, p in enumerate(params):
             norms[p] = (p.data_ptr(), p._version, tensors[k].xsq_out)
+    return True
+
+
+# --------------------------------------------------------------------------- the planned step
+#
+# A training loop steps the same tensors every time. Once a group's step went wholly through the
+# native call with one step count for all its tensors, the group gets a plan: the tensor structs
+# filled once (addresses of X and of the state, shapes, dtypes), the options struct, and what each
+# entry depends on. A later step checks, per tensor, only what can change between steps without
+# the optimizer seeing it (the gradient tensor and its layout; X's address, shape and dtype; the
+# state tensors' identity; X's version counter, for the cached RMS(X)), then passes the gradients'
+# addresses and the one rho_t / 1 - beta2_t in one call. Anything else (a missing gradient, a new
+# tensor, other options, load_state_dict) takes the general step, which makes a new plan.
+
+_STRIDED = torch.strided
+_INT_ONLY = {int}
+
+
+class _Plan:
+    __slots__ = (
+        "entries",
+        "group",
+        "held",
+        "hyper",
+        "ids",
+        "keys",
+        "native",
+        "opts",
+        "params",
+        "skipped",
+        "state",
+        "states",
+        "tensors",
+        "versions",
+    )
+
+
+def _state_held(st: dict[str, Any]) -> tuple:
+    """The state tensors of an entry (checked by identity) and how many entries it has."""
+    return (st.get("row"), st.get("col"), st.get("v"), st.get("exp_avg"), len(st))
+
+
+def make_plan(opt, group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]], hyper: _Hyper):
+    """The plan of a group whose step just went wholly through _fused_update (or None)."""
+    native = fused_library()
+    plans = opt.__dict__.setdefault("_fused_plans", {})
+    plans.pop(id(group), None)
+    if native is None or not params:
+        return None
+    skipped = [p for p in group["params"] if p.grad is None]
+    if len(params) + len(skipped) != len(group["params"]):  # an empty tensor: stepped, not in the call
+        return None
+    if any(type(st["step"]) is not int for st in states):
+        return None
+    norms = opt.__dict__.get("_fused_norms") if _REUSE_PARAM_NORM and hyper.scale_parameter else None
+    entries, keys, held, versions = [], [], [], []
+    for p, st in zip(params, states):
+        g = p.grad
+        if g is None or not _fused_ok(p, g, st) or p.numel() == 0:
+            return None
+        known = norms.get(p) if norms is not None else None
+        ok = known is not None and known[0] == p.data_ptr() and known[1] == p._version
+        xsq = known[2] if ok else -1.0
+        m = st.get("exp_avg")
+        mom = 0 if m is None else m.data_ptr()
+        shape = p.shape
+        if len(shape) >= 2:
+            rows, cols = shape[-2], shape[-1]
+            row, col, batch = st["row"].data_ptr(), st["col"].data_ptr(), p.numel() // (rows * cols)
+        else:
+            row, col, batch, rows, cols = st["v"].data_ptr(), 0, 1, p.numel(), 0
+        xd = _FUSED_DTYPES[p.dtype]
+        entries.append((p.data_ptr(), 0, row, col, mom, batch, rows, cols, xd, xd, 0.0, 0.0, xsq, 0.0))
+        keys.append((p.data_ptr(), p.dtype, shape))
+        held.append(_state_held(st))
+        versions.append(p._version)
+    plan = _Plan()
+    plan.group, plan.ids, plan.params = group, list(map(id, group["params"])), list(params)
+    plan.skipped = skipped
+    plan.keys, plan.states, plan.held, plan.hyper = keys, list(states), held, hyper
+    plan.opts = _options(hyper)
+    plan.tensors = native.ffi.new("struct tt_adafactor_tensor[]", entries)
+    plan.versions, plan.native, plan.state = versions, native, opt.state
+    plan.entries = list(opt.state.values())
+    plans[id(group)] = plan
+    return plan
+
+
+def planned_step(opt, group: dict[str, Any]) -> bool:
+    """The group's step through its plan; False (nothing changed) when it has none or it no longer
+    holds, and the general step must run."""
+    plans = opt.__dict__.get("_fused_plans")
+    plan = plans.get(id(group)) if plans else None
+    if plan is None:
+        return False
+    params = plan.params
+    if (
+        plan.group is not group
+        or opt.state is not plan.state
+        or not _NATIVE
+        or _NATIVE[0] is not plan.native
+        or list(map(id, group["params"])) != plan.ids
+        or _Hyper.of(group) != plan.hyper
+    ):
+        return False
+    entries = list(opt.state.values())  # the same state dicts (none replaced, added or dropped)
+    if len(entries) != len(plan.entries) or not all(map(operator.is_, entries, plan.entries)):
+        return False
+    grads = [p.grad for p in params]
+    gptrs = []
+    for p, g, key, st, held in zip(params, grads, plan.keys, plan.states, plan.held):
+        if (
+            g is None
+            or g.layout is not _STRIDED
+            or not g.is_contiguous()
+            or g.is_neg()
+            or g.dtype is not key[1]
+            or p.data_ptr() != key[0]
+            or p.dtype is not key[1]
+            or p.shape != key[2]
+            or st.get("row") is not held[0]
+            or st.get("col") is not held[1]
+            or st.get("v") is not held[2]
+            or st.get("exp_avg") is not held[3]
+            or len(st) != held[4]
+        ):
+            return False
+        gptrs.append(g.data_ptr())
+    for p in plan.skipped:
+        if p.grad is not None:
+            return False
+    states = plan.states
+    steps = [st["step"] for st in states]
+    if set(map(type, steps)) != _INT_ONLY:
+        return False
+    steps = [t + 1 for t in steps]
+    step = steps[0]
+    tensors = plan.tensors
+    if steps.count(step) == len(steps):  # one step count for all: rho_t and 1 - beta2_t once
+        (rho,), (weight,) = schedule(group, [step])
+    else:  # each tensor's own (some missed steps without a gradient)
+        rhos, weights = schedule(group, steps)
+        for k, (r, w) in enumerate(zip(rhos, weights)):
+            tensors[k].rho = r
+            tensors[k].weight = w
+        rho = weight = -1.0
+    if plan.hyper.scale_parameter:
+        versions = [p._version for p in params]
+        if versions != plan.versions or not _REUSE_PARAM_NORM:
+            for k, (v, w) in enumerate(zip(versions, plan.versions)):
+                if v != w or not _REUSE_PARAM_NORM:
+                    tensors[k].xsq = -1.0
+    opts = plan.opts
+    opts.nthreads = torch.get_num_threads()
+    opts.force_baseline = _FORCE_BASELINE
+    native = plan.native
+    grads_arr = native.ffi.new("int64_t[]", gptrs)
+    if native.lib.tt_adafactor_step_planned(len(params), tensors, grads_arr, rho, weight, opts) != 0:
+        return False
+    for st, t in zip(states, steps):
+        st["step"] = t
+    torch._C._increment_version(params)
+    if plan.hyper.scale_parameter:  # the counters as _increment_version left them
+        plan.versions = [v + 1 for v in versions]
     return True

@@ -242,6 +242,9 @@ class Adafactor(Optimizer):
                 loss = closure()
         self._ran: set[str] = set()
         for group in self.param_groups:
+            if _fused.planned_step(self, group):  # the group's prepared native call (fused.py)
+                self._ran.add("fused")
+                continue
             params, grads, states = [], [], []
             for p in group["params"]:
                 grad = p.grad
@@ -258,12 +261,13 @@ class Adafactor(Optimizer):
                 params.append(p)
                 grads.append(grad)
                 states.append(st)
-            if params:
-                self._update_group(group, params, grads, states)
+            if params and self._update_group(group, params, grads, states) == "fused":
+                _fused.make_plan(self, group, params, states, _Hyper.of(group))
         self.last_implementation = "+".join(sorted(self._ran)) or None
         return loss
 
-    def _update_group(self, group, params, grads, states) -> None:
+    def _update_group(self, group, params, grads, states) -> str | None:
+        """Step these tensors of a group; returns "fused" when one native call did them all."""
         hyper = _Hyper.of(group)
         rhos, weights = schedule(group, [st["step"] for st in states])
         shards = [i for i, p in enumerate(params) if _sharded.is_sharded(p)]
@@ -273,7 +277,7 @@ class Adafactor(Optimizer):
             self._ran.add("sharded")
             rest = [i for i in range(len(params)) if i not in set(shards)]
             if not rest:
-                return
+                return None
             params, grads, states, rhos, weights = (
                 pick(xs, rest) for xs in (params, grads, states, rhos, weights)
             )
@@ -294,6 +298,7 @@ class Adafactor(Optimizer):
         if todo:
             self._ran.add("foreach")
             self._foreach_step(todo, params, grads, states, rhos, weights, hyper)
+        return "fused" if impl == "fused" and not todo and not shards else None
 
     def _fused_step(self, params, grads, states, rhos, weights, hyper: _Hyper) -> list[int]:
         """The tensors the native step can take, in one call; returns the indices left to do."""
