@@ -553,46 +553,53 @@ def save_npy(tensor: torch.Tensor, file: str) -> str:
 def _safetensors_one(file: str, mmap: bool | None) -> torch.Tensor:
     """The one tensor of a ``.safetensors`` file (or the one named ``tensor``).  Mapped
     (``mmap`` True or None): safetensors' own ``safe_open``, which maps the file copy-on-write
-    (nothing is read until used).  Not mapped: the tensor's bytes read straight into a new
-    tensor (the file is never held in memory twice).  The header is checked by safetensors
-    either way (offsets, sizes, a truncated file)."""
-    from safetensors import safe_open
-
+    (nothing is read until used).  Not mapped: the tensor's bytes read straight into new memory
+    (the file is never held in memory twice).  The header is checked by safetensors either way
+    (offsets, sizes, a truncated file)."""
     path = readable_path(file)
+    if mmap is not False:
+        return _safetensors_open(file, path)[1]
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed below; its errors read "couldn't open"
     except OSError as exc:
         raise _access(file, exc, "open") from None
-    with stream:
-        try:
-            with safe_open(_same_file(stream, path), framework="pt") as reader:
-                names = list(reader.keys())
-                name = "tensor" if "tensor" in names else names[0] if len(names) == 1 else None
-                if name is None:
-                    listed = " ".join(sorted(names)) or "none"
-                    raise SerializationError(
-                        file, f"holds {len(names)} tensors ({listed}), not one: use torch::load_state_dict"
-                    )
-                tensor = reader.get_tensor(name)  # a copy-on-write map of the file
-        except SerializationError:
-            raise
-        except OSError as exc:
-            raise _access(file, exc, "read") from None
-        except Exception:  # noqa: BLE001 - whatever a damaged file makes the reader raise
-            raise CorruptFileError(file, "is not a valid .safetensors file") from None
-        if mmap is not False:
-            return tensor
-        try:  # read the bytes the header names into a new tensor, leaving the map unread
-            stream.seek(0)
+    with stream:  # the header checked is the one of the file read
+        name, tensor = _safetensors_open(file, _same_file(stream, path))
+        try:  # the bytes the header names, read into new memory; the map is left unread
             length = int.from_bytes(stream.read(8), "little")
             start, end = json.loads(stream.read(length))[name]["data_offsets"]
-            out = torch.empty(end - start, dtype=torch.uint8)
             stream.seek(8 + length + start)
-            if out.numel() and stream.readinto(memoryview(out.numpy())) != out.numel():
+            # a NumPy buffer: NumPy asks for huge pages, which fill twice as fast as torch.empty's
+            data = np.empty(end - start, dtype=np.uint8)
+            if data.size and stream.readinto(memoryview(data)) != data.size:
                 raise CorruptFileError(file, "is truncated")
         except OSError as exc:
             raise _access(file, exc, "read") from None
-        return out.view(tensor.dtype).reshape(tensor.shape)
+    if not data.size:
+        return torch.empty(tensor.shape, dtype=tensor.dtype)
+    return torch.from_numpy(data).view(tensor.dtype).reshape(tensor.shape)
+
+
+def _safetensors_open(file: str, path: str) -> tuple[str, torch.Tensor]:
+    """(name, tensor) of the one tensor in a .safetensors file, mapped by ``safe_open``."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="pt") as reader:
+            names = list(reader.keys())
+            name = "tensor" if "tensor" in names else names[0] if len(names) == 1 else None
+            if name is None:
+                listed = " ".join(sorted(names)) or "none"
+                raise SerializationError(
+                    file, f"holds {len(names)} tensors ({listed}), not one: use torch::load_state_dict"
+                )
+            return name, reader.get_tensor(name)  # a copy-on-write map of the file
+    except SerializationError:
+        raise
+    except OSError as exc:
+        raise _access(file, exc, "read") from None
+    except Exception:  # noqa: BLE001 - whatever a damaged file makes the reader raise
+        raise CorruptFileError(file, "is not a valid .safetensors file") from None
 
 
 _NATIVE = ("=", "|", "<" if sys.byteorder == "little" else ">")
