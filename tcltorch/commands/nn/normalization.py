@@ -335,9 +335,26 @@ def _spectral_tensor(input: torch.Tensor) -> torch.Tensor:
     return input / sigma
 
 
+def _refuse_count(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """The other implementation's ``TENSOR N``: a power-iteration count for an exact result."""
+    if len(args) == 2 and not args[1].startswith("-"):
+        raise TclError(
+            f"torch::{invoked} with a tensor first divides by the exact largest singular value, so it takes no "
+            f"power-iteration count: write torch::{invoked} TENSOR (the count applies to the module form, "
+            "torch::spectral_norm MODULE weight N)",
+            ["TORCH", "ARGS", "COUNT", f"torch::{cmd.name}"],
+        )
+    return parse(ctx, args, invoked)
+
+
 _spectral = DualCommand(
     "spectral_norm",
-    Command("spectral_norm", _spectral_tensor, [_input("a tensor of 2 or more dimensions")]),
+    Command(
+        "spectral_norm",
+        _spectral_tensor,
+        [_input("a tensor of 2 or more dimensions")],
+        parse_hook=_refuse_count,
+    ),
     Command(
         "spectral_norm",
         _spectral_module,
@@ -380,7 +397,9 @@ register(
         "being estimated by power iteration on every training-mode forward pass. The module keeps its handle (its kind "
         "becomes e.g. `parametrizedlinear`) and is returned. With a tensor handle first, `torch::spectral_norm tensor` "
         "returns the tensor divided by its exact largest singular value (of the tensor seen as a matrix "
-        "(shape[0], -1)); the other implementation's power-iteration count is not accepted there.",
+        "(shape[0], -1)); the other implementation's power-iteration count (`torch::spectral_norm tensor 5`) is "
+        "refused there with an error that says so: an exact result has no iteration count, and an estimate "
+        "from a random start would differ from call to call.",
         "set lin [torch::linear 3 2]\n"
         "puts [torch::tensor_shape [torch::layer_forward [torch::spectral_norm $lin] [torch::ones {1 3}]]]\n"
         "set m [torch::tensor_create {{4.0 0.0} {0.0 2.0}}]\n"

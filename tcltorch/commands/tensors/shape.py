@@ -1092,7 +1092,7 @@ def combinations(input, r, with_replacement):
 @command("cartesian_prod", _tensors_opt("1-d tensor handles: several words, or one list"))
 def cartesian_prod(tensors):
     """The Cartesian product of 1-d tensors, one combination per row (a single input comes
-    back as it is), as `torch.cartesian_prod`.
+    back as it is), as `torch.cartesian_prod`. A 0-d tensor counts as a set of one value.
 
     Examples:
         set a [torch::tensor_create {1 2} -dtype int64]
@@ -1100,10 +1100,10 @@ def cartesian_prod(tensors):
         puts [torch::tensor_to_list [torch::cartesian_prod $a $b]]   ;# -> {1 3} {1 4} {2 3} {2 4}
         puts [torch::tensor_shape [torch::cartesianProd -tensors [list $a $b $a]]]   ;# -> 8 3
     """
-    ts = _tensors(tensors)
+    ts = [t.reshape(1) if t.dim() == 0 else t for t in _tensors(tensors)]
     for t in ts:
         if t.dim() != 1:
-            raise invalid_value("-tensors", f"{t.dim()}-d tensor", "must be 1-d tensors")
+            raise invalid_value("-tensors", f"{t.dim()}-d tensor", "must be 1-d tensors (or single values)")
     return fresh(torch.cartesian_prod(*ts), *ts)
 
 

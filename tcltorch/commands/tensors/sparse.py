@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from tcltorch.commands.spec import REGISTRY, Bool, Device, DType, Handle, Int, IntList, Opt, Shape, command
-from tcltorch.commands.vocabulary import FiniteNumber, _input
+from tcltorch.commands.vocabulary import FiniteNumber, _input, names_handles
 from tcltorch.errors import invalid_value
 
 FAMILY = "tensors/sparse"
@@ -339,11 +339,22 @@ _compressed(
 )
 
 
-@command("sparse_to_dense", _input("sparse tensor", type=_ANY_SPARSE, aliases=_SPARSE_ALIASES))
+_SPARSE_OR_DENSE = SparseTensor((*SPARSE_LAYOUTS, torch.strided), "must be a sparse or dense tensor")
+
+
+@command(
+    "sparse_to_dense",
+    _input("sparse tensor (a dense one comes back as it is)", type=_SPARSE_OR_DENSE, aliases=_SPARSE_ALIASES),
+    context=True,
+)
+@names_handles
 def sparse_to_dense(input):
     """The dense tensor a sparse tensor stands for: stored values in place, zeros elsewhere.
 
     Duplicate COO coordinates are summed. Gradients flow back to the sparse tensor's values.
+    A tensor that is already dense comes back unchanged (a new handle to the same values), as
+    `Tensor.to_dense` does, so a script need not know which layout a result has
+    (`torch::sparse_sum` without `-dim` gives a dense 0-d tensor).
 
     ## Return Value
 
@@ -354,6 +365,12 @@ def sparse_to_dense(input):
         set s [torch::sparse_coo_tensor $i [torch::tensor_create {1 2}] {3}]
         puts [torch::tensor_to_list [torch::sparseToDense -input $s]]   ;# -> 3.0 0.0 0.0
     """
+    if input.is_quantized:
+        raise invalid_value(
+            "-input", "", "must be a sparse or dense tensor: dequantize it with torch::dequantize"
+        )
+    if input.layout == torch.strided:
+        return input.view_as(input)
     return input.to_dense()
 
 

@@ -358,7 +358,7 @@ def test_refusals(tcl):
     d = tcl.put(torch.eye(2))
     q = tcl.put(torch.quantize_per_tensor(torch.eye(2), 0.1, 0, torch.qint8))
     cases = [
-        (f"torch::sparse_to_dense {d}", "TORCH VALUE -input", "must be a sparse tensor"),
+        (f"torch::sparse_to_dense {q}", "TORCH VALUE -input", "dequantize it with torch::dequantize"),
         (f"torch::sparse_coo_tensor {d} {d} {{2 2}}", "TORCH VALUE -indices", "integer indices"),
         (f"torch::sparse_mm {s} [torch::ones {{3 2}}]", "TORCH VALUE -mat2", "with 2 rows"),
         (f"torch::sparse_add {s} [torch::ones {{3}}]", "TORCH VALUE -other", "must have the shape"),
