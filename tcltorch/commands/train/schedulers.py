@@ -45,7 +45,8 @@ def _last_epoch() -> Opt:
         "lastEpoch",
         Int(ge=-1),
         -1,
-        "index of the last step when resuming (-1: start; needs initial_lr in the groups)",
+        "index of the last step when resuming (-1: start); an optimizer never scheduled before "
+        "starts from its lr as the initial lr",
         aliases=("last_epoch",),
     )
 
@@ -76,6 +77,11 @@ def _build(factory, optimizer, *args, **kwargs):
     """Create a scheduler; on failure the optimizer's lr and groups are as before."""
     saved = [dict(g) for g in optimizer.param_groups]
     try:
+        if kwargs.get("last_epoch", -1) >= 0:
+            # resuming at a step: a group no schedule has set yet starts from its lr
+            # (torch requires initial_lr, which a scheduler or a loaded optimizer state records)
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return factory(optimizer, *args, **kwargs)
