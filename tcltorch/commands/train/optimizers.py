@@ -15,7 +15,6 @@ Parsing and validation only; the algorithm lives in the engine."""
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any
 
 import torch
@@ -37,6 +36,7 @@ from tcltorch.commands.spec import (
 from tcltorch.commands.train._extras import EXTRA_OPTIONS, EXTRAS_DOC, with_extras
 from tcltorch.errors import TclError, TclPassthrough, invalid_value
 from tcltorch.optim import extras
+from tcltorch.optim.step_memo import StepMemo, stepped, zero_d_names
 
 FAMILY = "train/optimizers"
 
@@ -138,14 +138,17 @@ def optimizer_step(optimizer, closure, lr, ctx):
     try:
         if closure is None:
             optimizer.step()
-            return None
-        loss = optimizer.step(_closure(ctx, closure))
+        else:
+            loss = optimizer.step(_closure(ctx, closure))
     except BaseException as exc:
         _restore_counters(optimizer, saved)
         if lr is not None:  # nothing half-changed: the learning rates as they were
             for group, value in zip(optimizer.param_groups, old_lrs, strict=True):
                 _put_lr(group, value)
         raise step_error(exc, optimizer, ctx) from exc
+    if closure is None:  # (a closure's script could change anything: its step is checked again)
+        after_step(optimizer)
+        return None
     return float(loss.item()) if isinstance(loss, torch.Tensor) else float(loss)
 
 
@@ -174,64 +177,40 @@ _SPARSE_OK = ("SGD", "SparseAdam", "Adagrad")
 
 
 _Tensor = torch.Tensor
-_CHECKED = "_tcltorch_step_checked"  # optimizer attribute: see _remember
+_CHECKED = "_tcltorch_step_checked"  # optimizer attribute: the StepMemo of the last checked step
 
 
 def check_step(optimizer: torch.optim.Optimizer, ctx: Any) -> list[tuple[str, ...]]:
     """Refuse, before anything changes, the steps that would fail part-way through.
 
     The checks depend only on each stepped parameter's and gradient's dtype, device, shape and
-    layout and on which tensors its state holds: when none of that changed since the last step
-    that passed them, they are not run again (a training loop pays one key per parameter).
+    layout and on the optimizer's state: while none of that changed since the last step that
+    passed them, they are not run again (tcltorch.optim.step_memo says so at a fraction of their
+    cost; :func:`after_step` tells it the state a successful step left).
     Returns, for each state entry in order, the names of its 0-d tensors (the counters a failed
     step puts back)."""
+    params, grads = stepped(optimizer)
+    memo = optimizer.__dict__.get(_CHECKED)
+    if memo is not None and memo.holds(optimizer, params, grads):
+        return memo.zero_d
     kind = type(optimizer).__name__
-    key, held = _step_key(optimizer)
-    box = optimizer.__dict__.get(_CHECKED)
-    if box and box[0] == key:
-        return box[2]
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            what = _What(p, ctx)
-            problem = _grad_problem(kind, p, g, what) or _state_problem(kind, optimizer.state.get(p), p, what)
-            if problem:
-                raise TclError(f"cannot step: {problem}; nothing was changed", ["TORCH", "STEP"])
-    zero_d = _zero_d_names(optimizer.state.items())
-    optimizer.__dict__[_CHECKED] = _remember(key, held, zero_d)
+    state = optimizer.state
+    for p, g in zip(params, grads):
+        what = _What(p, ctx)
+        problem = _grad_problem(kind, p, g, what) or _state_problem(kind, state.get(p), p, what)
+        if problem:
+            raise TclError(f"cannot step: {problem}; nothing was changed", ["TORCH", "STEP"])
+    zero_d = zero_d_names(state)
+    optimizer.__dict__[_CHECKED] = StepMemo(optimizer, params, grads, zero_d)
     return zero_d
 
 
-def _step_key(optimizer: torch.optim.Optimizer) -> tuple[list[tuple], list[torch.Tensor]]:
-    """What check_step's verdict depends on: each stepped parameter's and gradient's metadata,
-    and which tensors each parameter's state holds (by identity: _remember forgets the verdict
-    when one of them is freed, so an id is never reused); and those state tensors.  The state
-    is walked in its own order (no tensor hashing)."""
-    key: list[tuple] = [
-        (id(p), p.dtype, p.device, p.shape, g.dtype, g.device, g.shape, g.layout)
-        for group in optimizer.param_groups
-        for p in group["params"]
-        if (g := p.grad) is not None
-    ]
-    held: list[torch.Tensor] = []
-    for p, st in optimizer.state.items():
-        tensors = [v for v in st.values() if isinstance(v, _Tensor)]
-        held += tensors
-        key.append((id(p), *map(id, tensors)))
-    return key, held
-
-
-def _remember(key: list[tuple], held: list[torch.Tensor], zero_d: list) -> list:
-    """[key, weakrefs, zero_d]: emptied as soon as one of the ``held`` state tensors is freed."""
-    box: list = [key]
-
-    def forget(_ref: Any) -> None:
-        box.clear()
-
-    box += [[weakref.ref(t, forget) for t in held], zero_d]
-    return box
+def after_step(optimizer: torch.optim.Optimizer) -> None:
+    """After a step that passed check_step and succeeded: the state it left is the one the next
+    check compares with (else the next check runs in full)."""
+    memo = optimizer.__dict__.get(_CHECKED)
+    if memo is not None:
+        memo.after_step(optimizer)
 
 
 class _What:
@@ -309,39 +288,40 @@ def _dtype(dtype: torch.dtype) -> str:
 
 def _counters(
     optimizer: torch.optim.Optimizer, zero_d: list[tuple[str, ...]] | None = None
-) -> tuple[list, list[dict]]:
+) -> tuple[tuple[list, list[dict], dict | None], list[dict]]:
     """What a failed step must put back: each parameter's state entries (a step counter is an
     int or a 0-d tensor changed in place, so those values are kept) and the group options.
     ``zero_d``: check_step's names of the 0-d tensors of each state entry (else found here)."""
-    state = []
-    entries = optimizer.state.items()  # a list below, not a dict keyed by p: no tensor hashing
-    for (p, st), names in zip(entries, zero_d if zero_d is not None else _zero_d_names(entries)):
-        scalars = None
-        for k in names:
-            v = st.get(k)
-            if isinstance(v, _Tensor):
-                # a CPU counter's value (exact: item() is the element's own value) costs less than a copy
-                (scalars := scalars or {})[k] = v.item() if v.is_cpu else v.clone()
-        state.append((p, dict(st), scalars))
-    return state, [dict(g) for g in optimizer.param_groups]
+    state = optimizer.state
+    params = list(state)  # in the state's order, the order of zero_d; no tensor hashing
+    copies = list(map(dict, state.values()))
+    scalars = None
+    if zero_d is None:
+        zero_d = zero_d_names(state)
+    if any(zero_d):
+        for i, names in enumerate(zero_d):
+            for k in names:
+                v = copies[i].get(k)
+                if isinstance(v, _Tensor):
+                    # a CPU counter's value (exact: item() is the element's own value) costs less than a copy
+                    (scalars := scalars or {}).setdefault(i, {})[k] = v.item() if v.is_cpu else v.clone()
+    return (params, copies, scalars), [dict(g) for g in optimizer.param_groups]
 
 
-def _zero_d_names(entries: Any) -> list[tuple[str, ...]]:
-    return [tuple(k for k, v in st.items() if isinstance(v, _Tensor) and v.dim() == 0) for _, st in entries]
-
-
-def _restore_counters(optimizer: torch.optim.Optimizer, saved: tuple[list, list[dict]]) -> None:
-    state, groups = saved
+def _restore_counters(
+    optimizer: torch.optim.Optimizer, saved: tuple[tuple[list, list[dict], dict | None], list[dict]]
+) -> None:
+    (params, copies, scalars), groups = saved
     while True:  # idempotent: an interrupt landing here only repeats it
         try:
-            had = {id(p) for p, _, _ in state}  # the saved parameters are alive: ids are theirs
+            had = {id(p) for p in params}  # the saved parameters are alive: ids are theirs
             for p in [p for p in optimizer.state if id(p) not in had]:
                 del optimizer.state[p]  # state the failed step created
-            for p, entries, scalars in state:
+            for i, (p, entries) in enumerate(zip(params, copies)):
                 st = optimizer.state[p]
                 st.clear()
                 st.update(entries)
-                for k, v in (scalars or {}).items():
+                for k, v in (scalars or {}).get(i, {}).items():
                     if isinstance(v, _Tensor):
                         entries[k].copy_(v)
                     else:

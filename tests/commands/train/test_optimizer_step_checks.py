@@ -9,6 +9,19 @@ import torch
 from helpers import deep_equal, mlp, snapshot, tcl_error
 
 from tcltorch.commands.train.optimizers import _CHECKED
+from tcltorch.optim import step_memo
+
+
+@pytest.fixture(autouse=True, params=["torch", "python-metadata", "state-identities"])
+def memo_kind(request, monkeypatch):
+    """Each test with torch's tensor guard and dict tags (the fast memo), with the parameters'
+    metadata read in Python, and with the state's tensors remembered by identity (the fallbacks
+    where torch lacks those helpers)."""
+    if request.param != "torch":
+        monkeypatch.setattr(step_memo, "_GUARDS", None)
+    if request.param == "state-identities":
+        monkeypatch.setattr(step_memo, "_DICT_VERSION", None)
+    return request.param
 
 
 def _backward(model: torch.nn.Module, dtype: torch.dtype = torch.float32) -> None:
@@ -94,3 +107,107 @@ def test_same_trajectory_with_remembered_checks(interp):
         ref.step()
     for a, b in zip(model.parameters(), twin.parameters()):
         assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_guard_helpers_work_on_this_torch():
+    """The pinned torch has the helpers the fast memo uses, and they behave as it needs."""
+    guards, tags = step_memo._probe()
+    assert guards is not None and tags is not None
+
+
+def _adafactor_stepped(interp, steps: int = 2):
+    model = mlp((4, 3, 2))
+    ho = interp.eval(f"torch::optimizer_adafactor {interp.put(model)}")
+    opt = interp.get(ho)
+    for _ in range(steps):
+        _backward(model)
+        interp.eval(f"torch::optimizer_step {ho}")
+    return model, opt, ho
+
+
+def test_adafactor_verdict_outlives_its_own_steps(interp):
+    """Adafactor counts steps in Python ints (each step rewrites its state dicts): the memo takes
+    the state a step left, so the next step's checks are skipped, and still run when the model changes."""
+    model, opt, ho = _adafactor_stepped(interp, steps=3)
+    memo = opt.__dict__[_CHECKED]
+    _backward(model)
+    assert memo.holds(opt, *step_memo.stepped(opt))
+    model.to(torch.float64)
+    _backward(model, torch.float64)
+    assert not memo.holds(opt, *step_memo.stepped(opt))
+    before = snapshot(model, opt)
+    message, code = tcl_error(interp, f"torch::optimizer_step {ho}")
+    assert message.startswith("cannot step: the optimizer's ") and message.endswith("nothing was changed")
+    assert code == ["TORCH", "STEP"]
+    assert deep_equal(snapshot(model, opt), before)
+
+
+def test_adafactor_state_replaced_between_steps_is_checked_again(interp):
+    model, opt, ho = _adafactor_stepped(interp)
+    p = model[0].weight
+    opt.state[p]["row"] = opt.state[p]["row"].double()
+    _backward(model)
+    before = snapshot(model, opt)
+    message, _ = tcl_error(interp, f"torch::optimizer_step {ho}")
+    assert "the optimizer's row state of a parameter of shape {3 4} is float64 on cpu" in message
+    assert deep_equal(snapshot(model, opt), before)
+
+
+def test_step_taken_outside_the_command_is_checked_again(interp, memo_kind):
+    """An Adafactor step from Python between two torch::optimizer_step calls rewrites the state
+    dicts the memo saw (with dict tags the next check runs in full); the steps go on."""
+    model, opt, ho = _adafactor_stepped(interp)
+    memo = opt.__dict__[_CHECKED]
+    _backward(model)
+    opt.step()
+    _backward(model)
+    assert memo.holds(opt, *step_memo.stepped(opt)) == (memo_kind == "state-identities")
+    interp.eval(f"torch::optimizer_step {ho}")
+    assert all(st["step"] == 4 for st in opt.state.values())
+
+
+@pytest.mark.parametrize("kind", ["adamw", "adafactor", "sgd"])
+def test_counters_made_by_a_checked_step_are_put_back(interp, kind, monkeypatch, memo_kind):
+    """The first step through the command makes the state (AdamW's 0-d step counters); a second
+    step that skips the checks and fails part-way puts those counters back."""
+    model = mlp((4, 3, 2))
+    extra = " -momentum 0.9" if kind == "sgd" else ""
+    ho = interp.eval(f"torch::optimizer_{kind} {interp.put(model)}{extra}")
+    opt = interp.get(ho)
+    _backward(model)
+    interp.eval(f"torch::optimizer_step {ho}")
+    _backward(model)
+    if memo_kind != "state-identities":  # (identities: the first step's new state is checked again)
+        assert opt.__dict__[_CHECKED].holds(opt, *step_memo.stepped(opt)), "the second step skips the checks"
+    before = snapshot(model, opt)
+
+    def failing(*args, **kwargs):
+        for st in opt.state.values():
+            if "step" in st:
+                st["step"] += 1  # in place for a tensor counter, as torch's own steps do
+        raise RuntimeError("simulated")
+
+    monkeypatch.setattr(opt, "step", failing)
+    with pytest.raises(Exception, match="simulated"):
+        interp.eval(f"torch::optimizer_step {ho}")
+    monkeypatch.undo()
+    assert deep_equal(snapshot(model, opt), before)
+    interp.eval(f"torch::optimizer_step {ho}")  # and the next step works
+
+
+def test_sparse_gradients_are_remembered_too(interp):
+    """SGD takes sparse gradients (torch::embedding -sparse 1): the guard cannot take them, and
+    the metadata read in Python stands in."""
+    emb = torch.nn.Embedding(5, 3, sparse=True)
+    ho = interp.eval(f"torch::optimizer_sgd {interp.put(emb)} 0.1")
+    opt = interp.get(ho)
+    ref = emb.weight.detach().clone()
+    for i in range(3):
+        opt.zero_grad()
+        emb(torch.tensor([i, 4])).sum().backward()
+        interp.eval(f"torch::optimizer_step {ho}")
+    assert isinstance(opt.__dict__[_CHECKED].guard, step_memo._PythonGuard)
+    expected = ref.clone()
+    for i in range(3):
+        expected[[i, 4]] -= 0.1
+    assert torch.allclose(emb.weight.detach(), expected)
