@@ -76,6 +76,31 @@ REVIEWED: dict[str, tuple[str, str]] = {
         "arange of integers is int64 (as torch.arange), and softmax refuses integers as PyTorch does",
     ),
     "softsign_test/softsign-1.4": ("convention: nested lists", "the case's helper compares a flat list"),
+    "spectral_norm_test/spectral-norm-1.2": (
+        REFUSED,
+        (
+            "spectral_norm TENSOR N: the tensor form divides by the exact largest singular value and takes no "
+            "power-iteration count (an estimate from a random start would change per call); see its page"
+        ),
+    ),
+    "sparse_csc_tensor_test/sparse_csc_tensor-[123].*": (
+        SUITE_BUG,
+        "ccol_indices {0 1 2} end at 2 but 3 values are given: not a valid CSC tensor (torch refuses it)",
+    ),
+    "log1p_test/log1p-math-7.3": (
+        SUITE_BUG,
+        "its expected log1p(0.01) is wrong in the 11th digit (tolerance 1e-13)",
+    ),
+    "square_test/square-7.*": (
+        "convention: number format",
+        "float32 values shown exactly (999999995904.0), not 1e+12",
+    ),
+    "synchronize_test/synchronize-*": (OK_TEXT, "returns an empty result, not a status word (synchronized)"),
+    "ceil_test/ceil-1.3": (SEMANTICS, "{3.14} is one number: a 0-d tensor, whose shape is empty"),
+    "std_dim_test/std_dim-4.2": (SEMANTICS, "-dim defaults to every dimension, as torch.std"),
+    "logsoftmax_test/logsoftmax-7.1": (MODULE_FORM, "no arguments build the module"),
+    "lppool[12]d_test/lppool[12]d-4.1": (MODULE_FORM, "no input: the words build the module"),
+    "avgpool3d_test/avgpool3d-6.1": (MODULE_FORM, "-kernelSize alone builds the module"),
 }
 
 # Prelude put before each file: tcltest reports every case, whatever the file configures.
@@ -334,6 +359,8 @@ def is_handle(text: str) -> bool:
 def is_message(text: str) -> bool:
     """Words (an error message), not a value: letters and spaces, not a number list or a handle."""
     text = text.strip()
+    if re.fullmatch(r"\*?([A-Za-z_#]+\*)+[A-Za-z_#]*\*?", text) and "*" in text:
+        return True  # a glob of words: *Invalid*input*
     if not re.search(r"[A-Za-z]{3,}", text) or " " not in text:
         return False
     return not re.fullmatch(r"[\w.:-]+\d+( [\w.:-]+\d+)*", text)
@@ -420,7 +447,7 @@ def classify(stem: str, name: str, case: dict, capital_dtypes: bool = False) -> 
         return "convention: tensor_print", f"{first_line(got)!r}"
     if re.search(r"\d\.\d{6}\b", expected) and "tensor_item" in calls:
         return "convention: number format", f"{first_line(expected)!r} vs {first_line(got)!r}"
-    if OUR_ERROR.search(got) and is_message(expected):
+    if OUR_ERROR.search(got) and (is_message(expected) or (not expected.strip() and "catch" in body)):
         return "convention: error wording", f"{first_line(expected)[:70]!r} vs {first_line(got)[:90]!r}"
     if "catch" in body and re.search(r"string match|regexp", body):
         pair = (expected.strip(), got.strip())
