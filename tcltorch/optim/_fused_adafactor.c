@@ -46,6 +46,7 @@
 #define TT_BLOCK 16384      /* elements per block of rows whose column sums pass 1 adds in float32 */
 #define TT_ROWBLK 32        /* at most this many rows per block: float32 column sums stay short */
 #define TT_SUMBLK 256       /* elements per float32 block of a sum of squares */
+#define TT_BACKBLK (1 << 18) /* elements per block of the back-to-front pass 2 of a whole tensor */
 
 /* ------------------------------------------------------------------ scalar conversions */
 
@@ -286,11 +287,6 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
     int64_t rb = TT_BLOCK / m;
     rb = rb < 1 ? 1 : rb > TT_ROWBLK ? TT_ROWBLK : rb;
     const int64_t gsz = t->gdt == TT_F32 ? 4 : 2;
-    /* Software prefetch of G about one group of rows ahead (8-16 KB): the hardware prefetcher
-     * alone leaves memory idle while a group's column sums are computed (measured: -13 % time). */
-    int64_t pfd = 4 * m * gsz;
-    pfd = pfd < 8192 ? 8192 : pfd > 16384 ? 16384 : pfd;
-    const char *gend = t->g + hi * m * gsz;
     /* Blocks of rb rows start at lo and never cross a batch; within a block, groups of up to 4
      * rows: each row's sum of squares (its r_i), then the group's share of the column sums. */
     for (int64_t i0 = lo; i0 < hi;) {
@@ -305,8 +301,6 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
             for (int r = 0; r < R; r++) {
                 int64_t i = k0 + r;
                 const char *src = t->g + i * m * gsz;
-                for (int64_t o = 0; o < m * gsz && src + pfd + o < gend; o += 64)
-                    __builtin_prefetch(src + pfd + o);
                 if (t->gdt != TT_F32) K->load(th->gbuf + r * m, src, m, t->gdt);
                 double s = K->sumsq(grp + r * m, m);
                 float rv = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
@@ -427,7 +421,15 @@ static double tt_whole(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, tt_
         tt_fac_cols(h, t, th, 1, -1, t->col, t->col, cf, wpart);
         usq = tt_fac_middle(t, wpart, rmean);
         tt_scalars(h, t, xsq, usq, &coef, &decay);
-        return tt_fac_pass2(K, h, t, 0, t->B * t->n, th, cf, rmean, coef, decay);
+        /* Pass 2 back to front, in blocks of TT_BACKBLK elements: the rows that pass 1 read last
+         * are still in the cache (front to back, a tensor larger than the cache finds none of its
+         * G there; blocks of 16 KB instead defeat the hardware prefetcher). */
+        int64_t rb = TT_BACKBLK / t->m;
+        double x2s = 0.0;
+        rb = rb < 1 ? 1 : rb;
+        for (int64_t hi = t->B * t->n; hi > 0; hi -= rb)
+            x2s += tt_fac_pass2(K, h, t, hi > rb ? hi - rb : 0, hi, th, cf, rmean, coef, decay);
+        return x2s;
     }
     double xs;
     tt_vec_pass1(K, h, t, 0, t->n, th, need_x, &xs, &usq);

@@ -49,9 +49,11 @@ static void TT_FN(store)(void *dst, float *restrict src, int64_t n, int dt) {
 static double TT_FN(sumsq)(const float *restrict a, int64_t n) {
     tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
     int64_t i = 0;
-    for (; i + TT_SUMBLK <= n; i += TT_SUMBLK) {
+    /* blocks of TT_SUMBLK elements, and a last one of the remaining multiple of 32 (rows of a few
+     * hundred elements are common: four chains of additions, not one) */
+    for (int64_t end; (end = i + TT_SUMBLK <= n ? i + TT_SUMBLK : i + ((n - i) & ~(int64_t)31)) > i; i = end) {
         tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = i; k < i + TT_SUMBLK; k += 32) {
+        for (int64_t k = i; k < end; k += 32) {
             tt_v8 x0 = tt_ld(a + k), x1 = tt_ld(a + k + 8), x2 = tt_ld(a + k + 16), x3 = tt_ld(a + k + 24);
             a0 += x0 * x0;
             a1 += x1 * x1;
@@ -159,9 +161,9 @@ static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const
                                int64_t n, float coef, float decay, float *restrict mom, float beta1) {
     tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
     int64_t i = 0;
-    for (; i + TT_SUMBLK <= n; i += TT_SUMBLK) {
+    for (int64_t end; (end = i + TT_SUMBLK <= n ? i + TT_SUMBLK : i + ((n - i) & ~(int64_t)31)) > i; i = end) {
         tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = i; k < i + TT_SUMBLK; k += 32) {
+        for (int64_t k = i; k < end; k += 32) {
             TT_FAC_STEP(k, a0);
             TT_FAC_STEP(k + 8, a1);
             TT_FAC_STEP(k + 16, a2);
