@@ -43,8 +43,9 @@
 #define TT_LARGE (1 << 18)  /* elements: below this a tensor is never shared by threads */
 #define TT_SHARE 0.6        /* ... nor unless it is more than this fraction of the group */
 #define TT_VCHUNK 2048      /* elements per block of a rank <= 1 tensor */
-#define TT_BLOCK 16384      /* elements per block of rows whose column sums pass 1 adds in float32 */
-#define TT_ROWBLK 32        /* at most this many rows per block: float32 column sums stay short */
+#define TT_BLOCK 16384      /* elements per unit of work of the shared tensors' pipeline */
+#define TT_ROWBLK 32        /* rows per block whose column sums pass 1 adds in float32 (short sums;
+                             * fewer rows made wide tensors flush to double every row or two) */
 #define TT_SUMBLK 256       /* elements per float32 block of a sum of squares */
 #define TT_BACKBLK (1 << 18) /* elements per block of the back-to-front pass 2 of a whole tensor */
 
@@ -101,6 +102,10 @@ static inline uint16_t tt_f2h(float f) {
 /* max(a, FLT_MIN) that keeps a NaN (like torch's clamp) and that compilers vectorize (fmaxf is a
  * libm call unless NaNs are ruled out). */
 static inline float tt_floor(float a) { return a < FLT_MIN ? FLT_MIN : a; }
+
+/* fmaxf(a, FLT_MIN) exactly (a NaN gives FLT_MIN), inline: fmaxf is a libm call unless NaNs are
+ * ruled out, and these run once per row or column. */
+static inline float tt_fmax_min(float a) { return a > FLT_MIN ? a : FLT_MIN; }
 
 static inline float tt_lerp(float self, float end, float w) {  /* torch's CPU lerp */
     return fabsf(w) < 0.5f ? self + w * (end - self) : end - (end - self) * (1.0f - w);
@@ -284,8 +289,7 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
                            tt_thread *th, int need_x) {
     const int64_t m = t->m, n = t->n;
     double *csum = th->acc, *wcol = th->acc + t->B * m, xsq = 0.0;
-    int64_t rb = TT_BLOCK / m;
-    rb = rb < 1 ? 1 : rb > TT_ROWBLK ? TT_ROWBLK : rb;
+    int64_t rb = TT_ROWBLK;
     const int64_t gsz = t->gdt == TT_F32 ? 4 : 2;
     /* Blocks of rb rows start at lo and never cross a batch; within a block, groups of up to 4
      * rows: each row's sum of squares (its r_i), then the group's share of the column sums. */
@@ -305,7 +309,7 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
                 double s = K->sumsq(grp + r * m, m);
                 float rv = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
                 t->row[i] = rv;
-                iv[r] = 1.0f / fmaxf(rv, FLT_MIN);
+                iv[r] = 1.0f / tt_fmax_min(rv);
                 if (need_x) xsq += K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m);
             }
             K->cols_rows(grp, m, R, iv, th->cacc, th->wacc, k0 == i0);
@@ -332,7 +336,7 @@ static void tt_fac_cols(const tt_hyper *h, const tt_tensor *t, tt_thread *ths, i
         }
         float c = tt_lerp(oldcol[j], (float)(cs / (double)t->n + (double)h->eps2), t->w);
         if (newcol) newcol[j] = c;
-        float f = 1.0f / sqrtf(fmaxf(c, FLT_MIN));
+        float f = 1.0f / sqrtf(tt_fmax_min(c));
         cf[j] = f;
         wpart[j] = (double)f * (double)f * wc;
     }
@@ -347,7 +351,7 @@ static double tt_fac_middle(const tt_tensor *t, const double *wpart, float *rmea
         for (int64_t i = 0; i < t->n; i++) rs += r[i];
         const double *wp = wpart + b * t->m;
         for (int64_t j = 0; j < t->m; j++) ws += wp[j];
-        float mean = fmaxf((float)(rs / (double)t->n), FLT_MIN);
+        float mean = tt_fmax_min((float)(rs / (double)t->n));
         rmean[b] = mean;
         usq += (double)mean * ws;
     }
@@ -361,7 +365,7 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
     for (int64_t ii = lo; ii < hi; ii++) {
         int64_t i = ii;
         int64_t b = i / n;
-        float rf = 1.0f / sqrtf(fmaxf(t->row[i] / rmean[b], FLT_MIN));
+        float rf = 1.0f / sqrtf(tt_fmax_min(t->row[i] / rmean[b]));
         const float *g = tt_view(K, t->g, t->gdt, i * m, m, th->gbuf);
         float *x = tt_view(K, t->x, t->xdt, i * m, m, th->xbuf);
         float *mom = t->mom ? t->mom + i * m : NULL;
