@@ -434,6 +434,8 @@ _loss(
 def cosine_embedding_loss(input1, input2, target, margin, reduction, ctx):
     _float_input(input1, ctx)
     _signs(target, ctx)
+    if target.dim() == 0 and input1.dim() == 2:
+        target = target.expand(input1.shape[0])  # one label (a single number) for every pair
     return F.cosine_embedding_loss(
         input1, _same(input1, input2), _same(input1, target), margin, reduction=reduction
     )
@@ -456,7 +458,7 @@ _loss(
     ],
     "1 - cos(x1, x2) for similar pairs, max(0, cos(x1, x2) - margin) for dissimilar ones (F.cosine_embedding_loss)",
     "Learns embeddings whose cosine similarity is high for pairs labelled 1 and at most `margin` for pairs "
-    "labelled -1.",
+    "labelled -1. A single label (a 0-d target, as `{1.0}` gives) applies to every pair of a batch.",
     "set a [torch::tensor_create {{1.0 0.0} {1.0 1.0}}]\n"
     "set b [torch::tensor_create {{0.0 1.0} {1.0 1.0}}]\n"
     "set y [torch::tensor_create {1.0 -1.0}]\n"
