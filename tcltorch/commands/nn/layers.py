@@ -329,11 +329,12 @@ def _keywords(layer: torch.nn.Module, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def layer_forward(layer: torch.nn.Module, input: torch.Tensor, more: tuple = (), **options: Any) -> Any:
-    given = {k: v for k, v in options.items() if v is not None}
-    if not given:
-        return layer(input, *more)
-    camel_given = {_CAMEL[k]: v for k, v in given.items()}
-    return layer(input, *more, **_keywords(layer, camel_given))
+    if options:  # (the plain call's parse gives none)
+        given = {k: v for k, v in options.items() if v is not None}
+        if given:
+            camel_given = {_CAMEL[k]: v for k, v in given.items()}
+            return layer(input, *more, **_keywords(layer, camel_given))
+    return layer(input, *more)
 
 
 # Handles that layer_forward runs besides modules: class -> parser(ctx, args, invoked) giving the
@@ -345,6 +346,15 @@ class ForwardCommand(Command):
     """``layer_forward``: the two-handle call takes a short path; everything else the spec's."""
 
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
+        if len(args) == 2:  # the plain call, a module's handle and a tensor's: two lookups
+            lookup = ctx.handles.lookup
+            layer, input = lookup(args[0]), lookup(args[1])
+            if (
+                input.__class__ is _Tensor
+                and isinstance(layer, nn.Module)
+                and type(layer) not in FORWARD_RUNNERS
+            ):
+                return {"layer": layer, "input": input}
         if FORWARD_RUNNERS and args:
             first = args[1] if args[0] in ("-layer", "-model", "-module") and len(args) > 1 else args[0]
             runner = FORWARD_RUNNERS.get(type(ctx.handles.lookup(first)))
@@ -357,6 +367,9 @@ class ForwardCommand(Command):
         inputs = kwargs["input"]  # the first input stays a plain argument (error messages name it)
         kwargs["input"], kwargs["more"] = inputs[0], tuple(inputs[1:])
         return kwargs
+
+
+_Tensor = torch.Tensor
 
 
 _OPTIONS = [
