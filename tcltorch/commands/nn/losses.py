@@ -148,6 +148,13 @@ def _class_target(input: torch.Tensor, target: torch.Tensor, ctx: Any, probabili
     return target.long()
 
 
+def _one_label(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """A 0-d class index (one number, as {1} gives) for a batch of one: the batch's label."""
+    if target.dim() == 0 and input.dim() == 2 and input.shape[0] == 1:
+        return target.reshape(1)
+    return target
+
+
 @command(
     "mse_loss",
     _input(_PREDICTION, aliases=()),
@@ -243,7 +250,7 @@ def _ignore_index() -> Opt:
 @command(
     "cross_entropy_loss",
     _input(_PREDICTION, aliases=()),
-    _target("class indices (N) or class probabilities (N, C)"),
+    _target("class indices (N; one number for a batch of one) or class probabilities (N, C)"),
     _weight("weight of each class, a 1-d tensor of C values"),
     _reduction(),
     _ignore_index(),
@@ -258,7 +265,7 @@ def _ignore_index() -> Opt:
     summary="Cross-entropy between logits and class targets.",
 )
 def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smoothing, ctx):
-    target = _class_target(input, target, ctx, probabilities=True)
+    target = _one_label(input, _class_target(input, target, ctx, probabilities=True))
     return F.cross_entropy(
         input,
         target,
@@ -272,7 +279,7 @@ def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smo
 @command(
     "nll_loss",
     _input(_PREDICTION, aliases=()),
-    _target("class indices (N)"),
+    _target("class indices (N; one number for a batch of one)"),
     _weight("weight of each class, a 1-d tensor of C values"),
     _reduction(),
     _ignore_index(),
@@ -280,7 +287,7 @@ def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smo
     summary="Negative log-likelihood of log-probabilities and class indices.",
 )
 def nll_loss(input, target, weight, reduction, ignore_index, ctx):
-    target = _class_target(input, target, ctx, probabilities=False)
+    target = _one_label(input, _class_target(input, target, ctx, probabilities=False))
     return F.nll_loss(
         input, target, weight=_like_input(input, weight), ignore_index=ignore_index, reduction=reduction
     )
