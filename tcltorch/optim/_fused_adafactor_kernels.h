@@ -193,6 +193,50 @@ static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const
 }
 #undef TT_FAC_STEP
 
+/* R consecutive rows of m elements (m a multiple of 32, below TT_SUMBLK), row r with coefficient
+ * coefs[r]: fac_apply of each, with one call and the float32 sums folded into double every
+ * TT_SUMBLK elements instead of every (short) row. */
+#define TT_ROWS_STEP(k, acc)                                                                 \
+    do {                                                                                     \
+        tt_v8 u_ = (tt_ld(gr + (k)) * tt_ld(cf + (k))) * coef, x_;                           \
+        if (mom) {                                                                           \
+            u_ = tt_ld(mr + (k)) * beta1 + u_;                                               \
+            tt_st(mr + (k), u_);                                                             \
+        }                                                                                    \
+        x_ = tt_ld(xr + (k)) * decay - u_;                                                   \
+        tt_st(xr + (k), x_);                                                                 \
+        acc += x_ * x_;                                                                      \
+    } while (0)
+
+static double TT_FN(fac_apply_rows)(float *restrict x, const float *restrict g, const float *restrict cf,
+                                    int64_t m, int64_t R, const float *restrict coefs, float decay,
+                                    float *restrict mom, float beta1) {
+    tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
+    const int64_t per = TT_SUMBLK / m; /* rows per fold */
+    for (int64_t r0 = 0; r0 < R; r0 += per) {
+        int64_t r1 = r0 + per < R ? r0 + per : R;
+        tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t r = r0; r < r1; r++) {
+            const float coef = coefs[r];
+            float *restrict xr = x + r * m;
+            const float *restrict gr = g + r * m;
+            float *restrict mr = mom ? mom + r * m : NULL;
+            for (int64_t k = 0; k < m; k += 32) {
+                TT_ROWS_STEP(k, a0);
+                TT_ROWS_STEP(k + 8, a1);
+                TT_ROWS_STEP(k + 16, a2);
+                TT_ROWS_STEP(k + 24, a3);
+            }
+        }
+        tt_v8 sum = (a0 + a1) + (a2 + a3);
+        dl += tt_lo(sum);
+        dh += tt_hi(sum);
+    }
+    tt_d4 d = dl + dh;
+    return (d[0] + d[1]) + (d[2] + d[3]);
+}
+#undef TT_ROWS_STEP
+
 /* v <- lerp(v, G^2 + eps2, w) (torch's CPU lerp), and sum(U^2) for U = G / sqrt(v), U built in
  * ubuf (n <= TT_VCHUNK). */
 static double TT_FN(vec_stats)(const float *restrict g, float *restrict v, int64_t n, float eps2, float w,

@@ -341,3 +341,20 @@ def test_plan_is_dropped_by_load_state_dict():
         opt.step()
         ref_opt.step()
     assert_close(ref, params, 5e-6, ref_opt, opt)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_short_rows_and_pipelined_tensors_agree(threads):
+    """Rows of 32..224 float32 elements (several rows per kernel call), a tensor larger than the
+    pipeline takes (its pass 2 alone, back to front) among small ones, one thread and two."""
+    shapes = [(2100, 1001), (40, 64), (3, 5, 96), (9, 32), (33, 224), (70,), (8, 128)]
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for options in ({}, {"beta1": 0.9, "weight_decay": 0.1, "maximize": True}):
+            ref, ref_opt = run_adafactor("reference", shapes, torch.float32, **options)
+            got, opt = run_adafactor("fused", shapes, torch.float32, **options)
+            assert opt.last_implementation == "fused"
+            assert_close(ref, got, 5e-6, ref_opt, opt)
+    finally:
+        torch.set_num_threads(old)
