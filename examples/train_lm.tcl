@@ -136,6 +136,8 @@ set seed 20240601
 set model [buildModel $seed]
 set all [dict get $model all]
 set opt [torch::optimizer_adafactor -parameters $all -lr $lr -globalClipNorm 1.0]
+# benchmarks/lm_demo.py sources this script for its data, model, optimizer and trainStep only
+if {[info exists ::lmDemoSetupOnly]} { return }
 puts [format "text: %d characters of %s, vocabulary %d; transformer %d layers, d_model %d,\
  %d heads, context %d (%d parameters), Adafactor, batch %d" \
     $n [info library] $vocab $layers $dmodel $heads $context [torch::count_parameters $all] $batch]
