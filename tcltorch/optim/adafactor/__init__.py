@@ -59,6 +59,11 @@ setup.py): two passes over G and one read and one write of X, float32 maths and 
 sum in double, float32/bfloat16/float16 parameters and gradients; anything it cannot take
 (other devices, float64, non-contiguous tensors, or a build without the library) goes to the
 foreach path, and :attr:`Adafactor.last_implementation` says which paths the last step took.
+Once a group's step went wholly through the native call, the call is prepared once (``fused.make_plan``:
+the tensor structs, the options, and what they depend on); later steps check per tensor only what can
+change between steps unseen (the gradient and its layout, X's address, shape and dtype, the state
+tensors' identity, X's version counter) and pass the gradients' addresses and one rho_t and
+1 - beta2_t (benchmarks/adafactor_floor.py measures the per-tensor cost and the ratio to the floor).
 ``"auto"`` picks per device (:data:`AUTO_IMPLEMENTATION`). No implementation reads a device value
 on the host during a step: :math:`\alpha_t` and the clipping denominator stay tensors.
 
