@@ -55,16 +55,22 @@ FAMILY = "runtime/autograd"
     summary="Compute gradients of a tensor with respect to the leaves it depends on.",
 )
 def tensor_backward(input, gradient, retain_graph, create_graph, ctx):
-    name = ctx.handles.name_of(input) or "tensor"
-    if not input.requires_grad:
-        raise invalid_value("-input", name, "must require gradients (make its inputs with -requiresGrad 1)")
-    if gradient is None and input.numel() != 1:
-        raise TclError(
-            f'missing required option "-gradient": {name} has shape {_shape_text(input)}, '
-            "and only a one-element tensor can go without a gradient",
-            ["TORCH", "ARGS", "REQUIRED", "-gradient"],
-        )
-    input.backward(gradient, retain_graph=retain_graph or None, create_graph=create_graph)
+    try:
+        input.backward(gradient, retain_graph=retain_graph or None, create_graph=create_graph)
+    except RuntimeError:
+        # torch refuses these two before it computes anything: said in Tcl terms, worked out only then
+        name = ctx.handles.name_of(input) or "tensor"
+        if not input.requires_grad:
+            raise invalid_value(
+                "-input", name, "must require gradients (make its inputs with -requiresGrad 1)"
+            ) from None
+        if gradient is None and input.numel() != 1:
+            raise TclError(
+                f'missing required option "-gradient": {name} has shape {_shape_text(input)}, '
+                "and only a one-element tensor can go without a gradient",
+                ["TORCH", "ARGS", "REQUIRED", "-gradient"],
+            ) from None
+        raise
 
 
 def _mode_command(name: str, mode: Callable[[], Any], enabled: bool, doc: str) -> None:
