@@ -130,10 +130,11 @@ def optimizer_step(optimizer, closure, lr, ctx):
             ["TORCH", "ARGS", "REQUIRED", "-closure"],
         )
     saved = _counters(optimizer, check_step(optimizer, ctx))
-    old_lrs = [
-        g["lr"] if not isinstance(g["lr"], torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups
-    ]
     if lr is not None:
+        old_lrs = [
+            g["lr"] if not isinstance(g["lr"], torch.Tensor) else float(g["lr"])
+            for g in optimizer.param_groups
+        ]
         set_lr(optimizer, lr)
     try:
         if closure is None:
