@@ -358,3 +358,13 @@ def test_short_rows_and_pipelined_tensors_agree(threads):
             assert_close(ref, got, 5e-6, ref_opt, opt)
     finally:
         torch.set_num_threads(old)
+
+
+def test_plans_of_replaced_groups_are_dropped():
+    params, opt = run_adafactor("fused", [(8, 6), (5,)], torch.float32, steps=2)
+    (old,) = opt._fused_plans
+    opt.load_state_dict(opt.state_dict())  # new group dicts
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt.step()
+    assert list(opt._fused_plans) == [id(opt.param_groups[0])] != [old]

@@ -163,6 +163,9 @@ def make_plan(opt, group: dict[str, Any], params: list[Tensor], states: list[dic
     native = fused_library()
     plans = opt.__dict__.setdefault("_fused_plans", {})
     plans.pop(id(group), None)
+    live = {id(g) for g in opt.param_groups}
+    for key in [k for k in plans if k not in live]:  # groups no longer there (load_state_dict)
+        del plans[key]
     if native is None or not params:
         return None
     skipped = [p for p in group["params"] if p.grad is None]
