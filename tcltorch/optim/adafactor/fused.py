@@ -122,13 +122,14 @@ def _fused_update(
 # --------------------------------------------------------------------------- the planned step
 #
 # A training loop steps the same tensors every time. Once a group's step went wholly through the
-# native call with one step count for all its tensors, the group gets a plan: the tensor structs
+# native call (parameters without a gradient left out), the group gets a plan: the tensor structs
 # filled once (addresses of X and of the state, shapes, dtypes), the options struct, and what each
 # entry depends on. A later step checks, per tensor, only what can change between steps without
 # the optimizer seeing it (the gradient tensor and its layout; X's address, shape and dtype; the
-# state tensors' identity; X's version counter, for the cached RMS(X)), then passes the gradients'
-# addresses and the one rho_t / 1 - beta2_t in one call. Anything else (a missing gradient, a new
-# tensor, other options, load_state_dict) takes the general step, which makes a new plan.
+# state dicts and tensors' identity; X's version counter, for the cached RMS(X)), then passes the
+# gradients' addresses and one rho_t / 1 - beta2_t (each tensor's own when the step counts differ)
+# in one call. Anything else (a gradient that appeared or went, a new tensor, other options,
+# load_state_dict) takes the general step, which makes a new plan.
 
 _STRIDED = torch.strided
 _INT_ONLY = {int}
