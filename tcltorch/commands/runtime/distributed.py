@@ -288,9 +288,9 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
     The other implementation's order `torch::distributed_init rank worldSize ?masterAddr?
     ?masterPort? ?backend?` is accepted when the first word is a number (a backend name may come
     third: `torch::distributed_init 0 1 gloo`). A one-process group (`worldSize` 1) with no master
-    address needs none: it rendezvouses on a free local port. Calling it again with the same
-    settings is a no-op that returns the same dict; other settings are a `TORCH DISTRIBUTED STATE`
-    error naming them (call `torch::distributed_destroy` first).
+    port needs none: it rendezvouses on a free local port (an address given alone is kept as the
+    group's setting). Calling it again with the same settings is a no-op that returns the same
+    dict; other settings are a `TORCH DISTRIBUTED STATE` error naming them (call `torch::distributed_destroy` first).
 
     Without `torch::distributed_init` at all, the collectives (`all_reduce`, `broadcast`,
     `distributed_gather`, `distributed_scatter`, `distributed_reduce_scatter`,
@@ -347,9 +347,8 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
     if (
         init_method.startswith("env://")
         and world_size == 1
-        and master_addr is None
         and master_port is None
-        and not ("MASTER_ADDR" in os.environ and "MASTER_PORT" in os.environ)
+        and "MASTER_PORT" not in os.environ
     ):  # a one-process group needs no rendezvous address: a free local port
         init_method = f"tcp://127.0.0.1:{_free_port()}"
     if init_method.startswith("env://"):
@@ -385,7 +384,7 @@ def distributed_init(backend, init_method, rank, world_size, timeout, master_add
         worldSize=world_size,
         backend=backend,
         initMethod=init_method,
-        masterAddr=os.environ.get("MASTER_ADDR") if init_method.startswith("env://") else None,
+        masterAddr=os.environ.get("MASTER_ADDR") if init_method.startswith("env://") else master_addr,
         masterPort=os.environ.get("MASTER_PORT") if init_method.startswith("env://") else None,
     )
     return {"rank": dist.get_rank(), "worldSize": dist.get_world_size()}

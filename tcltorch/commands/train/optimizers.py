@@ -371,7 +371,13 @@ def _closure(ctx: Any, script: str):
 @command(
     "optimizer_zero_grad",
     _OPTIMIZER,
-    Opt("setToNone", Bool(), True, "drop the gradients (true) or fill them with zeros (false)"),
+    Opt(
+        "setToNone",
+        Bool(),
+        True,
+        "drop the gradients (true) or fill them with zeros (false)",
+        aliases=("set_to_none",),
+    ),
     summary="Reset the gradients of an optimizer's parameters.",
 )
 def optimizer_zero_grad(optimizer, set_to_none):
@@ -709,7 +715,9 @@ _DOCS = {
     "optimizer_sparse_adam": (
         (
             "SparseAdam (`torch.optim.SparseAdam`): Adam that updates only the rows present in sparse gradients, "
-            "for `torch::embedding ... -sparse 1`. Dense gradients are refused by PyTorch at the step."
+            "for `torch::embedding ... -sparse 1`. Dense gradients are refused by PyTorch at the step. "
+            "`-weightDecay` (the other implementation's scripts pass one) must be 0: SparseAdam has no weight "
+            "decay, which would make its sparse gradients dense; decay dense parameters with another optimizer."
         ),
         None,
         None,
@@ -979,6 +987,17 @@ def _split_betas(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse:
     return parse(ctx, args, invoked)
 
 
+def _no_weight_decay(weight_decay: float) -> dict:
+    """SparseAdam has no weight decay: 0 is what it does; any other value is refused."""
+    if weight_decay != 0:
+        raise invalid_value(
+            "-weightDecay",
+            str(weight_decay),
+            "must be 0: torch.optim.SparseAdam has no weight decay (decay would make its sparse gradients dense)",
+        )
+    return {}
+
+
 def _adam_like(
     name: str,
     cls_summary: str,
@@ -1028,8 +1047,9 @@ _adam_like(
     1e-8,
     0.0,
     [],
-    lambda params, betas, **o: torch.optim.SparseAdam(params, betas=betas, **o),
-    with_wd=False,
+    lambda params, betas, weight_decay, **o: torch.optim.SparseAdam(
+        params, betas=betas, **_no_weight_decay(weight_decay), **o
+    ),
 )
 
 
@@ -1046,7 +1066,6 @@ _adam_like(
             Double(ge=0),
             0.004,
             "momentum decay psi",
-            positional=False,
             aliases=("momentum_decay",),
         ),
         Opt(
