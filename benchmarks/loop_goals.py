@@ -1,14 +1,16 @@
 """Issue 26's goals, each as a ratio or an added cost with min/median/max over interleaved rounds.
 
-    python benchmarks/loop_goals.py [--rounds N] [--quick] [--only NAME,...]
+    python benchmarks/loop_goals.py [--rounds N] [--quick] [--only NAME,...] [--clock wall|cpu]
 
 Everything runs in one process (the Python host, ``tcltorch.Interp``), one torch thread.  In
 every round each goal times the Tcl way and the reference way back to back (shared machines run
 in slow and fast spells: a round compares like with like), and the figures printed are the
 min/median/max over the rounds of that round's ratio or difference.  The medians are the
-figures that count; the min alone is a best case.  Tcl timings use Tcl's own ``time`` and have
+figures that count; the min alone is a best case.  Tcl timings run Tcl's own ``time`` and have
 the cost of an equivalent empty Tcl command (``set x $a``) subtracted where a per-command cost
-is wanted.
+is wanted.  ``--clock cpu`` times everything (both sides) by this thread's CPU time instead of
+the wall clock: on a shared machine it leaves out the time other processes take the CPU away,
+and every timing here is of work on this one thread (1 torch thread).
 
 Goals (issue 26):
 
@@ -62,7 +64,7 @@ proc mlp_scope {steps} {
     torch::manual_seed 0
     set model [torch::sequential [torch::linear 32 64] [torch::relu] [torch::linear 64 10]]
     set opt [torch::optimizer_adafactor -parameters $model]
-    set t0 [clock microseconds]
+    set t0 [bench_now]
     for {set i 0} {$i < $steps} {incr i} {
         set b [expr {$i % 16}]
         torch::scope {
@@ -72,7 +74,7 @@ proc mlp_scope {steps} {
             torch::optimizer_step $opt
         }
     }
-    set us [expr {[clock microseconds] - $t0}]
+    set us [expr {[bench_now] - $t0}]
     torch::free $opt {*}[torch::handles linear] {*}[torch::handles relu] {*}[torch::handles sequential]
     return $us
 }
@@ -81,7 +83,7 @@ proc mlp_foreach {epochs} {
     torch::manual_seed 0
     set model [torch::sequential [torch::linear 32 64] [torch::relu] [torch::linear 64 10]]
     set opt [torch::optimizer_adafactor -parameters $model]
-    set t0 [clock microseconds]
+    set t0 [bench_now]
     for {set e 0} {$e < $epochs} {incr e} {
         torch::foreach_batch {xb yb} [list $X $Y] -batchSize 64 {
             torch::optimizer_zero_grad $opt
@@ -90,11 +92,16 @@ proc mlp_foreach {epochs} {
             torch::optimizer_step $opt
         }
     }
-    set us [expr {[clock microseconds] - $t0}]
+    set us [expr {[bench_now] - $t0}]
     torch::free $opt {*}[torch::handles linear] {*}[torch::handles relu] {*}[torch::handles sequential]
     return $us
 }
 """
+
+
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
+CLOCK = CLOCKS["wall"]  # --clock: every timing of a round, Tcl's and Python's, by this one
+CLOCK_NAME = "wall"
 
 
 def mlp_python(steps: int, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> float:
@@ -102,14 +109,14 @@ def mlp_python(steps: int, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> fl
     model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
     opt = Adafactor(model.parameters())
     cross_entropy = torch.nn.functional.cross_entropy
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     for i in range(steps):
         b = i % POOL
         opt.zero_grad()
         loss = cross_entropy(model(xs[b]), ys[b])
         loss.backward()
         opt.step()
-    return (time.perf_counter() - t0) * 1e6
+    return (CLOCK() - t0) * 1e6
 
 
 class Goals:
@@ -118,6 +125,7 @@ class Goals:
     def __init__(self) -> None:
         self.interp = tcltorch.Interp()
         it = self.interp
+        it.register("bench_now", lambda: int(CLOCK() * 1e6))  # the Tcl procs' clock, in µs
         torch.manual_seed(1)
         self.X = torch.randn(BATCH * POOL, 32)
         self.Y = self.X[:, :10].argmax(1)
@@ -147,12 +155,14 @@ class Goals:
 
     # -- helpers ---------------------------------------------------------------
     def tcl(self, script: str, n: int) -> float:
-        """µs per run of ``script``, Tcl's ``time`` over ``n`` runs."""
-        return float(self.interp.eval(f"lindex [time {{{script}}} {n}] 0"))
+        """µs per run of ``script``: Tcl's ``time`` running it ``n`` times, by CLOCK."""
+        t0 = CLOCK()
+        self.interp.eval(f"time {{{script}}} {n}")
+        return (CLOCK() - t0) / n * 1e6
 
     @staticmethod
     def py(fn: Callable[[], object], n: int) -> float:
-        return timeit.timeit(fn, number=n) / n * 1e6
+        return timeit.Timer(fn, timer=CLOCK).timeit(number=n) / n * 1e6
 
     def added(self, script: str, fn: Callable[[], object], n: int) -> float:
         base = self.tcl("set x $a", n)
@@ -233,7 +243,7 @@ class Goals:
 
             self._lm = LmDemo(steps=5)
         self._lm_round = self._lm.round()  # type: ignore[attr-defined]
-        return self._lm_round["tcl/wall"] / self._lm_round["torch.optim/wall"]
+        return self._lm_round[f"tcl/{CLOCK_NAME}"] / self._lm_round[f"torch.optim/{CLOCK_NAME}"]
 
     def lm_bound(self) -> float:
         if self._lm_round is None:
@@ -265,7 +275,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--quick", action="store_true", help="3 rounds: a smoke test, not a measurement")
     parser.add_argument("--only", default="", help="comma-separated goal names (default: all)")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall (default) or cpu: this thread's CPU time, which leaves out the time other work on a "
+        "shared machine takes the CPU away (every timing here is of work on this one thread)",
+    )
     args = parser.parse_args()
+    global CLOCK, CLOCK_NAME
+    CLOCK, CLOCK_NAME = CLOCKS[args.clock], args.clock
     torch.set_num_threads(1)
     rounds = 3 if args.quick else args.rounds
     only = set(filter(None, args.only.split(",")))
@@ -278,7 +297,10 @@ def main() -> int:
     for _ in range(rounds):
         for name, *_ in goals:  # the 10^6-handle goals last in each round (they fill the table once)
             figures[name].append(getattr(bench, name)())
-    print(f"loop_goals: {rounds} interleaved rounds, 1 torch thread, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"loop_goals: {rounds} interleaved rounds, 1 torch thread, {args.clock} clock, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     print(f"  {'goal':52s} {'min':>8s} {'median':>8s} {'max':>8s}  unit  target")
     for name, unit, text, target in goals:
         xs = figures[name]
