@@ -154,6 +154,18 @@ def tensor_create(data, shape, dtype, device, requires_grad):
     return made(tensor, requires_grad)
 
 
+def _parse_random(cmd: Command, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
+    """``SHAPE DTYPE ?DEVICE?``: a dtype name is never a device, so a dtype in the device slot
+    (the other implementation's scripts put it there) is the dtype."""
+    lead = 0
+    while lead < len(args) and not is_option_word(args[lead], cmd._lookup):
+        lead += 1
+    if lead in (2, 3) and _is_dtype_word(args[1]):
+        named = ["-dtype", args[1], *(["-device", args[2]] if lead == 3 else [])]
+        args = (args[0], *named, *args[lead:])
+    return parse(ctx, args, invoked)
+
+
 @command(
     "randn",
     Opt("shape", Shape(), help="dimensions, {} for a 0-d tensor"),
@@ -162,6 +174,7 @@ def tensor_create(data, shape, dtype, device, requires_grad):
     _requires_grad(),
     extra_aliases=("tensor_randn", "tensorRandn"),
     summary="A tensor of samples from the standard normal distribution.",
+    parse_hook=_parse_random,
 )
 def randn(shape, device, dtype, requires_grad):
     return made(torch.randn(shape, dtype=_float_dtype(dtype), device=device), requires_grad)
@@ -175,6 +188,7 @@ def randn(shape, device, dtype, requires_grad):
     _requires_grad(),
     extra_aliases=("tensor_rand", "tensorRand"),
     summary="A tensor of samples from the uniform distribution on [0, 1).",
+    parse_hook=_parse_random,
 )
 def rand(shape, device, dtype, requires_grad):
     return made(torch.rand(shape, dtype=_float_dtype(dtype), device=device), requires_grad)
