@@ -576,6 +576,7 @@ _DISTANCES = {
     "pairwise": F.pairwise_distance,
     "cosine": _cosine_distance,
     "l1": lambda x, y: F.pairwise_distance(x, y, p=1.0),
+    "euclidean": F.pairwise_distance,  # the other implementation's name for pairwise
 }
 
 
@@ -607,13 +608,13 @@ _loss(
             Choice(*_DISTANCES),
             default="pairwise",
             positional=False,
-            help="pairwise (Euclidean, F.pairwise_distance), cosine (1 - cosine similarity) or l1",
+            help="pairwise or euclidean (F.pairwise_distance), cosine (1 - cosine similarity) or l1",
             aliases=("distance_function", "distance"),
         ),
     ],
     "Triplet margin loss with a chosen distance (F.triplet_margin_with_distance_loss)",
-    "max(0, d(a, p) - d(a, n) + margin), d being `-distanceFunction`: `pairwise` (Euclidean, torch's default), "
-    "`cosine` (1 - cosine similarity) or `l1`.",
+    "max(0, d(a, p) - d(a, n) + margin), d being `-distanceFunction`: `pairwise` (Euclidean, torch's default; "
+    "also `euclidean`), `cosine` (1 - cosine similarity) or `l1`.",
     "set a [torch::tensor_create {{1.0 0.0}}]\n"
     "set p [torch::tensor_create {{1.0 0.1}}]\n"
     "set n [torch::tensor_create {{0.0 1.0}}]\n"
