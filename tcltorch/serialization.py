@@ -605,15 +605,68 @@ def _safetensors_open(file: str, path: str) -> tuple[str, torch.Tensor]:
 _NATIVE = ("=", "|", "<" if sys.byteorder == "little" else ">")
 
 
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _map_npy(file: str, path: str) -> torch.Tensor | None:
+    """A ``.npy`` file's array as a tensor over a copy-on-write map of the whole file, made by
+    torch (``UntypedStorage.from_file``: unlike a NumPy memmap it keeps no file descriptor open,
+    so any number of mapped tensors may live).  The header is read by NumPy's own parser.  None
+    when NumPy's loader must decide instead: a header it reads apart (version 3), numbers in the
+    other byte order or of a type torch lacks, data not aligned for its type, a damaged or
+    truncated file (whose error NumPy's loader then gives)."""
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed below; its errors read "couldn't open"
+    except OSError as exc:
+        raise _access(file, exc, "open") from None
+    with stream:
+        try:
+            reader = _NPY_HEADERS.get(np.lib.format.read_magic(stream))
+            if reader is None:
+                return None
+            shape, fortran, dtype = reader(stream)
+            offset = stream.tell()
+            size = os.fstat(stream.fileno()).st_size
+        except OSError as exc:
+            raise _access(file, exc, "read") from None
+        except Exception:  # noqa: BLE001 - a damaged header: NumPy's loader says so
+            return None
+        itemsize = dtype.itemsize
+        if dtype.kind not in "biufc" or dtype.byteorder not in _NATIVE or not itemsize or offset % itemsize:
+            return None
+        count = 1
+        for extent in shape:
+            count *= extent
+        if offset + count * itemsize > size:
+            return None  # truncated
+        try:
+            kind = torch.from_numpy(np.empty(0, dtype=dtype)).dtype
+        except TypeError:
+            return None
+        strides, step = [], 1
+        for extent in shape if fortran else reversed(shape):
+            strides.append(step)
+            step *= max(extent, 1)
+        if not fortran:
+            strides.reverse()
+        storage = torch.UntypedStorage.from_file(_same_file(stream, path), False, size)
+    return torch.empty(0, dtype=kind).set_(storage, offset // itemsize, shape, strides)
+
+
 def load_npy(file: str, mmap: bool | None = False) -> torch.Tensor:
     """A ``.npy`` file of numbers as a tensor (object arrays and dtypes torch lacks are refused).
 
-    ``mmap=True`` maps the file copy-on-write (``np.load(mmap_mode="c")``): nothing is read until
-    used, and an in-place change of the tensor stays in this process, never reaching the file.
-    Numbers in the other byte order cannot be mapped (:class:`NotMappableError`); with
-    ``mmap=None`` such a file is read into memory, others are mapped.  A Fortran-ordered array
-    maps to a tensor with column-major strides; read into memory, it is made C-contiguous."""
+    ``mmap=True`` maps the file copy-on-write (MAP_PRIVATE, by torch; where torch's map does not
+    apply, by ``np.load(mmap_mode="c")``): nothing is read until used, and an in-place change of
+    the tensor stays in this process, never reaching the file.  Numbers in the other byte order
+    cannot be mapped (:class:`NotMappableError`); with ``mmap=None`` such a file is read into
+    memory, others are mapped.  A Fortran-ordered array maps to a tensor with column-major
+    strides; read into memory, it is made C-contiguous."""
     path = readable_path(file)
+    if mmap is not False:
+        mapped = _map_npy(file, path)
+        if mapped is not None:
+            return mapped
     try:
         array = np.load(path, mmap_mode=None if mmap is False else "c", allow_pickle=False)
     except OSError as exc:

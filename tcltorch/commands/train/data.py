@@ -86,9 +86,11 @@ def tensor_load(file, mmap):
     pages come from the file as they are used and the kernel can drop them again, so
     torch::foreach_batch can stream a dataset larger than the memory with flat memory.
     `-mmap 1` maps any size, `-mmap 0` reads the whole tensor into memory (once).
-    `.npy` is mapped as `numpy.load(mmap_mode="c")` does it, `.safetensors` by
-    safetensors' own `safe_open`, `.pt` by `torch.load(mmap=True)`; the checks stay (no
-    pickles, `weights_only`, zip sizes and checksums: a `.pt` file is read once to check them).
+    `.npy` is mapped by torch after NumPy's parser read the header (as
+    `numpy.load(mmap_mode="c")` would map it, but no file stays open per tensor),
+    `.safetensors` by safetensors' own `safe_open`, `.pt` by `torch.load(mmap=True)`; the
+    checks stay (no pickles, `weights_only`, zip sizes and checksums: a `.pt` file is read
+    once to check them).
 
     The map is copy-on-write: an in-place change of the tensor (`torch::init_constant`,
     an optimizer step) copies the pages it touches into this process and never reaches the

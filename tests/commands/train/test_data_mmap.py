@@ -238,3 +238,27 @@ def test_a_mapped_load_reads_nothing_and_batches_stay_flat(interp, tmp_path):
     h = interp.eval(f"torch::tensor_load {path} -mmap 0")
     assert _status("VmRSS") - rss > size * 0.8
     interp.eval(f"torch::free {h}")
+
+
+def test_mapped_npy_tensors_hold_no_file_open(interp, tmp_path):
+    path = tmp_path / "t.npy"
+    serialization.save_tensor(torch.arange(300_000, dtype=torch.float32), str(path))
+    before = len(os.listdir("/proc/self/fd"))
+    handles = [interp.eval(f"torch::tensor_load {path} -mmap 1") for _ in range(20)]
+    assert len(os.listdir("/proc/self/fd")) == before  # a NumPy memmap would keep 20 open
+    assert all(_mapped_file(interp.get(h)) == str(path) for h in handles)
+    interp.eval("torch::free " + " ".join(handles))
+
+
+def test_npy_data_not_aligned_for_its_type_is_mapped_by_numpy(interp, tmp_path):
+    path = tmp_path / "odd.npy"
+    values = np.arange(300_000, dtype=np.float64)
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (300000,), }"
+    header += " " * (75 - 10 - len(header)) + "\n"  # the data starts at byte 76: not a multiple of 8
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin1"))
+        f.write(values.tobytes())
+    assert np.array_equal(np.load(path), values)
+    back = _load(interp, path, "-mmap", "1")
+    assert _mapped_file(back) == str(path) and torch.equal(back, torch.from_numpy(values))
+    assert torch.equal(_load(interp, path, "-mmap", "0"), back)
