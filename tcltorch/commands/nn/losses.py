@@ -265,11 +265,12 @@ def _ignore_index() -> Opt:
     summary="Cross-entropy between logits and class targets.",
 )
 def cross_entropy_loss(input, target, weight, reduction, ignore_index, label_smoothing, ctx):
-    target = _one_label(input, _class_target(input, target, ctx, probabilities=True))
-    return F.cross_entropy(
+    if target.dtype is not torch.int64 or not target.dim() or not input.is_floating_point():
+        target = _one_label(input, _class_target(input, target, ctx, probabilities=True))
+    return F.cross_entropy(  # (the common call, int64 class indices of float logits, goes straight here)
         input,
         target,
-        weight=_like_input(input, weight),
+        weight=weight if weight is None else _like_input(input, weight),
         ignore_index=ignore_index,
         reduction=reduction,
         label_smoothing=label_smoothing,
