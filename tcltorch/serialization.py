@@ -637,8 +637,8 @@ def _map_npy(file: str, path: str) -> torch.Tensor | None:
         count = 1
         for extent in shape:
             count *= extent
-        if offset + count * itemsize > size:
-            return None  # truncated
+        if count < 0 or min(shape, default=0) < 0 or offset + count * itemsize > size:
+            return None  # a negative extent, or truncated
         try:
             kind = torch.from_numpy(np.empty(0, dtype=dtype)).dtype
         except TypeError:
