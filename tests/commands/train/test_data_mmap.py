@@ -173,7 +173,15 @@ def test_checks_stay_when_mapping(interp, tmp_path):
     blob = bytearray(damaged.read_bytes())
     blob[len(blob) // 2] ^= 0xFF  # inside the tensor's record: its CRC-32 no longer matches
     damaged.write_bytes(bytes(blob))
+    negative = tmp_path / "negative.npy"
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }"
+    header += " " * (127 - 10 - len(header)) + "\n"
+    negative.write_bytes(
+        b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(64)
+    )
     for options in ("", "-mmap 1"):
+        text = tcl_error(interp, f"torch::tensor_load {negative} {options}")[0]
+        assert "not a valid .npy file of numbers" in text
         assert (
             "not a valid .npy file of numbers" in tcl_error(interp, f"torch::tensor_load {obj} {options}")[0]
         )
