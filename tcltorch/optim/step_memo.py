@@ -163,7 +163,7 @@ def _identities(state: Any) -> tuple[list[tuple], list[_Tensor]]:
 class StepMemo:
     """The parameters and state of a step that passed the checks (see the module's doc)."""
 
-    __slots__ = ("__weakref__", "guard", "ids", "lengths", "refs", "tags", "valid", "zero_d")
+    __slots__ = ("__weakref__", "check", "guard", "ids", "lengths", "refs", "tags", "valid", "zero_d")
 
     def __init__(
         self,
@@ -175,6 +175,8 @@ class StepMemo:
         state = optimizer.state
         self.ids = list(map(id, params))
         self.guard = _guard(params, grads)
+        # torch's guard called directly (holds() compares the ids first: the count is right)
+        self.check = self.guard.guard.check if isinstance(self.guard, _TorchGuard) else None
         self.zero_d = zero_d
         self.valid = True
         if _DICT_VERSION is not None:
@@ -199,11 +201,15 @@ class StepMemo:
             return False
         state = optimizer.state
         if self.lengths is not None:
-            if _tags(state) != self.tags:
+            tag = _DICT_VERSION  # _tags(state), inlined: this runs every step
+            if (tag(state), list(map(tag, state.values()))) != self.tags:
                 return False
         elif _identities(state)[0] != self.tags:
             return False
-        return list(map(id, params)) == self.ids and self.guard.holds(params, grads)
+        if list(map(id, params)) != self.ids:
+            return False
+        check = self.check
+        return check(*params, *grads) if check is not None else self.guard.holds(params, grads)
 
     def after_step(self, optimizer: torch.optim.Optimizer) -> None:
         """After a step that succeeded: the state it left is the one the next check compares with
@@ -215,4 +221,5 @@ class StepMemo:
         if lengths != self.lengths:
             self.zero_d = zero_d_names(state)
             self.lengths = lengths
-        self.tags = _tags(state)
+        tag = _DICT_VERSION
+        self.tags = (tag(state), list(map(tag, state.values())))
