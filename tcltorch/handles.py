@@ -73,6 +73,8 @@ def describe(obj: Any) -> str:
 
 
 _HANDLE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# a name that is one Tcl list element as it is (no space, brace, quote, bracket, backslash, $ or ;)
+_PLAIN_WORD = re.compile(r'[^\s{}\[\]"\\$;]+')
 
 # One counter per kind for the whole process, shared by every interpreter's table:
 # tensor7 names one tensor in one interpreter, and no other interpreter ever
@@ -119,13 +121,22 @@ class HandleTable:
 
     def __init__(self) -> None:
         self._objects: dict[str, Any] = {}
-        self._serials: dict[str, int] = {}
         self._by_id: dict[int, str] = {}
         self._serial = 0
         # (serial, name) in creation order: a scope's exit pops only what it made, whatever the
-        # number of live handles; entries of handles freed one by one are skipped, and dropped
-        # when they outnumber the live ones
+        # number of live handles; entries of handles freed one by one are skipped (a name is
+        # never given twice in a process, so an entry is live when its name is in _objects),
+        # and dropped when they outnumber the live ones
         self._order: list[tuple[int, str]] = []
+        # whether every name given is a plain Tcl word (names() may then be joined by spaces)
+        self._plain_words = True
+        # join_names(dict) -> the keys as one Tcl list value, or None: the bridge's C joiner
+        self.join_names: Any = None
+        # put_tensor(tensor) -> name: put() for a plain torch.Tensor (the bridge gives a C one
+        # made from put_state(), which does the same steps)
+        self.put_tensor: Any = self.put
+        # release(mark, keep set or None) -> count: release_since's steps in C (from the bridge)
+        self.release_c: Any = None
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -145,16 +156,32 @@ class HandleTable:
         else:
             kind = kind or kind_of(obj)
             name = f"{kind}{_next_number(kind)}"
+            if self._plain_words and not _PLAIN_WORD.fullmatch(name):
+                self._plain_words = False
         serial = self._serial = self._serial + 1
         self._objects[name] = obj
-        self._serials[name] = serial
         self._by_id[key] = name
         self._order.append((serial, name))
         return name
 
+    def put_state(self) -> tuple[Any, ...]:
+        """What put() reads and updates for a plain tensor, for a C version of it: the table
+        (its ``_serial``), the dicts by name and by id, the creation order and the counter."""
+        return (self, self._objects, self._by_id, self._order, _TENSOR_COUNTER)
+
+    def release_state(self) -> tuple[Any, ...]:
+        """What release_since() reads and updates, for a C version of it: the table (its
+        ``_serial`` and ``_compact``), the dicts, the creation order, CLOSERS and the closer."""
+        return (self, self._objects, self._by_id, self._order, CLOSERS, _release)
+
     def lookup(self, name: str) -> Any:
         """The object named ``name``, or None (no checks, no error: for fast paths)."""
         return self._objects.get(name)
+
+    def lookup_function(self) -> Any:
+        """A function that does what :meth:`lookup` does, one call less (the table's own
+        dict lookup, valid for the table's lifetime: :meth:`clear` empties it in place)."""
+        return self._objects.get
 
     def name_of(self, obj: Any) -> str | None:
         return self._by_id.get(id(obj))
@@ -187,9 +214,8 @@ class HandleTable:
         obj = self._objects.pop(name, None)
         if obj is None:
             raise TclError(f'no object named "{shorten(name)}"', ["TORCH", "HANDLE", name])
-        # pop, not del: an interrupt (Ctrl-C) between two updates of put() must not
-        # make the name unfreeable later
-        self._serials.pop(name, None)
+        # the id entry only when it is this name's: an interrupt (Ctrl-C) between two updates
+        # of put() must not make the name unfreeable later
         if self._by_id.get(id(obj)) == name:
             del self._by_id[id(obj)]
         self._compact()
@@ -197,8 +223,9 @@ class HandleTable:
 
     def _compact(self) -> None:
         """Drop the creation-order entries of freed handles once they outnumber the live ones."""
-        if len(self._order) > 2 * len(self._objects) + 64:
-            self._order = [(self._serials[n], n) for n in self._objects]
+        order, objects = self._order, self._objects
+        if len(order) > 2 * len(objects) + 64:
+            order[:] = [entry for entry in order if entry[1] in objects]
 
     def names(self, kind: str | None = None) -> list[str]:
         """Live handles in creation order, optionally only those of one kind
@@ -207,6 +234,18 @@ class HandleTable:
         if kind is None:
             return names
         return [n for n in names if self._is(self._objects[n], kind)]
+
+    def names_text(self) -> Any:
+        """Every live handle, oldest first, as one Tcl list text (names joined by spaces:
+        cheaper than a list of 10^6 words; a Tcl value made by ``join_names`` where the bridge
+        gave one), or None when some name is not a plain Tcl word."""
+        if not self._plain_words:
+            return None
+        if self.join_names is not None:
+            text = self.join_names(self._objects)
+            if text is not None:
+                return text
+        return " ".join(self._objects)
 
     def mark(self) -> int:
         """A point in time: handles created after it are newer than the mark."""
@@ -218,28 +257,31 @@ class HandleTable:
         of handles made since the mark, not the number alive."""
         if mark >= self._serial:  # nothing made since the mark (an empty scope)
             return 0
-        order, serials = self._order, self._serials
+        if self.release_c is not None:  # the same steps in C
+            return self.release_c(mark, set(keep) if keep else None)
+        order, objects = self._order, self._objects
         cut = len(order)
         while cut and order[cut - 1][0] > mark:
             cut -= 1
         newer = order[cut:]
         if keep:
             keep = set(keep)
-            kept = [entry for entry in newer if entry[1] in keep and serials.get(entry[1]) == entry[0]]
-            doomed = [n for s, n in reversed(newer) if n not in keep and serials.get(n) == s]
+            kept = [entry for entry in newer if entry[1] in keep and entry[1] in objects]
+            doomed = [n for _, n in reversed(newer) if n not in keep and n in objects]
         else:
             kept = []
-            doomed = [n for s, n in reversed(newer) if serials.get(n) == s]
+            doomed = [n for _, n in reversed(newer) if n in objects]
         del order[cut:]
-        order += kept
+        if kept:
+            order += kept
         self._compact()
-        objects, by_id, closing = self._objects, self._by_id, bool(CLOSERS)
+        by_id, closing, pop = self._by_id, bool(CLOSERS), objects.pop
         for name in doomed:
-            obj = objects.pop(name, None)
-            serials.pop(name, None)
+            obj = pop(name, None)
             if obj is not None:
-                if by_id.get(id(obj)) == name:
-                    del by_id[id(obj)]
+                key = id(obj)
+                if by_id.get(key) == name:
+                    del by_id[key]
                 if closing:
                     _release(obj)
         return len(doomed)
@@ -249,4 +291,9 @@ class HandleTable:
         return [w for w in _HANDLE_WORD.findall(text) if w in self._objects]
 
     def clear(self) -> None:
-        self.__init__()
+        """Forget every handle (the dicts are emptied in place: see :meth:`lookup_function`)."""
+        self._objects.clear()
+        self._by_id.clear()
+        self._order.clear()
+        self._serial = 0
+        self._plain_words = True

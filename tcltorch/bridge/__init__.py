@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import keyword
 import os
 import sys
 import threading
@@ -24,6 +25,7 @@ from tcltorch.handles import HandleTable, _Tensor
 lib = _tclapi.lib
 
 _sessions: dict[int, Session] = {}
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")  # a word "-x..." is an option
 _SCRIPT_CACHE = 256
 _CAPSULE = type(__import__("datetime").datetime_CAPI)  # a Tcl value built in C (tensor_list)
 _PLAIN = frozenset({str, int, float, bool, bytes, type(None), _CAPSULE})
@@ -140,6 +142,14 @@ class Session:
         self.last_error: tuple[BaseException, str, list[str], tuple[str, ...]] | None = None
         self._callables: list[Any] = []
         self._scripts: dict[str, int] = {}  # script text -> Tcl_Obj (keeps its bytecode)
+        # the C builtins bound to this interpreter (called with the GIL held; see tclapi.c)
+        natives: list[Any] = []
+        if lib.tt_builtins(addr, id(natives)) != 0:
+            raise TclError("tcltorch: cannot make the bridge's builtins", ["TORCH", "INIT"])
+        self._eval_word, self._eval_obj, self._call, self.result, join_keys, make_put, make_release = natives
+        self.handles.join_names = join_keys
+        self.handles.put_tensor = make_put(self.handles.put_state())
+        self.handles.release_c = make_release(self.handles.release_state())
 
     # -- used by command functions --------------------------------------------
     split = staticmethod(split)
@@ -149,6 +159,16 @@ class Session:
     def eval(self, script: str) -> str:
         """Evaluate a script in the current frame (the calling command's caller).
         A non-OK completion propagates through the command unchanged."""
+        # a word of the running command is evaluated as its own Tcl_Obj (Tcl keeps its
+        # compiled form); other scripts through a cache of Tcl_Objs
+        result = self._eval_word(script)
+        if result is None:
+            result = self._eval_obj(self._script_obj(script))
+        if result.__class__ is int:
+            raise TclPassthrough(result)
+        return result
+
+    def _script_obj(self, script: str) -> int:
         obj = self._scripts.get(script)
         if obj is None:
             if len(self._scripts) >= _SCRIPT_CACHE:
@@ -157,10 +177,7 @@ class Session:
             if not obj:
                 raise too_big()
             self._scripts[script] = obj
-        code = lib.tt_eval_obj(self.addr, obj, 0)
-        if code != TCL_OK:
-            raise TclPassthrough(code)
-        return self.result()
+        return obj
 
     def release_scripts(self) -> None:
         for obj in self._scripts.values():
@@ -169,17 +186,14 @@ class Session:
 
     def call(self, *words: Any) -> str:
         """Invoke a Tcl command with Python values as its words."""
-        code = lib.tt_call(self.addr, id(words), 0)
-        if code != TCL_OK:
-            if code == E_SIZE:
+        result = self._call(words)
+        if result.__class__ is int:
+            if result == E_SIZE:
                 raise too_big()
-            raise TclPassthrough(code)
-        return self.result()
+            raise TclPassthrough(result)
+        return result
 
-    def result(self) -> str:
-        out: list[str] = []
-        lib.tt_result_into(self.addr, id(out), 0)
-        return out[0]
+    # result() -> str: the interpreter's result (a builtin bound in __init__)
 
     def export(self, value: Any) -> Any:
         """A command's Python result -> a Tcl value; torch objects become handles."""
@@ -266,28 +280,27 @@ class Session:
 
 
 def _make_callable(session: Session, cmd: Any, invoked: str):
+    """The Python side of one command: ``run(args)`` (the words' tuple) -> (TCL_OK, value) or
+    Session.error's tuple.  Where the spec's generated positional fast path applies, the
+    first call compiles a runner for the command (:func:`_compile_runner`) and puts it in
+    ``run.holder``, the list whose first item the C side calls."""
     parse, fn, export, error = cmd.parse, cmd.fn, session.export, session.error
     if hasattr(cmd, "fast_path_applies") and cmd.fast_path_applies():
-        # the spec's own parser: try its generated positional fast path first (no extra
-        # calls), compiled on the command's first call
-        fast = None
+        holder: list[Any] = []
 
-        def run_fast(*args: str):
-            nonlocal fast
-            kwargs = None
+        def first_call(args: tuple[str, ...]):
             try:
-                if fast is None:
-                    fast = cmd.fast_parser()
-                kwargs = fast(session, args)
-                if kwargs is None:  # not `or`: a command without options parses to {}
-                    kwargs = parse(session, args, invoked)
-                return (TCL_OK, export(fn(**kwargs)))
+                runner = _compile_runner(session, cmd, invoked)
             except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
-                return error(exc, invoked, kwargs, (invoked, *args))
+                return error(exc, invoked, None, (invoked, *args))
+            holder[0] = runner
+            return runner(args)
 
-        return run_fast
+        holder.append(first_call)
+        first_call.holder = holder  # type: ignore[attr-defined]
+        return first_call
 
-    def run(*args: str):
+    def run(args: tuple[str, ...]):
         kwargs = None
         try:
             kwargs = parse(session, args, invoked)
@@ -295,7 +308,134 @@ def _make_callable(session: Session, cmd: Any, invoked: str):
         except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
             return error(exc, invoked, kwargs, (invoked, *args))
 
+    run.holder = [run]  # type: ignore[attr-defined]
     return run
+
+
+def _compile_runner(session: Session, cmd: Any, invoked: str):
+    """Straight-line code for one command on one interpreter (a hot path: every call of a
+    command without a parse hook goes through it).  For the common call, only positional
+    words, it converts each word by its slot's type, calls the command function with
+    keywords and exports the result, in one Python frame: a word naming a live tensor is
+    looked up in the handle table's dict (``handle_first`` of the slot's type says when that
+    is what the type's convert would do), and a new tensor result goes straight to
+    ``HandleTable.put``.  Any other call runs the spec's parser.  Failures go to
+    Session.error with the keyword arguments the function was given (rebuilt from the
+    converted words only when something failed)."""
+    namespace: dict[str, Any] = {
+        "L": _LETTERS,
+        "OK": TCL_OK,
+        "Tensor": _Tensor,
+        "ctx": session,
+        "get": session.handles.lookup_function(),
+        "put": session.handles.put_tensor,
+        "export": session.export,
+        "error": session.error,
+        "parse": cmd.parse,
+        "fn": cmd.fn,
+        "invoked": invoked,
+    }
+    slots, kinds = cmd._slots, cmd._slot_handles
+    lines = ["def run(args):", "    n = len(args)", "    done = 0", "    kw = None", "    try:"]
+    rebuild = ["    except BaseException as exc:  # every failure becomes a Tcl error"]
+    rest = _rest_slot(cmd)
+    if rest is not None:  # `name ?name ...?`: all words positional, at least one for the rest slot
+        k = len(slots) - 1
+        lines.append(f"        if n > {k}:")
+        lines.append("            for w in args:")
+        lines.append('                if w[:1] == "-" and w[1:2] in L:')
+        lines.append("                    break")
+        lines.append("            else:")
+        body = "                "
+        items = []
+        for i, (py_name, convert, flag) in enumerate(slots):
+            namespace[f"c{i}"] = convert
+            if i < k:
+                lines.append(f"{body}v{i} = c{i}(args[{i}], {flag!r}, ctx)")
+            else:
+                lines.append(f"{body}v{i} = [c{i}(w, {flag!r}, ctx) for w in args[{k}:]]")
+            items.append((py_name, f"v{i}"))
+        _finish_case(
+            cmd, namespace, lines, rebuild, body, items, {name for name, _ in items}, len(slots) + 1000
+        )
+    for arity in range(cmd._min_positional, len(slots) + 1):
+        words = [f"w{i}" for i in range(arity)]
+        items: list[tuple[str, str]] = []
+        lines.append(f"        if n == {arity}:")
+        body = "            "
+        if arity:
+            lines.append(f"{body}{', '.join(words)}{',' if arity == 1 else ''} = args")
+            test = " or ".join(f'({w}[:1] == "-" and {w}[1:2] in L)' for w in words)
+            lines.append(f"{body}if not ({test}):")
+            body += "    "
+        given = set()
+        for i, (py_name, convert, flag) in enumerate(slots[:arity]):
+            namespace[f"c{i}"] = convert
+            call = f"c{i}(w{i}, {flag!r}, ctx)"
+            if kinds[i] == "tensor":
+                lines.append(f"{body}v{i} = get(w{i})")
+                lines.append(f"{body}if v{i}.__class__ is not Tensor:")
+                lines.append(f"{body}    v{i} = {call}")
+            elif kinds[i] == "object":
+                lines.append(f"{body}v{i} = get(w{i})")
+                lines.append(f"{body}if v{i} is None:")
+                lines.append(f"{body}    v{i} = {call}")
+            else:
+                lines.append(f"{body}v{i} = {call}")
+            items.append((py_name, f"v{i}"))
+            given.add(py_name)
+        _finish_case(cmd, namespace, lines, rebuild, body, items, given, arity + 1)
+    lines.append("        kw = parse(ctx, args, invoked)")
+    lines.append("        return (OK, export(fn(**kw)))")
+    lines += rebuild
+    lines.append("        return error(exc, invoked, kw, (invoked, *args))")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code generated from the spec above
+    return namespace["run"]
+
+
+def _rest_slot(cmd: Any) -> Any:
+    """The command's last positional slot when it takes all remaining words (``free``), and
+    the runner may fill it: no option is required that only a ``-flag`` can give."""
+    positional = cmd.positional
+    if not positional or not positional[-1].rest or any(o.rest for o in positional[:-1]):
+        return None
+    if any(o.required and not o.positional for o in cmd._head):
+        return None
+    return positional[-1]
+
+
+def _finish_case(
+    cmd: Any,
+    namespace: dict[str, Any],
+    lines: list[str],
+    rebuild: list[str],
+    body: str,
+    items: list[tuple[str, str]],
+    given: set[str],
+    case: int,
+) -> None:
+    """The end of one case of a runner: the other options' defaults, the call, the export;
+    and, for the failure path, the keyword arguments the call was given."""
+    for j, (py_name, value) in enumerate(cmd._defaults.items()):
+        if py_name not in given:
+            namespace[f"d{j}"] = value
+            items.append((py_name, f"d{j}"))
+    for j, (py_name, factory) in enumerate(cmd._factories):
+        if py_name not in given:
+            namespace[f"f{j}"] = factory
+            lines.append(f"{body}x{j} = f{j}()")
+            items.append((py_name, f"x{j}"))
+    if cmd.context:
+        items.append(("ctx", "ctx"))
+    lines.append(f"{body}done = {case}")
+    if all(name.isidentifier() and not keyword.iskeyword(name) for name, _ in items):
+        call = "fn(" + ", ".join(f"{name}={value}" for name, value in items) + ")"
+    else:
+        call = "fn(**{" + ", ".join(f"{name!r}: {value}" for name, value in items) + "})"
+    lines.append(f"{body}r = {call}")
+    lines.append(f"{body}return (OK, put(r) if r.__class__ is Tensor else export(r))")
+    rebuild.append(f"        if done == {case}:")
+    rebuild.append("            kw = {" + ", ".join(f"{name!r}: {value}" for name, value in items) + "}")
 
 
 _NAMESPACE_SETUP = """
@@ -376,8 +516,8 @@ def _install_commands(session: Session) -> None:
         for cmd in load_all().values():
             for name in cmd.names:
                 run = _make_callable(session, cmd, name)
-                session._callables.append(run)
-                lib.tt_create_command(addr, f"::torch::{name}".encode(), id(run))
+                session._callables.append(run.holder)
+                lib.tt_create_runner(addr, f"::torch::{name}".encode(), id(run.holder))
     finally:
         if collecting:
             gc.enable()

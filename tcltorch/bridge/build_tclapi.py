@@ -13,6 +13,7 @@ ffibuilder.cdef(
     int tt_init_stubs(uintptr_t interp);
     uintptr_t tt_current_thread(void);
     int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable);
+    int tt_create_runner(uintptr_t interp, const char *name, uintptr_t holder);
     long long tt_set_max_size(long long size);
     int tt_eval(uintptr_t interp, uintptr_t script, int global);
     uintptr_t tt_obj_new(uintptr_t str);
@@ -21,6 +22,7 @@ ffibuilder.cdef(
     int tt_call(uintptr_t interp, uintptr_t words, int global);
     int tt_result_into(uintptr_t interp, uintptr_t out, int options);
     void tt_reset_result(uintptr_t interp);
+    int tt_builtins(uintptr_t interp, uintptr_t out);
     void tt_cancel(uintptr_t interp);
     int tt_split(uintptr_t str, uintptr_t out);
     int tt_nested(uintptr_t str, uintptr_t out);

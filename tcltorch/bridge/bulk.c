@@ -177,15 +177,6 @@ static int tt_walk_buffer(TTBuffer *b, Tcl_Obj *o, int depth) {
     return 0;
 }
 
-/* The running command's argument that `str` was made from, or NULL. */
-static Tcl_Obj *tt_frame_arg(PyObject *str) {
-    TTFrame *f = tt_frame;
-    if (f == NULL) return NULL;
-    for (int i = 0; i < f->n; i++)
-        if (PyTuple_GET_ITEM(f->args, i) == str) return f->objv[i + 1];
-    return NULL;
-}
-
 /* Appends [bytearray of int64 or float64, shape, all_ints] to out; 1 and a
  * message on bad data (tt_nested's words); TT_E_SIZE when too big. */
 int tt_nested_buffer(uintptr_t str, uintptr_t out) {

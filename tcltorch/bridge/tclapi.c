@@ -22,6 +22,7 @@
 
 typedef struct {
     PyObject *callable; /* returns (0, value) or (code, msg, errorcode, errorinfo) */
+    int runner;         /* 1: callable is a list whose item 0 is called with the words' tuple */
 } TTCommand;
 
 /* The running command's words: its Python str arguments and the Tcl_Objs they
@@ -34,6 +35,15 @@ typedef struct TTFrame {
 } TTFrame;
 
 static __thread TTFrame *tt_frame = NULL;
+
+/* The running command's argument that `str` was made from, or NULL. */
+static Tcl_Obj *tt_frame_arg(PyObject *str) {
+    TTFrame *f = tt_frame;
+    if (f == NULL) return NULL;
+    for (int i = 0; i < f->n; i++)
+        if (PyTuple_GET_ITEM(f->args, i) == str) return f->objv[i + 1];
+    return NULL;
+}
 
 static int tt_python_alive(void) {
     return Py_IsInitialized() && !_Py_IsFinalizing();
@@ -223,21 +233,34 @@ static Tcl_Obj *tt_to_tcl(PyObject *v, int depth) {
         PyObject *seq = PySequence_Fast(v, "");
         if (seq != NULL) {
             Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-            Tcl_Obj *list = Tcl_NewListObj(0, NULL);
-            Tcl_IncrRefCount(list);
+            if (n > INT_MAX) {
+                Py_DECREF(seq);
+                return tt_too_big();
+            }
+            /* the items first, then one list of them (no regrowth) */
+            Tcl_Obj *small[16];
+            Tcl_Obj **items = n <= 16 ? small : (Tcl_Obj **)attemptckalloc(sizeof(Tcl_Obj *) * (size_t)n);
+            if (items == NULL) {
+                Py_DECREF(seq);
+                PyErr_NoMemory();
+                return NULL;
+            }
             for (Py_ssize_t i = 0; i < n; i++) {
                 Tcl_Obj *item = tt_to_tcl(PySequence_Fast_GET_ITEM(seq, i), depth + 1);
                 if (item == NULL) {
-                    Tcl_DecrRefCount(list);
+                    for (Py_ssize_t k = 0; k < i; k++) Tcl_DecrRefCount(items[k]);
+                    if (items != small) ckfree((char *)items);
                     Py_DECREF(seq);
                     return NULL;
                 }
-                Tcl_ListObjAppendElement(NULL, list, item);
+                Tcl_IncrRefCount(item);
+                items[i] = item;
             }
             Py_DECREF(seq);
-            Tcl_Obj *out = list;
-            out->refCount--; /* hand back unowned, like Tcl_New*Obj */
-            return out;
+            Tcl_Obj *list = Tcl_NewListObj((int)n, items); /* takes its own references */
+            for (Py_ssize_t i = 0; i < n; i++) Tcl_DecrRefCount(items[i]);
+            if (items != small) ckfree((char *)items);
+            return list;
         }
         PyErr_Clear();
     } else if (depth < 64 && PyDict_Check(v)) {
@@ -301,7 +324,16 @@ static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const
     }
     TTFrame frame = {tt_frame, args, objv, objc - 1};
     tt_frame = &frame;
-    PyObject *res = PyObject_Call(cmd->callable, args, NULL);
+    PyObject *res;
+    if (cmd->runner) {
+        /* the list's item may be replaced while it runs (compiled on first use) */
+        PyObject *fn = PyList_GET_ITEM(cmd->callable, 0);
+        Py_INCREF(fn);
+        res = PyObject_CallOneArg(fn, args);
+        Py_DECREF(fn);
+    } else {
+        res = PyObject_Call(cmd->callable, args, NULL);
+    }
     tt_frame = frame.up;
     Py_DECREF(args);
     if (res == NULL) goto python_failed;
@@ -398,7 +430,26 @@ int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable) {
     TTCommand *cmd = (TTCommand *)ckalloc(sizeof(TTCommand));
     PyGILState_STATE gil = PyGILState_Ensure();
     cmd->callable = TT_OBJ(callable);
+    cmd->runner = 0;
     Py_INCREF(cmd->callable);
+    PyGILState_Release(gil);
+    Tcl_CreateObjCommand((Tcl_Interp *)interp, name, tt_objcmd, (ClientData)cmd, tt_cmd_deleted);
+    return 0;
+}
+
+/* A command whose Python side is `holder[0](words)`: holder is a one-item list,
+ * so that Python can put a compiled runner in place of the first call's stub. */
+int tt_create_runner(uintptr_t interp, const char *name, uintptr_t holder) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *list = TT_OBJ(holder);
+    if (!PyList_CheckExact(list) || PyList_GET_SIZE(list) != 1) {
+        PyGILState_Release(gil);
+        return 1;
+    }
+    TTCommand *cmd = (TTCommand *)ckalloc(sizeof(TTCommand));
+    cmd->callable = list;
+    cmd->runner = 1;
+    Py_INCREF(list);
     PyGILState_Release(gil);
     Tcl_CreateObjCommand((Tcl_Interp *)interp, name, tt_objcmd, (ClientData)cmd, tt_cmd_deleted);
     return 0;
@@ -512,6 +563,379 @@ int tt_result_into(uintptr_t interp, uintptr_t out, int options) {
 
 void tt_reset_result(uintptr_t interp) {
     Tcl_ResetResult((Tcl_Interp *)interp);
+}
+
+/* ---- builtins ---------------------------------------------------------------
+ * cffi releases the GIL around every call into this file and each entry point
+ * takes it back: two GIL round trips and a cffi wrapper per call.  The calls a
+ * command makes on every run (evaluate its script, read the result, call a
+ * command) are also offered as builtin functions, which Python calls with the
+ * GIL held, like any builtin.  Each is bound to one interpreter: `self` is its
+ * address as a Python int.  They answer the result as a str when the code is
+ * TCL_OK, else the completion code as an int (TT_E_SIZE: a word too long). */
+
+/* The GIL is released while Tcl evaluates: a command of the script may be a tkinter
+ * callback (Tk's `update` in a loop body runs them), which takes the GIL with
+ * PyEval_RestoreThread and would wait forever for a GIL this thread held; and
+ * another Python thread (a writer's, a Tcl thread's tcltorch) may run meanwhile. */
+static int tt_eval_nested(Tcl_Interp *ip, Tcl_Obj *obj) {
+    if (tt_stack_exhausted(ip)) return TCL_ERROR;
+    int code;
+    Py_BEGIN_ALLOW_THREADS
+    code = Tcl_EvalObjEx(ip, obj, 0);
+    Py_END_ALLOW_THREADS
+    return code;
+}
+
+static PyObject *tt_answer(Tcl_Interp *ip, int code) {
+    if (code != TCL_OK) return PyLong_FromLong(code);
+    return tt_str_from_tcl(Tcl_GetObjResult(ip));
+}
+
+/* eval_word(script): when `script` is a word of the running command (the str made
+ * from its Tcl_Obj), evaluate that very Tcl_Obj in the current frame, so that its
+ * compiled form is Tcl's own (a literal of a proc body keeps it); else None. */
+static PyObject *tt_b_eval_word(PyObject *self, PyObject *script) {
+    Tcl_Obj *obj = tt_frame_arg(script);
+    if (obj == NULL) Py_RETURN_NONE;
+    Tcl_Interp *ip = (Tcl_Interp *)PyLong_AsVoidPtr(self);
+    Tcl_IncrRefCount(obj);
+    int code = tt_eval_nested(ip, obj);
+    Tcl_DecrRefCount(obj);
+    return tt_answer(ip, code);
+}
+
+/* eval_obj(address): evaluate a script object kept by Python (tt_obj_new). */
+static PyObject *tt_b_eval_obj(PyObject *self, PyObject *address) {
+    Tcl_Obj *obj = (Tcl_Obj *)PyLong_AsVoidPtr(address);
+    if (obj == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no script object");
+        return NULL;
+    }
+    Tcl_Interp *ip = (Tcl_Interp *)PyLong_AsVoidPtr(self);
+    return tt_answer(ip, tt_eval_nested(ip, obj));
+}
+
+/* call(words): invoke a command with Python values as its words (a tuple). */
+static PyObject *tt_b_call(PyObject *self, PyObject *words) {
+    if (!PyTuple_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "call takes a tuple of words");
+        return NULL;
+    }
+    Tcl_Interp *ip = (Tcl_Interp *)PyLong_AsVoidPtr(self);
+    Py_ssize_t n = PyTuple_GET_SIZE(words);
+    Tcl_Obj *small[8];
+    Tcl_Obj **objv = n <= 8 ? small : (Tcl_Obj **)ckalloc(sizeof(Tcl_Obj *) * n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        objv[i] = tt_to_tcl(PyTuple_GET_ITEM(words, i), 0);
+        if (objv[i] == NULL) {
+            PyErr_Clear();
+            for (Py_ssize_t k = 0; k < i; k++) Tcl_DecrRefCount(objv[k]);
+            if (objv != small) ckfree((char *)objv);
+            return PyLong_FromLong(TT_E_SIZE);
+        }
+        Tcl_IncrRefCount(objv[i]);
+    }
+    int code;
+    if (tt_stack_exhausted(ip)) {
+        code = TCL_ERROR;
+    } else { /* without the GIL: see tt_eval_nested */
+        Py_BEGIN_ALLOW_THREADS
+        code = Tcl_EvalObjv(ip, (int)n, objv, 0);
+        Py_END_ALLOW_THREADS
+    }
+    for (Py_ssize_t i = 0; i < n; i++) Tcl_DecrRefCount(objv[i]);
+    if (objv != small) ckfree((char *)objv);
+    return tt_answer(ip, code);
+}
+
+/* result(): the interpreter's result as a str. */
+static PyObject *tt_b_result(PyObject *self, PyObject *unused) {
+    (void)unused;
+    return tt_str_from_tcl(Tcl_GetObjResult((Tcl_Interp *)PyLong_AsVoidPtr(self)));
+}
+
+static void tt_capsule_free(PyObject *cap); /* bulk.c */
+
+/* join_keys(dict): the dict's keys (ASCII str) joined by spaces, as a Tcl value (a
+ * capsule that tt_to_tcl hands over as it is); None when a key is not an ASCII str.
+ * One pass over the entries into a growing buffer, no Python str made: torch::handles
+ * at 10^6 handles (each key read once: the pass is memory-bound). */
+static PyObject *tt_b_join_keys(PyObject *self, PyObject *dict) {
+    (void)self;
+    if (!PyDict_Check(dict)) {
+        PyErr_SetString(PyExc_TypeError, "join_keys takes a dict");
+        return NULL;
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0, used = 0, cap = 4096;
+    char *buf = (char *)attemptckalloc((unsigned)cap);
+    if (buf == NULL) return PyErr_NoMemory();
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_IS_ASCII(key)) {
+            ckfree(buf);
+            Py_RETURN_NONE;
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(key);
+        if (used + len + 1 > cap) {
+            while (used + len + 1 > cap) cap *= 2;
+            if (cap > tt_max_size + (Py_ssize_t)1 || cap > INT_MAX) {
+                ckfree(buf);
+                tt_too_big();
+                return NULL;
+            }
+            char *grown = (char *)attemptckrealloc(buf, (unsigned)cap);
+            if (grown == NULL) {
+                ckfree(buf);
+                return PyErr_NoMemory();
+            }
+            buf = grown;
+        }
+        if (used) buf[used++] = ' ';
+        memcpy(buf + used, PyUnicode_DATA(key), (size_t)len);
+        used += len;
+    }
+    if (used > tt_max_size) {
+        ckfree(buf);
+        tt_too_big();
+        return NULL;
+    }
+    Tcl_Obj *text = Tcl_NewStringObj(buf, (int)used);
+    ckfree(buf);
+    Tcl_IncrRefCount(text);
+    PyObject *capsule = PyCapsule_New(text, "tcltorch.tclobj", tt_capsule_free);
+    if (capsule == NULL) Tcl_DecrRefCount(text);
+    return capsule;
+}
+
+/* put_tensor(tensor), bound to (table, objects, by_id, order, counter): HandleTable.put
+ * for a plain tensor (the common command result), in C.  The same steps: the name the
+ * object already has, else "tensor" + the next number of the process-wide counter, the
+ * table's next serial, then objects[name], by_id[id] and order's (serial, name). */
+static PyObject *tt_str_serial = NULL;
+
+static PyObject *tt_b_put_tensor(PyObject *state, PyObject *obj) {
+    PyObject *table = PyTuple_GET_ITEM(state, 0), *objects = PyTuple_GET_ITEM(state, 1);
+    PyObject *by_id = PyTuple_GET_ITEM(state, 2), *order = PyTuple_GET_ITEM(state, 3);
+    PyObject *counter = PyTuple_GET_ITEM(state, 4);
+    PyObject *key = PyLong_FromVoidPtr(obj), *name = NULL, *serial = NULL, *next = NULL, *entry = NULL;
+    if (key == NULL) return NULL;
+    name = PyDict_GetItemWithError(by_id, key);
+    if (name != NULL) {
+        Py_INCREF(name);
+        Py_DECREF(key);
+        return name;
+    }
+    if (PyErr_Occurred()) goto failed;
+    PyObject *number = PyIter_Next(counter);
+    if (number == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "the handle counter stopped");
+        goto failed;
+    }
+    long long k = PyLong_AsLongLong(number);
+    Py_DECREF(number);
+    if (k == -1 && PyErr_Occurred()) goto failed;
+    char digits[24];
+    int nd = 0;
+    unsigned long long u = k < 0 ? 0 : (unsigned long long)k;
+    do {
+        digits[nd++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    name = PyUnicode_New(6 + nd, 127);
+    if (name == NULL) goto failed;
+    char *text = (char *)PyUnicode_DATA(name);
+    memcpy(text, "tensor", 6);
+    for (int d = 0; d < nd; d++) text[6 + d] = digits[nd - 1 - d];
+    if (tt_str_serial == NULL && (tt_str_serial = PyUnicode_InternFromString("_serial")) == NULL) goto failed;
+    serial = PyObject_GetAttr(table, tt_str_serial);
+    if (serial == NULL) goto failed;
+    long long was = PyLong_AsLongLong(serial);
+    if (was == -1 && PyErr_Occurred()) goto failed;
+    next = PyLong_FromLongLong(was + 1);
+    if (next == NULL) goto failed;
+    entry = PyTuple_Pack(2, next, name);
+    if (entry == NULL) goto failed;
+    /* the updates in put()'s order; each one that fails leaves the earlier ones as put()
+     * would (an entry of order without a live name is skipped by release_since) */
+    if (PyObject_SetAttr(table, tt_str_serial, next) != 0) goto failed;
+    if (PyDict_SetItem(objects, name, obj) != 0) goto failed;
+    if (PyDict_SetItem(by_id, key, name) != 0) goto failed;
+    if (PyList_Append(order, entry) != 0) goto failed;
+    Py_DECREF(key);
+    Py_DECREF(serial);
+    Py_DECREF(next);
+    Py_DECREF(entry);
+    return name;
+failed:
+    Py_XDECREF(key);
+    Py_XDECREF(name);
+    Py_XDECREF(serial);
+    Py_XDECREF(next);
+    Py_XDECREF(entry);
+    return NULL;
+}
+
+static PyMethodDef tt_put_def = {"put_tensor", (PyCFunction)tt_b_put_tensor, METH_O, NULL};
+
+/* release_since(mark, keep), bound to (table, objects, by_id, order, closers, release):
+ * HandleTable.release_since in C, the same steps.  The entries of order newer than mark
+ * are cut off; those whose names are live and in `keep` (a set, or None) are put back in
+ * their order; the other live ones are freed newest first.  The names to free are taken
+ * before anything is freed: freeing a tensor may run Python code (weakref callbacks). */
+static PyObject *tt_b_release_since(PyObject *state, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "release_since takes (mark, keep)");
+        return NULL;
+    }
+    PyObject *table = PyTuple_GET_ITEM(state, 0), *objects = PyTuple_GET_ITEM(state, 1);
+    PyObject *by_id = PyTuple_GET_ITEM(state, 2), *order = PyTuple_GET_ITEM(state, 3);
+    PyObject *closers = PyTuple_GET_ITEM(state, 4), *release = PyTuple_GET_ITEM(state, 5);
+    PyObject *keep = args[1] == Py_None ? NULL : args[1];
+    long long mark = PyLong_AsLongLong(args[0]);
+    if (mark == -1 && PyErr_Occurred()) return NULL;
+    if (tt_str_serial == NULL && (tt_str_serial = PyUnicode_InternFromString("_serial")) == NULL) return NULL;
+    PyObject *serial_obj = PyObject_GetAttr(table, tt_str_serial);
+    if (serial_obj == NULL) return NULL;
+    long long serial = PyLong_AsLongLong(serial_obj);
+    Py_DECREF(serial_obj);
+    if (serial == -1 && PyErr_Occurred()) return NULL;
+    if (mark >= serial) return PyLong_FromLong(0);
+    Py_ssize_t cut = PyList_GET_SIZE(order);
+    while (cut > 0) {
+        PyObject *entry = PyList_GET_ITEM(order, cut - 1);
+        long long s = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 0));
+        if (s == -1 && PyErr_Occurred()) return NULL;
+        if (s <= mark) break;
+        cut--;
+    }
+    Py_ssize_t total = PyList_GET_SIZE(order);
+    PyObject *kept = PyList_New(0), *doomed = PyList_New(0);
+    if (kept == NULL || doomed == NULL) goto failed;
+    for (Py_ssize_t i = cut; i < total; i++) { /* kept: in creation order */
+        PyObject *entry = PyList_GET_ITEM(order, i), *name = PyTuple_GET_ITEM(entry, 1);
+        int live = PyDict_Contains(objects, name);
+        if (live < 0) goto failed;
+        if (!live) continue;
+        int kept_here = keep ? PySet_Contains(keep, name) : 0;
+        if (kept_here < 0) goto failed;
+        if (kept_here && PyList_Append(kept, entry) != 0) goto failed;
+    }
+    for (Py_ssize_t i = total - 1; i >= cut; i--) { /* doomed: newest first */
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(order, i), 1);
+        int live = PyDict_Contains(objects, name);
+        if (live < 0) goto failed;
+        if (!live) continue;
+        int kept_here = keep ? PySet_Contains(keep, name) : 0;
+        if (kept_here < 0) goto failed;
+        if (!kept_here && PyList_Append(doomed, name) != 0) goto failed;
+    }
+    if (PyList_SetSlice(order, cut, total, kept) != 0) goto failed;
+    Py_CLEAR(kept);
+    /* _compact(): only when the dropped entries outnumber the live ones */
+    if (PyList_GET_SIZE(order) > 2 * PyDict_GET_SIZE(objects) + 64) {
+        PyObject *r = PyObject_CallMethod(table, "_compact", NULL);
+        if (r == NULL) goto failed;
+        Py_DECREF(r);
+    }
+    Py_ssize_t n = PyList_GET_SIZE(doomed);
+    int closing = PyDict_GET_SIZE(closers) > 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyList_GET_ITEM(doomed, i);
+        PyObject *obj = PyDict_GetItemWithError(objects, name);
+        if (obj == NULL) {
+            if (PyErr_Occurred()) goto failed;
+            continue;
+        }
+        Py_INCREF(obj);
+        if (PyDict_DelItem(objects, name) != 0) {
+            Py_DECREF(obj);
+            goto failed;
+        }
+        PyObject *key = PyLong_FromVoidPtr(obj);
+        PyObject *named = key ? PyDict_GetItemWithError(by_id, key) : NULL;
+        int same = named != NULL ? PyObject_RichCompareBool(named, name, Py_EQ) : 0;
+        if (same < 0 || (named == NULL && PyErr_Occurred()) || (same == 1 && PyDict_DelItem(by_id, key) != 0)) {
+            Py_XDECREF(key);
+            Py_DECREF(obj);
+            goto failed;
+        }
+        Py_XDECREF(key);
+        if (key == NULL) {
+            Py_DECREF(obj);
+            goto failed;
+        }
+        if (closing) {
+            PyObject *r = PyObject_CallOneArg(release, obj);
+            if (r == NULL) {
+                Py_DECREF(obj);
+                goto failed;
+            }
+            Py_DECREF(r);
+        }
+        Py_DECREF(obj); /* may free the object, running Python code */
+    }
+    Py_DECREF(doomed);
+    return PyLong_FromSsize_t(n);
+failed:
+    Py_XDECREF(kept);
+    Py_XDECREF(doomed);
+    return NULL;
+}
+
+static PyMethodDef tt_release_def = {"release_since", (PyCFunction)(void (*)(void))tt_b_release_since,
+                                     METH_FASTCALL, NULL};
+
+/* make_release((table, objects, by_id, order, closers, release)) -> release_since bound to them. */
+static PyObject *tt_b_make_release(PyObject *self, PyObject *state) {
+    (void)self;
+    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 6 || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 1)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(state, 2)) || !PyList_CheckExact(PyTuple_GET_ITEM(state, 3)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(state, 4)) || !PyCallable_Check(PyTuple_GET_ITEM(state, 5))) {
+        PyErr_SetString(PyExc_TypeError, "make_release takes (table, objects, by_id, order, closers, release)");
+        return NULL;
+    }
+    return PyCFunction_New(&tt_release_def, state);
+}
+
+/* make_put((table, objects, by_id, order, counter)) -> put_tensor bound to them. */
+static PyObject *tt_b_make_put(PyObject *self, PyObject *state) {
+    (void)self;
+    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 5 || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 1)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(state, 2)) || !PyList_CheckExact(PyTuple_GET_ITEM(state, 3)) ||
+        !PyIter_Check(PyTuple_GET_ITEM(state, 4))) {
+        PyErr_SetString(PyExc_TypeError, "make_put takes (table, objects, by_id, order, counter)");
+        return NULL;
+    }
+    return PyCFunction_New(&tt_put_def, state);
+}
+
+static PyMethodDef tt_builtin_defs[] = {
+    {"eval_word", (PyCFunction)tt_b_eval_word, METH_O, NULL},
+    {"eval_obj", (PyCFunction)tt_b_eval_obj, METH_O, NULL},
+    {"call", (PyCFunction)tt_b_call, METH_O, NULL},
+    {"result", (PyCFunction)tt_b_result, METH_NOARGS, NULL},
+    {"join_keys", (PyCFunction)tt_b_join_keys, METH_O, NULL},
+    {"make_put", (PyCFunction)tt_b_make_put, METH_O, NULL},
+    {"make_release", (PyCFunction)tt_b_make_release, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Append the builtins bound to `interp` to `out` (a list), in tt_builtin_defs' order. */
+int tt_builtins(uintptr_t interp, uintptr_t out) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int rc = 0;
+    PyObject *self = PyLong_FromVoidPtr((void *)interp);
+    for (PyMethodDef *d = tt_builtin_defs; self != NULL && d->ml_name != NULL; d++) {
+        PyObject *f = PyCFunction_New(d, self);
+        if (f == NULL || PyList_Append(TT_OBJ(out), f) != 0) rc = 1;
+        Py_XDECREF(f);
+    }
+    if (self == NULL) rc = 1;
+    Py_XDECREF(self);
+    PyErr_Clear();
+    PyGILState_Release(gil);
+    return rc;
 }
 
 /* Split a Tcl list into a Python list of str appended to `out`.

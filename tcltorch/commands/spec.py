@@ -60,6 +60,10 @@ class ValueType:
 
     doc: str = "string"
     requirement: str = "must be a string"
+    # What the generated fast path may take without calling convert(): "tensor" when a word
+    # naming a live handle of a plain torch.Tensor converts to that very tensor, "object" when
+    # a word naming any live handle converts to its object; None: always call convert().
+    handle_first: str | None = None
 
     def convert(self, text: str, option: str, ctx: Any) -> Any:
         return text
@@ -300,6 +304,7 @@ class Handle(ValueType):
         self.kind = kind
         self.doc = f"{kind or 'object'} handle"
         self.requirement = f"must be a {kind or 'object'} handle"
+        self.handle_first = "tensor" if kind == "tensor" else "object" if kind is None else None
 
     def convert(self, text: str, option: str, ctx: Any) -> Any:
         return ctx.handles.get(text, self.kind)
@@ -324,10 +329,13 @@ class Script(ValueType):
 class Custom(ValueType):
     """A value type defined by a function ``(text, option, ctx) -> value``."""
 
-    def __init__(self, fn: Callable[[str, str, Any], Any], doc: str, requirement: str) -> None:
+    def __init__(
+        self, fn: Callable[[str, str, Any], Any], doc: str, requirement: str, handle_first: str | None = None
+    ) -> None:
         self.fn = fn
         self.doc = doc
         self.requirement = requirement
+        self.handle_first = handle_first  # see ValueType.handle_first: what fn does with a live handle
 
     def convert(self, text: str, option: str, ctx: Any) -> Any:
         return self.fn(text, option, ctx)
@@ -443,6 +451,7 @@ class Command:
         self._flags = [o.flag for o in head]
         # Fast path for the common call: only positional words, no options.
         self._slots = [(o.py_name, _converter(o.type), o.flag) for o in self.positional]
+        self._slot_handles = [_handle_first(o.type) for o in self.positional]
         self._defaults = {o.py_name: o.default for o in head if not o.required and not callable(o.default)}
         self._factories = [(o.py_name, o.default) for o in head if not o.required and callable(o.default)]
         required_at = [i for i, o in enumerate(self.positional) if o.required]
@@ -699,6 +708,25 @@ def _compile_fast(cmd: Command) -> Callable[[Any, tuple[str, ...]], dict[str, An
     lines.append("    return None")
     exec("\n".join(lines), namespace)  # noqa: S102 - code generated from the spec above
     return namespace["fast"]
+
+
+def _handle_first(vtype: ValueType) -> str | None:
+    """The type's ``handle_first``, where the convert() it describes is the one that runs: a
+    subclass that converts its own way (a sparse-only tensor handle) gets None unless it
+    declares ``handle_first`` itself, next to its convert()."""
+    declared = vtype.handle_first
+    if declared is None:
+        return None
+    cls = type(vtype)
+    for klass in cls.__mro__:
+        if "convert" in vars(klass):  # the class whose convert() runs
+            owner = klass
+            break
+    else:
+        return None
+    if owner in (Handle, Custom) or "handle_first" in vars(owner):
+        return declared
+    return None
 
 
 def _converter(vtype: ValueType) -> Callable[[str, str, Any], Any]:

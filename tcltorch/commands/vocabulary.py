@@ -248,7 +248,7 @@ def _tensor_or_number(text: str, option: str, ctx: Any) -> torch.Tensor | int | 
     raise invalid_value(option, text, OPERAND_REQUIREMENT)
 
 
-TensorOrNumber = Custom(_tensor_or_number, "tensor/number", OPERAND_REQUIREMENT)
+TensorOrNumber = Custom(_tensor_or_number, "tensor/number", OPERAND_REQUIREMENT, handle_first="tensor")
 
 
 def _float_dtype(dtype: torch.dtype) -> torch.dtype:
