@@ -351,7 +351,7 @@ def grad_scaler_step(scaler, optimizer, ctx):
         puts [torch::grad_scaler_step $scaler $opt]   ;# -> 0
         puts [torch::tensor_to_list $w]               ;# -> 1.0 1.0
     """
-    from tcltorch.commands.train.optimizers import check_step, step_error
+    from tcltorch.commands.train.optimizers import after_step, check_step, step_error
 
     if isinstance(optimizer, torch.optim.LBFGS):
         name = ctx.handles.name_of(optimizer) or "the optimizer"
@@ -366,6 +366,7 @@ def grad_scaler_step(scaler, optimizer, ctx):
             optimizer.step()
         except BaseException as exc:
             raise step_error(exc, optimizer, ctx) from exc
+        after_step(optimizer)
         return True
     if scaler._scale is None:
         raise TclError(
@@ -392,7 +393,10 @@ def grad_scaler_step(scaler, optimizer, ctx):
             states.pop(id(optimizer), None)
         raise step_error(exc, optimizer, ctx) from exc
     found = states[id(optimizer)]["found_inf_per_device"]
-    return not any(bool(v.item()) for v in found.values())
+    stepped = not any(bool(v.item()) for v in found.values())
+    if stepped:  # the state this step left is what the next check_step compares with
+        after_step(optimizer)
+    return stepped
 
 
 @command(

@@ -211,3 +211,23 @@ def test_sparse_gradients_are_remembered_too(interp):
     for i in range(3):
         expected[[i, 4]] -= 0.1
     assert torch.allclose(emb.weight.detach(), expected)
+
+
+@pytest.mark.parametrize("enabled", [1, 0])
+def test_grad_scaler_step_leaves_a_memo_that_holds(interp, enabled, memo_kind):
+    """grad_scaler_step tells the memo the state its step left, as optimizer_step does, so the
+    next step's checks are skipped until something changes (enabled and disabled scalers)."""
+    model = mlp((4, 3, 2))
+    hm = interp.put(model)
+    ho = interp.eval(f"torch::optimizer_adafactor {hm}")
+    hs = interp.eval(f"torch::grad_scaler_new -enabled {enabled}")
+    opt = interp.get(ho)
+    for _ in range(2):
+        model.zero_grad()
+        loss = interp.put(model(torch.randn(5, 4)).sum())
+        interp.eval(f"torch::tensor_backward [torch::grad_scaler_scale {hs} {loss}]")
+        assert interp.eval(f"torch::grad_scaler_step {hs} {ho}") == "1"
+        interp.eval(f"torch::grad_scaler_update {hs}")
+    memo = opt.__dict__[_CHECKED]
+    _backward(model)
+    assert memo.holds(opt, *step_memo.stepped(opt)), "the next step skips the checks"
