@@ -499,16 +499,13 @@ def foreach_batch(
         starts = starts[:-1]
     bar = _Progress(ctx, len(starts), epoch) if progress else None
     handles = ctx.handles
-    put, mark_now, release, call, evaluate = (
-        handles.put,
-        handles.mark,
-        handles.release_since,
-        ctx.call,
-        ctx.eval,
-    )
+    mark_now, release, call, evaluate = handles.mark, handles.release_since, ctx.call, ctx.eval
+    # a plain tensor's rows are plain tensors: the table's put for them (the bridge's, in C)
+    puts = [handles.put_tensor if type(t) is torch.Tensor else handles.put for t in tensors]
+    pairs = list(zip(puts, tensors))
     # one variable: `set VAR HANDLE` (no list to build); several: one `lassign` sets them all
     single = names[0] if len(tensors) == 1 else None
-    first = tensors[0]
+    put_first, first = pairs[0]
     done = 0
     for start in starts:
         mark = mark_now()
@@ -519,12 +516,12 @@ def foreach_batch(
             if order is None:  # plain slices: views of the rows, nothing copied
                 stop = start + batch_size
                 if single is not None:
-                    call("set", single, put(first[start:stop]))
+                    call("set", single, put_first(first[start:stop]))
                 else:
-                    call("lassign", [put(t[start:stop]) for t in tensors], *names)
+                    call("lassign", [put(t[start:stop]) for put, t in pairs], *names)
             else:
                 index = order[start : start + batch_size]
-                call("lassign", [put(t.index_select(0, index.to(t.device))) for t in tensors], *names)
+                call("lassign", [put(t.index_select(0, index.to(t.device))) for put, t in pairs], *names)
             result = evaluate(body)
             if log is not None:
                 log.batch(result, ctx)
