@@ -265,7 +265,12 @@ def grad_scaler_new(init_scale, growth_factor, backoff_factor, growth_interval, 
 
 
 def _scaler() -> Opt:
-    return Opt("scaler", Handle("scaler"), help="grad scaler handle", aliases=("gradScaler", "grad_scaler"))
+    return Opt(
+        "scaler",
+        Handle("scaler"),
+        help="grad scaler handle",
+        aliases=("gradScaler", "grad_scaler", "gradscaler"),
+    )
 
 
 @command(
