@@ -616,7 +616,7 @@ def grad_check(func, inputs, eps, atol, rtol, ctx):
     "grad_check_finite_diff",
     _func(),
     _inputs("input tensors (checked in float64 copies)"),
-    Opt("eps", Double(gt=0), default=1e-6, help="central-difference step"),
+    Opt("eps", Double(gt=0), default=1e-6, help="central-difference step", aliases=("epsilon",)),
     context=True,
     extra_aliases=("gradCheckFiniteDiff",),
 )
