@@ -676,7 +676,9 @@ def gather_nd(input, indices):
     The last dimension of `-indices` (size k) holds coordinates into the input's first k
     dimensions; the result has shape `indices.shape[:-1] + input.shape[k:]`. To pick single
     entries of a 1-d tensor, give indices of shape {N 1}. (The other implementation's
-    gather_nd is an index_select along dimension 0; this one is the n-d gather.)
+    gather_nd is an index_select along dimension 0; this one is the n-d gather. A 1-d
+    `-indices` longer than the input has dimensions cannot be one coordinate, so it is read
+    as positions along dimension 0, which is what its scripts mean.)
 
     Examples:
         set m [torch::tensor_create {{1 2} {3 4}} -dtype int64]
@@ -685,6 +687,8 @@ def gather_nd(input, indices):
         set rows [torch::tensor_create {1 0} -shape {2 1} -dtype int64]
         puts [torch::tensor_to_list [torch::gatherNd -input $m -indices $rows]]   ;# -> {3 4} {1 2}
     """
+    if indices.dim() == 1 and indices.shape[0] > input.dim():
+        indices = indices.unsqueeze(-1)
     return input[_nd_index(input, indices)]
 
 
