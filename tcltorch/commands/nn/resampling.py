@@ -200,17 +200,44 @@ _ALIGN = Opt(
 )
 
 
+_BOOLEAN_WORDS = ("0", "1", "true", "false")
+
+
 def _peer_align(cmd: Any, ctx: Any, args: tuple[str, ...], invoked: str, parse: Any) -> Any:
-    """The other implementation's `upsample_bilinear INPUT SIZE ALIGNCORNERS`: after an integer
-    size the third word cannot be a scale factor (never both), so a boolean there aligns corners."""
-    words = [w for w in args[:3] if not is_option_word(w, cmd._lookup)]
+    """The other implementation's `upsample_bilinear INPUT SIZE ALIGNCORNERS ?ANTIALIAS?`: after an
+    integer size the third word cannot be a scale factor (never both), so a boolean there aligns
+    corners, and a boolean after it is antialias."""
+    words = [w for w in args[:4] if not is_option_word(w, cmd._lookup)]
     if (
-        len(words) == 3
+        len(words) >= 3
         and all(parse_tcl_int(w) is not None for w in ctx.split(args[1], "-size"))
-        and args[2].strip().lower() in ("0", "1", "true", "false")
+        and args[2].strip().lower() in _BOOLEAN_WORDS
     ):
-        args = (args[0], args[1], "-alignCorners", args[2], *args[3:])
+        rest = args[3:]
+        named = ["-alignCorners", args[2]]
+        if len(words) == 4 and args[3].strip().lower() in _BOOLEAN_WORDS:
+            named += ["-antialias", args[3]]
+            rest = args[4:]
+        args = (args[0], args[1], *named, *rest)
     return parse(ctx, args, invoked)
+
+
+def _bilinear_tensor(input, size, scale_factor, align_corners, antialias):
+    """F.interpolate(mode='bilinear'): the tensor form of upsample_bilinear, with antialias."""
+    size, scale_factor = _sized(size, scale_factor)
+    _one_of(size, scale_factor)
+    return F.interpolate(
+        input, size, scale_factor, mode="bilinear", align_corners=align_corners, antialias=antialias
+    )
+
+
+_ANTIALIAS = Opt(
+    "antialias",
+    Bool(),
+    default=False,
+    positional=False,
+    help="anti-aliasing when downsampling (the tensor form only)",
+)
 
 
 for name, cls, how, extra in (
@@ -227,8 +254,9 @@ for name, cls, how, extra in (
         "spelling of `-size`. With a tensor handle first it is applied to that tensor; otherwise it builds "
         "the module."
         + (
-            " After an integer size, a third word 0 or 1 is `-alignCorners` (the other implementation's "
-            "`upsample_bilinear input size alignCorners`: size and scale factor are never both given)."
+            " After an integer size, a third word 0 or 1 is `-alignCorners` and a fourth `-antialias` (the "
+            "other implementation's `upsample_bilinear input size alignCorners antialias`: size and scale "
+            "factor are never both given); `-antialias` applies to the tensor form only."
             if extra
             else ""
         ),
@@ -238,6 +266,11 @@ for name, cls, how, extra in (
         build=_upsampling(cls),
         see=("interpolate",),
         tensor_parse_hook=_peer_align if extra else None,
+        tensor_form=(
+            (_bilinear_tensor, [_input("input tensor handle"), _size(), _scale(2), *extra, _ANTIALIAS])
+            if extra
+            else True
+        ),
     )
 
 
