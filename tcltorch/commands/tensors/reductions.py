@@ -436,8 +436,10 @@ def diff(input, n, dim, prepend, append):
 
 def _spacing(text: str, option: str, ctx: Any) -> float | list[float]:
     words = ctx.split(text, option)
+    if not words:
+        return 1.0  # {} holds the place of the default (the other implementation's scripts)
     values = [parse_tcl_double(w) for w in words]
-    if not words or any(v is None or math.isnan(v) for v in values):
+    if any(v is None or math.isnan(v) for v in values):
         raise invalid_value(option, text, "must be a number or a list of numbers")
     return values[0] if len(values) == 1 else values  # type: ignore[return-value]
 
@@ -470,7 +472,8 @@ Spacing = Custom(_spacing, "number/list", "must be a number or a list of numbers
     doc="Numerical derivative by central differences (one-sided at the edges), per dimension.\n\n"
     "As `torch.gradient(input, spacing, dim, edge_order)`: the result has the input's shape. "
     "Each dimension needs at least `edgeOrder + 1` samples. The input must be floating point or "
-    "integer (integers give float32).\n\n"
+    "integer (integers give float32). An empty `-spacing` (`{}`) is the default spacing 1, so "
+    "`torch::gradient $x {} 0` differentiates along dimension 0.\n\n"
     "## Return Value\n\nA list with one tensor handle per dimension differentiated (a single handle "
     "for one dimension, which Tcl reads as the handle itself).",
     examples=[
