@@ -43,6 +43,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_loop.py
 	$(PY) benchmarks/loop_goals.py
 	$(PY) benchmarks/adafactor_step.py
+	$(PY) benchmarks/adafactor_floor.py
+	$(PY) benchmarks/lm_demo.py
+	$(PY) benchmarks/data_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info tcltorch/*.so tcltorch/optim/*.so
