@@ -74,6 +74,21 @@ def _options(hyper: _Hyper):
     return opts
 
 
+def _layout(p: Tensor, st: dict[str, Any], norms: Any) -> tuple[int, int, int, int, int, int, float]:
+    """The kernel's view of one parameter and its state: (row or v, col, exp_avg, batch, rows,
+    cols, cached sum of x^2 or -1) -- the fields of a tt_adafactor_tensor besides x, g and the
+    dtypes and options."""
+    known = norms.get(p) if norms is not None else None
+    xsq = known[2] if known is not None and known[0] == p.data_ptr() and known[1] == p._version else -1.0
+    m = st.get("exp_avg")
+    mom = 0 if m is None else m.data_ptr()
+    shape = p.shape
+    if len(shape) >= 2:
+        rows, cols = shape[-2], shape[-1]
+        return st["row"].data_ptr(), st["col"].data_ptr(), mom, p.numel() // (rows * cols), rows, cols, xsq
+    return st["v"].data_ptr(), 0, mom, 1, p.numel(), 0, xsq
+
+
 def _fused_update(
     params: list[Tensor],
     grads: list[Tensor],
@@ -94,16 +109,7 @@ def _fused_update(
     entries = []
     dtypes = _FUSED_DTYPES
     for p, g, st, rho, w in zip(params, grads, states, rhos, weights):
-        known = norms.get(p) if norms is not None else None
-        xsq = known[2] if known is not None and known[0] == p.data_ptr() and known[1] == p._version else -1.0
-        m = st.get("exp_avg")
-        mom = 0 if m is None else m.data_ptr()
-        shape = p.shape
-        if len(shape) >= 2:
-            rows, cols = shape[-2], shape[-1]
-            row, col, batch = st["row"].data_ptr(), st["col"].data_ptr(), p.numel() // (rows * cols)
-        else:
-            row, col, batch, rows, cols = st["v"].data_ptr(), 0, 1, p.numel(), 0
+        row, col, mom, batch, rows, cols, xsq = _layout(p, st, norms)
         x_dtype, g_dtype = dtypes[p.dtype], dtypes[g.dtype]
         entries.append(
             (p.data_ptr(), g.data_ptr(), row, col, mom, batch, rows, cols, x_dtype, g_dtype, rho, w, xsq, 0.0)
@@ -180,20 +186,10 @@ def make_plan(opt, group: dict[str, Any], params: list[Tensor], states: list[dic
         g = p.grad
         if g is None or not _fused_ok(p, g, st) or p.numel() == 0:
             return None
-        known = norms.get(p) if norms is not None else None
-        ok = known is not None and known[0] == p.data_ptr() and known[1] == p._version
-        xsq = known[2] if ok else -1.0
-        m = st.get("exp_avg")
-        mom = 0 if m is None else m.data_ptr()
-        shape = p.shape
-        if len(shape) >= 2:
-            rows, cols = shape[-2], shape[-1]
-            row, col, batch = st["row"].data_ptr(), st["col"].data_ptr(), p.numel() // (rows * cols)
-        else:
-            row, col, batch, rows, cols = st["v"].data_ptr(), 0, 1, p.numel(), 0
+        row, col, mom, batch, rows, cols, xsq = _layout(p, st, norms)
         xd = _FUSED_DTYPES[p.dtype]
         entries.append((p.data_ptr(), 0, row, col, mom, batch, rows, cols, xd, xd, 0.0, 0.0, xsq, 0.0))
-        keys.append((p.data_ptr(), p.dtype, shape))
+        keys.append((p.data_ptr(), p.dtype, p.shape))
         held.append(_state_held(st))
         versions.append(p._version)
     plan = _Plan()
