@@ -462,7 +462,10 @@ def test_elastic_run_survives_a_killed_rank_and_ends_as_an_uninterrupted_run(tmp
     out = killed.stdout
     assert "rank 1: killing itself after step 6 (attempt 0)" in out
     assert "attempt 1: resumed after step 4" in out, out[-2000:]
-    assert "failed (exitcode: -9) local_rank: 1" in killed.stderr  # torchrun saw the SIGKILL
+    # torchrun saw the attempt fail: it names the first failure it noticed, rank 1's SIGKILL or,
+    # on a loaded machine, rank 0 ending with an error after it found its peer gone
+    seen = re.findall(r"failed \(exitcode: (-?\d+)\) local_rank: (\d)", killed.stderr)
+    assert seen and seen[0] in (("-9", "1"), ("1", "0")), killed.stderr[-2000:]
     whole = _elastic(tmp_path, "whole").stdout
     assert "attempt 1" not in whole
     final = lambda text: re.findall(r"^final (\S+) (.*)$", text, re.MULTILINE)
