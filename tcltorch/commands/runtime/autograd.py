@@ -8,6 +8,7 @@ the tensors themselves live on inside torch's autograd graph as long as needed."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -274,7 +275,7 @@ def _nonempty(tensors: list[torch.Tensor], option: str) -> None:
         "gradOutputs",
         HandleList("tensor"),
         default=None,
-        help="gradients of the outputs (needed for outputs with more than one element)",
+        help="gradients of the outputs (default: ones, the gradient of their sum)",
         aliases=("grad_outputs",),
     ),
     Opt(
@@ -298,12 +299,16 @@ def _nonempty(tensors: list[torch.Tensor], option: str) -> None:
         help="an input the outputs do not depend on gets a zero gradient",
         aliases=("allow_unused",),
     ),
+    context=True,
 )
-def grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+def grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, ctx):
     """Gradients of outputs with respect to inputs (torch.autograd.grad); `.grad` is not touched.
 
-    `-outputs` and `-inputs` are tensor handles or lists of them. An output with more than one
-    element needs its gradient in `-gradOutputs`. With `-createGraph 1` the gradients are
+    `-outputs` and `-inputs` are tensor handles or lists of them. `-gradOutputs` gives each
+    output's own gradient (the vector of a vector-Jacobian product). Without it, an output of
+    several elements is differentiated as the sum of its elements (every element's gradient is
+    1), as TensorFlow's `GradientTape.gradient` and the other implementation's command do;
+    `torch.autograd.grad` itself asks for them there. With `-createGraph 1` the gradients are
     differentiable (second derivatives); the graph is then kept.
 
     ## Return Value
@@ -322,22 +327,29 @@ def grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused
             raise invalid_value("-outputs", "", "must depend on tensors that require gradients")
     if grad_outputs is not None and len(grad_outputs) != len(outputs):
         raise invalid_value("-gradOutputs", "", f"must give {len(outputs)} tensors, one per output")
-    if grad_outputs is None:
-        for t in outputs:
-            if t.numel() != 1:
-                raise TclError(
-                    'missing required option "-gradOutputs": an output with more than one element needs it',
-                    ["TORCH", "ARGS", "REQUIRED", "-gradOutputs"],
-                )
-    grads = torch.autograd.grad(
-        outputs,
-        inputs,
-        grad_outputs=grad_outputs,
-        retain_graph=retain_graph,
-        create_graph=create_graph,
-        allow_unused=allow_unused,
-        materialize_grads=allow_unused,
-    )
+    if grad_outputs is None and any(t.numel() != 1 for t in outputs):
+        # the gradient of the outputs' sum: every element's own gradient is 1
+        grad_outputs = [torch.ones_like(t) for t in outputs]
+    try:
+        grads = torch.autograd.grad(
+            outputs,
+            inputs,
+            grad_outputs=grad_outputs,
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            allow_unused=allow_unused,
+            materialize_grads=allow_unused,
+        )
+    except RuntimeError as exc:
+        unused = re.search(r"Tensor at index (\d+) appears to not have been used", str(exc))
+        if unused is None:
+            raise
+        # torch says so before it computes anything; said in Tcl terms
+        index = int(unused.group(1))
+        name = ctx.handles.name_of(inputs[index]) or f"input {index}"
+        raise invalid_value(
+            "-inputs", name, "is not used to compute the outputs (-allowUnused 1 gives it a zero gradient)"
+        ) from None
     return _unpack(grads)
 
 

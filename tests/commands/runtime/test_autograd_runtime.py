@@ -25,13 +25,37 @@ def test_grad_equals_torch_autograd_grad(tcl):
     assert x.grad is None  # grad does not accumulate into .grad
 
 
-def test_grad_needs_grad_outputs_for_non_scalars(tcl):
+def test_grad_of_non_scalar_outputs_is_the_gradient_of_their_sum(tcl):
+    t = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    x = tcl.put(t)
+    got = value(tcl, f"torch::grad [torch::tensor_mul {x} [torch::tensor_exp {x}]] {x}")
+    want = torch.autograd.grad((t * t.exp()).sum(), t)[0]
+    torch.testing.assert_close(got, want)
+    weights = "[torch::tensor_create {1 0 -2} -dtype float64]"
+    got = value(
+        tcl, f"torch::grad [torch::tensor_mul {x} [torch::tensor_exp {x}]] {x} -gradOutputs {weights}"
+    )
+    want = torch.autograd.grad(
+        t * t.exp(), t, grad_outputs=torch.tensor([1.0, 0.0, -2.0], dtype=torch.float64)
+    )[0]
+    torch.testing.assert_close(got, want)
+    # several outputs, one of them non-scalar: each is summed, the sums added
+    two = f"[list [torch::tensor_mul {x} 2] [torch::tensor_sum [torch::tensor_mul {x} {x}]]]"
+    got = value(tcl, f"torch::grad {two} {x}")
+    torch.testing.assert_close(got, 2.0 + 2 * t.detach())
+    assert t.grad is None
+
+
+def test_grad_names_an_input_the_outputs_do_not_use(tcl):
     x = tcl.put(torch.ones(3, requires_grad=True))
+    unused = tcl.put(torch.ones(2, requires_grad=True))
     with pytest.raises(tcltorch.TclError) as info:
-        tcl.eval(f"torch::grad [torch::tensor_mul {x} 2] {x}")
-    assert info.value.errorcode == ["TORCH", "ARGS", "REQUIRED", "-gradOutputs"]
-    got = value(tcl, f"torch::grad [torch::tensor_mul {x} 2] {x} -gradOutputs [torch::ones 3]")
-    assert got.tolist() == [2.0, 2.0, 2.0]
+        tcl.eval(f"torch::grad [torch::tensor_mul {x} 2] [list {x} {unused}] -retainGraph 1")
+    assert str(info.value) == (
+        f'invalid -inputs "{unused}": is not used to compute the outputs (-allowUnused 1 gives it a zero gradient)'
+    )
+    got = tcl.eval(f"torch::grad [torch::tensor_mul {x} 2] [list {x} {unused}] -allowUnused 1")
+    assert [tcl.get(h).tolist() for h in got.split()] == [[2.0, 2.0, 2.0], [0.0, 0.0]]
 
 
 def test_jacobian_hessian_vjp_jvp_match_torch(tcl):
