@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 import torch
+from torch.optim.optimizer import _global_optimizer_pre_hooks as _GLOBAL_PRE_HOOKS
 
 from tcltorch.commands.spec import (
     Bool,
@@ -129,6 +130,14 @@ def optimizer_step(optimizer, closure, lr, ctx):
             'missing required option "-closure": L-BFGS re-evaluates the loss with a script',
             ["TORCH", "ARGS", "REQUIRED", "-closure"],
         )
+    if closure is None and lr is None and _prepared(optimizer):
+        try:  # the engine checked this whole step: it cannot fail part-way
+            optimizer.step()
+        except BaseException as exc:
+            raise step_error(exc, optimizer, ctx) from exc
+        finally:
+            optimizer.__dict__.pop("_prepared_plans", None)
+        return None
     saved = _counters(optimizer, check_step(optimizer, ctx))
     if lr is not None:
         old_lrs = [
@@ -151,6 +160,23 @@ def optimizer_step(optimizer, closure, lr, ctx):
         after_step(optimizer)
         return None
     return float(loss.item()) if isinstance(loss, torch.Tensor) else float(loss)
+
+
+def _prepared(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer's engine checked its next step in full (tcltorch's Adafactor, once
+    its groups have native plans: Adafactor.prepare_step), with nothing to run between that
+    check and the step: no step pre-hook, and ``step`` the class's own (or an LR scheduler's
+    wrapper of it, which only notes the call)."""
+    prepare = getattr(optimizer, "prepare_step", None)
+    if prepare is None or optimizer._optimizer_step_pre_hooks or _GLOBAL_PRE_HOOKS:
+        return False
+    own = optimizer.__dict__.get("step")
+    if own is not None and not (
+        getattr(own, "_wrapped_by_lr_sched", False)
+        and getattr(own, "__wrapped__", None) is type(optimizer).step
+    ):
+        return False
+    return prepare()
 
 
 def step_error(exc: BaseException, optimizer: torch.optim.Optimizer, ctx: Any) -> BaseException:

@@ -144,6 +144,7 @@ _INT_ONLY = {int}
 class _Plan:
     __slots__ = (
         "entries",
+        "gptrs",
         "group",
         "held",
         "hyper",
@@ -193,6 +194,7 @@ def make_plan(opt, group: dict[str, Any], params: list[Tensor], states: list[dic
         held.append(_state_held(st))
         versions.append(p._version)
     plan = _Plan()
+    plan.gptrs = None
     plan.group, plan.ids, plan.params = group, list(map(id, group["params"])), list(params)
     plan.skipped = skipped
     plan.keys, plan.states, plan.held, plan.hyper = keys, list(states), held, hyper
@@ -204,13 +206,22 @@ def make_plan(opt, group: dict[str, Any], params: list[Tensor], states: list[dic
     return plan
 
 
-def planned_step(opt, group: dict[str, Any]) -> bool:
+def planned_step(opt, group: dict[str, Any], checked: _Plan | None = None) -> bool:
     """The group's step through its plan; False (nothing changed) when it has none or it no longer
-    holds, and the general step must run."""
+    holds, and the general step must run.  ``checked``: the plan plan_holds just passed for this
+    group (nothing changed since), not checked again."""
+    plan = checked if checked is not None and checked.group is group else plan_holds(opt, group)
+    return plan is not None and _run_plan(plan, group)
+
+
+def plan_holds(opt, group: dict[str, Any]) -> _Plan | None:
+    """The group's plan when its step can go through it, every check of that step made here (the
+    native call then does the whole group, or nothing when it cannot get its scratch memory);
+    else None.  The plan keeps the gradients' addresses it found for the step that follows."""
     plans = opt.__dict__.get("_fused_plans")
     plan = plans.get(id(group)) if plans else None
     if plan is None:
-        return False
+        return None
     params = plan.params
     if (
         plan.group is not group
@@ -220,10 +231,10 @@ def planned_step(opt, group: dict[str, Any]) -> bool:
         or list(map(id, group["params"])) != plan.ids
         or _Hyper.of(group) != plan.hyper
     ):
-        return False
+        return None
     entries = list(opt.state.values())  # the same state dicts (none replaced, added or dropped)
     if len(entries) != len(plan.entries) or not all(map(operator.is_, entries, plan.entries)):
-        return False
+        return None
     grads = [p.grad for p in params]
     gptrs = []
     for p, g, key, st, held in zip(params, grads, plan.keys, plan.states, plan.held):
@@ -242,16 +253,22 @@ def planned_step(opt, group: dict[str, Any]) -> bool:
             or st.get("exp_avg") is not held[3]
             or len(st) != held[4]
         ):
-            return False
+            return None
         gptrs.append(g.data_ptr())
     for p in plan.skipped:
         if p.grad is not None:
-            return False
-    states = plan.states
-    steps = [st["step"] for st in states]
-    if set(map(type, steps)) != _INT_ONLY:
-        return False
-    steps = [t + 1 for t in steps]
+            return None
+    if set(map(type, [st["step"] for st in plan.states])) != _INT_ONLY:
+        return None
+    plan.gptrs = gptrs
+    return plan
+
+
+def _run_plan(plan: _Plan, group: dict[str, Any]) -> bool:
+    """The native call of a plan that plan_holds passed (with the gradients it found)."""
+    params, gptrs, states = plan.params, plan.gptrs, plan.states
+    plan.gptrs = None
+    steps = [st["step"] + 1 for st in states]
     step = steps[0]
     tensors = plan.tensors
     if steps.count(step) == len(steps):  # one step count for all: rho_t and 1 - beta2_t once

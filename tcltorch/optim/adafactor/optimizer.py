@@ -233,6 +233,23 @@ class Adafactor(Optimizer):
 
     # ------------------------------------------------------------------ step
 
+    def prepare_step(self) -> bool:
+        """Check the next :meth:`step` (without a closure) in full: True when every group will go
+        through its native plan, so that the step updates every parameter that has a gradient
+        or, when the native call cannot get its scratch memory, changes nothing in that group;
+        False says nothing either way (a first step, a changed model: the general step).
+
+        After True, the next call of :meth:`step` uses what this checked without checking
+        again: call it right before ``step()``, with nothing in between that changes the
+        parameters, their gradients, the groups or the state, and drop ``_prepared_plans``
+        from the optimizer's ``__dict__`` when ``step()`` does not follow."""
+        plans = [_fused.plan_holds(self, group) for group in self.param_groups]
+        if not plans or None in plans:
+            self.__dict__.pop("_prepared_plans", None)
+            return False
+        self._prepared_plans = plans
+        return True
+
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         """Perform one optimization step; ``closure`` re-evaluates the loss (with grad enabled)."""
@@ -240,9 +257,11 @@ class Adafactor(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        prepared = self.__dict__.pop("_prepared_plans", None) or ()
         self._ran: set[str] = set()
-        for group in self.param_groups:
-            if _fused.planned_step(self, group):  # the group's prepared native call (fused.py)
+        for i, group in enumerate(self.param_groups):
+            checked = prepared[i] if i < len(prepared) else None
+            if _fused.planned_step(self, group, checked):  # the group's prepared native call (fused.py)
                 self._ran.add("fused")
                 continue
             params, grads, states = [], [], []

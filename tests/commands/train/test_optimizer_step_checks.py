@@ -115,9 +115,12 @@ def test_guard_helpers_work_on_this_torch():
     assert guards is not None and tags is not None
 
 
-def _adafactor_stepped(interp, steps: int = 2):
+def _adafactor_stepped(interp, steps: int = 2, implementation: str = "foreach"):
+    """Adafactor after ``steps`` steps through the command.  Its fused path checks a planned
+    step itself (test_prepared_adafactor_step_skips_the_command_checks); the other paths
+    take the command's checks, which these tests are about."""
     model = mlp((4, 3, 2))
-    ho = interp.eval(f"torch::optimizer_adafactor {interp.put(model)}")
+    ho = interp.eval(f"torch::optimizer_adafactor {interp.put(model)} -implementation {implementation}")
     opt = interp.get(ho)
     for _ in range(steps):
         _backward(model)
@@ -171,7 +174,7 @@ def test_counters_made_by_a_checked_step_are_put_back(interp, kind, monkeypatch,
     """The first step through the command makes the state (AdamW's 0-d step counters); a second
     step that skips the checks and fails part-way puts those counters back."""
     model = mlp((4, 3, 2))
-    extra = " -momentum 0.9" if kind == "sgd" else ""
+    extra = {"sgd": " -momentum 0.9", "adafactor": " -implementation foreach"}.get(kind, "")
     ho = interp.eval(f"torch::optimizer_{kind} {interp.put(model)}{extra}")
     opt = interp.get(ho)
     _backward(model)
@@ -231,3 +234,57 @@ def test_grad_scaler_step_leaves_a_memo_that_holds(interp, enabled, memo_kind):
     memo = opt.__dict__[_CHECKED]
     _backward(model)
     assert memo.holds(opt, *step_memo.stepped(opt)), "the next step skips the checks"
+
+
+@pytest.mark.parametrize("implementation", ["auto", "fused"])
+def test_prepared_adafactor_step_skips_the_command_checks(interp, implementation, monkeypatch):
+    """Once its groups have native plans, Adafactor checks each whole step itself
+    (Adafactor.prepare_step): the command's checks do not run, and the steps match the
+    engine's own from Python.  A changed model is refused as before, nothing changed; a
+    replaced ``step`` (not an LR scheduler's note of the call) or a pre-hook takes the checks."""
+    from tcltorch.commands.train import optimizers
+    from tcltorch.optim.adafactor.fused import fused_library
+
+    if fused_library() is None:
+        pytest.skip("the native Adafactor library is not built here")
+    model, opt, ho = _adafactor_stepped(interp, steps=2, implementation=implementation)
+    twin = mlp((4, 3, 2))
+    twin.load_state_dict(model.state_dict())
+    ref = type(opt)(twin.parameters(), implementation=implementation)
+    ref.load_state_dict(opt.state_dict())
+    checks: list[object] = []
+    real = optimizers.check_step
+    monkeypatch.setattr(optimizers, "check_step", lambda *a: checks.append(a) or real(*a))
+    for i in range(3):
+        x = torch.randn(5, 4, generator=torch.Generator().manual_seed(i))
+        for m in (model, twin):
+            m.zero_grad()
+            m(x).sum().backward()
+        interp.eval(f"torch::optimizer_step {ho}")
+        ref.step()
+    assert checks == [] and opt.last_implementation == "fused"
+    assert "_prepared_plans" not in opt.__dict__
+    for a, b in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert [st["step"] for st in opt.state.values()] == [5] * 4
+    # an LR scheduler wraps step to note the call: still the engine's check
+    interp.eval(f"torch::lr_scheduler_step {ho} 10")
+    assert getattr(opt.step, "_wrapped_by_lr_sched", False), "torch notes the calls of a scheduled step"
+    _backward(model)
+    interp.eval(f"torch::optimizer_step {ho}")
+    assert checks == []
+    # a pre-hook could change what was checked: the command's checks run
+    handle = opt.register_step_pre_hook(lambda *_: None)
+    _backward(model)
+    interp.eval(f"torch::optimizer_step {ho}")
+    handle.remove()
+    assert len(checks) == 1
+    # a changed model: refused, nothing changed
+    model.to(torch.float64)
+    _backward(model, torch.float64)
+    assert opt.prepare_step() is False
+    before = snapshot(model, opt)
+    message, code = tcl_error(interp, f"torch::optimizer_step {ho}")
+    assert message.startswith("cannot step: the optimizer's ") and message.endswith("nothing was changed")
+    assert code == ["TORCH", "STEP"]
+    assert deep_equal(snapshot(model, opt), before)
