@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import keyword
 import os
 import sys
@@ -404,6 +405,19 @@ def _rest_slot(cmd: Any) -> Any:
     return positional[-1]
 
 
+def _positional_order(fn: Any, names: list[str]) -> list[str] | None:
+    """The order of ``fn``'s parameters when a call may give exactly ``names`` by position: its
+    own parameters (not a wrapper's), all positional-or-keyword, the same set of names."""
+    try:
+        params = inspect.signature(fn, follow_wrapped=False).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    order = [p.name for p in params]
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    return order if sorted(order) == sorted(names) and len(set(names)) == len(names) else None
+
+
 def _finish_case(
     cmd: Any,
     namespace: dict[str, Any],
@@ -428,12 +442,17 @@ def _finish_case(
     if cmd.context:
         items.append(("ctx", "ctx"))
     lines.append(f"{body}done = {case}")
-    if all(name.isidentifier() and not keyword.iskeyword(name) for name, _ in items):
+    order = _positional_order(cmd.fn, [name for name, _ in items])
+    if order is not None:  # (a positional call costs less than keywords)
+        values = dict(items)
+        call = "fn(" + ", ".join(values[name] for name in order) + ")"
+    elif all(name.isidentifier() and not keyword.iskeyword(name) for name, _ in items):
         call = "fn(" + ", ".join(f"{name}={value}" for name, value in items) + ")"
     else:
         call = "fn(**{" + ", ".join(f"{name!r}: {value}" for name, value in items) + "})"
     lines.append(f"{body}r = {call}")
-    lines.append(f"{body}return (OK, put(r) if r.__class__ is Tensor else export(r))")
+    # a new tensor's handle name alone (the C side takes a str as the OK result)
+    lines.append(f"{body}return put(r) if r.__class__ is Tensor else (OK, export(r))")
     rebuild.append(f"        if done == {case}:")
     rebuild.append("            kw = {" + ", ".join(f"{name!r}: {value}" for name, value in items) + "}")
 

@@ -337,8 +337,9 @@ static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const
     tt_frame = frame.up;
     Py_DECREF(args);
     if (res == NULL) goto python_failed;
-    if (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 2) {
-        Tcl_Obj *value = tt_to_tcl(PyTuple_GET_ITEM(res, 1), 0);
+    if (PyUnicode_CheckExact(res) || (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 2)) {
+        /* (TCL_OK, value), or a str alone: a new handle's name, from a compiled runner */
+        Tcl_Obj *value = PyUnicode_CheckExact(res) ? tt_tcl_from_str(res) : tt_to_tcl(PyTuple_GET_ITEM(res, 1), 0);
         if (value != NULL) {
             Tcl_SetObjResult(interp, value);
             code = TCL_OK;

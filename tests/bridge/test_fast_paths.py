@@ -194,3 +194,39 @@ def test_c_release_does_what_release_does(interp, monkeypatch):
     in_python = _release_story(HandleTable(), closed)
     assert in_c == in_python
     assert in_c[0] == 3 and in_c[3] == 1  # a, d and the writer freed; the writer closed once
+
+
+def test_runner_calls_by_position_only_a_plain_function_of_exactly_those_names():
+    import functools
+
+    from tcltorch.bridge import _positional_order
+
+    def fn(input, other, alpha):
+        return input
+
+    assert _positional_order(fn, ["alpha", "input", "other"]) == ["input", "other", "alpha"]
+    assert _positional_order(fn, ["input", "other"]) is None  # a name the call would not give
+    assert _positional_order(fn, ["input", "other", "alpha", "ctx"]) is None
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs):
+        return fn(**kwargs)
+
+    assert _positional_order(wrapper, ["input", "other", "alpha"]) is None  # the wrapper's own: keywords
+
+    def keyword_only(input, *, ctx):
+        return input
+
+    assert _positional_order(keyword_only, ["input", "ctx"]) is None
+
+
+def test_a_runner_returns_a_new_tensor_as_its_handle_name_and_failures_as_before(interp):
+    a = interp.put(torch.tensor([1.0, 2.0]))
+    name = interp.eval(f"torch::tensor_add {a} {a}")
+    assert interp.get(name).tolist() == [2.0, 4.0]
+    assert interp.eval(f"torch::tensor_add {a} {a} 0.5") != name  # another case of the runner
+    assert interp.get(interp.eval(f"torch::tensor_add {a} 1")).tolist() == [2.0, 3.0]
+    assert interp.get(interp.eval(f"torch::tensor_add 1 {a}")).tolist() == [2.0, 3.0]
+    message, code = _error(interp, f"torch::tensor_add {a} [torch::ones 3]")
+    assert "size of tensor a (2) must match the size of tensor b (3)" in message and code[0] == "TORCH"
+    assert interp.eval(f"torch::tensor_numel {a}") == "2"  # a non-tensor result: (OK, value)

@@ -30,6 +30,8 @@ from tcltorch.commands.vocabulary import (
 
 FAMILY = "tensors/elementwise"
 
+_Tensor = torch.Tensor
+
 
 def _floating(x: torch.Tensor) -> torch.Tensor:
     return x if x.is_floating_point() or x.is_complex() else x.to(torch.get_default_dtype())
@@ -517,6 +519,8 @@ def allclose(input, other, rtol, atol, equal_nan):
     summary="input + alpha * other, element-wise with broadcasting.",
 )
 def tensor_add(input, other, alpha):
+    if input.__class__ is _Tensor and alpha == 1:  # the common call: no conversion to make
+        return torch.add(input, other)
     a, b = as_tensors(input, other)
     return torch.add(a, b) if alpha == 1 else torch.add(a, b, alpha=alpha)
 
