@@ -32,6 +32,9 @@ class Interp:
 
             tk = tkinter.Tcl()
         self.tk = tk
+        import tkinter
+
+        self._tk_error = tkinter.TclError
         self.addr: int = tk.interpaddr()
         self._session = bridge.install(self.addr)
         self._interruptible = False
@@ -44,30 +47,43 @@ class Interp:
         exception's class (a RuntimeError from torch, say), its text is Tcl's message
         (what tclsh shows), it has ``message``, ``errorcode`` and ``errorinfo`` like a
         TclError, and the original exception is its ``__cause__``."""
-        self._session.check_thread()
-        self._session.last_error = None
-        try:
-            code = lib.tt_eval(self.addr, id(script), 1)
-        except KeyboardInterrupt as stop:  # Python's own handler ran as the evaluation ended
-            raise Interrupted("interrupted", list(_CANCELLED)) from stop
-        return self._finish(code)
+        return self._enter(0, script)
 
     def call(self, command: str, *args: Any) -> str:
         """Invoke one command with each argument as one word (lists become Tcl lists)."""
+        return self._enter(1, (command, *args))
+
+    def _enter(self, mode: int, obj: Any) -> str:
+        """Run a script (mode 0, a str) or a command's words (mode 1, a tuple) at level #0.
+
+        Through tkinter (its ``call`` of the bridge's hidden command, tclapi.c): tkinter's own
+        commands in the script (``createcommand``, a Tk widget's callbacks) take the GIL back
+        from the thread state tkinter saved on entering Tcl, so only tkinter may enter it.
+        The hidden command hands back the code, the result and, after an error, the error
+        code and info (``out``; ``obj`` and ``out`` stay referenced here while it runs)."""
         self._session.check_thread()
         self._session.last_error = None
-        words = (command, *args)  # keep a reference: the C side borrows it
+        out: list[Any] = []
         try:
-            code = lib.tt_call(self.addr, id(words), 1)
-        except KeyboardInterrupt as stop:
+            try:
+                self.tk.call("interp", "invokehidden", "", bridge.HOST_COMMAND, mode, id(obj), id(out))
+            except self._tk_error:
+                if not out:  # the hidden command never ran (the interp is being deleted ...)
+                    raise
+            finally:
+                lib.tt_reset_cancellation(self.addr)  # a Ctrl-C's cancellation ends with it
+        except KeyboardInterrupt as stop:  # Python's own handler ran as the evaluation ended
             raise Interrupted("interrupted", list(_CANCELLED)) from stop
-        return self._finish(code)
+        return self._finish(out[0], out[1:])
 
-    def _finish(self, code: int) -> str:
+    def _finish(self, code: int, out: list[Any] | None = None) -> str:
+        """The outcome of an evaluation that returned ``code``: the interp's result, or ``out``
+        (what tclapi.c's tcltorch_host read from it)."""
         if code == bridge.E_SIZE:  # an argument too long for a Tcl value (as tkinter says)
             raise bridge.too_big()
-        out: list[Any] = []
-        lib.tt_result_into(self.addr, id(out), code == TCL_ERROR)
+        if out is None:
+            out = []
+            lib.tt_result_into(self.addr, id(out), code == TCL_ERROR)
         if code in (TCL_OK, TCL_RETURN):
             return out[0]
         if code == TCL_ERROR:

@@ -468,6 +468,7 @@ package provide tcltorch %s
 # `package require tcltorch` call the hidden command that installs it again
 # (Tcl's load does nothing for a library this interpreter already loaded).
 _REINSTALL = "tcltorch_reinstall"
+HOST_COMMAND = "tcltorch_host"  # hidden: Interp.eval and Interp.call through tkinter (tclapi.c)
 _ON_NAMESPACE_DELETED = """
 package forget tcltorch
 package ifneeded tcltorch %s {interp invokehidden {} tcltorch_reinstall}
@@ -478,7 +479,11 @@ def install(addr: int) -> Session:
     """Register every command on the interpreter at ``addr`` (once) and return its session."""
     session = _sessions.get(addr)
     if session is not None:
-        return session
+        if lib.tt_has_assoc(addr, b"tcltorch"):
+            return session
+        # a new interpreter where a deleted one was, whose deletion was not reported: forget it
+        _sessions.pop(addr, None)
+        session.handles.clear()
     if lib.tt_init_stubs(addr) != 0:
         raise TclError("tcltorch: the Tcl interpreter is not Tcl 8.6 or newer", ["TORCH", "INIT"])
 
@@ -502,6 +507,8 @@ def install(addr: int) -> Session:
 
     session.register(_REINSTALL, reinstall)
     _eval_global(session, f"interp hide {{}} {_REINSTALL}")
+    lib.tt_create_host(addr, HOST_COMMAND.encode())  # the Python host's way in (interp.py)
+    _eval_global(session, f"interp hide {{}} {HOST_COMMAND}")
     _install_commands(session)
     return session
 

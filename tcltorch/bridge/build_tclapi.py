@@ -24,9 +24,12 @@ ffibuilder.cdef(
     void tt_reset_result(uintptr_t interp);
     int tt_builtins(uintptr_t interp, uintptr_t out);
     void tt_cancel(uintptr_t interp);
+    int tt_create_host(uintptr_t interp, const char *name);
+    void tt_reset_cancellation(uintptr_t interp);
     int tt_split(uintptr_t str, uintptr_t out);
     int tt_nested(uintptr_t str, uintptr_t out);
     int tt_on_delete(uintptr_t interp, const char *key, uintptr_t callback);
+    int tt_has_assoc(uintptr_t interp, const char *key);
     int tt_watch_namespace(uintptr_t interp, const char *name, uintptr_t callback);
     int tt_interrupt_arm(uintptr_t interp);
     int tt_interrupt_disarm(void);

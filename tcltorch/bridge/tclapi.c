@@ -520,6 +520,54 @@ int tt_call(uintptr_t interp, uintptr_t words, int global) {
     return code;
 }
 
+/* ---- The Python host's evaluations, entered through tkinter ----------------
+ * tkinter's own commands (createcommand, a Tk widget's callbacks) take the GIL back from
+ * the thread state tkinter saved when *it* entered Tcl, so Interp.eval enters Tcl through
+ * tkinter (tk.call of this hidden command) and runs the script here: `tcltorch_host MODE
+ * OBJ OUT` evaluates the Python str (MODE 0) or calls the Python tuple of words (MODE 1)
+ * whose id is OBJ, appends the code, then the result (and -errorcode, -errorinfo after an
+ * error) to the Python list whose id is OUT, and returns TCL_OK with an empty result (tkinter
+ * resets the interp's result as it returns).  The Python side keeps both objects alive. */
+int tt_result_into(uintptr_t interp, uintptr_t out, int options);
+
+static int tt_host_cmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]) {
+    (void)cd;
+    Tcl_WideInt mode, obj, out;
+    if (objc != 4 || Tcl_GetWideIntFromObj(interp, objv[1], &mode) != TCL_OK ||
+        Tcl_GetWideIntFromObj(interp, objv[2], &obj) != TCL_OK ||
+        Tcl_GetWideIntFromObj(interp, objv[3], &out) != TCL_OK) {
+        Tcl_SetObjResult(interp, Tcl_NewStringObj("tcltorch_host: bad arguments", -1));
+        return TCL_ERROR;
+    }
+    int code = mode ? tt_call((uintptr_t)interp, (uintptr_t)obj, 1) : tt_eval((uintptr_t)interp, (uintptr_t)obj, 1);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *c = PyLong_FromLong(code);
+    if (c == NULL || PyList_Append(TT_OBJ(out), c) != 0) PyErr_Clear();
+    Py_XDECREF(c);
+    PyGILState_Release(gil);
+    if (code != TT_E_SIZE) tt_result_into((uintptr_t)interp, (uintptr_t)out, code == TCL_ERROR);
+    Tcl_ResetResult(interp);
+    return TCL_OK;
+}
+
+int tt_create_host(uintptr_t interp, const char *name) {
+    return Tcl_CreateObjCommand((Tcl_Interp *)interp, name, tt_host_cmd, NULL, NULL) == NULL;
+}
+
+/* Tcl resets a cancelled evaluation (Ctrl-C) when the outermost one returns; an evaluation
+ * entered through tkinter ends one level down (in tcltorch_host), so the host resets it
+ * after tkinter returns: TclResetCancellation(interp, 0), which does so only at level 0.  It
+ * is entry 237 of Tcl 8.6's internal stubs table (tclInt.decls; entries never move). */
+void tt_reset_cancellation(uintptr_t interp) {
+    const struct {
+        int magic;
+        void *hooks;
+        void (*entry[238])(void);
+    } *internal = (const void *)tclStubsPtr->hooks->tclIntStubs;
+    int (*reset)(Tcl_Interp *, int) = (int (*)(Tcl_Interp *, int))internal->entry[237];
+    if (reset != NULL) reset((Tcl_Interp *)interp, 0);
+}
+
 /* Cancel the running evaluation so that catch cannot stop it (Ctrl-C). */
 void tt_cancel(uintptr_t interp) {
     Tcl_CancelEval((Tcl_Interp *)interp, Tcl_NewStringObj("interrupted", -1), NULL, TCL_CANCEL_UNWIND);
@@ -1150,6 +1198,12 @@ static void tt_assoc_deleted(ClientData cd, Tcl_Interp *interp) {
         PyGILState_Release(gil);
     }
     ckfree((char *)a);
+}
+
+/* Whether the interp holds tt_on_delete's data under key (an interp made at the address of
+ * one that was deleted does not). */
+int tt_has_assoc(uintptr_t interp, const char *key) {
+    return Tcl_GetAssocData((Tcl_Interp *)interp, key, NULL) != NULL;
 }
 
 int tt_on_delete(uintptr_t interp, const char *key, uintptr_t callback) {

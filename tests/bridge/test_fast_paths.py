@@ -140,7 +140,7 @@ def test_builtins_answer_like_the_cffi_calls(interp):
     interp.eval("proc twice {x} {return [expr {2 * $x}]}")
     assert session.call("twice", 21) == "42"
     assert session.call("list", "a b", "{") == "{a b} \\{"
-    interp.eval("set v 7")
+    assert session.eval("set v 7") == "7"
     assert session.result() == "7"
     assert session.eval("set v") == "7"  # not a word of a running command: the cached Tcl_Obj
     assert _error(interp, "torch::scope {nosuchcommand}")[0] == 'invalid command name "nosuchcommand"'
