@@ -85,6 +85,7 @@ _COUNTERS: dict[str, Iterable[int]] = {}
 
 _Tensor = torch.Tensor
 _TENSOR_COUNTER = _COUNTERS.setdefault("tensor", itertools.count(1))
+YOUNG_LIMIT = 4096  # handles in HandleTable's young generation before it is promoted
 
 
 def _next_number(kind: str) -> int:
@@ -120,12 +121,18 @@ class HandleTable:
     the same object twice returns its existing name (stable parameter handles)."""
 
     def __init__(self) -> None:
+        # name -> object, in two generations: _young holds the handles made since the last
+        # promotion (at most YOUNG_LIMIT), _objects the older ones.  A scope makes and frees its
+        # handles in the small dict, so its cost does not grow with the live handles (a dict of
+        # 10^6 names misses the cache on every insertion: names hash anywhere); anything that
+        # needs the whole table promotes first.  Creation order is _objects' then _young's.
         self._objects: dict[str, Any] = {}
+        self._young: dict[str, Any] = {}
         self._by_id: dict[int, str] = {}
         self._serial = 0
         # (serial, name) in creation order: a scope's exit pops only what it made, whatever the
         # number of live handles; entries of handles freed one by one are skipped (a name is
-        # never given twice in a process, so an entry is live when its name is in _objects),
+        # never given twice in a process, so an entry is live when its name is in the table),
         # and dropped when they outnumber the live ones
         self._order: list[tuple[int, str]] = []
         # whether every name given is a plain Tcl word (names() may then be joined by spaces)
@@ -137,12 +144,20 @@ class HandleTable:
         self.put_tensor: Any = self.put
         # release(mark, keep set or None) -> count: release_since's steps in C (from the bridge)
         self.release_c: Any = None
+        # lookup(name) -> object or None, in C (from the bridge)
+        self.lookup_c: Any = None
 
     def __len__(self) -> int:
-        return len(self._objects)
+        return len(self._objects) + len(self._young)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._objects
+        return name in self._young or name in self._objects
+
+    def _promote(self) -> None:
+        """Move the young generation into the old one (creation order kept)."""
+        if self._young:
+            self._objects.update(self._young)
+            self._young.clear()
 
     def put(self, obj: Any, kind: str | None = None) -> str:
         if obj is None:
@@ -159,29 +174,36 @@ class HandleTable:
             if self._plain_words and not _PLAIN_WORD.fullmatch(name):
                 self._plain_words = False
         serial = self._serial = self._serial + 1
-        self._objects[name] = obj
+        self._young[name] = obj
         self._by_id[key] = name
         self._order.append((serial, name))
+        if len(self._young) > YOUNG_LIMIT:
+            self._promote()
         return name
 
     def put_state(self) -> tuple[Any, ...]:
         """What put() reads and updates for a plain tensor, for a C version of it: the table
         (its ``_serial``), the dicts by name and by id, the creation order and the counter."""
-        return (self, self._objects, self._by_id, self._order, _TENSOR_COUNTER)
+        return (self, self._young, self._by_id, self._order, _TENSOR_COUNTER, YOUNG_LIMIT)
 
     def release_state(self) -> tuple[Any, ...]:
         """What release_since() reads and updates, for a C version of it: the table (its
         ``_serial`` and ``_compact``), the dicts, the creation order, CLOSERS and the closer."""
-        return (self, self._objects, self._by_id, self._order, CLOSERS, _release)
+        return (self, self._young, self._objects, self._by_id, self._order, CLOSERS, _release)
+
+    def lookup_state(self) -> tuple[Any, ...]:
+        """What lookup() reads, for a C version of it: the young and the old generation."""
+        return (self._young, self._objects)
 
     def lookup(self, name: str) -> Any:
         """The object named ``name``, or None (no checks, no error: for fast paths)."""
-        return self._objects.get(name)
+        obj = self._young.get(name)
+        return obj if obj is not None else self._objects.get(name)
 
     def lookup_function(self) -> Any:
-        """A function that does what :meth:`lookup` does, one call less (the table's own
-        dict lookup, valid for the table's lifetime: :meth:`clear` empties it in place)."""
-        return self._objects.get
+        """A function that does what :meth:`lookup` does (the bridge's C one where it gave one),
+        valid for the table's lifetime: :meth:`clear` empties the dicts in place."""
+        return self.lookup_c if self.lookup_c is not None else self.lookup
 
     def name_of(self, obj: Any) -> str | None:
         return self._by_id.get(id(obj))
@@ -189,7 +211,7 @@ class HandleTable:
     def get(self, name: str, expected: str | None = None) -> Any:
         """Look a handle up; ``expected`` is 'tensor', 'module', 'optimizer' or a
         module kind such as 'sequential'.  Errors say what was expected."""
-        obj = self._objects.get(name)
+        obj = self.lookup(name)
         if obj is not None and (expected is None or self._is(obj, expected)):
             return obj
         if obj is None:
@@ -211,7 +233,9 @@ class HandleTable:
         return kind_of(obj) == expected
 
     def free(self, name: str) -> None:
-        obj = self._objects.pop(name, None)
+        obj = self._young.pop(name, None)
+        if obj is None:
+            obj = self._objects.pop(name, None)
         if obj is None:
             raise TclError(f'no object named "{shorten(name)}"', ["TORCH", "HANDLE", name])
         # the id entry only when it is this name's: an interrupt (Ctrl-C) between two updates
@@ -223,13 +247,14 @@ class HandleTable:
 
     def _compact(self) -> None:
         """Drop the creation-order entries of freed handles once they outnumber the live ones."""
-        order, objects = self._order, self._objects
-        if len(order) > 2 * len(objects) + 64:
-            order[:] = [entry for entry in order if entry[1] in objects]
+        order = self._order
+        if len(order) > 2 * len(self) + 64:
+            order[:] = [entry for entry in order if entry[1] in self]
 
     def names(self, kind: str | None = None) -> list[str]:
         """Live handles in creation order, optionally only those of one kind
         ('tensor', 'module', 'optimizer' or a module kind)."""
+        self._promote()
         names = list(self._objects)  # insertion order is creation order
         if kind is None:
             return names
@@ -241,6 +266,7 @@ class HandleTable:
         gave one), or None when some name is not a plain Tcl word."""
         if not self._plain_words:
             return None
+        self._promote()
         if self.join_names is not None:
             text = self.join_names(self._objects)
             if text is not None:
@@ -259,25 +285,27 @@ class HandleTable:
             return 0
         if self.release_c is not None:  # the same steps in C
             return self.release_c(mark, set(keep) if keep else None)
-        order, objects = self._order, self._objects
+        order = self._order
         cut = len(order)
         while cut and order[cut - 1][0] > mark:
             cut -= 1
         newer = order[cut:]
         if keep:
             keep = set(keep)
-            kept = [entry for entry in newer if entry[1] in keep and entry[1] in objects]
-            doomed = [n for _, n in reversed(newer) if n not in keep and n in objects]
+            kept = [entry for entry in newer if entry[1] in keep and entry[1] in self]
+            doomed = [n for _, n in reversed(newer) if n not in keep and n in self]
         else:
             kept = []
-            doomed = [n for _, n in reversed(newer) if n in objects]
+            doomed = [n for _, n in reversed(newer) if n in self]
         del order[cut:]
         if kept:
             order += kept
         self._compact()
-        by_id, closing, pop = self._by_id, bool(CLOSERS), objects.pop
+        by_id, closing, young, old = self._by_id, bool(CLOSERS), self._young, self._objects
         for name in doomed:
-            obj = pop(name, None)
+            obj = young.pop(name, None)
+            if obj is None:
+                obj = old.pop(name, None)
             if obj is not None:
                 key = id(obj)
                 if by_id.get(key) == name:
@@ -288,11 +316,12 @@ class HandleTable:
 
     def words_in(self, text: str) -> list[str]:
         """Live handle names appearing in a Tcl value (a result of any nesting)."""
-        return [w for w in _HANDLE_WORD.findall(text) if w in self._objects]
+        return [w for w in _HANDLE_WORD.findall(text) if w in self]
 
     def clear(self) -> None:
         """Forget every handle (the dicts are emptied in place: see :meth:`lookup_function`)."""
         self._objects.clear()
+        self._young.clear()
         self._by_id.clear()
         self._order.clear()
         self._serial = 0

@@ -147,10 +147,20 @@ class Session:
         natives: list[Any] = []
         if lib.tt_builtins(addr, id(natives)) != 0:
             raise TclError("tcltorch: cannot make the bridge's builtins", ["TORCH", "INIT"])
-        self._eval_word, self._eval_obj, self._call, self.result, join_keys, make_put, make_release = natives
+        (
+            self._eval_word,
+            self._eval_obj,
+            self._call,
+            self.result,
+            join_keys,
+            make_put,
+            make_release,
+            make_lookup,
+        ) = natives
         self.handles.join_names = join_keys
         self.handles.put_tensor = make_put(self.handles.put_state())
         self.handles.release_c = make_release(self.handles.release_state())
+        self.handles.lookup_c = make_lookup(self.handles.lookup_state())
 
     # -- used by command functions --------------------------------------------
     split = staticmethod(split)

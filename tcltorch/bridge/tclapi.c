@@ -757,10 +757,11 @@ static PyObject *tt_b_join_keys(PyObject *self, PyObject *dict) {
     return capsule;
 }
 
-/* put_tensor(tensor), bound to (table, objects, by_id, order, counter): HandleTable.put
+/* put_tensor(tensor), bound to (table, young, by_id, order, counter, limit): HandleTable.put
  * for a plain tensor (the common command result), in C.  The same steps: the name the
  * object already has, else "tensor" + the next number of the process-wide counter, the
- * table's next serial, then objects[name], by_id[id] and order's (serial, name). */
+ * table's next serial, then young[name], by_id[id] and order's (serial, name), and the
+ * table's _promote() once the young generation holds more than limit handles. */
 static PyObject *tt_str_serial = NULL;
 
 static PyObject *tt_b_put_tensor(PyObject *state, PyObject *obj) {
@@ -811,6 +812,11 @@ static PyObject *tt_b_put_tensor(PyObject *state, PyObject *obj) {
     if (PyDict_SetItem(objects, name, obj) != 0) goto failed;
     if (PyDict_SetItem(by_id, key, name) != 0) goto failed;
     if (PyList_Append(order, entry) != 0) goto failed;
+    if (PyDict_GET_SIZE(objects) > PyLong_AsSsize_t(PyTuple_GET_ITEM(state, 5))) {
+        PyObject *r = PyObject_CallMethod(table, "_promote", NULL);
+        if (r == NULL) goto failed;
+        Py_DECREF(r);
+    }
     Py_DECREF(key);
     Py_DECREF(serial);
     Py_DECREF(next);
@@ -827,7 +833,38 @@ failed:
 
 static PyMethodDef tt_put_def = {"put_tensor", (PyCFunction)tt_b_put_tensor, METH_O, NULL};
 
-/* release_since(mark, keep), bound to (table, objects, by_id, order, closers, release):
+/* lookup(name), bound to (young, old): HandleTable.lookup in C, the object or None. */
+static PyObject *tt_b_lookup(PyObject *state, PyObject *name) {
+    PyObject *obj = PyDict_GetItemWithError(PyTuple_GET_ITEM(state, 0), name);
+    if (obj == NULL && !PyErr_Occurred()) obj = PyDict_GetItemWithError(PyTuple_GET_ITEM(state, 1), name);
+    if (obj == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(obj);
+    return obj;
+}
+
+static PyMethodDef tt_lookup_def = {"lookup", (PyCFunction)tt_b_lookup, METH_O, NULL};
+
+/* make_lookup((young, old)) -> lookup bound to them. */
+static PyObject *tt_b_make_lookup(PyObject *self, PyObject *state) {
+    (void)self;
+    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 2 || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 0)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(state, 1))) {
+        PyErr_SetString(PyExc_TypeError, "make_lookup takes (young, old)");
+        return NULL;
+    }
+    return PyCFunction_New(&tt_lookup_def, state);
+}
+
+/* Whether name is a live handle (in the young or the old generation): 1, 0, or -1 (error). */
+static int tt_live(PyObject *young, PyObject *old, PyObject *name) {
+    int live = PyDict_Contains(young, name);
+    return live != 0 ? live : PyDict_Contains(old, name);
+}
+
+/* release_since(mark, keep), bound to (table, young, old, by_id, order, closers, release):
  * HandleTable.release_since in C, the same steps.  The entries of order newer than mark
  * are cut off; those whose names are live and in `keep` (a set, or None) are put back in
  * their order; the other live ones are freed newest first.  The names to free are taken
@@ -837,9 +874,10 @@ static PyObject *tt_b_release_since(PyObject *state, PyObject *const *args, Py_s
         PyErr_SetString(PyExc_TypeError, "release_since takes (mark, keep)");
         return NULL;
     }
-    PyObject *table = PyTuple_GET_ITEM(state, 0), *objects = PyTuple_GET_ITEM(state, 1);
-    PyObject *by_id = PyTuple_GET_ITEM(state, 2), *order = PyTuple_GET_ITEM(state, 3);
-    PyObject *closers = PyTuple_GET_ITEM(state, 4), *release = PyTuple_GET_ITEM(state, 5);
+    PyObject *table = PyTuple_GET_ITEM(state, 0), *young = PyTuple_GET_ITEM(state, 1);
+    PyObject *objects = PyTuple_GET_ITEM(state, 2), *by_id = PyTuple_GET_ITEM(state, 3);
+    PyObject *order = PyTuple_GET_ITEM(state, 4), *closers = PyTuple_GET_ITEM(state, 5);
+    PyObject *release = PyTuple_GET_ITEM(state, 6);
     PyObject *keep = args[1] == Py_None ? NULL : args[1];
     long long mark = PyLong_AsLongLong(args[0]);
     if (mark == -1 && PyErr_Occurred()) return NULL;
@@ -863,7 +901,7 @@ static PyObject *tt_b_release_since(PyObject *state, PyObject *const *args, Py_s
     if (kept == NULL || doomed == NULL) goto failed;
     for (Py_ssize_t i = cut; i < total; i++) { /* kept: in creation order */
         PyObject *entry = PyList_GET_ITEM(order, i), *name = PyTuple_GET_ITEM(entry, 1);
-        int live = PyDict_Contains(objects, name);
+        int live = tt_live(young, objects, name);
         if (live < 0) goto failed;
         if (!live) continue;
         int kept_here = keep ? PySet_Contains(keep, name) : 0;
@@ -872,7 +910,7 @@ static PyObject *tt_b_release_since(PyObject *state, PyObject *const *args, Py_s
     }
     for (Py_ssize_t i = total - 1; i >= cut; i--) { /* doomed: newest first */
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(order, i), 1);
-        int live = PyDict_Contains(objects, name);
+        int live = tt_live(young, objects, name);
         if (live < 0) goto failed;
         if (!live) continue;
         int kept_here = keep ? PySet_Contains(keep, name) : 0;
@@ -882,7 +920,7 @@ static PyObject *tt_b_release_since(PyObject *state, PyObject *const *args, Py_s
     if (PyList_SetSlice(order, cut, total, kept) != 0) goto failed;
     Py_CLEAR(kept);
     /* _compact(): only when the dropped entries outnumber the live ones */
-    if (PyList_GET_SIZE(order) > 2 * PyDict_GET_SIZE(objects) + 64) {
+    if (PyList_GET_SIZE(order) > 2 * (PyDict_GET_SIZE(objects) + PyDict_GET_SIZE(young)) + 64) {
         PyObject *r = PyObject_CallMethod(table, "_compact", NULL);
         if (r == NULL) goto failed;
         Py_DECREF(r);
@@ -891,13 +929,14 @@ static PyObject *tt_b_release_since(PyObject *state, PyObject *const *args, Py_s
     int closing = PyDict_GET_SIZE(closers) > 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name = PyList_GET_ITEM(doomed, i);
-        PyObject *obj = PyDict_GetItemWithError(objects, name);
+        PyObject *holder = young, *obj = PyDict_GetItemWithError(young, name);
+        if (obj == NULL && !PyErr_Occurred()) obj = PyDict_GetItemWithError(holder = objects, name);
         if (obj == NULL) {
             if (PyErr_Occurred()) goto failed;
             continue;
         }
         Py_INCREF(obj);
-        if (PyDict_DelItem(objects, name) != 0) {
+        if (PyDict_DelItem(holder, name) != 0) {
             Py_DECREF(obj);
             goto failed;
         }
@@ -935,25 +974,26 @@ failed:
 static PyMethodDef tt_release_def = {"release_since", (PyCFunction)(void (*)(void))tt_b_release_since,
                                      METH_FASTCALL, NULL};
 
-/* make_release((table, objects, by_id, order, closers, release)) -> release_since bound to them. */
+/* make_release((table, young, old, by_id, order, closers, release)) -> release_since bound to them. */
 static PyObject *tt_b_make_release(PyObject *self, PyObject *state) {
     (void)self;
-    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 6 || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 1)) ||
-        !PyDict_CheckExact(PyTuple_GET_ITEM(state, 2)) || !PyList_CheckExact(PyTuple_GET_ITEM(state, 3)) ||
-        !PyDict_CheckExact(PyTuple_GET_ITEM(state, 4)) || !PyCallable_Check(PyTuple_GET_ITEM(state, 5))) {
-        PyErr_SetString(PyExc_TypeError, "make_release takes (table, objects, by_id, order, closers, release)");
+    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 7 || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 1)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(state, 2)) || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 3)) ||
+        !PyList_CheckExact(PyTuple_GET_ITEM(state, 4)) || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 5)) ||
+        !PyCallable_Check(PyTuple_GET_ITEM(state, 6))) {
+        PyErr_SetString(PyExc_TypeError, "make_release takes (table, young, old, by_id, order, closers, release)");
         return NULL;
     }
     return PyCFunction_New(&tt_release_def, state);
 }
 
-/* make_put((table, objects, by_id, order, counter)) -> put_tensor bound to them. */
+/* make_put((table, young, by_id, order, counter, limit)) -> put_tensor bound to them. */
 static PyObject *tt_b_make_put(PyObject *self, PyObject *state) {
     (void)self;
-    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 5 || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 1)) ||
+    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 6 || !PyDict_CheckExact(PyTuple_GET_ITEM(state, 1)) ||
         !PyDict_CheckExact(PyTuple_GET_ITEM(state, 2)) || !PyList_CheckExact(PyTuple_GET_ITEM(state, 3)) ||
-        !PyIter_Check(PyTuple_GET_ITEM(state, 4))) {
-        PyErr_SetString(PyExc_TypeError, "make_put takes (table, objects, by_id, order, counter)");
+        !PyIter_Check(PyTuple_GET_ITEM(state, 4)) || !PyLong_CheckExact(PyTuple_GET_ITEM(state, 5))) {
+        PyErr_SetString(PyExc_TypeError, "make_put takes (table, young, by_id, order, counter, limit)");
         return NULL;
     }
     return PyCFunction_New(&tt_put_def, state);
@@ -967,6 +1007,7 @@ static PyMethodDef tt_builtin_defs[] = {
     {"join_keys", (PyCFunction)tt_b_join_keys, METH_O, NULL},
     {"make_put", (PyCFunction)tt_b_make_put, METH_O, NULL},
     {"make_release", (PyCFunction)tt_b_make_release, METH_O, NULL},
+    {"make_lookup", (PyCFunction)tt_b_make_lookup, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 

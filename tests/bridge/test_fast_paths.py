@@ -230,3 +230,27 @@ def test_a_runner_returns_a_new_tensor_as_its_handle_name_and_failures_as_before
     message, code = _error(interp, f"torch::tensor_add {a} [torch::ones 3]")
     assert "size of tensor a (2) must match the size of tensor b (3)" in message and code[0] == "TORCH"
     assert interp.eval(f"torch::tensor_numel {a}") == "2"  # a non-tensor result: (OK, value)
+
+
+@pytest.mark.parametrize("path", ["c", "python"])
+def test_young_and_old_generations_of_the_handle_table(monkeypatch, path):
+    """Handles made since the last promotion live in a small dict (a scope's puts and releases
+    stay cheap with 10^6 live handles); promotion keeps creation order, and lookups, frees,
+    scopes and listings see both generations, in C and in Python alike."""
+    monkeypatch.setattr(H, "YOUNG_LIMIT", 3)
+    tcl = Interp()
+    table = tcl._session.handles
+    if path == "python":
+        table.put_tensor, table.release_c, table.lookup_c = table.put, None, None
+    made = [tcl.eval("torch::ones 1") for _ in range(8)]
+    assert len(table._young) <= 3 and all(n in table for n in made)
+    assert [tcl.get(n).tolist() for n in made] == [[1.0]] * 8  # found in either generation
+    before = len(table)
+    # a scope whose handles are promoted while it runs frees them all, keeping its result's
+    kept = tcl.eval("torch::scope { foreach i {1 2 3 4 5} { set t [torch::ones 2] }; set t }")
+    assert len(table) == before + 1 and kept in table
+    tcl.eval(f"torch::free {made[0]} {made[-1]}")  # one old, one young (or both old)
+    assert made[0] not in table and made[-1] not in table
+    assert table.names()[-7:] == [*made[1:-1], kept]  # creation order across generations
+    assert table._young == {}  # a listing promotes
+    assert tcl.eval("torch::handles") == " ".join(table.names())
