@@ -211,7 +211,9 @@ class HandleTable:
     def get(self, name: str, expected: str | None = None) -> Any:
         """Look a handle up; ``expected`` is 'tensor', 'module', 'optimizer' or a
         module kind such as 'sequential'.  Errors say what was expected."""
-        obj = self.lookup(name)
+        obj = self._young.get(name)
+        if obj is None:
+            obj = self._objects.get(name)
         if obj is not None and (expected is None or self._is(obj, expected)):
             return obj
         if obj is None:
