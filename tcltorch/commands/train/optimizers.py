@@ -164,10 +164,10 @@ def optimizer_step(optimizer, closure, lr, ctx):
 
 def _prepared(optimizer: torch.optim.Optimizer) -> bool:
     """Whether the optimizer's engine checked its next step in full (tcltorch's Adafactor, once
-    its groups have native plans: Adafactor.prepare_step), with nothing to run between that
+    its groups have native plans: Adafactor._prepare_step), with nothing to run between that
     check and the step: no step pre-hook, and ``step`` the class's own (or an LR scheduler's
     wrapper of it, which only notes the call)."""
-    prepare = getattr(optimizer, "prepare_step", None)
+    prepare = getattr(optimizer, "_prepare_step", None)
     if prepare is None or optimizer._optimizer_step_pre_hooks or _GLOBAL_PRE_HOOKS:
         return False
     own = optimizer.__dict__.get("step")

@@ -233,16 +233,16 @@ class Adafactor(Optimizer):
 
     # ------------------------------------------------------------------ step
 
-    def prepare_step(self) -> bool:
+    def _prepare_step(self) -> bool:
         """Check the next :meth:`step` (without a closure) in full: True when every group will go
         through its native plan, so that the step updates every parameter that has a gradient
         or, when the native call cannot get its scratch memory, changes nothing in that group;
         False says nothing either way (a first step, a changed model: the general step).
 
         After True, the next call of :meth:`step` uses what this checked without checking
-        again: call it right before ``step()``, with nothing in between that changes the
-        parameters, their gradients, the groups or the state, and drop ``_prepared_plans``
-        from the optimizer's ``__dict__`` when ``step()`` does not follow."""
+        again (the gradients' addresses included), so it is private: torch::optimizer_step
+        calls it right before ``step()``, with nothing in between (no step pre-hook), and
+        drops ``_prepared_plans`` from the optimizer's ``__dict__`` when ``step()`` fails."""
         plans = [_fused.plan_holds(self, group) for group in self.param_groups]
         if not plans or None in plans:
             self.__dict__.pop("_prepared_plans", None)

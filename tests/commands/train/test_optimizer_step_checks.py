@@ -239,7 +239,7 @@ def test_grad_scaler_step_leaves_a_memo_that_holds(interp, enabled, memo_kind):
 @pytest.mark.parametrize("implementation", ["auto", "fused"])
 def test_prepared_adafactor_step_skips_the_command_checks(interp, implementation, monkeypatch):
     """Once its groups have native plans, Adafactor checks each whole step itself
-    (Adafactor.prepare_step): the command's checks do not run, and the steps match the
+    (Adafactor._prepare_step): the command's checks do not run, and the steps match the
     engine's own from Python.  A changed model is refused as before, nothing changed; a
     replaced ``step`` (not an LR scheduler's note of the call) or a pre-hook takes the checks."""
     from tcltorch.commands.train import optimizers
@@ -282,7 +282,7 @@ def test_prepared_adafactor_step_skips_the_command_checks(interp, implementation
     # a changed model: refused, nothing changed
     model.to(torch.float64)
     _backward(model, torch.float64)
-    assert opt.prepare_step() is False
+    assert opt._prepare_step() is False
     before = snapshot(model, opt)
     message, code = tcl_error(interp, f"torch::optimizer_step {ho}")
     assert message.startswith("cannot step: the optimizer's ") and message.endswith("nothing was changed")
