@@ -92,19 +92,25 @@ def test_message_names_the_parameter_handle(interp, stepped_adamw):
     )
 
 
+def _step_both(interp, ho: str, models: tuple, ref: torch.optim.Optimizer, steps: int) -> None:
+    """``steps`` steps on the same data: the first model through torch::optimizer_step ``ho``,
+    the second through ``ref`` from Python."""
+    for i in range(steps):
+        x = torch.randn(5, 4, generator=torch.Generator().manual_seed(i))
+        for m in models:
+            m.zero_grad()
+            m(x).sum().backward()
+        interp.eval(f"torch::optimizer_step {ho}")
+        ref.step()
+
+
 def test_same_trajectory_with_remembered_checks(interp):
     """Steps that skip the checks still step exactly as torch.optim does."""
     model, twin = mlp((4, 3, 2)), mlp((4, 3, 2))
     twin.load_state_dict(model.state_dict())
     ho = interp.eval(f"torch::optimizer_adam {interp.put(model)} 0.01")
     ref = torch.optim.Adam(twin.parameters(), lr=0.01)
-    for i in range(5):
-        x = torch.randn(5, 4, generator=torch.Generator().manual_seed(i))
-        for m in (model, twin):
-            m.zero_grad()
-            m(x).sum().backward()
-        interp.eval(f"torch::optimizer_step {ho}")
-        ref.step()
+    _step_both(interp, ho, (model, twin), ref, 5)
     for a, b in zip(model.parameters(), twin.parameters()):
         assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
 
@@ -255,13 +261,7 @@ def test_prepared_adafactor_step_skips_the_command_checks(interp, implementation
     checks: list[object] = []
     real = optimizers.check_step
     monkeypatch.setattr(optimizers, "check_step", lambda *a: checks.append(a) or real(*a))
-    for i in range(3):
-        x = torch.randn(5, 4, generator=torch.Generator().manual_seed(i))
-        for m in (model, twin):
-            m.zero_grad()
-            m(x).sum().backward()
-        interp.eval(f"torch::optimizer_step {ho}")
-        ref.step()
+    _step_both(interp, ho, (model, twin), ref, 3)
     assert checks == [] and opt.last_implementation == "fused"
     assert "_prepared_plans" not in opt.__dict__
     for a, b in zip(model.parameters(), twin.parameters()):
