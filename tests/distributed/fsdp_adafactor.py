@@ -45,6 +45,10 @@ def main(out: str) -> None:
             results[(name, impl)] = {"params": full, "state_bytes": [int(b) for b in every]}
     if rank == 0:
         torch.save(results, os.path.join(out, "sharded.pt"))
+    # both ranks reach the shutdown together: a rank that tears its gloo connections down
+    # while the other's are still in use aborted that one once ("terminate called without an
+    # active exception", a fresh clone's suite)
+    dist.barrier()
     dist.destroy_process_group()
 
 
