@@ -13,6 +13,9 @@ Printed per set and thread count, over the timed rounds (no best case alone):
 * ``fused / floor``: the ratio of the two times of each round, min / median / max
   (goal from 10M parameters up: median <= 1.5; a 1M set: <= 2);
 * the two times themselves (ms, min / median / max);
+* ``fused / two-pass bound``: the fused step against the floor plus a lone read of G
+  (``torch._foreach_norm`` of the gradients, timed in the same rounds): the least two passes
+  over G cost on this machine, whatever their arithmetic (1.0 is that bound);
 * for the ``tiny`` set (``--tiny`` tensors of a few elements, where moving memory costs nothing):
   the per-tensor fixed cost ``(fused - floor) / tensors`` of each round, min / median / max in us
   (goal <= 5 us).
@@ -92,14 +95,21 @@ def bench(shapes, rounds: int, warmup: int, dtype: torch.dtype):
     def floor():
         torch._foreach_add_(xs, grads, alpha=-1e-3)
 
-    def floor1():  # the floor on one thread: on a shared machine torch's threads may wait for a busy core
-        torch.set_num_threads(1)
-        try:
-            floor()
-        finally:
-            torch.set_num_threads(threads)
+    def one_thread(fn):  # on a shared machine torch's threads may wait for a busy core
+        def run():
+            torch.set_num_threads(1)
+            try:
+                fn()
+            finally:
+                torch.set_num_threads(threads)
 
-    fns = [fused, floor] if threads == 1 else [fused, floor, floor1]
+        return run
+
+    def read_g():  # a lone read of G (its norms): what the first pass of any exact Adafactor costs
+        torch._foreach_norm(grads)
+
+    floor1, read_g1 = one_thread(floor), one_thread(read_g)
+    fns = [fused, floor, read_g] if threads == 1 else [fused, floor, floor1, read_g, read_g1]
     for _ in range(warmup):
         for fn in fns:
             fn()
@@ -111,8 +121,12 @@ def bench(shapes, rounds: int, warmup: int, dtype: torch.dtype):
             t = time.perf_counter()
             fn()
             times[fn].append(time.perf_counter() - t)
-    tl = times[floor] if threads == 1 else [min(a, b) for a, b in zip(times[floor], times[floor1])]
-    return sum(p.numel() for p in params), times[fused], tl
+    if threads == 1:
+        tl, tg = times[floor], times[read_g]
+    else:
+        tl = [min(a, b) for a, b in zip(times[floor], times[floor1])]
+        tg = [min(a, b) for a, b in zip(times[read_g], times[read_g1])]
+    return sum(p.numel() for p in params), times[fused], tl, tg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,16 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| set | tensors | params | threads | fused / floor min/med/max | fused ms min/med/max "
-        "| floor ms min/med/max | per-tensor us min/med/max | goal |"
+        "| floor ms min/med/max | fused / two-pass bound min/med/max | per-tensor us min/med/max | goal |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         for name in args.sets.split(","):
             shapes = tiny_set(args.tiny) if name == "tiny" else SETS[name]()
-            numel, tf, tl = bench(shapes, args.rounds, args.warmup, dtype)
+            numel, tf, tl, tg = bench(shapes, args.rounds, args.warmup, dtype)
             gc.collect()
             ratio = [a / b for a, b in zip(tf, tl)]
+            bound = [a / (b + c) for a, b, c in zip(tf, tl, tg)]
             per = [(a - b) / len(shapes) * 1e6 for a, b in zip(tf, tl)]
             ms = lambda xs: [x * 1e3 for x in xs]
             if name == "tiny":
@@ -155,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 goal = f"<= 2x: median {statistics.median(ratio):.2f}"
             print(
                 f"| {name} | {len(shapes)} | {numel / 1e6:.2f}M | {threads} | {stats(ratio, '{:.2f}')} "
-                f"| {stats(ms(tf), '{:.3f}')} | {stats(ms(tl), '{:.3f}')} | {stats(per, '{:.2f}')} | {goal} |",
+                f"| {stats(ms(tf), '{:.3f}')} | {stats(ms(tl), '{:.3f}')} | {stats(bound, '{:.2f}')} "
+                f"| {stats(per, '{:.2f}')} | {goal} |",
                 flush=True,
             )
     return 0

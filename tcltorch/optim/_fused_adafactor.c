@@ -23,9 +23,9 @@
  * No temporary is larger
  * than four rows (or TT_VCHUNK elements) per thread plus B*m doubles per thread.
  *
- * The row kernels (GCC vector extensions, 8 floats wide) are compiled twice, for baseline x86-64
- * and for AVX2+FMA+F16C (GCC target pragmas), and chosen at run time: the build never uses
- * -march=native.
+ * The row kernels (GCC vector extensions) are compiled three times, for baseline x86-64 and for
+ * AVX2+FMA+F16C (8 floats wide), and for AVX-512 (16 wide), with GCC target pragmas, and chosen at
+ * run time: the build never uses -march=native.
  */
 
 #include <math.h>
@@ -118,23 +118,13 @@ static inline float tt_lerp(float self, float end, float w) {  /* torch's CPU le
 
 /* ------------------------------------------------------------------ row kernels (two builds) */
 
-/* GCC vector types: 8 floats, 4 doubles (one AVX2 register, or two SSE registers in the baseline
- * build); loads and stores through memcpy, so no alignment is assumed. */
+/* GCC vector types: 8 floats and 4 doubles (one AVX2 register, or two SSE registers in the
+ * baseline build), 16 floats and 8 doubles (one AVX-512 register); the kernels load and store them
+ * through memcpy, so no alignment is assumed. */
 typedef float tt_v8 __attribute__((vector_size(32)));
 typedef double tt_d4 __attribute__((vector_size(32)));
-#define tt_lo(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 0, 1, 2, 3), tt_d4)
-#define tt_hi(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 4, 5, 6, 7), tt_d4)
-#define tt_ld(p)                         \
-    __extension__({                      \
-        tt_v8 v_;                        \
-        memcpy(&v_, (p), sizeof v_);     \
-        v_;                              \
-    })
-#define tt_st(p, v)                      \
-    do {                                 \
-        tt_v8 s_ = (v);                  \
-        memcpy((p), &s_, sizeof s_);     \
-    } while (0)
+typedef float tt_v16 __attribute__((vector_size(64)));
+typedef double tt_d8 __attribute__((vector_size(64)));
 
 typedef struct {
     void (*load)(float *dst, const void *src, int64_t n, int dt);
@@ -152,40 +142,74 @@ typedef struct {
 } tt_kernels;
 
 #define TT_SUFFIX _base
+#define TT_VW 8
 #include "_fused_adafactor_kernels.h"
+#undef TT_VW
 #undef TT_SUFFIX
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 #define TT_SUFFIX _avx2
+#define TT_VW 8
 #define TT_HAVE_F16C 1
 #include "_fused_adafactor_kernels.h"
 #undef TT_HAVE_F16C
+#undef TT_VW
+#undef TT_SUFFIX
+#pragma GCC pop_options
+
+/* AVX-512 (F, VL, BW, DQ): 16 floats a vector, the loops the compiler vectorizes itself at 512 bits
+ * too.  The kernels' arithmetic is the AVX2 build's; only the float32 sums' lanes differ. */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c,prefer-vector-width=512")
+#define TT_SUFFIX _avx512
+#define TT_VW 16
+#define TT_HAVE_F16C 1
+#include "_fused_adafactor_kernels.h"
+#undef TT_HAVE_F16C
+#undef TT_VW
 #undef TT_SUFFIX
 #pragma GCC pop_options
 #endif
 
-static const tt_kernels *tt_pick(int force_baseline) {
+/* The row kernels to run: the widest this CPU (and its OS: libgcc's check includes the saved register
+ * state) runs, at most `limit` (TT_KERNELS_*: the tests and benchmarks compare them). */
+#define TT_KERNELS_BEST 0
+#define TT_KERNELS_BASELINE 1
+#define TT_KERNELS_AVX2 2
+static const tt_kernels *tt_pick(int limit) {
     static tt_kernels base = {load_base, store_base, sumsq_base, cols_rows_base, cols_flush_base,
                               fac_apply_base, fac_apply_rows_base, vec_stats_base, vec_apply_base};
 #if defined(__x86_64__) && defined(__GNUC__)
     static tt_kernels avx2 = {load_avx2, store_avx2, sumsq_avx2, cols_rows_avx2, cols_flush_avx2,
                               fac_apply_avx2, fac_apply_rows_avx2, vec_stats_avx2, vec_apply_avx2};
-    if (!force_baseline) {
+    static tt_kernels avx512 = {load_avx512, store_avx512, sumsq_avx512, cols_rows_avx512, cols_flush_avx512,
+                                fac_apply_avx512, fac_apply_rows_avx512, vec_stats_avx512, vec_apply_avx512};
+    if (limit != TT_KERNELS_BASELINE) {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-            __builtin_cpu_supports("f16c"))
+            __builtin_cpu_supports("f16c")) {
+            if (limit == TT_KERNELS_BEST && __builtin_cpu_supports("avx512f") &&
+                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512dq"))
+                return &avx512;
             return &avx2;
+        }
     }
 #endif
-    (void)force_baseline;
+    (void)limit;
     return &base;
 }
 
-/* Which row kernels run here: "avx2" or "baseline". */
-const char *tt_adafactor_variant(int force_baseline) {
-    return tt_pick(force_baseline)->load == load_base ? "baseline" : "avx2";
+/* Which row kernels run here under `limit`: "avx512", "avx2" or "baseline". */
+const char *tt_adafactor_variant(int limit) {
+    const tt_kernels *k = tt_pick(limit);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (k->load == load_avx512) return "avx512";
+    if (k->load == load_avx2) return "avx2";
+#endif
+    return "baseline";
 }
 
 /* ------------------------------------------------------------------ the step */
@@ -201,7 +225,7 @@ struct tt_adafactor_options {
     int scale_parameter;   /* alpha_t = max(eps_scale, RMS(X)) rho_t; else rho_t */
     int maximize;          /* ascend */
     int nthreads;          /* threads to use (at most) */
-    int force_baseline;    /* the baseline x86-64 row kernels even where AVX2 is there */
+    int kernels;           /* TT_KERNELS_*: the widest row kernels allowed (0: the best here) */
 };
 
 struct tt_adafactor_tensor {
@@ -539,7 +563,7 @@ static int tt_setup(tt_step *s, int count, const struct tt_adafactor_tensor *in,
     size_t n = (size_t)(count > 0 ? count : 1);
     tt_sizes z;
     memset(s, 0, sizeof *s);
-    s->K = tt_pick(o->force_baseline);
+    s->K = tt_pick(o->kernels);
     tt_hyper_of(&s->h, o);
     s->count = count;
     s->ts = (tt_tensor *)malloc(sizeof(tt_tensor) * n);

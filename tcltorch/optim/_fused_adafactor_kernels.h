@@ -1,4 +1,44 @@
-/* Row kernels of _fused_adafactor.c, included once per instruction-set variant (TT_SUFFIX). */
+/* Row kernels of _fused_adafactor.c, included once per instruction-set variant (TT_SUFFIX), with
+ * TT_VW floats to a vector (8: tt_v8, one AVX2 register or two SSE ones; 16: tt_v16, one AVX-512
+ * register).  Every loop takes 32 elements a step (four vectors of 8 or two of 16, each with its own
+ * float32 accumulator), so the blocks and the rows kernels' multiple of 32 are those of either width. */
+
+#if TT_VW == 16
+#define tt_vf tt_v16
+#define tt_vd tt_d8
+#define tt_lo(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 0, 1, 2, 3, 4, 5, 6, 7), tt_d8)
+#define tt_hi(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 8, 9, 10, 11, 12, 13, 14, 15), tt_d8)
+#define tt_dsum(d) ((((d)[0] + (d)[1]) + ((d)[2] + (d)[3])) + (((d)[4] + (d)[5]) + ((d)[6] + (d)[7])))
+#define TT_STEP32(STEP, k)      \
+    do {                        \
+        STEP((k), a0);          \
+        STEP((k) + 16, a1);     \
+    } while (0)
+#else
+#define tt_vf tt_v8
+#define tt_vd tt_d4
+#define tt_lo(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 0, 1, 2, 3), tt_d4)
+#define tt_hi(v) __builtin_convertvector(__builtin_shufflevector((v), (v), 4, 5, 6, 7), tt_d4)
+#define tt_dsum(d) (((d)[0] + (d)[1]) + ((d)[2] + (d)[3]))
+#define TT_STEP32(STEP, k)      \
+    do {                        \
+        STEP((k), a0);          \
+        STEP((k) + 8, a1);      \
+        STEP((k) + 16, a2);     \
+        STEP((k) + 24, a3);     \
+    } while (0)
+#endif
+#define tt_ld(p)                         \
+    __extension__({                      \
+        tt_vf v_;                        \
+        memcpy(&v_, (p), sizeof v_);     \
+        v_;                              \
+    })
+#define tt_st(p, v)                      \
+    do {                                 \
+        tt_vf s_ = (v);                  \
+        memcpy((p), &s_, sizeof s_);     \
+    } while (0)
 
 #define TT_CAT2(a, b) a##b
 #define TT_CAT(a, b) TT_CAT2(a, b)
@@ -45,37 +85,34 @@ static void TT_FN(store)(void *dst, float *restrict src, int64_t n, int dt) {
 }
 
 /* sum(a^2): float32 sums in 32 lanes over blocks of TT_SUMBLK elements, each block's lanes added
- * into 8 double lanes (so a float32 sum never holds more than TT_SUMBLK/32 terms). */
+ * into double lanes (so a float32 sum never holds more than TT_SUMBLK/32 terms). */
+#define TT_SQ_STEP(k, acc)              \
+    do {                                \
+        tt_vf x_ = tt_ld(a + (k));      \
+        acc += x_ * x_;                 \
+    } while (0)
 static double TT_FN(sumsq)(const float *restrict a, int64_t n) {
-    tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
+    tt_vd dl = {0.0}, dh = dl;
     int64_t i = 0;
     /* blocks of TT_SUMBLK elements, and a last one of the remaining multiple of 32 (rows of a few
      * hundred elements are common: four chains of additions, not one) */
     for (int64_t end; (end = i + TT_SUMBLK <= n ? i + TT_SUMBLK : i + ((n - i) & ~(int64_t)31)) > i; i = end) {
-        tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = i; k < end; k += 32) {
-            tt_v8 x0 = tt_ld(a + k), x1 = tt_ld(a + k + 8), x2 = tt_ld(a + k + 16), x3 = tt_ld(a + k + 24);
-            a0 += x0 * x0;
-            a1 += x1 * x1;
-            a2 += x2 * x2;
-            a3 += x3 * x3;
-        }
-        tt_v8 sum = (a0 + a1) + (a2 + a3);
+        tt_vf a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = i; k < end; k += 32) TT_STEP32(TT_SQ_STEP, k);
+        tt_vf sum = (a0 + a1) + (a2 + a3);
         dl += tt_lo(sum);
         dh += tt_hi(sum);
     }
-    tt_v8 a0 = {0.0f};
-    for (; i + 8 <= n; i += 8) {
-        tt_v8 x = tt_ld(a + i);
-        a0 += x * x;
-    }
+    tt_vf a0 = {0.0f};
+    for (; i + TT_VW <= n; i += TT_VW) TT_SQ_STEP(i, a0);
     dl += tt_lo(a0);
     dh += tt_hi(a0);
-    tt_d4 d = dl + dh;
-    double total = (d[0] + d[1]) + (d[2] + d[3]);
+    tt_vd d = dl + dh;
+    double total = tt_dsum(d);
     for (; i < n; i++) total += (double)a[i] * (double)a[i];
     return total;
 }
+#undef TT_SQ_STEP
 
 /* R (1..4) consecutive rows' share of the column sums, in float32 and row order:
  * cacc_j (+)= G_ij^2 and wacc_j (+)= G_ij^2 / r_i (iv[r] = 1/r_i); first: the rows start a block
@@ -85,8 +122,8 @@ static void TT_FN(cols_rows)(const float *restrict g, int64_t m, int R, const fl
     const float *restrict g1 = g + m, *restrict g2 = g + 2 * m, *restrict g3 = g + 3 * m;
     const float i0 = iv[0], i1 = R > 1 ? iv[1] : 0.0f, i2 = R > 2 ? iv[2] : 0.0f, i3 = R > 3 ? iv[3] : 0.0f;
     int64_t j = 0;
-    for (; j + 8 <= m; j += 8) {
-        tt_v8 x = tt_ld(g + j), q = x * x, c, w;
+    for (; j + TT_VW <= m; j += TT_VW) {
+        tt_vf x = tt_ld(g + j), q = x * x, c, w;
         if (first) {
             c = q;
             w = q * i0;
@@ -147,7 +184,7 @@ static void TT_FN(cols_flush)(const float *restrict cacc, const float *restrict 
  * given; returns sum(X_new^2) of the float32 results, summed like sumsq. */
 #define TT_FAC_STEP(k, acc)                                                                  \
     do {                                                                                     \
-        tt_v8 u_ = (tt_ld(g + (k)) * tt_ld(cf + (k))) * coef, x_;                            \
+        tt_vf u_ = (tt_ld(g + (k)) * tt_ld(cf + (k))) * coef, x_;                            \
         if (mom) {                                                                           \
             u_ = tt_ld(mom + (k)) * beta1 + u_;                                              \
             tt_st(mom + (k), u_);                                                            \
@@ -159,26 +196,21 @@ static void TT_FN(cols_flush)(const float *restrict cacc, const float *restrict 
 
 static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const float *restrict cf,
                                int64_t n, float coef, float decay, float *restrict mom, float beta1) {
-    tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
+    tt_vd dl = {0.0}, dh = dl;
     int64_t i = 0;
     for (int64_t end; (end = i + TT_SUMBLK <= n ? i + TT_SUMBLK : i + ((n - i) & ~(int64_t)31)) > i; i = end) {
-        tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = i; k < end; k += 32) {
-            TT_FAC_STEP(k, a0);
-            TT_FAC_STEP(k + 8, a1);
-            TT_FAC_STEP(k + 16, a2);
-            TT_FAC_STEP(k + 24, a3);
-        }
-        tt_v8 sum = (a0 + a1) + (a2 + a3);
+        tt_vf a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = i; k < end; k += 32) TT_STEP32(TT_FAC_STEP, k);
+        tt_vf sum = (a0 + a1) + (a2 + a3);
         dl += tt_lo(sum);
         dh += tt_hi(sum);
     }
-    tt_v8 a0 = {0.0f};
-    for (; i + 8 <= n; i += 8) TT_FAC_STEP(i, a0);
+    tt_vf a0 = {0.0f};
+    for (; i + TT_VW <= n; i += TT_VW) TT_FAC_STEP(i, a0);
     dl += tt_lo(a0);
     dh += tt_hi(a0);
-    tt_d4 d = dl + dh;
-    double total = (d[0] + d[1]) + (d[2] + d[3]);
+    tt_vd d = dl + dh;
+    double total = tt_dsum(d);
     for (; i < n; i++) {
         float u = (g[i] * cf[i]) * coef;
         if (mom) {
@@ -198,7 +230,7 @@ static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const
  * TT_SUMBLK elements instead of every (short) row. */
 #define TT_ROWS_STEP(k, acc)                                                                 \
     do {                                                                                     \
-        tt_v8 u_ = (tt_ld(gr + (k)) * tt_ld(cf + (k))) * coef, x_;                           \
+        tt_vf u_ = (tt_ld(gr + (k)) * tt_ld(cf + (k))) * coef, x_;                           \
         if (mom) {                                                                           \
             u_ = tt_ld(mr + (k)) * beta1 + u_;                                               \
             tt_st(mr + (k), u_);                                                             \
@@ -211,29 +243,24 @@ static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const
 static double TT_FN(fac_apply_rows)(float *restrict x, const float *restrict g, const float *restrict cf,
                                     int64_t m, int64_t R, const float *restrict coefs, float decay,
                                     float *restrict mom, float beta1) {
-    tt_d4 dl = {0.0, 0.0, 0.0, 0.0}, dh = dl;
+    tt_vd dl = {0.0}, dh = dl;
     const int64_t per = TT_SUMBLK / m; /* rows per fold */
     for (int64_t r0 = 0; r0 < R; r0 += per) {
         int64_t r1 = r0 + per < R ? r0 + per : R;
-        tt_v8 a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
+        tt_vf a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
         for (int64_t r = r0; r < r1; r++) {
             const float coef = coefs[r];
             float *restrict xr = x + r * m;
             const float *restrict gr = g + r * m;
             float *restrict mr = mom ? mom + r * m : NULL;
-            for (int64_t k = 0; k < m; k += 32) {
-                TT_ROWS_STEP(k, a0);
-                TT_ROWS_STEP(k + 8, a1);
-                TT_ROWS_STEP(k + 16, a2);
-                TT_ROWS_STEP(k + 24, a3);
-            }
+            for (int64_t k = 0; k < m; k += 32) TT_STEP32(TT_ROWS_STEP, k);
         }
-        tt_v8 sum = (a0 + a1) + (a2 + a3);
+        tt_vf sum = (a0 + a1) + (a2 + a3);
         dl += tt_lo(sum);
         dh += tt_hi(sum);
     }
-    tt_d4 d = dl + dh;
-    return (d[0] + d[1]) + (d[2] + d[3]);
+    tt_vd d = dl + dh;
+    return tt_dsum(d);
 }
 #undef TT_ROWS_STEP
 
@@ -274,3 +301,11 @@ static void TT_FN(vec_apply)(float *restrict x, const float *restrict g, const f
 #undef TT_FN
 #undef TT_CAT
 #undef TT_CAT2
+#undef TT_STEP32
+#undef tt_st
+#undef tt_ld
+#undef tt_dsum
+#undef tt_hi
+#undef tt_lo
+#undef tt_vd
+#undef tt_vf

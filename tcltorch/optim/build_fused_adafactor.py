@@ -5,8 +5,8 @@ options by name and passes rho_t and 1 - beta2_t per tensor (the schedule is com
 tcltorch/optim/adafactor/common.py).
 
 Built with the other native parts by setup.py at install time, never on first use. Portable:
-no -march=native; _fused_adafactor.c compiles its row kernels for baseline x86-64 and for
-AVX2+FMA+F16C and picks one at run time. OpenMP when the compiler has it (the library then shares
+no -march=native; _fused_adafactor.c compiles its row kernels for baseline x86-64, for
+AVX2+FMA+F16C and for AVX-512, and picks one at run time. OpenMP when the compiler has it (the library then shares
 the libgomp that torch loaded); TCLTORCH_NO_OPENMP=1 builds it single-threaded.
 """
 
@@ -29,7 +29,7 @@ ffibuilder.cdef(
         int scale_parameter;
         int maximize;
         int nthreads;
-        int force_baseline;
+        int kernels;
     };
     struct tt_adafactor_tensor {
         int64_t x, g, row, col, exp_avg;
@@ -44,7 +44,7 @@ ffibuilder.cdef(
                           const struct tt_adafactor_options *options);
     int tt_adafactor_step_planned(int count, struct tt_adafactor_tensor *tensors, const int64_t *grads,
                                   double rho, double weight, const struct tt_adafactor_options *options);
-    const char *tt_adafactor_variant(int force_baseline);
+    const char *tt_adafactor_variant(int kernels);
     """
 )
 

@@ -138,6 +138,10 @@ def test_missing_library_falls_back_to_foreach(monkeypatch):
     assert auto.last_implementation == "foreach"
 
 
+# rows of a multiple of 32 below a sum block (the rows kernel), of 16 + 8, of 16 + 7, a long vector
+KERNEL_SHAPES = [(64, 96), (33, 40), (5, 39), (3000,)]
+
+
 def test_threads_and_baseline_kernels_agree(monkeypatch):
     threads = torch.get_num_threads()
     try:
@@ -146,12 +150,25 @@ def test_threads_and_baseline_kernels_agree(monkeypatch):
     finally:
         torch.set_num_threads(threads)
     many, _ = run_adafactor("fused", SHAPES, torch.float32, beta1=0.5)
-    monkeypatch.setattr(engine.fused, "_FORCE_BASELINE", True)
-    base, _ = run_adafactor("fused", SHAPES, torch.float16, beta1=0.5)
-    monkeypatch.setattr(engine.fused, "_FORCE_BASELINE", False)
-    simd, _ = run_adafactor("fused", SHAPES, torch.float16, beta1=0.5)
     assert_close(one, many, 1e-6)
-    assert_close(base, simd, TOL[torch.float16])
+    results = {}
+    for limit in ("baseline", "avx2", "best"):  # best: AVX-512 where the CPU has it
+        monkeypatch.setattr(engine.fused, "_KERNELS", limit)
+        for dtype in (torch.float32, torch.float16):
+            results[limit, dtype], _ = run_adafactor("fused", SHAPES + KERNEL_SHAPES, dtype, beta1=0.5)
+    for limit in ("avx2", "best"):
+        assert_close(results["baseline", torch.float32], results[limit, torch.float32], 1e-6)
+        assert_close(results["baseline", torch.float16], results[limit, torch.float16], TOL[torch.float16])
+
+
+def test_kernel_variants_are_named():
+    """The widest kernels this CPU runs under each limit, as the benchmarks print them."""
+    have = engine.fused_variant()
+    assert have in ("avx512", "avx2", "baseline")
+    assert engine.fused_variant("baseline") == "baseline"
+    assert engine.fused_variant("avx2") == ("baseline" if have == "baseline" else "avx2")
+    if torch.backends.cpu.get_cpu_capability() == "AVX512":  # torch's own check of the CPU and OS
+        assert have == "avx512"
 
 
 def test_parameter_norm_is_reread_after_an_outside_write():

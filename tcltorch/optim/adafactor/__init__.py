@@ -74,7 +74,7 @@ of a tensor of more than ``_SUM_BLOCK`` elements are float32 sums of blocks adde
 Layout: :mod:`.optimizer` (the ``torch.optim.Optimizer`` class, options, state, dispatch),
 :mod:`.common` (the schedule and the norms every path shares), :mod:`.reference`,
 :mod:`.foreach`, :mod:`.fused` and :mod:`.compiled` (the implementations). The mutable switches
-(``fused._NATIVE``, ``fused._FORCE_BASELINE``, ``fused._REUSE_PARAM_NORM``) live in their modules.
+(``fused._NATIVE``, ``fused._KERNELS``, ``fused._REUSE_PARAM_NORM``) live in their modules.
 """
 
 from .common import compute_dtype, decay_exponent, relative_step_size, second_moment_weight

@@ -20,7 +20,10 @@ from .common import _Hyper, schedule
 _FUSED_DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
 _NATIVE: list = []  # [module] once loaded, [None, reason] when it is missing
 _REUSE_PARAM_NORM = True
-_FORCE_BASELINE = False  # run the baseline x86-64 row kernels even where AVX2 is there (tests, benchmark)
+# the widest row kernels the fused step may run (tests, benchmarks): "best" (what this CPU runs),
+# "avx2" (not AVX-512) or "baseline" (x86-64 without AVX)
+_KERNELS = "best"
+_KERNEL_LIMITS = {"best": 0, "baseline": 1, "avx2": 2}
 
 
 def fused_library():
@@ -41,10 +44,13 @@ def fused_unavailable() -> str | None:
     return None if fused_library() is not None else _NATIVE[1]
 
 
-def fused_variant() -> str | None:
-    """Which row kernels the fused library runs on this CPU ("avx2" or "baseline"), or None."""
+def fused_variant(limit: str = "best") -> str | None:
+    """Which row kernels the fused library runs on this CPU ("avx512", "avx2" or "baseline") when
+    allowed at most ``limit`` (see ``_KERNELS``), or None when it is not built."""
     native = fused_library()
-    return None if native is None else native.ffi.string(native.lib.tt_adafactor_variant(0)).decode()
+    if native is None:
+        return None
+    return native.ffi.string(native.lib.tt_adafactor_variant(_KERNEL_LIMITS[limit])).decode()
 
 
 def _fused_ok(p: Tensor, g: Tensor, st: dict[str, Any]) -> bool:
@@ -70,7 +76,7 @@ def _options(hyper: _Hyper):
     opts.scale_parameter = hyper.scale_parameter
     opts.maximize = hyper.maximize
     opts.nthreads = torch.get_num_threads()
-    opts.force_baseline = _FORCE_BASELINE
+    opts.kernels = _KERNEL_LIMITS[_KERNELS]
     return opts
 
 
@@ -287,7 +293,7 @@ def _run_plan(plan: _Plan, group: dict[str, Any]) -> bool:
                     tensors[k].xsq = -1.0
     opts = plan.opts
     opts.nthreads = torch.get_num_threads()
-    opts.force_baseline = _FORCE_BASELINE
+    opts.kernels = _KERNEL_LIMITS[_KERNELS]
     native = plan.native
     grads_arr = native.ffi.new("int64_t[]", gptrs)
     if native.lib.tt_adafactor_step_planned(len(params), tensors, grads_arr, rho, weight, opts) != 0:
