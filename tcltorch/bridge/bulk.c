@@ -389,7 +389,7 @@ static Tcl_ObjType tt_f32_type = {"tcltorch-float32", NULL, tt_f32_dup, tt_f32_s
 
 static Tcl_Obj *tt_new_f32(float x) {
     Tcl_Obj *o = Tcl_NewObj();
-    Tcl_InvalidateStringRep(o);
+    o->bytes = NULL; /* a new object's string is Tcl's shared empty one, never freed: no text yet */
     o->internalRep.doubleValue = (double)x;
     o->typePtr = &tt_f32_type;
     return o;
@@ -412,6 +412,8 @@ static Tcl_Obj *tt_element(const char *p, int kind) {
 
 static const int tt_item_size[] = {8, 4, 8, 4, 2, 1, 1, 1};
 
+#define TT_CHUNK 256
+
 static Tcl_Obj *tt_build(const char **p, int kind, int ndim, const long long *shape) {
     if (ndim == 0) {
         Tcl_Obj *o = tt_element(*p, kind);
@@ -419,10 +421,14 @@ static Tcl_Obj *tt_build(const char **p, int kind, int ndim, const long long *sh
         return o;
     }
     int n = (int)shape[0];
-    Tcl_Obj **items = (Tcl_Obj **)ckalloc(sizeof(Tcl_Obj *) * (n ? (unsigned)n : 1));
-    for (int i = 0; i < n; i++) items[i] = tt_build(p, kind, ndim - 1, shape + 1);
-    Tcl_Obj *list = Tcl_NewListObj(n, items);
-    ckfree((char *)items);
+    /* room for n elements, none yet (Tcl_NewListObj with no array); the elements go in by chunks
+     * made just before, so the list's reference to each is taken while it is still in the cache */
+    Tcl_Obj *list = Tcl_NewListObj(n, NULL), *chunk[TT_CHUNK];
+    for (int i = 0; i < n; i += TT_CHUNK) {
+        int k = n - i < TT_CHUNK ? n - i : TT_CHUNK;
+        for (int j = 0; j < k; j++) chunk[j] = tt_build(p, kind, ndim - 1, shape + 1);
+        Tcl_ListObjReplace(NULL, list, i, 0, k, chunk);
+    }
     return list;
 }
 
