@@ -121,6 +121,31 @@ static inline float tt_lerp(float self, float end, float w) {  /* torch's CPU le
 /* GCC vector types: 8 floats and 4 doubles (one AVX2 register, or two SSE registers in the
  * baseline build), 16 floats and 8 doubles (one AVX-512 register); the kernels load and store them
  * through memcpy, so no alignment is assumed. */
+/* ||X||^2 of a tensor is the sum of its units' sums of squares (a unit: a row of a factored tensor,
+ * a block of TT_VCHUNK elements of the others), each computed alike by pass 1 (of X) and by pass 2
+ * (of X_new, as it writes it): the same kernel structure, whatever the instruction set.  The units
+ * are added in double-double (hi + lo, non-negative terms), whose rounding to double is that of the
+ * exact sum (but within ~n 2^-106 of a tie): the same in whatever order and grouping the threads,
+ * the pipeline and the back-to-front pass add them.  So the norm a step reuses from the previous
+ * step's pass 2 is the very one pass 1 computes after a resume, and a resumed run takes the same
+ * steps as one that never stopped. */
+typedef struct {
+    double hi, lo;
+} tt_dd;
+
+static inline void tt_dd_add(tt_dd *a, double x) { /* Knuth's TwoSum: the rounding error kept */
+    double s = a->hi + x, bp = s - a->hi;
+    a->lo += (a->hi - (s - bp)) + (x - bp);
+    a->hi = s;
+}
+
+static inline void tt_dd_merge(tt_dd *a, tt_dd b) {
+    tt_dd_add(a, b.hi);
+    tt_dd_add(a, b.lo);
+}
+
+static inline double tt_dd_value(tt_dd a) { return a.hi + a.lo; }
+
 typedef float tt_v8 __attribute__((vector_size(32)));
 typedef double tt_d4 __attribute__((vector_size(32)));
 typedef float tt_v16 __attribute__((vector_size(64)));
@@ -134,8 +159,8 @@ typedef struct {
     void (*cols_flush)(const float *cacc, const float *wacc, double *csum, double *wcol, int64_t m);
     double (*fac_apply)(float *x, const float *g, const float *cf, int64_t n, float coef, float decay,
                       float *mom, float beta1);
-    double (*fac_apply_rows)(float *x, const float *g, const float *cf, int64_t m, int64_t R, const float *coefs,
-                             float decay, float *mom, float beta1);
+    void (*fac_apply_rows)(float *x, const float *g, const float *cf, int64_t m, int64_t R, const float *coefs,
+                           float decay, float *mom, float beta1, tt_dd *xsq);
     double (*vec_stats)(const float *g, float *v, int64_t n, float eps2, float w, float *ubuf);
     void (*vec_apply)(float *x, const float *g, const float *v, int64_t n, float coef, float decay,
                       float *mom, float beta1);
@@ -316,10 +341,11 @@ static void tt_scalars(const tt_hyper *h, const tt_tensor *t, double xsq, double
 
 /* ---- factored tensors: rows [lo, hi) of the flattened (B*n, m) view */
 
-static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
+static tt_dd tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
                            tt_thread *th, int need_x) {
     const int64_t m = t->m, n = t->n;
-    double *csum = th->acc, *wcol = th->acc + t->B * m, xsq = 0.0;
+    double *csum = th->acc, *wcol = th->acc + t->B * m;
+    tt_dd xsq = {0.0, 0.0};
     int64_t rb = TT_ROWBLK;
     const int64_t gsz = t->gdt == TT_F32 ? 4 : 2;
     /* Blocks of rb rows start at lo and never cross a batch; within a block, groups of up to 4
@@ -341,7 +367,7 @@ static double tt_fac_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
                 float rv = tt_lerp(t->row[i], (float)(s / (double)m + (double)h->eps2), t->w);
                 t->row[i] = rv;
                 iv[r] = 1.0f / tt_fmax_min(rv);
-                if (need_x) xsq += K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m);
+                if (need_x) tt_dd_add(&xsq, K->sumsq(tt_view(K, t->x, t->xdt, i * m, m, th->xbuf), m));
             }
             K->cols_rows(grp, m, R, iv, th->cacc, th->wacc, k0 == i0);
         }
@@ -389,10 +415,10 @@ static double tt_fac_middle(const tt_tensor *t, const double *wpart, float *rmea
     return usq;
 }
 
-static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
-                           tt_thread *th, const float *cf, const float *rmean, float coef, float decay) {
+static tt_dd tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
+                          tt_thread *th, const float *cf, const float *rmean, float coef, float decay) {
     const int64_t m = t->m, n = t->n;
-    double xsq = 0.0;
+    tt_dd xsq = {0.0, 0.0};
     if (t->xdt == TT_F32 && t->gdt == TT_F32 && m % 32 == 0 && m < TT_SUMBLK) {
         /* short float32 rows: up to TT_ROWBLK rows of one batch per kernel call */
         float coefs[TT_ROWBLK];
@@ -402,8 +428,8 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
             if (i1 > (b + 1) * n) i1 = (b + 1) * n;
             const float rm = rmean[b];
             for (int64_t i = i0; i < i1; i++) coefs[i - i0] = coef * (1.0f / sqrtf(tt_fmax_min(t->row[i] / rm)));
-            xsq += K->fac_apply_rows((float *)t->x + i0 * m, (const float *)t->g + i0 * m, cf + b * m, m, i1 - i0,
-                                     coefs, decay, t->mom ? t->mom + i0 * m : NULL, h->beta1);
+            K->fac_apply_rows((float *)t->x + i0 * m, (const float *)t->g + i0 * m, cf + b * m, m, i1 - i0, coefs,
+                              decay, t->mom ? t->mom + i0 * m : NULL, h->beta1, &xsq);
             i0 = i1;
         }
         return xsq;
@@ -420,7 +446,7 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
             K->store(t->x + i * m * 2, x, m, t->xdt); /* the norm is of the rounded values */
             sq = K->sumsq(x, m);
         }
-        xsq += sq;
+        tt_dd_add(&xsq, sq);
     }
     return xsq;
 }
@@ -428,22 +454,23 @@ static double tt_fac_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
 /* ---- rank <= 1 tensors: elements [lo, hi) */
 
 static void tt_vec_pass1(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
-                         tt_thread *th, int need_x, double *xsq, double *usq) {
-    double xs = 0.0, us = 0.0;
+                         tt_thread *th, int need_x, tt_dd *xsq, double *usq) {
+    tt_dd xs = {0.0, 0.0};
+    double us = 0.0;
     for (int64_t o = lo; o < hi; o += TT_VCHUNK) {
         int64_t len = hi - o < TT_VCHUNK ? hi - o : TT_VCHUNK;
         const float *g = tt_view(K, t->g, t->gdt, o, len, th->gbuf);
         us += K->vec_stats(g, t->row + o, len, h->eps2, t->w, th->cacc);
-        if (need_x) xs += K->sumsq(tt_view(K, t->x, t->xdt, o, len, th->xbuf), len);
+        if (need_x) tt_dd_add(&xs, K->sumsq(tt_view(K, t->x, t->xdt, o, len, th->xbuf), len));
     }
     *xsq = xs;
     *usq = us;
 }
 
-static double tt_vec_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
-                           tt_thread *th, float coef, float decay) {
-    double xsq = 0.0;
-    if (hi <= lo) return 0.0;
+static tt_dd tt_vec_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t, int64_t lo, int64_t hi,
+                          tt_thread *th, float coef, float decay) {
+    tt_dd xsq = {0.0, 0.0};
+    if (hi <= lo) return xsq;
     int64_t nblk = (hi - lo + TT_VCHUNK - 1) / TT_VCHUNK;
     for (int64_t k = nblk - 1; k >= 0; k--) {
         int64_t o = lo + k * TT_VCHUNK;
@@ -452,7 +479,7 @@ static double tt_vec_pass2(const tt_kernels *K, const tt_hyper *h, tt_tensor *t,
         float *x = tt_view(K, t->x, t->xdt, o, len, th->xbuf);
         K->vec_apply(x, g, t->row + o, len, coef, decay, t->mom ? t->mom + o : NULL, h->beta1);
         if (t->xdt != TT_F32) K->store(t->x + o * 2, x, len, t->xdt);
-        xsq += K->sumsq(x, len);
+        tt_dd_add(&xsq, K->sumsq(x, len));
     }
     return xsq;
 }
@@ -473,7 +500,7 @@ typedef struct {
     tt_tensor *ts;
     tt_thread *ths;
     char *mem;      /* the threads' scratch */
-    double *xpart;  /* [k * nt + tid]: a thread's share of ||X_new||^2 of tensor k */
+    tt_dd *xpart;   /* [k * nt + tid]: a thread's share of ||X_new||^2 of tensor k */
     int *large;     /* the shared tensors, in order (nlarge of them) */
     int *order;     /* every tensor, largest first */
     int *next;      /* the next entry of order that a thread takes (whole tensors) */
@@ -573,7 +600,7 @@ static int tt_setup(tt_step *s, int count, const struct tt_adafactor_tensor *in,
         s->nt = tt_thread_count(o->nthreads, count, &z);
         s->mem = (char *)malloc(z.per_thread * (size_t)s->nt);
         s->ths = (tt_thread *)calloc((size_t)s->nt, sizeof(tt_thread));
-        s->xpart = (double *)calloc((size_t)s->nt * n, sizeof(double));
+        s->xpart = (tt_dd *)calloc((size_t)s->nt * n, sizeof(tt_dd));
         s->large = (int *)malloc(sizeof(int) * (n * 2 + 1));
         ok = s->mem && s->ths && s->xpart && s->large;
     }
@@ -629,18 +656,19 @@ static void tt_share(const tt_tensor *t, int nth, int tid, int64_t *lo, int64_t 
 }
 
 static void tt_pass1_part(const tt_step *s, tt_tensor *t, int64_t a, int64_t b, tt_thread *th, int need_x,
-                          double *xs, double *us) {
+                          tt_dd *xs, double *us) {
     if (t->m) {
-        *xs += tt_fac_pass1(s->K, &s->h, t, a, b, th, need_x);
+        tt_dd_merge(xs, tt_fac_pass1(s->K, &s->h, t, a, b, th, need_x));
     } else {
-        double px, pu;
+        tt_dd px;
+        double pu;
         tt_vec_pass1(s->K, &s->h, t, a, b, th, need_x, &px, &pu);
-        *xs += px;
+        tt_dd_merge(xs, px);
         *us += pu;
     }
 }
 
-static double tt_pass2_part(const tt_step *s, const tt_pending *p, int64_t a, int64_t b, tt_thread *th) {
+static tt_dd tt_pass2_part(const tt_step *s, const tt_pending *p, int64_t a, int64_t b, tt_thread *th) {
     if (p->t->m) return tt_fac_pass2(s->K, &s->h, p->t, a, b, th, th->cf, th->rmean, p->coef, p->decay);
     return tt_vec_pass2(s->K, &s->h, p->t, a, b, th, p->coef, p->decay);
 }
@@ -648,11 +676,11 @@ static double tt_pass2_part(const tt_step *s, const tt_pending *p, int64_t a, in
 /* Pass 1 of [lo1, hi1) of t (none when t is NULL) interleaved with pass 2 of this thread's part of
  * the pending tensor, back to front (fwd: front to back); the sums of pass 1 go to xs and us, and
  * the result is ||X_new||^2 of the pending part. */
-static double tt_interleave(const tt_step *s, tt_thread *th, tt_tensor *t, int need_x, int64_t lo1,
-                            int64_t hi1, int64_t unit, const tt_pending *prev, double *xs, double *us, int fwd) {
+static tt_dd tt_interleave(const tt_step *s, tt_thread *th, tt_tensor *t, int need_x, int64_t lo1,
+                           int64_t hi1, int64_t unit, const tt_pending *prev, tt_dd *xs, double *us, int fwd) {
     const int64_t n1 = hi1 - lo1, n2 = prev->t ? prev->hi - prev->lo : 0;
     int64_t done1 = 0, done2 = 0;
-    double x2 = 0.0;
+    tt_dd x2 = {0.0, 0.0};
     while (done1 < n1 || done2 < n2) {
         if (done1 < n1) {
             int64_t c = n1 - done1 < unit ? n1 - done1 : unit;
@@ -661,8 +689,8 @@ static double tt_interleave(const tt_step *s, tt_thread *th, tt_tensor *t, int n
         }
         int64_t target = done1 >= n1 ? n2 : (int64_t)((double)done1 / (double)n1 * (double)n2);
         if (target > done2) {
-            x2 += fwd ? tt_pass2_part(s, prev, prev->lo + done2, prev->lo + target, th)
-                      : tt_pass2_part(s, prev, prev->hi - target, prev->hi - done2, th);
+            tt_dd_merge(&x2, fwd ? tt_pass2_part(s, prev, prev->lo + done2, prev->lo + target, th)
+                                 : tt_pass2_part(s, prev, prev->hi - target, prev->hi - done2, th));
             done2 = target;
         }
     }
@@ -675,8 +703,9 @@ static void tt_shared_scalars(const tt_step *s, tt_tensor *t, tt_thread *th, int
                               int need_x, float *coef, float *decay) {
     double xsq = t->xsq_in, usq = 0.0;
     if (need_x) {
-        xsq = 0.0;
-        for (int r = 0; r < nth; r++) xsq += s->ths[r].part[parity][0];
+        tt_dd xs = {0.0, 0.0};
+        for (int r = 0; r < nth; r++) tt_dd_merge(&xs, (tt_dd){s->ths[r].part[parity][0], s->ths[r].part[parity][2]});
+        xsq = tt_dd_value(xs);
     }
     if (t->m) {
         tt_fac_cols(&s->h, t, s->ths, nth, parity, th->oldcol, tid == 0 ? t->col : NULL, th->cf, th->wpart);
@@ -702,11 +731,13 @@ static int tt_run_shared(const tt_step *s, tt_thread *th, int tid, int nth) {
             }
             tt_share(t, nth, tid, &lo1, &hi1, &unit);
         }
-        double xs = 0.0, us = 0.0;
-        double x2 = tt_interleave(s, th, t, need_x, lo1, hi1, unit, &prev, &xs, &us, 0);
+        tt_dd xs = {0.0, 0.0};
+        double us = 0.0;
+        tt_dd x2 = tt_interleave(s, th, t, need_x, lo1, hi1, unit, &prev, &xs, &us, 0);
         if (prev.t) s->xpart[(size_t)prev.k * s->nt + tid] = x2;
         if (t) {
-            th->part[parity][0] = xs;
+            th->part[parity][0] = xs.hi;
+            th->part[parity][2] = xs.lo;
             th->part[parity][1] = us;
             if (t->m) memcpy(th->oldcol, t->col, sizeof(float) * (size_t)(t->B * t->m));
 #pragma omp barrier
@@ -744,23 +775,24 @@ static void tt_run_whole(const tt_step *s, tt_thread *th, int tid) {
             tt_share(t, 1, 0, &lo1, &hi1, &unit);
             unit *= 8; /* larger pieces than the shared tensors' (measured: 6-9 % faster steps) */
         }
-        double xs = 0.0, us = 0.0;
+        tt_dd xs = {0.0, 0.0};
+        double us = 0.0;
         /* A large tensor's pass 2 alone, back to front in blocks of TT_BACKBLK elements: the rows
          * that pass 1 read last are still in the cache (front to back, a tensor larger than the
          * cache finds none of its G there; blocks of 16 KB instead defeat the hardware prefetcher). */
         if (prev.t && prev.t->numel > TT_PIPEMAX) {
             int64_t rb = prev.t->m ? TT_BACKBLK / prev.t->m : TT_BACKBLK;
-            double x2s = 0.0;
+            tt_dd x2s = {0.0, 0.0};
             rb = rb < 1 ? 1 : rb;
             for (int64_t hi = prev.hi; hi > 0; hi -= rb)
-                x2s += tt_pass2_part(s, &prev, hi > rb ? hi - rb : 0, hi, th);
+                tt_dd_merge(&x2s, tt_pass2_part(s, &prev, hi > rb ? hi - rb : 0, hi, th));
             s->xpart[(size_t)prev.k * s->nt + tid] = x2s;
             prev.t = NULL;
         }
-        double x2 = tt_interleave(s, th, t, need_x, 0, hi1, unit, &prev, &xs, &us, 1);
+        tt_dd x2 = tt_interleave(s, th, t, need_x, 0, hi1, unit, &prev, &xs, &us, 1);
         if (prev.t) s->xpart[(size_t)prev.k * s->nt + tid] = x2;
         if (!t) return;
-        double xsq = need_x ? xs : t->xsq_in;
+        double xsq = need_x ? tt_dd_value(xs) : t->xsq_in;
         if (t->m) {
             tt_fac_cols(&s->h, t, th, 1, -1, t->col, t->col, th->cf, th->wpart);
             us = tt_fac_middle(t, th->wpart, th->rmean);
@@ -797,9 +829,9 @@ int tt_adafactor_step(int count, struct tt_adafactor_tensor *tensors, const stru
             tt_run_thread(&s, tid, nth);
         }
         for (int k = 0; k < count; k++) {
-            double x = 0.0;
-            for (int q = 0; q < s.nt; q++) x += s.xpart[(size_t)k * s.nt + q];
-            tensors[k].xsq_out = x;
+            tt_dd x = {0.0, 0.0};
+            for (int q = 0; q < s.nt; q++) tt_dd_merge(&x, s.xpart[(size_t)k * s.nt + q]);
+            tensors[k].xsq_out = tt_dd_value(x);
         }
     }
     tt_teardown(&s);

@@ -226,8 +226,8 @@ static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const
 #undef TT_FAC_STEP
 
 /* R consecutive rows of m elements (m a multiple of 32, below TT_SUMBLK), row r with coefficient
- * coefs[r]: fac_apply of each, with one call and the float32 sums folded into double every
- * TT_SUMBLK elements instead of every (short) row. */
+ * coefs[r]: fac_apply of each in one call; each row's sum(X_new^2), summed as sumsq sums a row
+ * (its float32 lanes folded into double once), goes into xsq. */
 #define TT_ROWS_STEP(k, acc)                                                                 \
     do {                                                                                     \
         tt_vf u_ = (tt_ld(gr + (k)) * tt_ld(cf + (k))) * coef, x_;                           \
@@ -240,27 +240,20 @@ static double TT_FN(fac_apply)(float *restrict x, const float *restrict g, const
         acc += x_ * x_;                                                                      \
     } while (0)
 
-static double TT_FN(fac_apply_rows)(float *restrict x, const float *restrict g, const float *restrict cf,
-                                    int64_t m, int64_t R, const float *restrict coefs, float decay,
-                                    float *restrict mom, float beta1) {
-    tt_vd dl = {0.0}, dh = dl;
-    const int64_t per = TT_SUMBLK / m; /* rows per fold */
-    for (int64_t r0 = 0; r0 < R; r0 += per) {
-        int64_t r1 = r0 + per < R ? r0 + per : R;
+static void TT_FN(fac_apply_rows)(float *restrict x, const float *restrict g, const float *restrict cf,
+                                  int64_t m, int64_t R, const float *restrict coefs, float decay,
+                                  float *restrict mom, float beta1, tt_dd *xsq) {
+    for (int64_t r = 0; r < R; r++) {
+        const float coef = coefs[r];
+        float *restrict xr = x + r * m;
+        const float *restrict gr = g + r * m;
+        float *restrict mr = mom ? mom + r * m : NULL;
         tt_vf a0 = {0.0f}, a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t r = r0; r < r1; r++) {
-            const float coef = coefs[r];
-            float *restrict xr = x + r * m;
-            const float *restrict gr = g + r * m;
-            float *restrict mr = mom ? mom + r * m : NULL;
-            for (int64_t k = 0; k < m; k += 32) TT_STEP32(TT_ROWS_STEP, k);
-        }
+        for (int64_t k = 0; k < m; k += 32) TT_STEP32(TT_ROWS_STEP, k);
         tt_vf sum = (a0 + a1) + (a2 + a3);
-        dl += tt_lo(sum);
-        dh += tt_hi(sum);
+        tt_vd d = tt_lo(sum) + tt_hi(sum);
+        tt_dd_add(xsq, tt_dsum(d));
     }
-    tt_vd d = dl + dh;
-    return tt_dsum(d);
 }
 #undef TT_ROWS_STEP
 

@@ -9,6 +9,7 @@ without torch._dynamo.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
@@ -385,3 +386,50 @@ def test_plans_of_replaced_groups_are_dropped():
         p.grad = torch.randn_like(p)
     opt.step()
     assert list(opt._fused_plans) == [id(opt.param_groups[0])] != [old]
+
+
+# a rows-kernel width (64), a width that is not (96: 32 * 3, a fold per row all the same), a long
+# row (300), rank-1 ones, and one past the back-to-front threshold (2100 * 1024 > 2M elements; with
+# two threads the tensor shared by both)
+# (and many small ones: a norm summed another way is off by an ulp or so, which changes a step only
+# now and then)
+RESUME_SHAPES = [(128, 64), (96, 96), (10, 300), (130,), (5000,), (2100, 1024)]
+RESUME_SHAPES += [(8, 64), (5, 96), (300,)] * 40
+
+
+@pytest.mark.parametrize("kernels", ["baseline", "avx2", "best"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_resumed_run_takes_the_steps_of_one_that_never_stopped(monkeypatch, kernels, threads):
+    """Exactly: a step reuses ||X||^2 from the previous step's write, and after a checkpoint is
+    loaded the first step computes it from X; both are the same double (its units summed in
+    double-double: tt_dd in _fused_adafactor.c), so the resumed run's parameters are equal."""
+    monkeypatch.setattr(engine.fused, "_KERNELS", kernels)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+
+    def fresh():
+        gen = torch.Generator().manual_seed(1)
+        return [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in RESUME_SHAPES]
+
+    def run(params, opt, steps):
+        for step in steps:
+            gen = torch.Generator().manual_seed(100 + step)
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        assert opt.last_implementation == "fused"
+
+    try:
+        straight = fresh()
+        run(straight, Adafactor(straight, implementation="fused"), range(4))
+        first = fresh()
+        opt = Adafactor(first, implementation="fused")
+        run(first, opt, range(3))
+        state, weights = copy.deepcopy((opt.state_dict(), [p.detach() for p in first]))
+        resumed = [torch.nn.Parameter(w) for w in weights]
+        again = Adafactor(resumed, implementation="fused")
+        again.load_state_dict(state)
+        run(resumed, again, [3])
+    finally:
+        torch.set_num_threads(threads_before)
+    assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
