@@ -19,6 +19,8 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+import torch
+
 from tcltorch import _tclapi
 from tcltorch.errors import TCL_ERROR, TCL_OK, TclError, TclPassthrough, translate
 from tcltorch.handles import HandleTable, _Tensor
@@ -302,9 +304,12 @@ def _make_callable(session: Session, cmd: Any, invoked: str):
         def first_call(args: tuple[str, ...]):
             try:
                 runner = _compile_runner(session, cmd, invoked)
+                plans = _direct_plans(session, cmd, invoked)
             except BaseException as exc:  # noqa: BLE001 (every failure becomes a Tcl error, never a crash)
                 return error(exc, invoked, None, (invoked, *args))
             holder[0] = runner
+            if plans is not None and len(holder) == 1:
+                holder.append(plans)
             return runner(args)
 
         holder.append(first_call)
@@ -320,7 +325,107 @@ def _make_callable(session: Session, cmd: Any, invoked: str):
             return error(exc, invoked, kwargs, (invoked, *args))
 
     run.holder = [run]  # type: ignore[attr-defined]
+    calls = getattr(cmd, "direct_calls", None)
+    if calls is not None:  # a command whose own parse has a short path for all-handle words
+        table: list[Any] = []
+        for arity, *call in calls():
+            table += [None] * (arity + 1 - len(table))
+            table[arity] = _plan(session, invoked, *call)
+        run.holder.append(tuple(table))  # type: ignore[attr-defined]
     return run
+
+
+def _plan(
+    session: Session,
+    invoked: str,
+    fn: Any,
+    order: list[str],
+    names: list[str],
+    values: dict[str, Any],
+    kinds: bytes,
+    classes: tuple[Any, ...],
+    excluded: tuple[Any, ...],
+) -> tuple[Any, ...]:
+    """One plan of a direct call (tclapi.c, tt_direct): ``fn`` called with its parameters
+    ``order`` positionally, word j giving ``names[j]`` and ``values`` the others; each word's
+    kind a byte of ``kinds`` ('t' a plain tensor, 'o' any live handle, 'i' an instance of
+    ``classes[j]`` whose class is not a key of ``excluded[j]`` (a dict or None), 'w' the word
+    itself).  A failure goes to the runner's error path with the keyword arguments fn was given."""
+    lookup, error = session.handles.lookup, session.error
+
+    def failed(exc: BaseException, given: tuple[str, ...]):
+        kw = {name: w if c == ord("w") else lookup(w) for name, w, c in zip(names, given, kinds)}
+        kw.update(values)
+        return error(exc, invoked, kw, (invoked, *given))
+
+    handles = session.handles
+    return (
+        fn,
+        tuple(None if name in names else values[name] for name in order),
+        tuple(order.index(name) for name in names),
+        kinds,
+        failed,
+        handles._young,
+        handles._objects,
+        handles.put_tensor,
+        session.export,
+        _Tensor,
+        classes,
+        excluded,
+    )
+
+
+def _word_code(kind: str | None, cls: type | None, vtype: Any) -> str:
+    """A slot's kind for a direct call (tt_direct): "t" a plain tensor's handle, "o" any handle,
+    "i" a handle of an instance of ``cls``, "w" the word itself (its convert gives the word: a
+    script, a plain string); "" when only the slot's convert can say."""
+    from tcltorch.commands.spec import ValueType
+
+    if kind in ("tensor", "object"):
+        return "t" if kind == "tensor" else "o"
+    if cls is not None:
+        return "i"
+    return "w" if type(vtype).convert is ValueType.convert else ""
+
+
+def _handle_class(vtype: Any) -> type | None:
+    """The class a ``Handle(kind)`` slot's convert checks with isinstance (HandleTable._is), for
+    the kinds that are one class; None for the others (a module kind: ``sequential`` ...)."""
+    from tcltorch.commands.spec import Handle
+
+    if type(vtype) is not Handle:
+        return None
+    return {"module": torch.nn.Module, "optimizer": torch.optim.Optimizer}.get(vtype.kind)
+
+
+def _direct_plans(session: Session, cmd: Any, invoked: str) -> tuple[Any, ...] | None:
+    """The direct plans of a command with a compiled runner, by number of words: the call the
+    runner makes when every word is a live handle it takes as it is (a plain tensor, any object,
+    an instance of a Handle slot's class) or a word it passes on (a script): ``fn`` with the
+    words' objects, the other options' defaults and ``ctx``, positionally.  None when no call
+    qualifies (a factory default, a rest slot, a function that takes keywords)."""
+    slots, kinds = cmd._slots, cmd._slot_handles
+    if _rest_slot(cmd) is not None or cmd._factories:
+        return None
+    table: list[Any] = [None] * (len(slots) + 1)
+    classes = [_handle_class(o.type) for o in cmd.positional]
+    codes = [_word_code(kind, cls, o.type) for kind, cls, o in zip(kinds, classes, cmd.positional)]
+    for arity in range(max(1, cmd._min_positional), len(slots) + 1):
+        if not all(codes[:arity]):  # a word the runner converts
+            break
+        names = [slots[i][0] for i in range(arity)]
+        values = {name: value for name, value in cmd._defaults.items() if name not in names}
+        if cmd.context:
+            values["ctx"] = session
+        order = _positional_order(cmd.fn, names + list(values))
+        if order is not None:
+            code = "".join(codes[:arity]).encode()
+            table[arity] = _plan(
+                session, invoked, cmd.fn, order, names, values, code, tuple(classes[:arity]), (None,) * arity
+            )
+    while table and table[-1] is None:
+        table.pop()
+    return tuple(table) if table else None
 
 
 def _compile_runner(session: Session, cmd: Any, invoked: str):

@@ -307,6 +307,103 @@ static void tt_set_error(Tcl_Interp *interp, PyObject *msg, PyObject *errorcode,
     if (errorcode != Py_None) Tcl_SetObjErrorCode(interp, tt_to_tcl_or_message(errorcode));
 }
 
+/* ---- direct calls ------------------------------------------------------------
+ * A command's call whose every word names a live handle of the kind its slot takes goes straight
+ * to the command function, without the Python runner (a hot path: a training loop's commands).
+ * The holder's item 1, when there, is a tuple indexed by the number of words; its item is None or
+ * a plan made by bridge/__init__.py (_direct_table):
+ *   (fn, args, places, kinds, failed, young, old, put, export, tensor, classes, excluded)
+ * args: fn's positional arguments, None where a word's object goes; places: those places, one per
+ * word; kinds: one byte per word: 't' an object of class exactly `tensor`, 'o' any object, 'i' an
+ * instance of classes[j] whose class is not a key of excluded[j] (a dict, or None), 'w' the word
+ * itself (a script, a string: no handle).  Any other word (an option,
+ * a literal, an unknown name, an object of another kind) leaves the call to the runner, which
+ * converts, checks and reports as always.  A failure of fn goes to failed(exception, words), the
+ * runner's error path, whose (code, message, errorcode, errorinfo) the caller reports. */
+#define TT_DIRECT_MAX 16
+
+static PyObject *tt_direct_failed(PyObject *failed, PyObject *words) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && tb != NULL) PyException_SetTraceback(value, tb);
+    PyObject *out = value != NULL ? PyObject_CallFunctionObjArgs(failed, value, words, NULL) : NULL;
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return out;
+}
+
+/* The command's result as tt_objcmd takes it (a handle's name, or a 2-tuple whose item 1 is the
+ * value, or the error tuple), NULL after a Python failure of the bridge itself; *taken = 0 when
+ * the runner must run instead (nothing was called). */
+static PyObject *tt_direct(PyObject *plan, PyObject *words, int *taken) {
+    *taken = 0;
+    PyObject *fn = PyTuple_GET_ITEM(plan, 0), *tmpl = PyTuple_GET_ITEM(plan, 1), *places = PyTuple_GET_ITEM(plan, 2),
+             *kinds = PyTuple_GET_ITEM(plan, 3), *failed = PyTuple_GET_ITEM(plan, 4), *young = PyTuple_GET_ITEM(plan, 5),
+             *old = PyTuple_GET_ITEM(plan, 6), *put = PyTuple_GET_ITEM(plan, 7), *export = PyTuple_GET_ITEM(plan, 8);
+    PyTypeObject *tensor = (PyTypeObject *)PyTuple_GET_ITEM(plan, 9);
+    Py_ssize_t n = PyTuple_GET_SIZE(tmpl), k = PyTuple_GET_SIZE(words);
+    if (n > TT_DIRECT_MAX || k > n || PyBytes_GET_SIZE(kinds) != k) return NULL;
+    const char *kind = PyBytes_AS_STRING(kinds);
+    PyObject *stack[TT_DIRECT_MAX], *held[TT_DIRECT_MAX];
+    for (Py_ssize_t i = 0; i < n; i++) stack[i] = PyTuple_GET_ITEM(tmpl, i);
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *w = PyTuple_GET_ITEM(words, j);
+        if (PyUnicode_GET_LENGTH(w) >= 2 && PyUnicode_READ_CHAR(w, 0) == '-') {
+            Py_UCS4 c = PyUnicode_READ_CHAR(w, 1) | 32;
+            if (c >= 'a' && c <= 'z') return NULL; /* an option word */
+        }
+        Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(places, j));
+        if (at < 0 || at >= n) {
+            PyErr_Clear();
+            return NULL;
+        }
+        if (kind[j] == 'w') {
+            stack[at] = held[j] = w;
+            continue;
+        }
+        PyObject *obj = PyDict_GetItemWithError(young, w);
+        if (obj == NULL && !PyErr_Occurred()) obj = PyDict_GetItemWithError(old, w);
+        if (obj == NULL) {
+            PyErr_Clear();
+            return NULL;
+        }
+        if (kind[j] == 't') {
+            if (Py_TYPE(obj) != tensor) return NULL;
+        } else if (kind[j] == 'i') {
+            PyObject *excluded = PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 11), j);
+            int is = PyObject_IsInstance(obj, PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 10), j));
+            int other = is == 1 && excluded != Py_None ? PyDict_Contains(excluded, (PyObject *)Py_TYPE(obj)) : 0;
+            if (is != 1 || other != 0) {
+                PyErr_Clear();
+                return NULL;
+            }
+        } else if (kind[j] != 'o') {
+            return NULL;
+        }
+        stack[at] = held[j] = obj;
+    }
+    *taken = 1;
+    for (Py_ssize_t j = 0; j < k; j++) Py_INCREF(held[j]); /* fn may free their handles */
+    PyObject *r = PyObject_Vectorcall(fn, stack, (size_t)n, NULL), *out = NULL;
+    for (Py_ssize_t j = 0; j < k; j++) Py_DECREF(held[j]);
+    if (r == NULL) return tt_direct_failed(failed, words);
+    if (Py_TYPE(r) == tensor) {
+        out = PyObject_CallOneArg(put, r); /* the new handle's name */
+    } else if (r == Py_None) {
+        out = PyTuple_Pack(2, Py_None, Py_None); /* what export gives for None */
+    } else {
+        PyObject *v = PyObject_CallOneArg(export, r);
+        if (v != NULL) {
+            out = PyTuple_Pack(2, Py_None, v);
+            Py_DECREF(v);
+        }
+    }
+    Py_DECREF(r);
+    return out != NULL ? out : tt_direct_failed(failed, words);
+}
+
 static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const objv[]) {
     TTCommand *cmd = (TTCommand *)cd;
     int code = TCL_ERROR;
@@ -326,11 +423,26 @@ static int tt_objcmd(ClientData cd, Tcl_Interp *interp, int objc, Tcl_Obj *const
     tt_frame = &frame;
     PyObject *res;
     if (cmd->runner) {
-        /* the list's item may be replaced while it runs (compiled on first use) */
-        PyObject *fn = PyList_GET_ITEM(cmd->callable, 0);
-        Py_INCREF(fn);
-        res = PyObject_CallOneArg(fn, args);
-        Py_DECREF(fn);
+        int taken = 0;
+        res = NULL;
+        if (PyList_GET_SIZE(cmd->callable) > 1) { /* the direct plans (see tt_direct) */
+            PyObject *plans = PyList_GET_ITEM(cmd->callable, 1);
+            if (PyTuple_CheckExact(plans) && objc - 1 < PyTuple_GET_SIZE(plans)) {
+                PyObject *plan = PyTuple_GET_ITEM(plans, objc - 1);
+                if (plan != Py_None) {
+                    Py_INCREF(plans);
+                    res = tt_direct(plan, args, &taken);
+                    Py_DECREF(plans);
+                }
+            }
+        }
+        if (!taken) {
+            /* the list's item may be replaced while it runs (compiled on first use) */
+            PyObject *fn = PyList_GET_ITEM(cmd->callable, 0);
+            Py_INCREF(fn);
+            res = PyObject_CallOneArg(fn, args);
+            Py_DECREF(fn);
+        }
     } else {
         res = PyObject_Call(cmd->callable, args, NULL);
     }
@@ -438,12 +550,13 @@ int tt_create_command(uintptr_t interp, const char *name, uintptr_t callable) {
     return 0;
 }
 
-/* A command whose Python side is `holder[0](words)`: holder is a one-item list,
- * so that Python can put a compiled runner in place of the first call's stub. */
+/* A command whose Python side is `holder[0](words)`: holder is a list, so that Python can put a
+ * compiled runner in place of the first call's stub; its item 1, when there, holds the direct
+ * plans (tt_direct). */
 int tt_create_runner(uintptr_t interp, const char *name, uintptr_t holder) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *list = TT_OBJ(holder);
-    if (!PyList_CheckExact(list) || PyList_GET_SIZE(list) != 1) {
+    if (!PyList_CheckExact(list) || PyList_GET_SIZE(list) < 1 || PyList_GET_SIZE(list) > 2) {
         PyGILState_Release(gil);
         return 1;
     }
@@ -953,7 +1066,13 @@ static PyObject *tt_b_release_since(PyObject *state, PyObject *const *args, Py_s
             Py_DECREF(obj);
             goto failed;
         }
-        if (closing) {
+        /* _release(obj) for an object whose class has a closer (CLOSERS: writers ...) */
+        PyObject *closer = closing ? PyDict_GetItemWithError(closers, (PyObject *)Py_TYPE(obj)) : NULL;
+        if (closer == NULL && PyErr_Occurred()) {
+            Py_DECREF(obj);
+            goto failed;
+        }
+        if (closer != NULL) {
             PyObject *r = PyObject_CallOneArg(release, obj);
             if (r == NULL) {
                 Py_DECREF(obj);

@@ -254,3 +254,76 @@ def test_young_and_old_generations_of_the_handle_table(monkeypatch, path):
     assert table.names()[-7:] == [*made[1:-1], kept]  # creation order across generations
     assert table._young == {}  # a listing promotes
     assert tcl.eval("torch::handles") == " ".join(table.names())
+
+
+def _plans(interp: Interp, fn_name: str) -> list:
+    """The holder (tclapi.c's command data) of the command whose function is ``fn_name``, after
+    a call compiled its runner: [runner, plans by number of words]."""
+    for holder in interp._session._callables:
+        if isinstance(holder, list) and len(holder) == 2:
+            plans = [p for p in holder[1] if p is not None]
+            if plans and plans[0][0].__name__ == fn_name:
+                return holder
+    raise AssertionError(f"no direct plans for {fn_name}")
+
+
+def test_direct_calls_do_what_the_runner_does():
+    """A call whose words all name handles of their slots' kinds goes from C to the command
+    function (tclapi.c, tt_direct); anything else goes to the runner, which converts, checks and
+    reports.  Both give the same values, the same handles' lifetimes and the same errors."""
+    tcl = Interp()
+    tcl.eval(
+        "torch::manual_seed 0; set x [torch::randn -shape {4 3}]; set y [torch::tensor_create {0 2 1 1} -dtype int64]"
+    )
+    tcl.eval("set m [torch::linear 3 3]; set opt [torch::optimizer_sgd [torch::layer_parameters $m] 0.1]")
+    tcl.eval(
+        "torch::cross_entropy_loss $x $y; torch::tensor_backward [torch::tensor_sum [torch::layer_forward $m $x]]"
+    )
+    tcl.eval("torch::optimizer_zero_grad $opt; torch::scope {list}")
+    calls = []
+    for name in ("cross_entropy_loss", "layer_forward", "optimizer_zero_grad", "tensor_backward", "scope"):
+        holder = _plans(tcl, name)
+        runner = holder[0]
+
+        def counting(args, runner=runner, name=name):
+            calls.append(name)
+            return runner(args)
+
+        holder[0] = counting  # (this interpreter's own: it goes with it)
+    direct = tcl.get(tcl.eval("torch::cross_entropy_loss $x $y"))
+    parsed = tcl.get(tcl.eval("torch::cross_entropy_loss $x $y -reduction mean"))  # an option: the runner
+    assert calls == ["cross_entropy_loss"] and torch.equal(direct, parsed)
+    want = torch.nn.functional.cross_entropy(tcl.get(tcl.eval("set x")), tcl.get(tcl.eval("set y")))
+    assert torch.equal(direct, want)
+    m, x = tcl.get(tcl.eval("set m")), tcl.get(tcl.eval("set x"))
+    assert torch.equal(tcl.get(tcl.eval("torch::layer_forward $m $x")), m(x))
+    loss = tcl.eval("torch::tensor_sum [torch::layer_forward $m $x]")
+    assert tcl.eval(f"torch::tensor_backward {loss}") == "" and m.weight.grad is not None
+    assert tcl.eval("torch::optimizer_zero_grad $opt") == "" and m.weight.grad is None
+    before = len(tcl._session.handles)
+    assert tcl.eval("torch::scope {torch::ones 2; set r 5}") == "5" and len(tcl._session.handles) == before
+    assert calls == ["cross_entropy_loss"]  # none of these went through a runner
+    # the words that are not handles of the slot's kind go to the runner, with its errors
+    message, code = _error(tcl, "torch::cross_entropy_loss $m $y")
+    assert message.startswith(f'"{tcl.eval("set m")}" is a linear module, expected a tensor') and code[
+        :2
+    ] == ["TORCH", "HANDLE"]
+    message, code = _error(tcl, "torch::optimizer_zero_grad $x")
+    assert "expected an optimizer" in message and code[:2] == ["TORCH", "HANDLE"]
+    message, code = _error(tcl, "torch::layer_forward $x $x")
+    assert "expected a module" in message
+    message, code = _error(tcl, "torch::cross_entropy_loss nosuch $y")
+    assert message == 'no tensor named "nosuch"' and code == ["TORCH", "HANDLE", "nosuch"]
+    assert calls == ["cross_entropy_loss"] * 2 + [
+        "optimizer_zero_grad",
+        "layer_forward",
+        "cross_entropy_loss",
+    ]
+    # a parameter (a tensor subclass) is not a plain tensor: the runner takes it
+    assert tcl.eval(f"torch::layer_forward $m {tcl.put(m.weight)}") in tcl._session.handles
+    # an error of the command function itself: the runner's error path, the same message
+    tcl.eval("set bad [torch::tensor_create {0 1 7} -dtype int64]; set z [torch::ones -shape {3 3}]")
+    direct_error = _error(tcl, "torch::cross_entropy_loss $z $bad")
+    runner_error = _error(tcl, "torch::cross_entropy_loss $z $bad -reduction mean")
+    assert direct_error == runner_error and "class target 7 in" in direct_error[0]
+    assert calls[-1] == "cross_entropy_loss" and len(calls) == 7  # the direct one did not call it

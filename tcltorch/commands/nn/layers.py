@@ -345,6 +345,24 @@ FORWARD_RUNNERS: dict[type, Any] = {}
 class ForwardCommand(Command):
     """``layer_forward``: the two-handle call takes a short path; everything else the spec's."""
 
+    def direct_calls(self) -> list[tuple[Any, ...]]:
+        """For the bridge's direct call (tclapi.c, tt_direct), what parse's short path below
+        does: ``layer_forward MODULE TENSOR``, a module that FORWARD_RUNNERS does not run and a
+        plain tensor, as (words, fn, parameters, names the words give, other values, kinds,
+        classes, excluded classes)."""
+        return [
+            (
+                2,
+                self.fn,
+                ["layer", "input"],
+                ["layer", "input"],
+                {},
+                b"it",
+                (nn.Module, None),
+                (FORWARD_RUNNERS, None),
+            )
+        ]
+
     def parse(self, ctx: Any, args: tuple[str, ...], invoked: str) -> dict[str, Any]:
         if len(args) == 2:  # the plain call, a module's handle and a tensor's: two lookups
             lookup = ctx.handles.lookup
