@@ -391,6 +391,18 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+_VIEW_CHUNK = 256  # batches whose views foreach_batch makes at a time
+
+
+def _batch_views(tensors: list[torch.Tensor], start: int, batch_size: int, count: int) -> list[Any]:
+    """The views of the next (at most _VIEW_CHUNK) batches from row ``start``, one tuple (a view
+    of each tensor) per batch, last batch first (the loop pops them): made by one ``split`` of
+    each tensor's rows, a view each and nothing read, so a memory-mapped tensor stays unread."""
+    rows = min(count - start, batch_size * _VIEW_CHUNK)
+    per = [t.narrow(0, start, rows).split(batch_size) for t in tensors]
+    return list(zip(*per))[::-1]
+
+
 @command(
     "foreach_batch",
     Opt("vars", Str(), help="list of variable names, one per tensor"),
@@ -505,7 +517,8 @@ def foreach_batch(
     pairs = list(zip(puts, tensors))
     # one variable: `set VAR HANDLE` (no list to build); several: one `lassign` sets them all
     single = names[0] if len(tensors) == 1 else None
-    put_first, first = pairs[0]
+    put_first = puts[0]
+    views: list[Any] = []  # plain slices: the views of the next batches, made by split in chunks
     done = 0
     for start in starts:
         mark = mark_now()
@@ -514,11 +527,13 @@ def foreach_batch(
             # the batch's handles and the body's are freed together below (as scoped_eval
             # would, without a second walk of the table), on every way out
             if order is None:  # plain slices: views of the rows, nothing copied
-                stop = start + batch_size
+                if not views:
+                    views = _batch_views(tensors, start, batch_size, count)
+                batch = views.pop()
                 if single is not None:
-                    call("set", single, put_first(first[start:stop]))
+                    call("set", single, put_first(batch[0]))
                 else:
-                    call("lassign", [put(t[start:stop]) for put, t in pairs], *names)
+                    call("lassign", [put(view) for (put, _), view in zip(pairs, batch)], *names)
             else:
                 index = order[start : start + batch_size]
                 call("lassign", [put(t.index_select(0, index.to(t.device))) for put, t in pairs], *names)
