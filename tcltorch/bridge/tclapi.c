@@ -311,14 +311,14 @@ static void tt_set_error(Tcl_Interp *interp, PyObject *msg, PyObject *errorcode,
  * A command's call whose every word names a live handle of the kind its slot takes goes straight
  * to the command function, without the Python runner (a hot path: a training loop's commands).
  * The holder's item 1, when there, is a tuple indexed by the number of words; its item is None or
- * a plan made by bridge/__init__.py (_direct_table):
+ * a plan made by bridge/__init__.py (_plan, for _direct_plans and direct_calls):
  *   (fn, args, places, kinds, failed, young, old, put, export, tensor, classes, excluded)
  * args: fn's positional arguments, None where a word's object goes; places: those places, one per
  * word; kinds: one byte per word: 't' an object of class exactly `tensor`, 'o' any object, 'i' an
  * instance of classes[j] whose class is not a key of excluded[j] (a dict, or None), 'w' the word
- * itself (a script, a string: no handle).  Any other word (an option,
- * a literal, an unknown name, an object of another kind) leaves the call to the runner, which
- * converts, checks and reports as always.  A failure of fn goes to failed(exception, words), the
+ * itself (a script, a string: no handle).  Any other word (an option, a literal, an unknown name,
+ * an object of another kind) leaves the call to the runner, which converts, checks and reports as
+ * always.  A failure of fn goes to failed(exception, words), the
  * runner's error path, whose (code, message, errorcode, errorinfo) the caller reports. */
 #define TT_DIRECT_MAX 16
 
