@@ -85,6 +85,13 @@ _COUNTERS: dict[str, Iterable[int]] = {}
 
 _Tensor = torch.Tensor
 _TENSOR_COUNTER = _COUNTERS.setdefault("tensor", itertools.count(1))
+# the handle kinds that one class stands for (HandleTable._is; the bridge's direct calls check
+# these with isinstance in C): the others are checked by kind_of
+KIND_CLASSES: dict[str, type] = {
+    "tensor": torch.Tensor,
+    "module": torch.nn.Module,
+    "optimizer": torch.optim.Optimizer,
+}
 YOUNG_LIMIT = 4096  # handles in HandleTable's young generation before it is promoted
 
 
@@ -226,13 +233,8 @@ class HandleTable:
 
     @staticmethod
     def _is(obj: Any, expected: str) -> bool:
-        if expected == "tensor":
-            return isinstance(obj, torch.Tensor)
-        if expected == "module":
-            return isinstance(obj, torch.nn.Module)
-        if expected == "optimizer":
-            return isinstance(obj, torch.optim.Optimizer)
-        return kind_of(obj) == expected
+        cls = KIND_CLASSES.get(expected)
+        return isinstance(obj, cls) if cls is not None else kind_of(obj) == expected
 
     def free(self, name: str) -> None:
         obj = self._young.pop(name, None)

@@ -19,11 +19,9 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
-import torch
-
 from tcltorch import _tclapi
 from tcltorch.errors import TCL_ERROR, TCL_OK, TclError, TclPassthrough, translate
-from tcltorch.handles import HandleTable, _Tensor
+from tcltorch.handles import KIND_CLASSES, HandleTable, _Tensor
 
 lib = _tclapi.lib
 
@@ -359,14 +357,15 @@ def _plan(
         return error(exc, invoked, kw, (invoked, *given))
 
     handles = session.handles
+    young, old = handles.lookup_state()  # (what the C lookup reads too)
     return (
         fn,
         tuple(None if name in names else values[name] for name in order),
         tuple(order.index(name) for name in names),
         kinds,
         failed,
-        handles._young,
-        handles._objects,
+        young,
+        old,
         handles.put_tensor,
         session.export,
         _Tensor,
@@ -393,9 +392,7 @@ def _handle_class(vtype: Any) -> type | None:
     the kinds that are one class; None for the others (a module kind: ``sequential`` ...)."""
     from tcltorch.commands.spec import Handle
 
-    if type(vtype) is not Handle:
-        return None
-    return {"module": torch.nn.Module, "optimizer": torch.optim.Optimizer}.get(vtype.kind)
+    return KIND_CLASSES.get(vtype.kind) if type(vtype) is Handle and vtype.kind else None
 
 
 def _direct_plans(session: Session, cmd: Any, invoked: str) -> tuple[Any, ...] | None:

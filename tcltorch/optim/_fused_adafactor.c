@@ -284,7 +284,8 @@ typedef struct {
     double *accs[2]; /* two sets, alternating between consecutive shared tensors */
     float *cf, *oldcol, *rmean;
     double *wpart;
-    double part[2][4]; /* per-thread partial sums of the shared tensors, by parity */
+    double part[2][4]; /* per-thread partial sums of the shared tensors, by parity: [0] and [2]
+                        * ||X||^2 (a tt_dd's hi and lo), [1] ||U||^2 */
     char pad[64];
 } tt_thread;
 
